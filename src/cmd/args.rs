@@ -1,0 +1,73 @@
+//! An argument cursor for option parsing.
+//!
+//! Redis commands take options in any order (`SET k v NX EX 10 GET`). The cursor walks the
+//! arguments, matches keywords case-insensitively and parses numbers with Redis's rules; the
+//! first error is returned through `?`, so a handler reads as the grammar it implements.
+
+use bytes::Bytes;
+
+use crate::cmd::error::CmdError;
+use crate::types::numfmt::{parse_f64_strict, parse_i64_strict};
+
+pub struct ArgCursor<'a> {
+    args: &'a [Bytes],
+    pos: usize,
+}
+
+impl<'a> ArgCursor<'a> {
+    /// Starts at `pos` (usually just after the name and the fixed arguments).
+    pub fn new(args: &'a [Bytes], pos: usize) -> Self {
+        ArgCursor { args, pos }
+    }
+
+    pub fn done(&self) -> bool {
+        self.pos >= self.args.len()
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.args.len().saturating_sub(self.pos)
+    }
+
+    pub fn peek(&self) -> Option<&'a Bytes> {
+        self.args.get(self.pos)
+    }
+
+    /// The next argument, or a syntax error if there is none.
+    pub fn next(&mut self) -> Result<&'a Bytes, CmdError> {
+        let a = self.args.get(self.pos).ok_or(CmdError::Syntax)?;
+        self.pos += 1;
+        Ok(a)
+    }
+
+    /// Consumes the next argument if it equals `word` (ignoring case).
+    pub fn eat(&mut self, word: &str) -> bool {
+        match self.peek() {
+            Some(a) if a.eq_ignore_ascii_case(word.as_bytes()) => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn next_i64(&mut self) -> Result<i64, CmdError> {
+        parse_int(self.next()?)
+    }
+
+    pub fn next_f64(&mut self) -> Result<f64, CmdError> {
+        parse_float(self.next()?)
+    }
+}
+
+pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
+    parse_i64_strict(b).ok_or(CmdError::NotInteger)
+}
+
+pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
+    parse_f64_strict(b).ok_or(CmdError::NotFloat)
+}
+
+/// True when `a` equals `word` ignoring ASCII case.
+pub fn is(a: &[u8], word: &str) -> bool {
+    a.eq_ignore_ascii_case(word.as_bytes())
+}

@@ -1,0 +1,536 @@
+//! Connection commands: the handshake (HELLO, AUTH), database selection, CLIENT.
+//!
+//! These act on the connection's own [`Session`]; CLIENT LIST and CLIENT KILL reach the other
+//! shards' connections by broadcast, since each shard keeps the registry of its own clients.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int, ArgCursor};
+use super::keyspace::db_index;
+use super::{boxed, Args, CmdError, Command, Run, SessionFuture};
+use crate::db::now_ms;
+use crate::net::session::{ReplyMode, Session};
+use crate::resp::Frame;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("ping", -1, Run::Session(ping))
+        .flags(&["fast", "sentinel"])
+        .acl(&["@fast", "@connection"])
+        .doc("Returns the server's liveliness response.", "1.0.0", "connection", "O(1)"),
+    Command::new("echo", 2, Run::Session(echo))
+        .flags(&["fast"])
+        .acl(&["@fast", "@connection"])
+        .doc("Returns the given string.", "1.0.0", "connection", "O(1)"),
+    Command::new("hello", -1, Run::Session(hello))
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .doc("Handshakes with the Redis server.", "6.0.0", "connection", "O(1)"),
+    Command::new("auth", -2, Run::Session(auth))
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .doc("Authenticates the connection.", "1.0.0", "connection", "O(N) where N is the number of passwords defined for the user"),
+    Command::new("select", 2, Run::Session(select))
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast", "@connection"])
+        .doc("Changes the selected database.", "1.0.0", "connection", "O(1)"),
+    Command::new("quit", -1, Run::Session(quit))
+        .flags(&["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"])
+        .acl(&["@fast", "@connection"])
+        .doc("Closes the connection.", "1.0.0", "connection", "O(1)"),
+    Command::new("reset", 1, Run::Session(reset))
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .acl(&["@fast", "@connection"])
+        .doc("Resets the connection.", "6.2.0", "connection", "O(1)"),
+    Command::new("client", -2, Run::Session(ping))
+        .acl(&["@slow"])
+        .doc("A container for client connection commands.", "2.4.0", "connection", "Depends on subcommand.")
+        .subs(CLIENT_SUBCOMMANDS),
+];
+
+static CLIENT_SUBCOMMANDS: &[Command] = &[
+    Command::new("client|id", 2, Run::Session(client_id))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns the unique client ID of the connection.", "5.0.0", "connection", "O(1)"),
+    Command::new("client|setname", 3, Run::Session(client_setname))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Sets the connection name.", "2.6.9", "connection", "O(1)"),
+    Command::new("client|getname", 2, Run::Session(client_getname))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns the name of the connection.", "2.6.9", "connection", "O(1)"),
+    Command::new("client|list", -2, Run::Session(client_list))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("Lists open connections.", "2.4.0", "connection", "O(N) where N is the number of client connections"),
+    Command::new("client|info", 2, Run::Session(client_info))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns information about the connection.", "6.2.0", "connection", "O(1)"),
+    Command::new("client|kill", -3, Run::Session(client_kill))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("Terminates open connections.", "2.4.0", "connection", "O(N) where N is the number of client connections"),
+    Command::new("client|pause", -3, Run::Session(client_pause))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("Suspends commands processing.", "3.0.0", "connection", "O(1)"),
+    Command::new("client|unpause", 2, Run::Session(client_unpause))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("Resumes processing commands from paused clients.", "6.2.0", "connection", "O(N) Where N is the number of paused clients"),
+    Command::new("client|reply", 3, Run::Session(client_reply))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Instructs the server whether to reply to commands.", "3.2.0", "connection", "O(1)"),
+    Command::new("client|no-evict", 3, Run::Session(client_no_evict))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
+        .doc("Sets the client eviction mode of the connection.", "7.0.0", "connection", "O(1)"),
+    Command::new("client|help", 2, Run::Session(client_help))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns helpful text about the different subcommands.", "5.0.0", "connection", "O(1)"),
+];
+
+fn ping(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match args.len() {
+            1 => Frame::simple("PONG"),
+            2 => Frame::Bulk(args[1].clone()),
+            _ => super::wrong_arity(super::Table::get().lookup(b"ping").expect("ping is in the table")),
+        }
+    })
+}
+
+fn echo(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Bulk(args[1].clone()) })
+}
+
+/// Checks a password for the default user against `requirepass`.
+fn check_password(s: &Session, user: Option<&[u8]>, pass: &[u8]) -> bool {
+    let user_ok = user.is_none_or(|u| u == b"default");
+    match s.node.global.requirepass() {
+        Some(p) => user_ok && p.as_ref() == pass,
+        // Without requirepass the default user accepts any password (`nopass`).
+        None => user_ok,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if args.len() > 3 {
+            return CmdError::Syntax.into();
+        }
+        if args.len() == 2 && s.node.global.requirepass().is_none() {
+            return Frame::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        let (user, pass) = if args.len() == 3 { (Some(&args[1][..]), &args[2]) } else { (None, &args[1]) };
+        if check_password(s, user, pass) {
+            s.authenticated = true;
+            Frame::ok()
+        } else {
+            Frame::error(WRONGPASS)
+        }
+    })
+}
+
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn hello(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mut resp3 = s.resp3;
+        let mut c = ArgCursor::new(&args, 1);
+        if let Some(v) = c.peek() {
+            c.next().ok();
+            match parse_int(v) {
+                Ok(2) => resp3 = false,
+                Ok(3) => resp3 = true,
+                Ok(_) => return Frame::error("NOPROTO unsupported protocol version"),
+                Err(_) => return Frame::error("ERR Protocol version is not an integer or out of range"),
+            }
+        }
+        let mut credentials = None;
+        let mut name = None;
+        while let Some(opt) = c.peek() {
+            c.next().ok();
+            if is(opt, "auth") && c.remaining() >= 2 {
+                let user = c.next().expect("two remain").clone();
+                let pass = c.next().expect("two remain").clone();
+                credentials = Some((user, pass));
+            } else if is(opt, "setname") && c.remaining() >= 1 {
+                name = Some(c.next().expect("one remains").clone());
+            } else {
+                return Frame::error(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt)));
+            }
+        }
+        if let Some((user, pass)) = credentials {
+            if !check_password(s, Some(&user), &pass) {
+                return Frame::error(WRONGPASS);
+            }
+            s.authenticated = true;
+        }
+        if !s.authenticated {
+            return Frame::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        if let Some(name) = name {
+            if !valid_client_name(&name) {
+                return Frame::error(BAD_NAME);
+            }
+            *s.info.name.borrow_mut() = (!name.is_empty()).then_some(name);
+        }
+        s.resp3 = resp3;
+        s.info.resp.set(if resp3 { 3 } else { 2 });
+        Frame::Map(vec![
+            (Frame::bulk_str("server"), Frame::bulk_str("redis")),
+            (Frame::bulk_str("version"), Frame::bulk_str(crate::REDIS_VERSION)),
+            (Frame::bulk_str("proto"), Frame::Integer(if resp3 { 3 } else { 2 })),
+            (Frame::bulk_str("id"), Frame::Integer(s.info.id as i64)),
+            (Frame::bulk_str("mode"), Frame::bulk_str("standalone")),
+            (Frame::bulk_str("role"), Frame::bulk_str("master")),
+            (Frame::bulk_str("modules"), Frame::Array(vec![])),
+        ])
+    })
+}
+
+fn select(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match db_index(&args[1], s.node.global.databases) {
+            Ok(db) => {
+                s.select(db);
+                Frame::ok()
+            }
+            Err(e) => e.into(),
+        }
+    })
+}
+
+fn quit(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        s.close = true;
+        Frame::ok()
+    })
+}
+
+fn reset(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        s.select(0);
+        s.resp3 = false;
+        s.info.resp.set(2);
+        s.reply_mode = ReplyMode::On;
+        *s.info.name.borrow_mut() = None;
+        s.info.no_evict.set(false);
+        s.authenticated = s.node.global.requirepass().is_none();
+        Frame::simple("RESET")
+    })
+}
+
+fn client_id(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(s.info.id as i64) })
+}
+
+fn client_setname(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if !valid_client_name(&args[2]) {
+            return Frame::error(BAD_NAME);
+        }
+        *s.info.name.borrow_mut() = (!args[2].is_empty()).then(|| args[2].clone());
+        Frame::ok()
+    })
+}
+
+fn client_getname(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match s.info.name.borrow().clone() {
+            Some(n) => Frame::Bulk(n),
+            None => Frame::Null,
+        }
+    })
+}
+
+fn client_info(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Verbatim("txt", Bytes::from(s.info.describe("") + "\n")) })
+}
+
+fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mut ids: Option<Vec<u64>> = None;
+        let mut c = ArgCursor::new(&args, 2);
+        while !c.done() {
+            if c.eat("type") {
+                match c.next() {
+                    Ok(t) if is(t, "normal") || is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") => {
+                        // Only normal clients exist so far; the other types list nothing.
+                        if !is(t, "normal") {
+                            ids = Some(Vec::new());
+                        }
+                    }
+                    Ok(t) => return Frame::error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))),
+                    Err(e) => return e.into(),
+                }
+            } else if c.eat("id") {
+                let mut list = Vec::new();
+                while let Some(a) = c.peek() {
+                    match parse_int(a) {
+                        Ok(n) if n > 0 => list.push(n as u64),
+                        _ => return Frame::error("ERR Invalid client ID"),
+                    }
+                    c.next().ok();
+                }
+                if list.is_empty() {
+                    return CmdError::Syntax.into();
+                }
+                ids = Some(list);
+            } else {
+                return CmdError::Syntax.into();
+            }
+        }
+        let lines = s
+            .node
+            .broadcast(move |data| {
+                data.clients
+                    .iter()
+                    .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+                    .map(|c| (c.id, c.describe("")))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        let mut all: Vec<(u64, String)> = lines.into_iter().flatten().collect();
+        all.sort_by_key(|(id, _)| *id);
+        let mut text = String::new();
+        for (_, line) in all {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        Frame::Verbatim("txt", Bytes::from(text))
+    })
+}
+
+/// The filters of CLIENT KILL's new form.
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip_id: Option<u64>,
+}
+
+fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mut f = KillFilter::default();
+        let old_form = args.len() == 3;
+        if old_form {
+            f.addr = Some(String::from_utf8_lossy(&args[2]).into_owned());
+        } else {
+            let mut skipme = true;
+            let mut c = ArgCursor::new(&args, 2);
+            while !c.done() {
+                let (Ok(key), Ok(value)) = (c.next(), c.next()) else { return CmdError::Syntax.into() };
+                let value_str = String::from_utf8_lossy(value).into_owned();
+                if is(key, "id") {
+                    match parse_int(value) {
+                        Ok(n) if n > 0 => f.id = Some(n as u64),
+                        _ => return Frame::error("ERR client-id should be greater than 0"),
+                    }
+                } else if is(key, "addr") {
+                    f.addr = Some(value_str);
+                } else if is(key, "laddr") {
+                    f.laddr = Some(value_str);
+                } else if is(key, "skipme") {
+                    if is(value, "yes") {
+                        skipme = true;
+                    } else if is(value, "no") {
+                        skipme = false;
+                    } else {
+                        return CmdError::Syntax.into();
+                    }
+                } else if is(key, "type") {
+                    if !(is(value, "normal") || is(value, "master") || is(value, "replica") || is(value, "slave") || is(value, "pubsub")) {
+                        return Frame::error(format!("ERR Unknown client type '{}'", value_str));
+                    }
+                    if !is(value, "normal") {
+                        return Frame::Integer(0);
+                    }
+                } else if is(key, "user") {
+                    if value.as_ref() != b"default" {
+                        return Frame::error(format!("ERR No such user '{}'", value_str));
+                    }
+                } else {
+                    return CmdError::Syntax.into();
+                }
+            }
+            if skipme {
+                f.skip_id = Some(s.info.id);
+            }
+        }
+        let me = s.info.id;
+        let killed: usize = s
+            .node
+            .broadcast(move |data| {
+                let mut n = 0;
+                for c in data.clients.iter() {
+                    let matches = f.id.is_none_or(|id| id == c.id)
+                        && f.addr.as_ref().is_none_or(|a| *a == c.addr)
+                        && f.laddr.as_ref().is_none_or(|a| *a == c.laddr)
+                        && f.skip_id != Some(c.id);
+                    if matches {
+                        // Killing oneself takes effect after the reply, as in Redis.
+                        if c.id == me {
+                            c.killed.set(true);
+                        } else {
+                            c.kill();
+                        }
+                        n += 1;
+                    }
+                }
+                n
+            })
+            .await
+            .into_iter()
+            .sum();
+        if killed == 0 && old_form {
+            return Frame::error("ERR No such client");
+        }
+        if old_form {
+            if s.info.killed.get() {
+                s.close = true;
+            }
+            return Frame::ok();
+        }
+        if s.info.killed.get() {
+            s.close = true;
+        }
+        Frame::Integer(killed as i64)
+    })
+}
+
+fn client_pause(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let timeout = match parse_int(&args[2]) {
+            Ok(n) if n >= 0 => n as u64,
+            Ok(_) => return Frame::error("ERR timeout is negative"),
+            Err(_) => return Frame::error("ERR timeout is not an integer or out of range"),
+        };
+        let writes_only = match args.get(3) {
+            None => false,
+            Some(m) if is(m, "write") => true,
+            Some(m) if is(m, "all") => false,
+            Some(_) => return CmdError::Syntax.into(),
+        };
+        if args.len() > 4 {
+            return CmdError::Syntax.into();
+        }
+        let g = &s.node.global;
+        g.pause_writes_only.store(writes_only, std::sync::atomic::Ordering::Relaxed);
+        g.pause_until_ms.store(now_ms() + timeout, std::sync::atomic::Ordering::Relaxed);
+        Frame::ok()
+    })
+}
+
+fn client_unpause(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        s.node.global.pause_until_ms.store(0, std::sync::atomic::Ordering::Relaxed);
+        Frame::ok()
+    })
+}
+
+/// Waits while CLIENT PAUSE is in force for this kind of command.
+pub async fn wait_while_paused(s: &Session, is_write: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let g = &s.node.global;
+    loop {
+        let until = g.pause_until_ms.load(Relaxed);
+        let now = now_ms();
+        if until <= now || (g.pause_writes_only.load(Relaxed) && !is_write) {
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis((until - now).min(10))).await;
+    }
+}
+
+fn client_reply(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mode = &args[2];
+        if is(mode, "on") {
+            s.reply_mode = ReplyMode::On;
+        } else if is(mode, "off") {
+            s.reply_mode = ReplyMode::Off;
+        } else if is(mode, "skip") {
+            if s.reply_mode == ReplyMode::On {
+                s.reply_mode = ReplyMode::SkipNext;
+            }
+        } else {
+            return CmdError::Syntax.into();
+        }
+        Frame::ok()
+    })
+}
+
+fn client_no_evict(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if is(&args[2], "on") {
+            s.info.no_evict.set(true);
+        } else if is(&args[2], "off") {
+            s.info.no_evict.set(false);
+        } else {
+            return CmdError::Syntax.into();
+        }
+        Frame::ok()
+    })
+}
+
+fn client_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let lines = [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "HELP",
+            "    Print this help.",
+        ];
+        Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
+    })
+}

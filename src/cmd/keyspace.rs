@@ -1,0 +1,585 @@
+//! Generic key commands: existence, deletion, expiry, renaming, iteration.
+//!
+//! Commands over one key or a few keys are keyed handlers like any other. Commands over the whole
+//! keyspace (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB...) are session handlers that visit every
+//! shard; SCAN's cursor names the shard it is in, so one cursor walks them all.
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::args::{parse_int, ArgCursor};
+use super::{boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture};
+use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
+use crate::net::session::Session;
+use crate::resp::Frame;
+use crate::shard::tx::Tx;
+use crate::slot::key_owner;
+use crate::types::blob::Blob;
+use crate::types::glob::glob_match;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("del", -2, Run::Spread(del, Merge::Sum))
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow"])
+        .keys(keys(1, -1, 1))
+        .doc("Deletes one or more keys.", "1.0.0", "generic", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
+    Command::new("unlink", -2, Run::Spread(del, Merge::Sum))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(keys(1, -1, 1))
+        .doc("Asynchronously deletes one or more keys.", "4.0.0", "generic", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
+    Command::new("exists", -2, Run::Spread(exists, Merge::Sum))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(keys(1, -1, 1))
+        .doc("Determines whether one or more keys exist.", "1.0.0", "generic", "O(N) where N is the number of keys to check."),
+    Command::new("touch", -2, Run::Spread(touch, Merge::Sum))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(keys(1, -1, 1))
+        .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "generic", "O(N) where N is the number of keys that will be touched."),
+    Command::new("type", 2, Run::Keyed(type_))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(one_key())
+        .doc("Determines the type of value stored at a key.", "1.0.0", "generic", "O(1)"),
+    Command::new("expire", -3, Run::Keyed(expire))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Sets the expiration time of a key in seconds.", "1.0.0", "generic", "O(1)"),
+    Command::new("pexpire", -3, Run::Keyed(pexpire))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Sets the expiration time of a key in milliseconds.", "2.6.0", "generic", "O(1)"),
+    Command::new("expireat", -3, Run::Keyed(expireat))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "generic", "O(1)"),
+    Command::new("pexpireat", -3, Run::Keyed(pexpireat))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "generic", "O(1)"),
+    Command::new("ttl", 2, Run::Keyed(ttl))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(one_key())
+        .doc("Returns the expiration time in seconds of a key.", "1.0.0", "generic", "O(1)"),
+    Command::new("pttl", 2, Run::Keyed(pttl))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(one_key())
+        .doc("Returns the expiration time in milliseconds of a key.", "2.6.0", "generic", "O(1)"),
+    Command::new("expiretime", 2, Run::Keyed(expiretime))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(one_key())
+        .doc("Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "generic", "O(1)"),
+    Command::new("pexpiretime", 2, Run::Keyed(pexpiretime))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .keys(one_key())
+        .doc("Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "generic", "O(1)"),
+    Command::new("persist", 2, Run::Keyed(persist))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Removes the expiration time of a key.", "2.2.0", "generic", "O(1)"),
+    Command::new("rename", 3, Run::Keyed(rename))
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow"])
+        .keys(keys(1, 2, 1))
+        .doc("Renames a key and overwrites the destination.", "1.0.0", "generic", "O(1)"),
+    Command::new("renamenx", 3, Run::Keyed(renamenx))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(keys(1, 2, 1))
+        .doc("Renames a key only when the target key name doesn't exist.", "1.0.0", "generic", "O(1)"),
+    Command::new("copy", -3, Run::Session(copy))
+        .flags(&["write", "denyoom"])
+        .acl(&["@keyspace", "@write", "@slow"])
+        .keys(keys(1, 2, 1))
+        .doc("Copies the value of a key to a new key.", "6.2.0", "generic", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
+    Command::new("move", 3, Run::Keyed(move_))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast"])
+        .keys(one_key())
+        .doc("Moves a key to another database.", "1.0.0", "generic", "O(1)"),
+    Command::new("keys", 2, Run::Session(keys_cmd))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow", "@dangerous"])
+        .doc("Returns all key names that match a pattern.", "1.0.0", "generic", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length."),
+    Command::new("scan", -2, Run::Session(scan))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .doc("Iterates over the key names in the database.", "2.8.0", "generic", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+    Command::new("randomkey", 1, Run::Session(randomkey))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .doc("Returns a random key name from the database.", "1.0.0", "generic", "O(1)"),
+    Command::new("object", -2, Run::Keyed(object_help))
+        .acl(&["@slow"])
+        .doc("A container for object introspection commands.", "2.2.3", "generic", "Depends on subcommand.")
+        .subs(OBJECT_SUBCOMMANDS),
+];
+
+static OBJECT_SUBCOMMANDS: &[Command] = &[
+    Command::new("object|encoding", 3, Run::Keyed(object_encoding))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .keys(keys(2, 2, 1))
+        .doc("Returns the internal encoding of a Redis object.", "2.2.3", "generic", "O(1)"),
+    Command::new("object|freq", 3, Run::Keyed(object_freq))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .keys(keys(2, 2, 1))
+        .doc("Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "generic", "O(1)"),
+    Command::new("object|idletime", 3, Run::Keyed(object_idletime))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .keys(keys(2, 2, 1))
+        .doc("Returns the time since the last access to a Redis object.", "2.2.3", "generic", "O(1)"),
+    Command::new("object|refcount", 3, Run::Keyed(object_refcount))
+        .flags(&["readonly"])
+        .acl(&["@keyspace", "@read", "@slow"])
+        .keys(keys(2, 2, 1))
+        .doc("Returns the reference count of a value of a key.", "2.2.3", "generic", "O(1)"),
+    Command::new("object|help", 2, Run::Keyed(object_help))
+        .flags(&["loading", "stale"])
+        .acl(&["@keyspace", "@slow"])
+        .doc("Returns helpful text about the different subcommands.", "6.2.0", "generic", "O(1)"),
+];
+
+fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let mut n = 0;
+    for k in &args[1..] {
+        if db.contains(k, now, stats) {
+            db.remove(k);
+            n += 1;
+        }
+    }
+    Ok(Frame::Integer(n))
+}
+
+fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(Frame::Integer(args[1..].iter().filter(|k| db.contains(k, now, stats)).count() as i64))
+}
+
+fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let mut n = 0;
+    for k in &args[1..] {
+        if let Some(e) = db.get(k, now, stats) {
+            e.access = lru_clock();
+            n += 1;
+        }
+    }
+    Ok(Frame::Integer(n))
+}
+
+fn type_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(Frame::simple(db.get(&args[1], now, stats).map_or("none", |e| e.value.type_name())))
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT: `unit_ms` is 1000 or 1, `absolute` whether the
+/// argument is a timestamp.
+fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
+    let when = parse_int(&args[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &args[3..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"nx" => nx = true,
+            b"xx" => xx = true,
+            b"gt" => gt = true,
+            b"lt" => lt = true,
+            _ => return Err(CmdError::err(format!("Unsupported option {}", String::from_utf8_lossy(a)))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::err("NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(CmdError::err("GT and LT options at the same time are not compatible"));
+    }
+    let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+    let invalid = || CmdError::InvalidExpire(name.clone());
+    let mut when = when;
+    if unit_ms == 1000 {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    let now = ctx.now;
+    if !absolute {
+        when = when.checked_add(now as i64).ok_or_else(invalid)?;
+    }
+    let (db, stats) = ctx.db();
+    let Some(entry) = db.get(&args[1], now, stats) else { return Ok(Frame::Integer(0)) };
+    let current = entry.expire();
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c as i64))
+        || (lt && current.is_some_and(|c| when >= c as i64));
+    if refused {
+        return Ok(Frame::Integer(0));
+    }
+    if when <= now as i64 {
+        db.remove(&args[1]);
+    } else {
+        db.set_expire(&args[1], when as u64);
+    }
+    Ok(Frame::Integer(1))
+}
+
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, false)
+}
+
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, false)
+}
+
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, true)
+}
+
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, true)
+}
+
+/// The key's expiry as TTL-family commands report it: -2 absent, -1 persistent, else `f(at)`.
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(Frame::Integer(match db.lookup(key, now, stats) {
+        None => -2,
+        Some(e) => match e.expire() {
+            None => -1,
+            Some(at) => f(at, now),
+        },
+    }))
+}
+
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
+}
+
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at, now| at.saturating_sub(now) as i64)
+}
+
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at, _| (at / 1000) as i64)
+}
+
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at, _| at as i64)
+}
+
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let had_ttl = db.get(&args[1], now, stats).is_some_and(|e| e.expire_at != 0);
+    if had_ttl {
+        db.set_expire(&args[1], 0);
+    }
+    Ok(Frame::Integer(had_ttl as i64))
+}
+
+/// RENAME and RENAMENX; the entry keeps its expiry.
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Result<bool, CmdError> {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    if !db.contains(&args[1], now, stats) {
+        return Err(CmdError::NoSuchKey);
+    }
+    if args[1] == args[2] {
+        return Ok(!nx);
+    }
+    if nx && db.contains(&args[2], now, stats) {
+        return Ok(false);
+    }
+    let entry = db.remove(&args[1]).expect("checked present above");
+    db.insert_entry(&args[2], entry);
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, false).map(|_| Frame::ok())
+}
+
+fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, true).map(|done| Frame::Integer(done as i64))
+}
+
+pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
+    let n = parse_int(arg)?;
+    if n < 0 || n >= databases as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    Ok(n as usize)
+}
+
+fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let databases = ctx.ks.dbs.len();
+    let Some(target) = parse_int(&args[2]).ok().filter(|n| *n >= 0 && (*n as usize) < databases) else {
+        return Err(CmdError::DbIndexOutOfRange);
+    };
+    let target = target as usize;
+    if target == ctx.db {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let now = ctx.now;
+    let src = ctx.db;
+    let stats = &mut ctx.ks.stats;
+    if !ctx.ks.dbs[src].contains(&args[1], now, stats) || ctx.ks.dbs[target].contains(&args[1], now, stats) {
+        return Ok(Frame::Integer(0));
+    }
+    let entry = ctx.ks.dbs[src].remove(&args[1]).expect("checked present above");
+    ctx.ks.dbs[target].insert_entry(&args[1], entry);
+    Ok(Frame::Integer(1))
+}
+
+/// COPY may name another database, so it is not a plain keyed command: it locks the source in
+/// this database and the destination in the target database, wherever they live.
+fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let databases = s.node.global.databases;
+        let mut target = s.db;
+        let mut replace = false;
+        let mut c = ArgCursor::new(&args, 3);
+        while !c.done() {
+            if c.eat("replace") {
+                replace = true;
+            } else if c.eat("db") {
+                match c.next().and_then(|a| db_index(a, databases)) {
+                    Ok(db) => target = db,
+                    Err(e) => return e.into(),
+                }
+            } else {
+                return CmdError::Syntax.into();
+            }
+        }
+        let (src, dst) = (Blob::new(&args[1]), Blob::new(&args[2]));
+        if target == s.db && src == dst {
+            return CmdError::err("source and destination objects are the same").into();
+        }
+        let node = s.node.clone();
+        let (src_shard, dst_shard) = (key_owner(&src, node.shards), key_owner(&dst, node.shards));
+        let db = s.db;
+        let tx = Tx::begin(&node, [(src_shard, (db as u32, src.clone())), (dst_shard, (target as u32, dst.clone()))]).await;
+        let now = now_ms();
+        let entry: Option<Entry> = tx
+            .hop(src_shard, move |data| {
+                let (db, stats) = data.ks.db(db);
+                db.get(&src, now, stats).cloned()
+            })
+            .await;
+        let Some(entry) = entry else { return Frame::Integer(0) };
+        tx.hop(dst_shard, move |data| {
+            let (db, stats) = data.ks.db(target);
+            if db.contains(&dst, now, stats) && !replace {
+                return Frame::Integer(0);
+            }
+            let mut entry = entry;
+            entry.access = lru_clock();
+            db.insert_entry(&dst, entry);
+            Frame::Integer(1)
+        })
+        .await
+    })
+}
+
+fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let db = s.db;
+        let pattern = args[1].clone();
+        let per_shard = s
+            .node
+            .broadcast(move |data| {
+                let now = now_ms();
+                let all = pattern.as_ref() == b"*";
+                data.ks.dbs[db]
+                    .iter()
+                    .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(&pattern, k, false)))
+                    .map(|(k, _)| Frame::Bulk(Bytes::copy_from_slice(k)))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        Frame::Array(per_shard.into_iter().flatten().collect())
+    })
+}
+
+/// SCAN's cursor: the low 8 bits name the shard, the rest is that shard's position cursor.
+const SHARD_BITS: u32 = 8;
+
+fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let Some(cursor) = std::str::from_utf8(&args[1]).ok().and_then(|c| c.parse::<u64>().ok()) else {
+            return CmdError::err("invalid cursor").into();
+        };
+        let mut count = 10usize;
+        let mut pattern: Option<Bytes> = None;
+        let mut type_filter: Option<Bytes> = None;
+        let mut c = ArgCursor::new(&args, 2);
+        while !c.done() {
+            if c.eat("count") {
+                match c.next_i64() {
+                    Ok(n) if n >= 1 => count = n as usize,
+                    Ok(_) => return CmdError::Syntax.into(),
+                    Err(e) => return e.into(),
+                }
+            } else if c.eat("match") {
+                match c.next() {
+                    Ok(p) => pattern = Some(p.clone()),
+                    Err(e) => return e.into(),
+                }
+            } else if c.eat("type") {
+                match c.next() {
+                    Ok(t) => type_filter = Some(t.clone()),
+                    Err(e) => return e.into(),
+                }
+            } else {
+                return CmdError::Syntax.into();
+            }
+        }
+        let shards = s.node.shards as u64;
+        let mut shard = cursor & ((1 << SHARD_BITS) - 1);
+        let mut inner = cursor >> SHARD_BITS;
+        if shard >= shards {
+            return CmdError::err("invalid cursor").into();
+        }
+        let db = s.db;
+        let mut keys = Vec::new();
+        // Visit shards until `count` positions have been examined or the walk is complete.
+        let mut budget = count;
+        loop {
+            let (pattern, type_filter) = (pattern.clone(), type_filter.clone());
+            let (next, found, visited) = s
+                .node
+                .run_on(shard as usize, Vec::new(), move |data| {
+                    let now = now_ms();
+                    let mut found = Vec::new();
+                    let mut visited = 0;
+                    let next = data.ks.dbs[db].scan(inner, budget, |k, e| {
+                        visited += 1;
+                        let live = e.expire_at == 0 || e.expire_at > now;
+                        let matches = pattern.as_ref().is_none_or(|p| glob_match(p, k, false));
+                        let typed = type_filter.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                        if live && matches && typed {
+                            found.push(Frame::Bulk(Bytes::copy_from_slice(k)));
+                        }
+                    });
+                    (next, found, visited)
+                })
+                .await;
+            keys.extend(found);
+            budget = budget.saturating_sub(visited);
+            if next != 0 {
+                inner = next;
+                break;
+            }
+            shard += 1;
+            inner = 0;
+            if shard == shards {
+                shard = 0;
+                break;
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        let next_cursor = if shard == 0 && inner == 0 { 0 } else { (inner << SHARD_BITS) | shard };
+        Frame::Array(vec![Frame::Bulk(Bytes::from(next_cursor.to_string())), Frame::Array(keys)])
+    })
+}
+
+fn randomkey(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let db = s.db;
+        let shards = s.node.shards;
+        let start = rand::thread_rng().gen_range(0..shards);
+        for i in 0..shards {
+            let shard = (start + i) % shards;
+            let key = s
+                .node
+                .run_on(shard, Vec::new(), move |data| {
+                    let (db, stats) = data.ks.db(db);
+                    db.random_key(now_ms(), stats)
+                })
+                .await;
+            if let Some(k) = key {
+                return Frame::Bulk(Bytes::copy_from_slice(&k));
+            }
+        }
+        Frame::Null
+    })
+}
+
+fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(match db.get(&args[2], now, stats) {
+        Some(e) => Frame::bulk_str(e.value.encoding()),
+        None => Frame::Null,
+    })
+}
+
+fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    if db.get(&args[2], now, stats).is_none() {
+        return Ok(Frame::Null);
+    }
+    Err(CmdError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
+}
+
+fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(match db.get(&args[2], now, stats) {
+        Some(e) => Frame::Integer(lru_clock().saturating_sub(e.access) as i64),
+        None => Frame::Null,
+    })
+}
+
+fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(match db.get(&args[2], now, stats) {
+        // Redis shares the integers 0..9999 and reports them with the maximum refcount.
+        Some(Entry { value: Value::Str(StrValue::Int(n)), .. }) if (0..10000).contains(n) => Frame::Integer(i32::MAX as i64),
+        Some(_) => Frame::Integer(1),
+        None => Frame::Null,
+    })
+}
+
+fn object_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Print this help.",
+    ];
+    Ok(Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect()))
+}
+

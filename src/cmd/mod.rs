@@ -1,0 +1,276 @@
+//! The command table and the types command handlers are written against.
+//!
+//! Every command is one [`Command`] row, declared in its family's file beside its handler: name,
+//! arity, flags, ACL categories, key positions and how it runs. The row drives arity errors,
+//! key extraction for routing, COMMAND INFO/DOCS/GETKEYS and the write/read-only distinction;
+//! handlers never re-check what the row already says.
+//!
+//! A handler runs in one of three ways ([`Run`]):
+//! - `Keyed`: a function of one shard's keyspace. The dispatcher runs it on the shard that owns
+//!   the keys; when the keys span shards, the transaction layer gathers them onto one shard under
+//!   locks and runs the same function there, so a multi-key command is written once.
+//! - `Spread`: a keyed command that can be split per shard and its replies merged (MGET, DEL...),
+//!   which avoids moving values between shards.
+//! - `Session`: needs the connection or several shards (SELECT, CLIENT, INFO, SCAN...).
+
+pub mod args;
+pub mod connection;
+pub mod error;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::db::{Db, KeyStats, Keyspace};
+use crate::net::session::Session;
+use crate::resp::Frame;
+pub use args::ArgCursor;
+pub use error::{CmdError, CmdResult};
+
+pub type Args = Vec<Bytes>;
+
+/// What a keyed handler sees: one shard's keyspace, the client's selected database and the
+/// command's notion of "now" (fixed for the whole command, as Redis does).
+pub struct Ctx<'a> {
+    pub ks: &'a mut Keyspace,
+    pub db: usize,
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&mut self) -> (&mut Db, &mut KeyStats) {
+        self.ks.db(self.db)
+    }
+}
+
+pub type KeyedFn = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+/// A session handler's future: borrows the session for as long as it runs.
+pub type SessionFuture<'a> = Pin<Box<dyn Future<Output = Frame> + 'a>>;
+pub type SessionFn = for<'a> fn(&'a mut Session, Args) -> SessionFuture<'a>;
+
+/// How the replies of a `Spread` command's per-shard parts combine.
+#[derive(Clone, Copy, Debug)]
+pub enum Merge {
+    /// Integers add up (DEL, EXISTS, TOUCH, UNLINK).
+    Sum,
+    /// Every part replies OK (MSET).
+    Ok,
+    /// Each part replies an array with one element per key; reassemble in request order (MGET).
+    PerKey,
+}
+
+#[derive(Clone, Copy)]
+pub enum Run {
+    Keyed(KeyedFn),
+    Spread(KeyedFn, Merge),
+    Session(SessionFn),
+}
+
+/// Where the keys are among the arguments, as Redis's legacy (first, last, step) triple: `last`
+/// negative counts from the end (-1 = last argument).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+pub const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+
+pub const fn one_key() -> KeySpec {
+    KeySpec { first: 1, last: 1, step: 1 }
+}
+
+pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec { first, last, step }
+}
+
+pub struct Command {
+    /// Lower-case name; a subcommand's is `parent|sub`.
+    pub name: &'static str,
+    /// Positive: exact argument count including the name; negative: at least that many.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub acl: &'static [&'static str],
+    pub keys: KeySpec,
+    pub run: Run,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub group: &'static str,
+    pub complexity: &'static str,
+    /// Subcommands (CLIENT LIST, CONFIG GET, ...), dispatched by the second argument.
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// The key arguments' positions in `args`, by the row's key spec.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let KeySpec { first, last, step } = self.keys;
+        let (first, step) = (first.max(0) as usize, step.max(1) as usize);
+        let last = if last < 0 { argc as i64 + last as i64 } else { last as i64 };
+        let end = if first == 0 { 0 } else { (last.max(0) as usize + 1).min(argc) };
+        (first..end.max(first)).step_by(step)
+    }
+
+    /// The display name: `get`, or `client|list` for subcommands.
+    pub fn full_name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// All command families; each contributes its rows.
+fn families() -> impl Iterator<Item = &'static Command> {
+    [
+        string::COMMANDS,
+        keyspace::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+pub struct Table {
+    by_name: HashMap<Vec<u8>, &'static Command>,
+}
+
+impl Table {
+    pub fn get() -> &'static Table {
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        TABLE.get_or_init(|| Table {
+            by_name: families().map(|c| (c.name.as_bytes().to_vec(), c)).collect(),
+        })
+    }
+
+    /// Case-insensitive lookup without allocating for names of ordinary length.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            self.by_name.get(&lower[..]).copied()
+        } else {
+            self.by_name.get(&name.to_ascii_lowercase()).copied()
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static Command> + '_ {
+        self.by_name.values().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// Finds the subcommand row named by `args[1]`.
+pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command> {
+    let parent_len = cmd.name.len() + 1;
+    cmd.subcommands.iter().find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+}
+
+/// Redis's reply for a command name it does not know, quoting the first arguments.
+pub fn unknown_command(args: &[Bytes]) -> Frame {
+    let name = String::from_utf8_lossy(&args[0]);
+    let mut rest = String::new();
+    for a in args[1..].iter().take(128) {
+        rest.push('\'');
+        rest.push_str(&String::from_utf8_lossy(a));
+        rest.push_str("', ");
+    }
+    Frame::error(format!("ERR unknown command '{}', with args beginning with: {}", truncate(&name, 128), rest))
+}
+
+pub fn unknown_subcommand(args: &[Bytes]) -> Frame {
+    Frame::error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate(&String::from_utf8_lossy(&args[1]), 128),
+        String::from_utf8_lossy(&args[0]).to_uppercase()
+    ))
+}
+
+pub fn wrong_arity(cmd: &Command) -> Frame {
+    match cmd.name.split_once('|') {
+        Some((parent, sub)) => Frame::error(format!("ERR wrong number of arguments for '{}|{}' command", parent, sub)),
+        None => Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name)),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Boxes a session handler's future; keeps the handler definitions free of `Box::pin` noise.
+pub fn boxed<'a>(f: impl Future<Output = Frame> + 'a) -> SessionFuture<'a> {
+    Box::pin(f)
+}
+
+impl Command {
+    /// A row with the given name, arity and handler; the builder methods below fill in the rest.
+    pub const fn new(name: &'static str, arity: i32, run: Run) -> Command {
+        Command {
+            name,
+            arity,
+            flags: &[],
+            acl: &[],
+            keys: NO_KEYS,
+            run,
+            summary: "",
+            since: "",
+            group: "",
+            complexity: "",
+            subcommands: &[],
+        }
+    }
+
+    pub const fn flags(mut self, flags: &'static [&'static str]) -> Command {
+        self.flags = flags;
+        self
+    }
+
+    pub const fn acl(mut self, acl: &'static [&'static str]) -> Command {
+        self.acl = acl;
+        self
+    }
+
+    pub const fn keys(mut self, keys: KeySpec) -> Command {
+        self.keys = keys;
+        self
+    }
+
+    pub const fn doc(mut self, summary: &'static str, since: &'static str, group: &'static str, complexity: &'static str) -> Command {
+        self.summary = summary;
+        self.since = since;
+        self.group = group;
+        self.complexity = complexity;
+        self
+    }
+
+    pub const fn subs(mut self, subcommands: &'static [Command]) -> Command {
+        self.subcommands = subcommands;
+        self
+    }
+}

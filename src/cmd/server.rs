@@ -1,0 +1,766 @@
+//! Server commands: INFO, COMMAND, CONFIG, database-wide operations, DEBUG, SHUTDOWN.
+//!
+//! Most of these span every shard: they broadcast a closure and combine what comes back.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int, ArgCursor};
+use super::keyspace::db_index;
+use super::{boxed, Args, CmdError, Command, Run, SessionFuture, Table};
+use crate::db::{now_ms, Value};
+use crate::net::session::Session;
+use crate::resp::Frame;
+use crate::server::ControlMsg;
+use crate::shard::CmdStat;
+use crate::slot::key_slot;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("dbsize", 1, Run::Session(dbsize))
+        .flags(&["readonly", "fast"])
+        .acl(&["@keyspace", "@read", "@fast"])
+        .doc("Returns the number of keys in the database.", "1.0.0", "server", "O(1)"),
+    Command::new("flushdb", -1, Run::Session(flushdb))
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .doc("Remove all keys from the current database.", "1.0.0", "server", "O(N) where N is the number of keys in the selected database"),
+    Command::new("flushall", -1, Run::Session(flushall))
+        .flags(&["write"])
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
+        .doc("Removes all keys from all databases.", "1.0.0", "server", "O(N) where N is the total number of keys in all databases"),
+    Command::new("swapdb", 3, Run::Session(swapdb))
+        .flags(&["write", "fast"])
+        .acl(&["@keyspace", "@write", "@fast", "@dangerous"])
+        .doc("Swaps two Redis databases.", "4.0.0", "server", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
+    Command::new("time", 1, Run::Session(time))
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@fast"])
+        .doc("Returns the server time.", "2.6.0", "server", "O(1)"),
+    Command::new("info", -1, Run::Session(info))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@dangerous"])
+        .doc("Returns information and statistics about the server.", "1.0.0", "server", "O(1)"),
+    Command::new("shutdown", -1, Run::Session(shutdown))
+        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+    Command::new("command", -1, Run::Session(command_all))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns detailed information about all commands.", "2.8.13", "server", "O(N) where N is the total number of Redis commands")
+        .subs(COMMAND_SUBCOMMANDS),
+    Command::new("config", -2, Run::Session(command_all))
+        .acl(&["@slow"])
+        .doc("A container for server configuration commands.", "2.0.0", "server", "Depends on subcommand.")
+        .subs(CONFIG_SUBCOMMANDS),
+    Command::new("debug", -2, Run::Session(debug))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("A container for debugging commands.", "1.0.0", "server", "Depends on subcommand."),
+    Command::new("cluster", -2, Run::Session(command_all))
+        .acl(&["@slow"])
+        .doc("A container for Redis Cluster commands.", "3.0.0", "cluster", "Depends on subcommand.")
+        .subs(CLUSTER_SUBCOMMANDS),
+];
+
+static COMMAND_SUBCOMMANDS: &[Command] = &[
+    Command::new("command|count", 2, Run::Session(command_count))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns a count of commands.", "2.8.13", "server", "O(1)"),
+    Command::new("command|info", -2, Run::Session(command_info))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns information about one, multiple or all commands.", "2.8.13", "server", "O(N) where N is the number of commands to look up"),
+    Command::new("command|docs", -2, Run::Session(command_docs))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns documentary information about one, multiple or all commands.", "7.0.0", "server", "O(N) where N is the number of commands to look up"),
+    Command::new("command|getkeys", -3, Run::Session(command_getkeys))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Extracts the key names from an arbitrary command.", "2.8.13", "server", "O(N) where N is the number of arguments to the command"),
+    Command::new("command|list", -2, Run::Session(command_list))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns a list of command names.", "7.0.0", "server", "O(N) where N is the total number of Redis commands"),
+    Command::new("command|help", 2, Run::Session(command_help))
+        .flags(&["loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns helpful text about the different subcommands.", "5.0.0", "server", "O(1)"),
+];
+
+static CONFIG_SUBCOMMANDS: &[Command] = &[
+    Command::new("config|get", -3, Run::Session(config_get))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("Returns the effective values of configuration parameters.", "2.0.0", "server", "O(N) when N is the number of configuration parameters provided"),
+    Command::new("config|set", -4, Run::Session(config_set))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("Sets configuration parameters in-flight.", "2.0.0", "server", "O(N) when N is the number of configuration parameters provided"),
+    Command::new("config|resetstat", 2, Run::Session(config_resetstat))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous"])
+        .doc("Resets the server's statistics.", "2.0.0", "server", "O(1)"),
+];
+
+static CLUSTER_SUBCOMMANDS: &[Command] = &[Command::new("cluster|keyslot", 3, Run::Session(cluster_keyslot))
+    .flags(&["stale"])
+    .acl(&["@slow"])
+    .doc("Returns the hash slot for a key.", "3.0.0", "cluster", "O(N) where N is the number of bytes in the key")];
+
+fn dbsize(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let db = s.db;
+        let sizes = s.node.broadcast(move |data| data.ks.dbs[db].len()).await;
+        Frame::Integer(sizes.into_iter().sum::<usize>() as i64)
+    })
+}
+
+/// FLUSHDB and FLUSHALL accept ASYNC or SYNC; both free synchronously here for now, which
+/// gives the same visible result.
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    match args.len() {
+        1 => true,
+        2 => is(&args[1], "async") || is(&args[1], "sync"),
+        _ => false,
+    }
+}
+
+fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if !flush_mode_ok(&args) {
+            return CmdError::Syntax.into();
+        }
+        let db = s.db;
+        s.node.broadcast(move |data| drop(data.ks.dbs[db].clear())).await;
+        Frame::ok()
+    })
+}
+
+fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if !flush_mode_ok(&args) {
+            return CmdError::Syntax.into();
+        }
+        s.node
+            .broadcast(|data| {
+                for db in data.ks.dbs.iter_mut() {
+                    drop(db.clear());
+                }
+            })
+            .await;
+        Frame::ok()
+    })
+}
+
+fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let databases = s.node.global.databases;
+        let Ok(a) = parse_int(&args[1]) else { return Frame::error("ERR invalid first DB index") };
+        let Ok(b) = parse_int(&args[2]) else { return Frame::error("ERR invalid second DB index") };
+        let (Ok(a), Ok(b)) = (db_index(a.to_string().as_bytes(), databases), db_index(b.to_string().as_bytes(), databases)) else {
+            return CmdError::DbIndexOutOfRange.into();
+        };
+        s.node.broadcast(move |data| data.ks.dbs.swap(a, b)).await;
+        Frame::ok()
+    })
+}
+
+fn time(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Frame::Array(vec![
+            Frame::Bulk(Bytes::from(now.as_secs().to_string())),
+            Frame::Bulk(Bytes::from(now.subsec_micros().to_string())),
+        ])
+    })
+}
+
+fn shutdown(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        for a in &args[1..] {
+            if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force") || is(a, "abort")) {
+                return CmdError::Syntax.into();
+            }
+            if is(a, "abort") {
+                return Frame::error("ERR No shutdown in progress.");
+            }
+        }
+        let _ = s.node.global.control.send(ControlMsg::Shutdown);
+        // The process exits from the control thread; this connection gets no reply, as in Redis.
+        s.close = true;
+        std::future::pending::<Frame>().await
+    })
+}
+
+fn cluster_keyslot(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(key_slot(&args[2]) as i64) })
+}
+
+/// One section of INFO as `name:value` lines.
+struct InfoSection {
+    title: &'static str,
+    lines: Vec<(String, String)>,
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    for (u, size) in units {
+        if n >= size {
+            return format!("{:.2}{}", n as f64 / size as f64, u);
+        }
+    }
+    format!("{}B", n)
+}
+
+fn cpu_times() -> (f64, f64, f64, f64) {
+    // SAFETY: getrusage only writes into the struct we hand it.
+    let get = |who| unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut ru);
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        (t(ru.ru_stime), t(ru.ru_utime))
+    };
+    let (sys, user) = get(libc::RUSAGE_SELF);
+    let (csys, cuser) = get(libc::RUSAGE_CHILDREN);
+    (sys, user, csys, cuser)
+}
+
+/// What every shard reports for INFO.
+#[derive(Default)]
+struct ShardReport {
+    clients: usize,
+    keys: Vec<(usize, usize, u64)>,
+    commands: Vec<(&'static str, CmdStat)>,
+    total_commands: u64,
+    total_connections: u64,
+    expired_keys: u64,
+    hits: u64,
+    misses: u64,
+    net_in: u64,
+    net_out: u64,
+}
+
+fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let wanted: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).to_lowercase()).collect();
+        let all = wanted.iter().any(|w| w == "all" || w == "everything");
+        let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
+        let want = |name: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == name);
+
+        let reports = s
+            .node
+            .broadcast(|data| ShardReport {
+                clients: data.clients.len(),
+                keys: data.ks.dbs.iter().map(|d| (d.len(), d.volatile_len(), d.avg_ttl())).collect(),
+                commands: data.stats.commands.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                total_commands: data.stats.total_commands,
+                total_connections: data.stats.total_connections,
+                expired_keys: data.ks.stats.expired_keys,
+                hits: data.ks.stats.keyspace_hits,
+                misses: data.ks.stats.keyspace_misses,
+                net_in: data.stats.net_input_bytes,
+                net_out: data.stats.net_output_bytes,
+            })
+            .await;
+        let g = &s.node.global;
+        let cfg = &g.config;
+        let sum = |f: fn(&ShardReport) -> u64| reports.iter().map(f).sum::<u64>();
+        let mut sections = Vec::new();
+        if want("server", true) {
+            let uptime = g.started.elapsed().as_secs();
+            let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+            sections.push(InfoSection {
+                title: "Server",
+                lines: vec![
+                    ("redis_version".into(), crate::REDIS_VERSION.into()),
+                    ("tessera_version".into(), env!("CARGO_PKG_VERSION").into()),
+                    ("redis_mode".into(), "standalone".into()),
+                    ("os".into(), os_name()),
+                    ("arch_bits".into(), (usize::BITS).to_string()),
+                    ("multiplexing_api".into(), "io_uring".into()),
+                    ("process_id".into(), std::process::id().to_string()),
+                    ("run_id".into(), g.run_id.clone()),
+                    ("tcp_port".into(), cfg.port().to_string()),
+                    ("server_time_usec".into(), now_us.to_string()),
+                    ("uptime_in_seconds".into(), uptime.to_string()),
+                    ("uptime_in_days".into(), (uptime / 86400).to_string()),
+                    ("hz".into(), cfg.hz().to_string()),
+                    ("configured_hz".into(), cfg.hz().to_string()),
+                    ("executable".into(), exe),
+                    ("config_file".into(), cfg.config_file().unwrap_or_default()),
+                    ("shards".into(), g.shards.to_string()),
+                ],
+            });
+        }
+        if want("clients", true) {
+            sections.push(InfoSection {
+                title: "Clients",
+                lines: vec![
+                    ("connected_clients".into(), reports.iter().map(|r| r.clients).sum::<usize>().to_string()),
+                    ("maxclients".into(), cfg.maxclients().to_string()),
+                    ("blocked_clients".into(), "0".into()),
+                    ("tracking_clients".into(), "0".into()),
+                ],
+            });
+        }
+        if want("memory", true) {
+            let used = crate::alloc::used_memory();
+            let rss = crate::alloc::rss();
+            sections.push(InfoSection {
+                title: "Memory",
+                lines: vec![
+                    ("used_memory".into(), used.to_string()),
+                    ("used_memory_human".into(), human_bytes(used)),
+                    ("used_memory_rss".into(), rss.to_string()),
+                    ("used_memory_rss_human".into(), human_bytes(rss)),
+                    ("maxmemory".into(), cfg.maxmemory().to_string()),
+                    ("maxmemory_human".into(), human_bytes(cfg.maxmemory())),
+                    ("maxmemory_policy".into(), cfg.maxmemory_policy()),
+                    ("mem_fragmentation_ratio".into(), format!("{:.2}", rss as f64 / used.max(1) as f64)),
+                    ("mem_allocator".into(), "mimalloc".into()),
+                ],
+            });
+        }
+        if want("stats", true) {
+            sections.push(InfoSection {
+                title: "Stats",
+                lines: vec![
+                    ("total_connections_received".into(), sum(|r| r.total_connections).to_string()),
+                    ("total_commands_processed".into(), sum(|r| r.total_commands).to_string()),
+                    ("total_net_input_bytes".into(), sum(|r| r.net_in).to_string()),
+                    ("total_net_output_bytes".into(), sum(|r| r.net_out).to_string()),
+                    ("expired_keys".into(), sum(|r| r.expired_keys).to_string()),
+                    ("evicted_keys".into(), "0".into()),
+                    ("keyspace_hits".into(), sum(|r| r.hits).to_string()),
+                    ("keyspace_misses".into(), sum(|r| r.misses).to_string()),
+                ],
+            });
+        }
+        if want("replication", true) {
+            sections.push(InfoSection {
+                title: "Replication",
+                lines: vec![("role".into(), "master".into()), ("connected_slaves".into(), "0".into())],
+            });
+        }
+        if want("cpu", true) {
+            let (sys, user, csys, cuser) = cpu_times();
+            sections.push(InfoSection {
+                title: "CPU",
+                lines: vec![
+                    ("used_cpu_sys".into(), format!("{sys:.6}")),
+                    ("used_cpu_user".into(), format!("{user:.6}")),
+                    ("used_cpu_sys_children".into(), format!("{csys:.6}")),
+                    ("used_cpu_user_children".into(), format!("{cuser:.6}")),
+                ],
+            });
+        }
+        if want("commandstats", false) {
+            let mut merged: std::collections::BTreeMap<&str, CmdStat> = Default::default();
+            for r in &reports {
+                for (name, st) in &r.commands {
+                    let m = merged.entry(name).or_default();
+                    m.calls += st.calls;
+                    m.usec += st.usec;
+                    m.rejected += st.rejected;
+                    m.failed += st.failed;
+                }
+            }
+            sections.push(InfoSection {
+                title: "Commandstats",
+                lines: merged
+                    .into_iter()
+                    .map(|(name, st)| {
+                        (
+                            format!("cmdstat_{name}"),
+                            format!(
+                                "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
+                                st.calls,
+                                st.usec,
+                                st.usec as f64 / st.calls.max(1) as f64,
+                                st.rejected,
+                                st.failed
+                            ),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        if want("keyspace", true) {
+            let mut lines = Vec::new();
+            for db in 0..g.databases {
+                let (keys, expires) = reports.iter().fold((0, 0), |(k, e), r| (k + r.keys[db].0, e + r.keys[db].1));
+                if keys > 0 {
+                    let ttls: Vec<u64> = reports.iter().map(|r| r.keys[db].2).filter(|t| *t > 0).collect();
+                    let avg_ttl = if ttls.is_empty() { 0 } else { ttls.iter().sum::<u64>() / ttls.len() as u64 };
+                    lines.push((format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl={avg_ttl}")));
+                }
+            }
+            sections.push(InfoSection { title: "Keyspace", lines });
+        }
+        let mut text = String::new();
+        for (i, sec) in sections.iter().enumerate() {
+            if i > 0 {
+                text.push_str("\r\n");
+            }
+            let _ = write!(text, "# {}\r\n", sec.title);
+            for (k, v) in &sec.lines {
+                let _ = write!(text, "{k}:{v}\r\n");
+            }
+        }
+        Frame::Verbatim("txt", Bytes::from(text))
+    })
+}
+
+fn os_name() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct with NUL-terminated strings.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+}
+
+fn config_get(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let pairs = s.node.global.config.get(&args[2..]);
+        Frame::Map(pairs.into_iter().map(|(k, v)| (Frame::bulk(Bytes::from(k)), Frame::bulk(Bytes::from(v)))).collect())
+    })
+}
+
+fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if args.len() % 2 != 0 {
+            return super::wrong_arity(super::subcommand(Table::get().lookup(b"config").expect("config exists"), b"set").expect("set exists"));
+        }
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..].chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect();
+        match s.node.global.config.set(&pairs) {
+            Ok(()) => {
+                s.node.global.refresh();
+                Frame::ok()
+            }
+            Err(e) => Frame::error(e),
+        }
+    })
+}
+
+fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        s.node
+            .broadcast(|data| {
+                data.stats.commands.clear();
+                data.stats.total_commands = 0;
+                data.stats.total_connections = 0;
+                data.stats.net_input_bytes = 0;
+                data.stats.net_output_bytes = 0;
+                data.ks.stats = Default::default();
+            })
+            .await;
+        Frame::ok()
+    })
+}
+
+fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let sub = &args[1];
+        if is(sub, "sleep") && args.len() == 3 {
+            let Ok(secs) = String::from_utf8_lossy(&args[2]).parse::<f64>() else {
+                return CmdError::NotFloat.into();
+            };
+            // DEBUG SLEEP blocks the server in Redis; blocking this shard's thread is the
+            // faithful equivalent (other shards keep serving).
+            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            Frame::ok()
+        } else if is(sub, "set-active-expire") && args.len() == 3 {
+            match parse_int(&args[2]) {
+                Ok(n) => {
+                    s.node.global.config.set_active_expire(n != 0);
+                    Frame::ok()
+                }
+                Err(e) => e.into(),
+            }
+        } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
+            let Ok(count) = parse_int(&args[2]) else { return CmdError::NotInteger.into() };
+            if count < 0 {
+                return CmdError::Overflow.into();
+            }
+            let prefix = args.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+            let size = match args.get(4).map(|a| parse_int(a)) {
+                None => None,
+                Some(Ok(n)) if n >= 0 => Some(n as usize),
+                Some(_) => return CmdError::Overflow.into(),
+            };
+            populate(s, count as u64, prefix, size).await;
+            Frame::ok()
+        } else if is(sub, "help") {
+            let lines = [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Print this help.",
+            ];
+            Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
+        } else {
+            Frame::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(sub)
+            ))
+        }
+    })
+}
+
+/// DEBUG POPULATE: creates `prefix:N` keys holding `value:N` (or `size` bytes) on their shards,
+/// leaving existing keys alone, as Redis does.
+async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize>) {
+    let db = s.db;
+    let shards = s.node.shards;
+    const BATCH: u64 = 10_000;
+    let mut start = 0;
+    while start < count {
+        let end = (start + BATCH).min(count);
+        let keys: Vec<Vec<Vec<u8>>> = {
+            let mut per = vec![Vec::new(); shards];
+            for i in start..end {
+                let mut k = prefix.to_vec();
+                k.push(b':');
+                k.extend_from_slice(i.to_string().as_bytes());
+                per[crate::slot::key_owner(&k, shards)].push(k);
+            }
+            per
+        };
+        for (shard, keys) in keys.into_iter().enumerate() {
+            if keys.is_empty() {
+                continue;
+            }
+            let prefix = prefix.clone();
+            s.node
+                .run_on(shard, Vec::new(), move |data| {
+                    let now = now_ms();
+                    let (d, stats) = data.ks.db(db);
+                    for k in keys {
+                        if d.contains(&k, now, stats) {
+                            continue;
+                        }
+                        let n = &k[prefix.len() + 1..];
+                        let mut v = b"value:".to_vec();
+                        v.extend_from_slice(n);
+                        if let Some(size) = size {
+                            v.resize(size, 0);
+                        }
+                        d.set(&k, Value::from_bytes(&v), 0);
+                    }
+                })
+                .await;
+        }
+        start = end;
+    }
+}
+
+/// One command's COMMAND INFO entry.
+fn command_entry(cmd: &'static Command) -> Frame {
+    let status = |xs: &[&str]| Frame::Set(xs.iter().map(|f| Frame::Simple(Bytes::copy_from_slice(f.as_bytes()))).collect());
+    let key_specs = if cmd.keys.first == 0 {
+        Vec::new()
+    } else {
+        vec![Frame::Map(vec![
+            (Frame::bulk_str("flags"), status(&[if cmd.is_write() { "RW" } else { "RO" }])),
+            (
+                Frame::bulk_str("begin_search"),
+                Frame::Map(vec![
+                    (Frame::bulk_str("type"), Frame::bulk_str("index")),
+                    (Frame::bulk_str("spec"), Frame::Map(vec![(Frame::bulk_str("index"), Frame::Integer(cmd.keys.first as i64))])),
+                ]),
+            ),
+            (
+                Frame::bulk_str("find_keys"),
+                Frame::Map(vec![
+                    (Frame::bulk_str("type"), Frame::bulk_str("range")),
+                    (
+                        Frame::bulk_str("spec"),
+                        Frame::Map(vec![
+                            (
+                                Frame::bulk_str("lastkey"),
+                                Frame::Integer(if cmd.keys.last < 0 { cmd.keys.last as i64 } else { (cmd.keys.last - cmd.keys.first) as i64 }),
+                            ),
+                            (Frame::bulk_str("keystep"), Frame::Integer(cmd.keys.step as i64)),
+                            (Frame::bulk_str("limit"), Frame::Integer(0)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])]
+    };
+    Frame::Array(vec![
+        Frame::bulk_str(cmd.name),
+        Frame::Integer(cmd.arity as i64),
+        status(cmd.flags),
+        Frame::Integer(cmd.keys.first as i64),
+        Frame::Integer(cmd.keys.last as i64),
+        Frame::Integer(cmd.keys.step as i64),
+        status(cmd.acl),
+        Frame::Set(Vec::new()),
+        Frame::Array(key_specs),
+        Frame::Array(cmd.subcommands.iter().map(command_entry).collect()),
+    ])
+}
+
+fn all_commands() -> Vec<&'static Command> {
+    let mut all: Vec<_> = Table::get().iter().collect();
+    all.sort_by_key(|c| c.name);
+    all
+}
+
+fn command_all(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Array(all_commands().into_iter().map(command_entry).collect()) })
+}
+
+fn command_count(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(Table::get().len() as i64) })
+}
+
+/// Finds a command or `parent|sub` by name for COMMAND INFO and DOCS.
+fn find_command(name: &[u8]) -> Option<&'static Command> {
+    let name = String::from_utf8_lossy(name).to_lowercase();
+    match name.split_once('|') {
+        Some((parent, sub)) => super::subcommand(Table::get().lookup(parent.as_bytes())?, sub.as_bytes()),
+        None => Table::get().lookup(name.as_bytes()),
+    }
+}
+
+fn command_info(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if args.len() == 2 {
+            return Frame::Array(all_commands().into_iter().map(command_entry).collect());
+        }
+        Frame::Array(args[2..].iter().map(|n| find_command(n).map_or(Frame::NullArray, command_entry)).collect())
+    })
+}
+
+fn doc_entry(cmd: &'static Command) -> Frame {
+    let mut fields = vec![
+        (Frame::bulk_str("summary"), Frame::bulk_str(cmd.summary)),
+        (Frame::bulk_str("since"), Frame::bulk_str(cmd.since)),
+        (Frame::bulk_str("group"), Frame::bulk_str(cmd.group)),
+        (Frame::bulk_str("complexity"), Frame::bulk_str(cmd.complexity)),
+    ];
+    if !cmd.subcommands.is_empty() {
+        fields.push((
+            Frame::bulk_str("subcommands"),
+            Frame::Map(cmd.subcommands.iter().map(|c| (Frame::bulk_str(c.name), doc_entry(c))).collect()),
+        ));
+    }
+    Frame::Map(fields)
+}
+
+fn command_docs(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let cmds: Vec<&'static Command> = if args.len() == 2 { all_commands() } else { args[2..].iter().filter_map(|n| find_command(n)).collect() };
+        Frame::Map(cmds.into_iter().map(|c| (Frame::bulk_str(c.name), doc_entry(c))).collect())
+    })
+}
+
+fn command_getkeys(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let target = &args[2..];
+        let Some(mut cmd) = Table::get().lookup(&target[0]) else {
+            return Frame::error("ERR Invalid command specified");
+        };
+        if !cmd.subcommands.is_empty() && target.len() >= 2 {
+            if let Some(sub) = super::subcommand(cmd, &target[1]) {
+                cmd = sub;
+            }
+        }
+        if !cmd.arity_ok(target.len()) {
+            return Frame::error("ERR Invalid number of arguments specified for command");
+        }
+        let keys: Vec<Frame> = cmd.key_positions(target.len()).map(|p| Frame::Bulk(target[p].clone())).collect();
+        if keys.is_empty() {
+            return Frame::error("ERR The command has no key arguments");
+        }
+        Frame::Array(keys)
+    })
+}
+
+fn command_list(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mut c = ArgCursor::new(&args, 2);
+        let mut filter: Option<(String, Bytes)> = None;
+        if !c.done() {
+            if !c.eat("filterby") {
+                return CmdError::Syntax.into();
+            }
+            let (Ok(kind), Ok(value)) = (c.next(), c.next()) else { return CmdError::Syntax.into() };
+            let kind = String::from_utf8_lossy(kind).to_lowercase();
+            if !["module", "aclcat", "pattern"].contains(&kind.as_str()) || !c.done() {
+                return CmdError::Syntax.into();
+            }
+            filter = Some((kind, value.clone()));
+        }
+        let mut names = Vec::new();
+        for cmd in all_commands() {
+            for c in std::iter::once(cmd).chain(cmd.subcommands.iter()) {
+                let keep = match &filter {
+                    None => true,
+                    Some((k, _)) if k == "module" => false,
+                    Some((k, v)) if k == "aclcat" => {
+                        let cat = format!("@{}", String::from_utf8_lossy(v).to_lowercase());
+                        c.acl.contains(&cat.as_str())
+                    }
+                    Some((_, pattern)) => crate::types::glob::glob_match(pattern, c.name.as_bytes(), true),
+                };
+                if keep {
+                    names.push(Frame::bulk_str(c.name));
+                }
+            }
+        }
+        Frame::Array(names)
+    })
+}
+
+fn command_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let lines = [
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+            "HELP",
+            "    Print this help.",
+        ];
+        Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
+    })
+}

@@ -1,0 +1,530 @@
+//! String commands: GET, SET and its variants, counters, ranges, and the bitmap commands.
+//!
+//! SET, SETNX, SETEX, PSETEX and GETSET are all `set_generic` with different options, as in
+//! Redis; the handlers here only parse arguments into those options.
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int, ArgCursor};
+use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
+use crate::db::{Db, Entry, KeyStats, StrValue, Value};
+use crate::resp::Frame;
+use crate::types::longdouble;
+
+/// The largest string a command may build, as Redis's default proto-max-bulk-len.
+const MAX_STRING: usize = 512 * 1024 * 1024;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("get", 2, Run::Keyed(get))
+        .flags(&["readonly", "fast"])
+        .acl(&["@read", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Returns the string value of a key.", "1.0.0", "string", "O(1)"),
+    Command::new("set", -3, Run::Keyed(set))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("setnx", 3, Run::Keyed(setnx))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Set the string value of a key only when the key doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("setex", 4, Run::Keyed(setex))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "string", "O(1)"),
+    Command::new("psetex", 4, Run::Keyed(psetex))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "string", "O(1)"),
+    Command::new("getset", 3, Run::Keyed(getset))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Returns the previous string value of a key after setting it to a new value.", "1.0.0", "string", "O(1)"),
+    Command::new("getex", -2, Run::Keyed(getex))
+        .flags(&["write", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Returns the string value of a key after setting its expiration time.", "6.2.0", "string", "O(1)"),
+    Command::new("getdel", 2, Run::Keyed(getdel))
+        .flags(&["write", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Returns the string value of a key after deleting the key.", "6.2.0", "string", "O(1)"),
+    Command::new("mget", -2, Run::Spread(mget, Merge::PerKey))
+        .flags(&["readonly", "fast"])
+        .acl(&["@read", "@string", "@fast"])
+        .keys(keys(1, -1, 1))
+        .doc("Atomically returns the string values of one or more keys.", "1.0.0", "string", "O(N) where N is the number of keys to retrieve."),
+    Command::new("mset", -3, Run::Spread(mset, Merge::Ok))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(keys(1, -1, 2))
+        .doc("Atomically creates or modifies the string values of one or more keys.", "1.0.1", "string", "O(N) where N is the number of keys to set."),
+    Command::new("msetnx", -3, Run::Keyed(msetnx))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(keys(1, -1, 2))
+        .doc("Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "string", "O(N) where N is the number of keys to set."),
+    Command::new("incr", 2, Run::Keyed(incr))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("decr", 2, Run::Keyed(decr))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("incrby", 3, Run::Keyed(incrby))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("decrby", 3, Run::Keyed(decrby))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+    Command::new("incrbyfloat", 3, Run::Keyed(incrbyfloat))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "string", "O(1)"),
+    Command::new("append", 3, Run::Keyed(append))
+        .flags(&["write", "denyoom", "fast"])
+        .acl(&["@write", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "string", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
+    Command::new("strlen", 2, Run::Keyed(strlen))
+        .flags(&["readonly", "fast"])
+        .acl(&["@read", "@string", "@fast"])
+        .keys(one_key())
+        .doc("Returns the length of a string value.", "2.2.0", "string", "O(1)"),
+    Command::new("getrange", 4, Run::Keyed(getrange))
+        .flags(&["readonly"])
+        .acl(&["@read", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Returns a substring of the string stored at a key.", "2.4.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings."),
+    Command::new("substr", 4, Run::Keyed(getrange))
+        .flags(&["readonly"])
+        .acl(&["@read", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Returns a substring from a string value.", "1.0.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings."),
+    Command::new("setrange", 4, Run::Keyed(setrange))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@string", "@slow"])
+        .keys(one_key())
+        .doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "string", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
+];
+
+/// The string stored at `key`: `None` if absent, WRONGTYPE if it holds another type.
+pub fn lookup_str<'a>(db: &'a mut Db, key: &[u8], now: u64, stats: &mut KeyStats) -> Result<Option<&'a mut Entry>, CmdError> {
+    match db.lookup(key, now, stats) {
+        None => Ok(None),
+        Some(e) => match e.value {
+            Value::Str(_) => Ok(Some(e)),
+            #[allow(unreachable_patterns)]
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+fn str_of(e: &Entry) -> &StrValue {
+    match &e.value {
+        Value::Str(s) => s,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("lookup_str checked the type"),
+    }
+}
+
+fn str_mut(e: &mut Entry) -> &mut StrValue {
+    match &mut e.value {
+        Value::Str(s) => s,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("lookup_str checked the type"),
+    }
+}
+
+fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(match lookup_str(db, &args[1], now, stats)? {
+        Some(e) => Frame::Bulk(str_of(e).to_bytes()),
+        None => Frame::Null,
+    })
+}
+
+/// Expiry as given to SET, GETEX and friends.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Expiry {
+    /// No expiry option: a SET clears the TTL, GETEX leaves it.
+    None,
+    At(u64),
+    KeepTtl,
+    Persist,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Condition {
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+struct SetOptions {
+    condition: Condition,
+    expiry: Expiry,
+    get: bool,
+}
+
+/// Turns a relative or absolute expire argument into absolute Unix ms, with Redis's range
+/// checks (the error names the command).
+pub fn expire_at(cmd: &str, value: i64, unit_ms: i64, absolute: bool, now: u64) -> Result<u64, CmdError> {
+    let invalid = || CmdError::InvalidExpire(cmd.to_string());
+    if value <= 0 || (unit_ms == 1000 && value > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let ms = value * unit_ms;
+    if absolute {
+        return Ok(ms as u64);
+    }
+    if ms > i64::MAX - now as i64 {
+        return Err(invalid());
+    }
+    Ok((ms + now as i64) as u64)
+}
+
+/// The shared core of every SET variant. Replies as SET does (OK / nil, or the old value with
+/// GET); callers with other replies translate.
+fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let old = lookup_str(db, key, now, stats)?;
+    let existed = old.is_some();
+    let old_value = if opts.get { Some(old.map(|e| str_of(e).to_bytes())) } else { None };
+    let blocked = match opts.condition {
+        Condition::IfAbsent => existed,
+        Condition::IfPresent => !existed,
+        Condition::Always => false,
+    };
+    if !blocked {
+        let value = Value::from_bytes(value);
+        match opts.expiry {
+            Expiry::KeepTtl => db.set_keep_ttl(key, value),
+            Expiry::At(at) => db.set(key, value, at),
+            Expiry::None | Expiry::Persist => db.set(key, value, 0),
+        }
+    }
+    Ok(match old_value {
+        Some(Some(v)) => Frame::Bulk(v),
+        Some(None) => Frame::Null,
+        None if blocked => Frame::Null,
+        None => Frame::ok(),
+    })
+}
+
+fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut opts = SetOptions { condition: Condition::Always, expiry: Expiry::None, get: false };
+    let mut c = ArgCursor::new(args, 3);
+    while let Some(a) = c.peek() {
+        c.next()?;
+        let no_expiry = opts.expiry == Expiry::None;
+        if is(a, "nx") && opts.condition == Condition::Always {
+            opts.condition = Condition::IfAbsent;
+        } else if is(a, "xx") && opts.condition == Condition::Always {
+            opts.condition = Condition::IfPresent;
+        } else if is(a, "get") {
+            opts.get = true;
+        } else if is(a, "keepttl") && no_expiry {
+            opts.expiry = Expiry::KeepTtl;
+        } else if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
+            let n = c.next_i64()?;
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let absolute = is(a, "exat") || is(a, "pxat");
+            opts.expiry = Expiry::At(expire_at("set", n, unit, absolute, ctx.now)?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    set_generic(ctx, &args[1], &args[2], opts)
+}
+
+fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let opts = SetOptions { condition: Condition::IfAbsent, expiry: Expiry::None, get: false };
+    let reply = set_generic(ctx, &args[1], &args[2], opts)?;
+    Ok(Frame::Integer((reply == Frame::ok()) as i64))
+}
+
+fn setex_with(ctx: &mut Ctx, args: &[Bytes], unit: i64) -> CmdResult {
+    let n = parse_int(&args[2])?;
+    let at = expire_at(&String::from_utf8_lossy(&args[0]).to_lowercase(), n, unit, false, ctx.now)?;
+    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::At(at), get: false };
+    set_generic(ctx, &args[1], &args[3], opts)
+}
+
+fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setex_with(ctx, args, 1000)
+}
+
+fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setex_with(ctx, args, 1)
+}
+
+fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::None, get: true };
+    set_generic(ctx, &args[1], &args[2], opts)
+}
+
+fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut expiry = Expiry::None;
+    let mut c = ArgCursor::new(args, 2);
+    while let Some(a) = c.peek() {
+        c.next()?;
+        let no_expiry = expiry == Expiry::None;
+        if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
+            let n = c.next_i64()?;
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let absolute = is(a, "exat") || is(a, "pxat");
+            expiry = Expiry::At(expire_at("getex", n, unit, absolute, ctx.now)?);
+        } else if no_expiry && is(a, "persist") {
+            expiry = Expiry::Persist;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let value = str_of(e).to_bytes();
+    match expiry {
+        Expiry::At(at) if at <= now => {
+            db.remove(&args[1]);
+        }
+        Expiry::At(at) => {
+            db.set_expire(&args[1], at);
+        }
+        Expiry::Persist => {
+            db.set_expire(&args[1], 0);
+        }
+        Expiry::None | Expiry::KeepTtl => {}
+    }
+    Ok(Frame::Bulk(value))
+}
+
+fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let value = str_of(e).to_bytes();
+    db.remove(&args[1]);
+    Ok(Frame::Bulk(value))
+}
+
+fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let items = args[1..]
+        .iter()
+        .map(|k| match db.lookup(k, now, stats) {
+            Some(Entry { value: Value::Str(s), .. }) => Frame::Bulk(s.to_bytes()),
+            #[allow(unreachable_patterns)]
+            _ => Frame::Null,
+        })
+        .collect();
+    Ok(Frame::Array(items))
+}
+
+fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::Raw("ERR wrong number of arguments for 'mset' command".into()));
+    }
+    let (db, _) = ctx.db();
+    for pair in args[1..].chunks(2) {
+        db.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+    }
+    Ok(Frame::ok())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::Raw("ERR wrong number of arguments for 'msetnx' command".into()));
+    }
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now, stats)) {
+        return Ok(Frame::Integer(0));
+    }
+    for pair in args[1..].chunks(2) {
+        db.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+    }
+    Ok(Frame::Integer(1))
+}
+
+/// INCR and friends: the current value must be an integer; overflow is an error.
+fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let current = match lookup_str(db, key, now, stats)? {
+        None => 0,
+        Some(e) => match str_of(e) {
+            StrValue::Int(n) => *n,
+            s => {
+                let mut scratch = itoa::Buffer::new();
+                parse_int(s.bytes(&mut scratch))?
+            }
+        },
+    };
+    let next = current.checked_add(by).ok_or(CmdError::IncrOverflow)?;
+    match db.get(key, now, stats) {
+        Some(e) => e.value = Value::Str(StrValue::Int(next)),
+        None => db.set(key, Value::Str(StrValue::Int(next)), 0),
+    }
+    Ok(Frame::Integer(next))
+}
+
+fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    incr_generic(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    incr_generic(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let by = parse_int(&args[2])?;
+    incr_generic(ctx, &args[1], by)
+}
+
+fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let by = parse_int(&args[2])?;
+    let by = by.checked_neg().ok_or_else(|| CmdError::err("decrement would overflow"))?;
+    incr_generic(ctx, &args[1], by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let current = match lookup_str(db, &args[1], now, stats)? {
+        None => Bytes::from_static(b"0"),
+        Some(e) => str_of(e).to_bytes(),
+    };
+    let next = longdouble::incr_by_float(&current, &args[2])?;
+    let value = Value::from_bytes(&next);
+    db.set_keep_ttl(&args[1], value);
+    Ok(Frame::Bulk(Bytes::from(next)))
+}
+
+fn check_size(len: usize) -> Result<(), CmdError> {
+    if len > MAX_STRING {
+        return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+    }
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    match lookup_str(db, &args[1], now, stats)? {
+        None => {
+            // A new key gets the same compact encoding SET would give it.
+            db.set(&args[1], Value::from_bytes(&args[2]), 0);
+            Ok(Frame::Integer(args[2].len() as i64))
+        }
+        Some(e) => {
+            let s = str_mut(e);
+            check_size(s.len() + args[2].len())?;
+            let raw = s.make_raw();
+            raw.extend_from_slice(&args[2]);
+            Ok(Frame::Integer(raw.len() as i64))
+        }
+    }
+}
+
+fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(Frame::Integer(lookup_str(db, &args[1], now, stats)?.map_or(0, |e| str_of(e).len() as i64)))
+}
+
+fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = parse_int(&args[2])?;
+    let end = parse_int(&args[3])?;
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::bulk(Bytes::new())) };
+    let mut scratch = itoa::Buffer::new();
+    let s = str_of(e).bytes(&mut scratch);
+    Ok(Frame::Bulk(Bytes::copy_from_slice(range_of(s, start, end))))
+}
+
+/// The bytes GETRANGE returns for inclusive, possibly negative indexes.
+pub fn range_of(s: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return &[];
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end };
+    let end = end.min(len - 1);
+    if len == 0 || start > end {
+        return &[];
+    }
+    &s[start as usize..=end as usize]
+}
+
+fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let offset = parse_int(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::err("offset is out of range"));
+    }
+    let offset = offset as usize;
+    let value = &args[3];
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    match lookup_str(db, &args[1], now, stats)? {
+        None => {
+            if value.is_empty() {
+                return Ok(Frame::Integer(0));
+            }
+            check_size(offset + value.len())?;
+            let mut raw = vec![0u8; offset];
+            raw.extend_from_slice(value);
+            let len = raw.len();
+            db.set(&args[1], Value::Str(StrValue::Raw(raw)), 0);
+            Ok(Frame::Integer(len as i64))
+        }
+        Some(e) => {
+            let s = str_mut(e);
+            if value.is_empty() {
+                return Ok(Frame::Integer(s.len() as i64));
+            }
+            check_size(offset + value.len())?;
+            let raw = s.make_raw();
+            if raw.len() < offset + value.len() {
+                raw.resize(offset + value.len(), 0);
+            }
+            raw[offset..offset + value.len()].copy_from_slice(value);
+            Ok(Frame::Integer(raw.len() as i64))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_of;
+
+    #[test]
+    fn getrange_indexes() {
+        assert_eq!(range_of(b"Hello", 0, -1), b"Hello");
+        assert_eq!(range_of(b"Hello", -3, -1), b"llo");
+        assert_eq!(range_of(b"Hello", 3, 100), b"lo");
+        assert_eq!(range_of(b"Hello", -1, -3), b"");
+        assert_eq!(range_of(b"", 0, -1), b"");
+        assert_eq!(range_of(b"Hello", 4, 2), b"");
+    }
+}

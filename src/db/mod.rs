@@ -1,0 +1,350 @@
+//! One shard's keyspace: its databases, their keys, and expiry.
+//!
+//! Nothing here knows about connections, the protocol or threads: a shard thread owns its
+//! `Keyspace` outright and command handlers operate on it directly, so this module is tested
+//! without a runtime.
+//!
+//! Keys live in an insertion-ordered hash map (`IndexMap`): lookups are hashed, and the dense
+//! entry vector gives SCAN a cursor that survives growth, and RANDOMKEY an O(1) random pick.
+//! Removal swaps the last entry into the hole, so SCAN walks positions from the end downwards:
+//! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
+
+pub mod value;
+
+use ahash::RandomState;
+use indexmap::{IndexMap, IndexSet};
+use rand::Rng;
+
+use crate::types::blob::Blob;
+pub use value::{StrValue, Value};
+
+/// A key's value with the metadata Redis keeps beside it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 when the key does not expire.
+    pub expire_at: u64,
+    /// Seconds (on the shard's LRU clock) of the last access, for OBJECT IDLETIME.
+    pub access: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Entry {
+        Entry { value, expire_at: 0, access: lru_clock() }
+    }
+
+    pub fn expire(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+}
+
+/// Whole seconds since the Unix epoch, truncated to 32 bits: the clock OBJECT IDLETIME reads.
+pub fn lru_clock() -> u32 {
+    (now_ms() / 1000) as u32
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Counters a shard reports in INFO stats.
+#[derive(Debug, Default, Clone)]
+pub struct KeyStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+#[derive(Default)]
+pub struct Db {
+    keys: IndexMap<Blob, Entry, RandomState>,
+    /// The keys that have an expiry, so the active cycle samples only those (Redis's `expires`).
+    volatile: IndexSet<Blob, RandomState>,
+    /// Running estimate of the remaining TTL of volatile keys, from the active cycle's samples,
+    /// as Redis estimates INFO keyspace's avg_ttl.
+    avg_ttl: u64,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    pub fn avg_ttl(&self) -> u64 {
+        if self.volatile.is_empty() {
+            0
+        } else {
+            self.avg_ttl
+        }
+    }
+
+    /// Looks a key up, deleting it first if it has expired (lazy expiry).
+    pub fn get(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
+        let idx = self.keys.get_index_of(key)?;
+        let expire_at = self.keys[idx].expire_at;
+        if expire_at != 0 && expire_at <= now {
+            self.remove(key);
+            stats.expired_keys += 1;
+            return None;
+        }
+        Some(&mut self.keys[idx])
+    }
+
+    /// Like `get`, but also counts a hit or miss and refreshes the access time, as a read
+    /// command's lookup does in Redis.
+    pub fn lookup(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
+        let found = self.get(key, now, stats).is_some();
+        if found {
+            stats.keyspace_hits += 1;
+        } else {
+            stats.keyspace_misses += 1;
+        }
+        let entry = self.keys.get_mut(key)?;
+        entry.access = lru_clock();
+        Some(entry)
+    }
+
+    /// The entry as stored, expired or not, without side effects.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> bool {
+        self.get(key, now, stats).is_some()
+    }
+
+    /// Stores `value` under `key` with the given expiry (0 = none), replacing any old entry.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        let mut entry = Entry::new(value);
+        entry.expire_at = expire_at;
+        self.insert_entry(key, entry);
+    }
+
+    /// Replaces the value but keeps the key's expiry (SET ... KEEPTTL, SETRANGE, APPEND...).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        match self.keys.get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                entry.access = lru_clock();
+            }
+            None => self.set(key, value, 0),
+        }
+    }
+
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        let expiring = entry.expire_at != 0;
+        match self.keys.get_mut(key) {
+            Some(slot) => *slot = entry,
+            None => {
+                self.keys.insert(Blob::new(key), entry);
+            }
+        }
+        if expiring {
+            if !self.volatile.contains(key) {
+                self.volatile.insert(Blob::new(key));
+            }
+        } else {
+            self.volatile.swap_remove(key);
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.keys.swap_remove(key)?;
+        if entry.expire_at != 0 {
+            self.volatile.swap_remove(key);
+        }
+        Some(entry)
+    }
+
+    /// Sets or clears (`at == 0`) the expiry of an existing key. Returns false if it is absent.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let Some(entry) = self.keys.get_mut(key) else { return false };
+        let had = entry.expire_at != 0;
+        entry.expire_at = at;
+        if at != 0 && !had {
+            self.volatile.insert(Blob::new(key));
+        } else if at == 0 && had {
+            self.volatile.swap_remove(key);
+        }
+        true
+    }
+
+    pub fn clear(&mut self) -> Db {
+        std::mem::take(self)
+    }
+
+    /// A uniformly random live key, deleting expired ones met on the way.
+    pub fn random_key(&mut self, now: u64, stats: &mut KeyStats) -> Option<Blob> {
+        let mut rng = rand::thread_rng();
+        // Bounded tries: if almost everything is expired, reap what we meet and give up as Redis
+        // does after enough attempts rather than spin.
+        for _ in 0..100 {
+            if self.keys.is_empty() {
+                return None;
+            }
+            let idx = rng.gen_range(0..self.keys.len());
+            let (key, entry) = self.keys.get_index(idx)?;
+            if entry.expire_at != 0 && entry.expire_at <= now {
+                let key = key.clone();
+                self.remove(&key);
+                stats.expired_keys += 1;
+                continue;
+            }
+            return Some(key.clone());
+        }
+        self.keys.get_index(0).map(|(k, _)| k.clone())
+    }
+
+    /// Visits up to `count` positions of the key table from `cursor` downwards (see the module
+    /// comment) and returns the next cursor, 0 when the walk is complete. Cursor `0` starts a
+    /// walk; internally positions are shifted by one so that 0 can mean both "start" and "end".
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Blob, &Entry)) -> u64 {
+        let len = self.keys.len() as u64;
+        let mut pos = if cursor == 0 { len } else { (cursor - 1).min(len) };
+        let mut visited = 0;
+        while pos > 0 && visited < count.max(1) {
+            pos -= 1;
+            let (k, e) = self.keys.get_index(pos as usize).expect("pos < len");
+            visit(k, e);
+            visited += 1;
+        }
+        if pos == 0 {
+            0
+        } else {
+            pos + 1
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &Entry)> {
+        self.keys.iter()
+    }
+
+    /// One round of Redis's active expiry: sample up to `samples` volatile keys and delete the
+    /// expired ones. Returns (sampled, expired) so the caller can decide whether to go on.
+    pub fn expire_sample(&mut self, now: u64, samples: usize, stats: &mut KeyStats) -> (usize, usize) {
+        let n = self.volatile.len();
+        if n == 0 {
+            return (0, 0);
+        }
+        let mut rng = rand::thread_rng();
+        let mut expired = 0;
+        let (mut ttl_sum, mut ttl_count) = (0u64, 0u64);
+        let take = samples.min(n);
+        for _ in 0..take {
+            if self.volatile.is_empty() {
+                break;
+            }
+            let idx = rng.gen_range(0..self.volatile.len());
+            let key = self.volatile[idx].clone();
+            let at = self.keys.get(key.as_bytes()).map_or(0, |e| e.expire_at);
+            let dead = at != 0 && at <= now;
+            if at > now {
+                ttl_sum += at - now;
+                ttl_count += 1;
+            }
+            if dead {
+                self.remove(&key);
+                stats.expired_keys += 1;
+                expired += 1;
+            }
+        }
+        if ttl_count > 0 {
+            // Smooth like Redis: the new sample weighs 2% against the running estimate.
+            let sample = ttl_sum / ttl_count;
+            self.avg_ttl = if self.avg_ttl == 0 { sample } else { (self.avg_ttl * 49 + sample) / 50 };
+        }
+        (take, expired)
+    }
+}
+
+/// All databases of one shard.
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    pub stats: KeyStats,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace { dbs: (0..databases).map(|_| Db::default()).collect(), stats: KeyStats::default() }
+    }
+
+    pub fn db(&mut self, index: usize) -> (&mut Db, &mut KeyStats) {
+        (&mut self.dbs[index], &mut self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Value {
+        Value::from_bytes(s.as_bytes())
+    }
+
+    #[test]
+    fn lazy_expiry_removes_on_access() {
+        let mut db = Db::default();
+        let mut stats = KeyStats::default();
+        db.set(b"a", v("1"), 100);
+        assert!(db.get(b"a", 99, &mut stats).is_some());
+        assert!(db.get(b"a", 100, &mut stats).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.volatile_len(), 0);
+        assert_eq!(stats.expired_keys, 1);
+    }
+
+    #[test]
+    fn scan_never_skips_keys_present_throughout() {
+        let mut db = Db::default();
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), v("x"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |k, _| {
+                seen.insert(k.as_bytes().to_vec());
+            });
+            // Churn between calls: delete keys >= 500 and add new ones.
+            round += 1;
+            if round % 3 == 0 {
+                let victim = format!("k{}", 500 + round);
+                db.remove(victim.as_bytes());
+                db.set(format!("new{round}").as_bytes(), v("y"), 0);
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} skipped");
+        }
+    }
+
+    #[test]
+    fn active_expiry_reaps_without_access() {
+        let mut db = Db::default();
+        let mut stats = KeyStats::default();
+        for i in 0..100 {
+            db.set(format!("k{i}").as_bytes(), v("x"), 10);
+        }
+        db.set(b"keep", v("x"), 0);
+        while db.volatile_len() > 0 {
+            db.expire_sample(20, 20, &mut stats);
+        }
+        assert_eq!(db.len(), 1);
+        assert_eq!(stats.expired_keys, 100);
+    }
+}

@@ -1,0 +1,126 @@
+//! The values a key can hold, with Redis's compact encodings.
+//!
+//! Strings that look like integers are stored as integers (`OBJECT ENCODING int`), short strings
+//! without a separate allocation when they fit a `Blob` (`embstr`), and strings that commands
+//! modify in place (APPEND, SETRANGE, SETBIT) as growable vectors (`raw`), mirroring when Redis
+//! switches encodings so that OBJECT ENCODING answers the same.
+
+use bytes::Bytes;
+
+use crate::types::blob::Blob;
+use crate::types::numfmt::parse_i64_strict;
+
+/// Redis keeps strings up to this length in one allocation with their header (`embstr`).
+pub const EMBSTR_MAX: usize = 44;
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(StrValue),
+}
+
+#[derive(Debug, Clone)]
+pub enum StrValue {
+    Int(i64),
+    Emb(Blob),
+    Raw(Vec<u8>),
+}
+
+impl Value {
+    /// The value a SET-like command stores: integer-looking strings of up to 20 characters
+    /// become integers, short ones embedded, long ones raw.
+    pub fn from_bytes(b: &[u8]) -> Value {
+        Value::Str(StrValue::from_bytes(b))
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(StrValue::Int(_)) => "int",
+            Value::Str(StrValue::Emb(_)) => "embstr",
+            Value::Str(StrValue::Raw(_)) => "raw",
+        }
+    }
+
+    /// Bytes this value owns on the heap beyond the entry itself, for memory accounting.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(StrValue::Int(_)) => 0,
+            Value::Str(StrValue::Emb(b)) => b.heap_size(),
+            Value::Str(StrValue::Raw(v)) => v.capacity(),
+        }
+    }
+}
+
+impl StrValue {
+    pub fn from_bytes(b: &[u8]) -> StrValue {
+        if b.len() <= 20 {
+            if let Some(n) = parse_i64_strict(b) {
+                return StrValue::Int(n);
+            }
+        }
+        if b.len() <= EMBSTR_MAX {
+            StrValue::Emb(Blob::new(b))
+        } else {
+            StrValue::Raw(b.to_vec())
+        }
+    }
+
+    /// The string's bytes. Integers are rendered into `scratch`.
+    pub fn bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
+        match self {
+            StrValue::Int(n) => scratch.format(*n).as_bytes(),
+            StrValue::Emb(b) => b.as_bytes(),
+            StrValue::Raw(v) => v,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Bytes {
+        let mut scratch = itoa::Buffer::new();
+        Bytes::copy_from_slice(self.bytes(&mut scratch))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(n) => itoa::Buffer::new().format(*n).len(),
+            StrValue::Emb(b) => b.len(),
+            StrValue::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Turns the value into a growable byte vector for in-place modification, the `raw`
+    /// encoding Redis uses after APPEND or SETRANGE.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            let mut scratch = itoa::Buffer::new();
+            let bytes = self.bytes(&mut scratch).to_vec();
+            *self = StrValue::Raw(bytes);
+        }
+        match self {
+            StrValue::Raw(v) => v,
+            _ => unreachable!("converted to Raw just above"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Value::from_bytes(b"123").encoding(), "int");
+        assert_eq!(Value::from_bytes(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
+    }
+}

@@ -1,0 +1,107 @@
+//! One client connection: read, parse every complete request, run each in order, write the
+//! replies back in as few writes as possible.
+//!
+//! Replies are produced in request order because requests are executed one after another; a
+//! request for another shard is awaited before the next one starts, so pipelined replies can
+//! never overtake each other. All replies produced from one read are written with one write.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::net::clients::ClientInfo;
+use crate::net::dispatch::execute;
+use crate::net::session::{ReplyMode, Session};
+use crate::resp::parse::parse_request;
+use crate::resp::Frame;
+use crate::shard::Node;
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Flush replies mid-batch past this size so a long pipeline of large replies does not buffer
+/// without bound.
+const OUT_FLUSH: usize = 64 * 1024;
+
+pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let info = Rc::new(ClientInfo {
+        id: node.global.next_client_id(),
+        addr: stream.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        laddr: stream.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
+        created: Instant::now(),
+        last_active: std::cell::Cell::new(Instant::now()),
+        name: Default::default(),
+        db: Default::default(),
+        resp: std::cell::Cell::new(2),
+        last_cmd: std::cell::Cell::new("NULL"),
+        no_evict: Default::default(),
+        killed: Default::default(),
+        query_buf: Default::default(),
+    });
+    {
+        let mut data = node.data.borrow_mut();
+        data.clients.add(info.clone());
+        data.stats.total_connections += 1;
+    }
+    let mut session = Session::new(node.clone(), info.clone());
+    let _ = run(&mut session, &mut stream).await;
+    node.data.borrow_mut().clients.remove(info.id);
+}
+
+async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 || s.info.killed.get() {
+            return Ok(());
+        }
+        input.extend_from_slice(&chunk[..n]);
+        s.info.last_active.set(Instant::now());
+        let limits = s.node.global.limits();
+        loop {
+            match parse_request(&mut input, &limits) {
+                Ok(Some(args)) => {
+                    if args.is_empty() {
+                        continue;
+                    }
+                    let reply = execute(s, args).await;
+                    write_reply(s, &reply, &mut output);
+                    if s.close {
+                        stream.write_all(&output).await?;
+                        return Ok(());
+                    }
+                    if output.len() >= OUT_FLUSH {
+                        stream.write_all(&output).await?;
+                        output.clear();
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    Frame::error(e.0).write(&mut output, s.resp3);
+                    stream.write_all(&output).await?;
+                    return Ok(());
+                }
+            }
+        }
+        s.info.query_buf.set(input.len());
+        if !output.is_empty() {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+    }
+}
+
+fn write_reply(s: &mut Session, reply: &Frame, out: &mut BytesMut) {
+    match s.reply_mode {
+        ReplyMode::On => reply.write(out, s.resp3),
+        ReplyMode::Off => {}
+        // CLIENT REPLY SKIP itself is not replied to; the command after it is skipped.
+        ReplyMode::SkipNext => s.reply_mode = ReplyMode::Skipping,
+        ReplyMode::Skipping => s.reply_mode = ReplyMode::On,
+    }
+}

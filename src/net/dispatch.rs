@@ -1,0 +1,176 @@
+//! From a parsed request to a reply: look the command up, check it, route it, run it.
+//!
+//! This is the middle of a command's journey (read → parse → **dispatch** → run → reply). The
+//! command table row decides everything checked here: existence, arity, authentication, where
+//! the keys live. A command whose keys live on this shard runs inline without yielding; one whose
+//! keys live on one other shard runs there; one whose keys span shards goes through the
+//! transaction layer (spread or gather, see `shard::tx`).
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::cmd::{self, Args, Command, Ctx, KeyedFn, Merge, Run, Table};
+use crate::db::now_ms;
+use crate::net::session::Session;
+use crate::resp::Frame;
+use crate::shard::locks::LockKey;
+use crate::shard::tx::Tx;
+use crate::shard::Node;
+use crate::slot::key_owner;
+use crate::types::blob::Blob;
+
+/// Commands a client may send before authenticating.
+const NO_AUTH: &[&str] = &["auth", "hello", "quit", "reset"];
+
+pub async fn execute(s: &mut Session, args: Args) -> Frame {
+    let table = Table::get();
+    let Some(mut cmd) = table.lookup(&args[0]) else {
+        return cmd::unknown_command(&args);
+    };
+    if !cmd.subcommands.is_empty() && args.len() >= 2 {
+        if !cmd.arity_ok(args.len()) {
+            return cmd::wrong_arity(cmd);
+        }
+        match cmd::subcommand(cmd, &args[1]) {
+            Some(sub) => cmd = sub,
+            None => return cmd::unknown_subcommand(&args),
+        }
+    }
+    if !cmd.arity_ok(args.len()) {
+        return cmd::wrong_arity(cmd);
+    }
+    if !s.authenticated && !NO_AUTH.contains(&cmd.name) {
+        return Frame::error("NOAUTH Authentication required.");
+    }
+    let started = Instant::now();
+    let reply = run(s, cmd, args).await;
+    s.info.last_cmd.set(cmd.name);
+    let mut data = s.node.data.borrow_mut();
+    let stat = data.stats.commands.entry(cmd.name).or_default();
+    stat.calls += 1;
+    stat.usec += started.elapsed().as_micros() as u64;
+    if reply.is_error() {
+        stat.failed += 1;
+    }
+    data.stats.total_commands += 1;
+    reply
+}
+
+async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
+    match cmd.run {
+        Run::Session(f) => f(s, args).await,
+        Run::Keyed(f) => run_keyed(&s.node, s.db, cmd, f, None, args).await,
+        Run::Spread(f, merge) => run_keyed(&s.node, s.db, cmd, f, Some(merge), args).await,
+    }
+}
+
+/// Runs a keyed command where its keys live.
+pub async fn run_keyed(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, merge: Option<Merge>, args: Args) -> Frame {
+    let mut owner = None;
+    let mut spans = false;
+    for p in cmd.key_positions(args.len()) {
+        let o = key_owner(&args[p], node.shards);
+        match owner {
+            None => owner = Some(o),
+            Some(x) if x != o => spans = true,
+            _ => {}
+        }
+    }
+    if spans {
+        return match merge {
+            Some(merge) => spread(node, db, cmd, f, merge, args).await,
+            None => gather(node, db, cmd, f, args).await,
+        };
+    }
+    let shard = owner.unwrap_or(node.id);
+    if shard == node.id {
+        // The common case: local keys, nothing locked. Runs without yielding or allocating.
+        let mut data = node.data.borrow_mut();
+        if data.locks.is_idle() {
+            let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+            return f(&mut ctx, &args).unwrap_or_else(Frame::from);
+        }
+    }
+    let wait_for = lock_keys(cmd, db, &args);
+    node.run_on(shard, wait_for, move |data| {
+        let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+        f(&mut ctx, &args).unwrap_or_else(Frame::from)
+    })
+    .await
+}
+
+fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
+    cmd.key_positions(args.len()).map(|p| (db as u32, Blob::new(&args[p]))).collect()
+}
+
+fn keys_with_owners(node: &Node, cmd: &Command, args: &[Bytes]) -> Vec<(usize, Blob)> {
+    cmd.key_positions(args.len()).map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p]))).collect()
+}
+
+/// Splits the command per shard, runs each part under the transaction's locks, merges replies.
+async fn spread(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, merge: Merge, args: Args) -> Frame {
+    let owners = keys_with_owners(node, cmd, &args);
+    let tx = Tx::begin(node, owners.iter().map(|(s, k)| (*s, (db as u32, k.clone())))).await;
+    let first = cmd.keys.first as usize;
+    let step = cmd.keys.step.max(1) as usize;
+    let positions: Vec<usize> = cmd.key_positions(args.len()).collect();
+    let mut parts: Vec<Frame> = Vec::new();
+    let mut order: Vec<Vec<usize>> = Vec::new();
+    for &shard in tx.shards() {
+        let mut sub: Args = args[..first].to_vec();
+        let mut mine = Vec::new();
+        for (i, &p) in positions.iter().enumerate() {
+            if owners[i].0 == shard {
+                sub.extend_from_slice(&args[p..(p + step).min(args.len())]);
+                mine.push(i);
+            }
+        }
+        let reply = tx
+            .hop(shard, move |data| {
+                let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+                f(&mut ctx, &sub).unwrap_or_else(Frame::from)
+            })
+            .await;
+        if reply.is_error() {
+            return reply;
+        }
+        parts.push(reply);
+        order.push(mine);
+    }
+    drop(tx);
+    match merge {
+        Merge::Ok => Frame::ok(),
+        Merge::Sum => Frame::Integer(parts.iter().map(|p| if let Frame::Integer(n) = p { *n } else { 0 }).sum()),
+        Merge::PerKey => {
+            let mut out = vec![Frame::Null; positions.len()];
+            for (part, idxs) in parts.into_iter().zip(order) {
+                if let Frame::Array(items) = part {
+                    for (item, i) in items.into_iter().zip(idxs) {
+                        out[i] = item;
+                    }
+                }
+            }
+            Frame::Array(out)
+        }
+    }
+}
+
+/// Moves the keys onto this shard under locks, runs the ordinary handler, moves them back.
+async fn gather(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, args: Args) -> Frame {
+    let mut owners = keys_with_owners(node, cmd, &args);
+    owners.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+    owners.dedup_by(|a, b| a.1 == b.1);
+    let tx = Tx::begin(node, owners.iter().map(|(s, k)| (*s, (db as u32, k.clone())))).await;
+    let write = cmd.is_write();
+    let mut scratch = tx.gather(db, &owners, write).await;
+    let reply = {
+        let mut ctx = Ctx { ks: &mut scratch, db, now: now_ms() };
+        f(&mut ctx, &args).unwrap_or_else(Frame::from)
+    };
+    if write {
+        tx.scatter(db, &owners, &mut scratch).await;
+    }
+    reply
+}

@@ -1,0 +1,216 @@
+//! Replies as values, rendered at the edge.
+//!
+//! Shard-side code builds a [`Frame`] and never writes protocol bytes itself: a reply may be
+//! computed on another core and carried back through a queue, and only the connection knows
+//! whether its client speaks RESP2 or RESP3. [`Frame::write`] is the one place that knows how each
+//! kind of reply looks in each protocol version.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// One reply, independent of the protocol version it will be written in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// `+OK`: a status line. Never contains CR or LF.
+    Simple(Bytes),
+    /// `-ERR ...`: the full error text after the dash, e.g. `ERR syntax error`.
+    Error(Bytes),
+    Integer(i64),
+    Bulk(Bytes),
+    /// The null bulk string (`$-1` in RESP2).
+    Null,
+    /// The null array (`*-1` in RESP2), which Redis uses for e.g. a BLPOP timeout.
+    NullArray,
+    Array(Vec<Frame>),
+    /// A RESP3 map; RESP2 clients get a flat array of key, value, key, value...
+    Map(Vec<(Frame, Frame)>),
+    /// A RESP3 set; RESP2 clients get an array.
+    Set(Vec<Frame>),
+    /// A RESP3 double; RESP2 clients get a bulk string in Redis's `%.17g` format.
+    Double(f64),
+    /// A RESP3 boolean; RESP2 clients get the integer 1 or 0.
+    Boolean(bool),
+    /// A RESP3 verbatim string with its three-letter format (`txt`); RESP2 gets a bulk string.
+    Verbatim(&'static str, Bytes),
+    /// A RESP3 push message (pub/sub); RESP2 clients get an array.
+    Push(Vec<Frame>),
+}
+
+impl Frame {
+    pub const fn ok() -> Frame {
+        Frame::Simple(Bytes::from_static(b"OK"))
+    }
+
+    pub fn simple(s: &'static str) -> Frame {
+        Frame::Simple(Bytes::from_static(s.as_bytes()))
+    }
+
+    pub fn error(s: impl Into<String>) -> Frame {
+        Frame::Error(Bytes::from(s.into()))
+    }
+
+    pub fn bulk(b: impl Into<Bytes>) -> Frame {
+        Frame::Bulk(b.into())
+    }
+
+    pub fn bulk_str(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+
+    /// Appends this reply to `out` in the given protocol version (2 or 3).
+    pub fn write(&self, out: &mut BytesMut, resp3: bool) {
+        match self {
+            Frame::Simple(s) => line(out, b'+', s),
+            Frame::Error(e) => line(out, b'-', e),
+            Frame::Integer(n) => write_int_line(out, b':', *n),
+            Frame::Bulk(b) => write_bulk(out, b),
+            Frame::Null | Frame::NullArray if resp3 => out.put_slice(b"_\r\n"),
+            Frame::Null => out.put_slice(b"$-1\r\n"),
+            Frame::NullArray => out.put_slice(b"*-1\r\n"),
+            Frame::Array(items) => {
+                write_int_line(out, b'*', items.len() as i64);
+                items.iter().for_each(|f| f.write(out, resp3));
+            }
+            Frame::Set(items) => {
+                write_int_line(out, if resp3 { b'~' } else { b'*' }, items.len() as i64);
+                items.iter().for_each(|f| f.write(out, resp3));
+            }
+            Frame::Push(items) => {
+                write_int_line(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
+                items.iter().for_each(|f| f.write(out, resp3));
+            }
+            Frame::Map(pairs) => {
+                if resp3 {
+                    write_int_line(out, b'%', pairs.len() as i64);
+                } else {
+                    write_int_line(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (k, v) in pairs {
+                    k.write(out, resp3);
+                    v.write(out, resp3);
+                }
+            }
+            Frame::Double(d) => {
+                let text = format_double(*d);
+                if resp3 {
+                    line(out, b',', text.as_bytes());
+                } else {
+                    write_bulk(out, text.as_bytes());
+                }
+            }
+            Frame::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Frame::Boolean(b) => write_int_line(out, b':', *b as i64),
+            Frame::Verbatim(format, body) => {
+                if resp3 {
+                    write_int_line(out, b'=', body.len() as i64 + 4);
+                    out.put_slice(format.as_bytes());
+                    out.put_u8(b':');
+                    out.put_slice(body);
+                    out.put_slice(b"\r\n");
+                } else {
+                    write_bulk(out, body);
+                }
+            }
+        }
+    }
+}
+
+fn line(out: &mut BytesMut, prefix: u8, body: &[u8]) {
+    out.reserve(body.len() + 3);
+    out.put_u8(prefix);
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+fn write_int_line(out: &mut BytesMut, prefix: u8, n: i64) {
+    let mut buf = itoa::Buffer::new();
+    line(out, prefix, buf.format(n).as_bytes());
+}
+
+fn write_bulk(out: &mut BytesMut, body: &[u8]) {
+    write_int_line(out, b'$', body.len() as i64);
+    out.reserve(body.len() + 2);
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+/// Formats a double as Redis 7.0's `addReplyDouble` does: `%.17g`, with `inf`/`-inf`.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    format_g17(d)
+}
+
+/// C's `printf("%.17g", d)` for a finite double.
+pub fn format_g17(d: f64) -> String {
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // %.17g: exponential notation when exp < -4 or exp >= precision (17).
+    let sci = format!("{:.16e}", d); // 17 significant digits
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
+    let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
+    if !(-4..17).contains(&exp) {
+        let mantissa = trim_fraction_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{}{:02}", mantissa, sign, exp.abs())
+    } else {
+        let decimals = (16 - exp).max(0) as usize;
+        let fixed = format!("{:.*}", decimals, d);
+        trim_fraction_zeros(&fixed).to_string()
+    }
+}
+
+fn trim_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(f: &Frame, resp3: bool) -> String {
+        let mut out = BytesMut::new();
+        f.write(&mut out, resp3);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn g17_matches_c() {
+        assert_eq!(format_g17(1.1), "1.1000000000000001");
+        assert_eq!(format_g17(1.0), "1");
+        assert_eq!(format_g17(0.5), "0.5");
+        assert_eq!(format_g17(1e20), "1e+20");
+        assert_eq!(format_g17(123456789.0), "123456789");
+        assert_eq!(format_g17(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_g17(0.0001), "0.0001");
+        assert_eq!(format_g17(-2.5), "-2.5");
+        assert_eq!(format_g17(1e16), "10000000000000000");
+        assert_eq!(format_g17(1e17), "1e+17");
+    }
+
+    #[test]
+    fn maps_flatten_in_resp2() {
+        let m = Frame::Map(vec![(Frame::bulk_str("a"), Frame::Integer(1))]);
+        assert_eq!(render(&m, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(render(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn nulls_per_version() {
+        assert_eq!(render(&Frame::Null, false), "$-1\r\n");
+        assert_eq!(render(&Frame::NullArray, false), "*-1\r\n");
+        assert_eq!(render(&Frame::Null, true), "_\r\n");
+    }
+}

@@ -1,0 +1,51 @@
+//! The active expiry cycle: each shard reaps its own expired keys in the background.
+//!
+//! As in Redis, every `1000/hz` ms a shard samples keys that have a TTL and deletes the expired
+//! ones, repeating while more than a quarter of a sample was expired, within a CPU budget of a
+//! quarter of the period, so that keys nobody touches again still free their memory while the
+//! shard stays responsive.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::Node;
+use crate::db::now_ms;
+
+const SAMPLE: usize = 20;
+
+pub fn start_active_expiry(node: Rc<Node>) {
+    glommio::spawn_local(async move {
+        loop {
+            let hz = node.global.config.hz().clamp(1, 500) as u64;
+            let period = Duration::from_millis(1000 / hz);
+            glommio::timer::sleep(period).await;
+            if node.global.config.active_expire_enabled() {
+                cycle(&node, period / 4);
+            }
+        }
+    })
+    .detach();
+}
+
+fn cycle(node: &Node, budget: Duration) {
+    let started = Instant::now();
+    let mut data = node.data.borrow_mut();
+    // A transaction holding locks may be between hops over keys this would delete; it is
+    // short-lived, so simply wait for the next tick.
+    if !data.locks.is_idle() {
+        return;
+    }
+    let data = &mut *data;
+    let now = now_ms();
+    for db in data.ks.dbs.iter_mut() {
+        loop {
+            let (sampled, expired) = db.expire_sample(now, SAMPLE, &mut data.ks.stats);
+            if sampled == 0 || expired * 4 <= sampled || started.elapsed() >= budget {
+                break;
+            }
+        }
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Transactions across shards: the one layer every multi-shard operation goes through.
+//!
+//! A [`Tx`] locks its keys on each shard it touches in ascending shard order (see [`locks`] for
+//! why that cannot deadlock), then runs *hops*: closures executed on one shard's thread with the
+//! keys held. When it ends, each shard releases the keys and the commands queued behind them run.
+//! Between `begin` and the end of the transaction no other client can see or change those keys,
+//! so a multi-shard command is exactly as atomic as it is in single-threaded Redis.
+//!
+//! Commands do not use hops directly. Two strategies cover them:
+//! - *spread*: split the command per shard, run the same handler on each part, merge replies
+//!   (MGET, MSET, DEL, EXISTS...); values never move.
+//! - *gather*: move every key's entry onto the coordinating shard into a scratch keyspace, run
+//!   the ordinary single-shard handler there, and scatter the results back (RENAME, MSETNX,
+//!   BITOP...). Any keyed command becomes atomic across shards without code of its own; the same
+//!   path will carry MULTI/EXEC and scripts.
+//!
+//! [`locks`]: super::locks
+
+use std::rc::Rc;
+
+use super::locks::LockKey;
+use super::{Node, ShardData};
+use crate::db::{Entry, Keyspace};
+use crate::types::blob::Blob;
+
+pub struct Tx {
+    node: Rc<Node>,
+    owner: u64,
+    /// Shards holding locks for this transaction, ascending.
+    shards: Vec<usize>,
+}
+
+impl Tx {
+    /// Locks every `(shard, key)` pair, shard by shard in ascending order.
+    pub async fn begin(node: &Rc<Node>, keys: impl IntoIterator<Item = (usize, LockKey)>) -> Tx {
+        let mut per_shard: Vec<Vec<LockKey>> = vec![Vec::new(); node.shards];
+        for (shard, key) in keys {
+            if !per_shard[shard].contains(&key) {
+                per_shard[shard].push(key);
+            }
+        }
+        let owner = node.fresh_id();
+        let mut tx = Tx { node: node.clone(), owner, shards: Vec::new() };
+        for (shard, keys) in per_shard.into_iter().enumerate() {
+            if keys.is_empty() {
+                continue;
+            }
+            node.lock_on(shard, owner, keys).await;
+            tx.shards.push(shard);
+        }
+        tx
+    }
+
+    /// Runs `f` on `shard` while the transaction's locks are held. Only the transaction's own
+    /// keys may be touched: others are not protected.
+    pub async fn hop<R, F>(&self, shard: usize, f: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        self.node.run_on(shard, Vec::new(), f).await
+    }
+
+    /// Moves (`take`) or copies the entries of `keys` in database `db` from their shards into
+    /// a fresh scratch keyspace.
+    pub async fn gather(&self, db: usize, keys: &[(usize, Blob)], take: bool) -> Keyspace {
+        let mut scratch = Keyspace::new(self.node.global.databases);
+        for &shard in &self.shards {
+            let wanted: Vec<Blob> = keys.iter().filter(|(s, _)| *s == shard).map(|(_, k)| k.clone()).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let entries = self
+                .hop(shard, move |data| {
+                    let db = &mut data.ks.dbs[db];
+                    wanted
+                        .into_iter()
+                        .map(|k| {
+                            let e = if take { db.remove(&k) } else { db.peek(&k).cloned() };
+                            (k, e)
+                        })
+                        .collect::<Vec<(Blob, Option<Entry>)>>()
+                })
+                .await;
+            for (k, e) in entries {
+                if let Some(e) = e {
+                    scratch.dbs[db].insert_entry(&k, e);
+                }
+            }
+        }
+        scratch
+    }
+
+    /// Writes the scratch keyspace's state of `keys` back to their shards: present keys are
+    /// stored, absent ones deleted.
+    pub async fn scatter(&self, db: usize, keys: &[(usize, Blob)], scratch: &mut Keyspace) {
+        for &shard in &self.shards {
+            let updates: Vec<(Blob, Option<Entry>)> = keys
+                .iter()
+                .filter(|(s, _)| *s == shard)
+                .map(|(_, k)| (k.clone(), scratch.dbs[db].remove(k)))
+                .collect();
+            if updates.is_empty() {
+                continue;
+            }
+            self.hop(shard, move |data| {
+                let db = &mut data.ks.dbs[db];
+                for (k, e) in updates {
+                    match e {
+                        Some(e) => db.insert_entry(&k, e),
+                        None => {
+                            db.remove(&k);
+                        }
+                    }
+                }
+            })
+            .await;
+        }
+    }
+
+    pub fn shards(&self) -> &[usize] {
+        &self.shards
+    }
+}
+
+impl Drop for Tx {
+    /// Ending the transaction, normally or because its task was cancelled, releases its locks.
+    fn drop(&mut self) {
+        for &shard in &self.shards {
+            self.node.unlock_on(shard, self.owner);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Data structures and algorithms, pure: no keys, clients, protocol or threads.
+
+pub mod bitfield;
+pub mod bits;
+pub mod blob;
+pub mod glob;
+pub mod lcs;
+pub mod longdouble;
+pub mod numfmt;

@@ -1,0 +1,164 @@
+//! Number parsing with Redis's exact acceptance rules.
+//!
+//! Every numeric argument a client sends goes through one of these, and clients notice when a
+//! server is more lenient or stricter than Redis (`INCRBY k +1`, `ZADD z 0x10 m`, `SETEX k 010`).
+//! `parse_i64_strict` is Redis's `string2ll`, reimplemented because it is a simple grammar;
+//! `parse_f64_strict` is Redis's `string2d`, delegated to libc's `strtod` through the C shim in
+//! `csrc/longdouble.c`, because Redis accepts exactly what strtod accepts (hex floats,
+//! "Infinity"), rounds as strtod rounds, and rejects on strtod's ERANGE.
+
+use std::os::raw::{c_char, c_int};
+
+extern "C" {
+    fn tessera_strtod_strict(s: *const c_char, len: usize, out: *mut f64) -> c_int;
+}
+
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll` does.
+///
+/// Accepted: `0`, or an optional `-` followed by a digit 1-9 and more digits, in range.
+/// Rejected: empty input, `+1`, leading zeros (`01`, `-0`), any space, and overflow.
+pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
+    // Redis fast-paths the single "0"; every other number must start with 1-9, which is what
+    // rules out "-0", "00" and "007".
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    // Accumulate the magnitude as u64 so that i64::MIN, whose magnitude has no positive i64,
+    // can still be represented before the sign is applied.
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        if v > i64::MIN.unsigned_abs() {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Parses a double exactly as Redis 7.0 reads a float argument (`getDoubleFromObject`).
+///
+/// libc's `strtod` must consume the whole input; empty input, leading whitespace, NaN, and
+/// values that overflow to infinity or underflow to zero are rejected. Because it is strtod,
+/// `inf`, `+inf`, `-Infinity`, `1e5`, `.5`, `5.` and hex floats such as `0x10` are accepted,
+/// as they are by Redis.
+pub fn parse_f64_strict(s: &[u8]) -> Option<f64> {
+    let mut out = 0.0f64;
+    // SAFETY: the shim reads exactly `len` bytes from `s` (copying them before calling strtod)
+    // and writes one f64 through `out`, which points to a live local.
+    let ok = unsafe { tessera_strtod_strict(s.as_ptr().cast(), s.len(), &mut out) };
+    (ok != 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i64_accepts_canonical_integers() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"1"), Some(1));
+        assert_eq!(parse_i64_strict(b"-1"), Some(-1));
+        assert_eq!(parse_i64_strict(b"99"), Some(99));
+        assert_eq!(parse_i64_strict(b"-99"), Some(-99));
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+    }
+
+    #[test]
+    fn i64_rejects_what_string2ll_rejects() {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"00",
+            b"-0",
+            b"-01",
+            b"1.0",
+            b"1e3",
+            b"0x10",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"18446744073709551616",
+            b"99999999999999999999999",
+            b"1\0",
+            b"--1",
+        ] {
+            assert_eq!(parse_i64_strict(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn i64_round_trips_random_values() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = x as i64 >> (x % 64);
+            assert_eq!(parse_i64_strict(v.to_string().as_bytes()), Some(v));
+        }
+    }
+
+    /// Acceptance checked against redis-server 7.0.15 with `ZADD z <score> m`.
+    #[test]
+    fn f64_matches_redis_zadd() {
+        let accepted: &[(&[u8], f64)] = &[
+            (b"0x10", 16.0),
+            (b"inf", f64::INFINITY),
+            (b"+inf", f64::INFINITY),
+            (b"-inf", f64::NEG_INFINITY),
+            (b"INF", f64::INFINITY),
+            (b"Infinity", f64::INFINITY),
+            (b"1e-310", 1e-310),
+            (b"+1.5", 1.5),
+            (b".5", 0.5),
+            (b"5.", 5.0),
+            (b"1e5", 100000.0),
+            (b"0x1p3", 8.0),
+            (b"1.1", 1.1),
+            (b"-2.5e-3", -2.5e-3),
+            (b"0e-999", 0.0),
+            (b"1.7976931348623157e308", f64::MAX),
+        ];
+        for (s, v) in accepted {
+            assert_eq!(parse_f64_strict(s), Some(*v), "{:?}", String::from_utf8_lossy(s));
+        }
+        assert!(parse_f64_strict(b"-0").unwrap().is_sign_negative());
+        let rejected: &[&[u8]] = &[
+            b"", b"nan", b"NaN", b" 1", b"1 ", b"\t1", b"1e400", b"-1e400", b"1e-400", b"1\0",
+            b"1_0", b"abc", b"1e", b"e5", b"--1", b"0x",
+        ];
+        for s in rejected {
+            assert_eq!(parse_f64_strict(s), None, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn f64_long_inputs_use_the_heap_path() {
+        let mut long = b"1.".to_vec();
+        long.extend(std::iter::repeat_n(b'0', 500));
+        long.push(b'1');
+        assert_eq!(parse_f64_strict(&long), Some(1.0));
+        let mut digits = vec![b'0'; 300];
+        digits.push(b'7');
+        assert_eq!(parse_f64_strict(&digits), Some(7.0));
+    }
+}
