@@ -49,7 +49,10 @@ pub fn parse_field_type(arg: &[u8]) -> Result<FieldType, CmdError> {
     };
     let max = if signed { 64 } else { 63 };
     match parse_i64_strict(width) {
-        Some(bits) if (1..=max).contains(&bits) => Ok(FieldType { signed, bits: bits as u32 }),
+        Some(bits) if (1..=max).contains(&bits) => Ok(FieldType {
+            signed,
+            bits: bits as u32,
+        }),
         _ => Err(invalid()),
     }
 }
@@ -105,7 +108,10 @@ impl Bitfield {
     /// (`ERR value is not an integer or out of range`). Only after the whole list is valid,
     /// BITFIELD_RO with a SET or INCRBY is `ERR BITFIELD_RO only supports the GET subcommand`.
     /// Redis looks the key up only after all of this.
-    pub fn parse<A: AsRef<[u8]>>(args: &[A], read_only_command: bool) -> Result<Bitfield, CmdError> {
+    pub fn parse<A: AsRef<[u8]>>(
+        args: &[A],
+        read_only_command: bool,
+    ) -> Result<Bitfield, CmdError> {
         let mut ops = Vec::new();
         let mut overflow = Overflow::Wrap;
         let mut highest_write_bit: Option<u64> = None;
@@ -149,13 +155,23 @@ impl Bitfield {
             } else {
                 FieldOp::Get
             };
-            ops.push(Op { kind, ty, offset, overflow });
+            ops.push(Op {
+                kind,
+                ty,
+                offset,
+                overflow,
+            });
             i += 1 + arity;
         }
         if read_only_command && highest_write_bit.is_some() {
-            return Err(CmdError::err("BITFIELD_RO only supports the GET subcommand"));
+            return Err(CmdError::err(
+                "BITFIELD_RO only supports the GET subcommand",
+            ));
         }
-        Ok(Bitfield { ops, highest_write_bit })
+        Ok(Bitfield {
+            ops,
+            highest_write_bit,
+        })
     }
 
     pub fn ops(&self) -> &[Op] {
@@ -171,7 +187,8 @@ impl Bitfield {
 
     /// Length in bytes the string must have for every write to fit (0 when nothing writes).
     pub fn required_len(&self) -> usize {
-        self.highest_write_bit.map_or(0, |bit| (bit >> 3) as usize + 1)
+        self.highest_write_bit
+            .map_or(0, |bit| (bit >> 3) as usize + 1)
     }
 
     /// Runs a command with no writes against the key's value (`None` when the key is missing,
@@ -180,9 +197,17 @@ impl Bitfield {
     /// # Panics
     /// If the command writes: use [`Bitfield::apply`] for those.
     pub fn read(&self, value: Option<&[u8]>) -> Frame {
-        assert!(!self.writes(), "Bitfield::read called on a command that writes");
+        assert!(
+            !self.writes(),
+            "Bitfield::read called on a command that writes"
+        );
         let s = value.unwrap_or(&[]);
-        Frame::Array(self.ops.iter().map(|op| Frame::Integer(get(s, op))).collect())
+        Frame::Array(
+            self.ops
+                .iter()
+                .map(|op| Frame::Integer(get(s, op)))
+                .collect(),
+        )
     }
 
     /// Runs the operations in order against `buf`, first padding it with zero bytes up to
@@ -211,7 +236,10 @@ impl Bitfield {
                 },
             })
             .collect();
-        Applied { reply: Frame::Array(replies), changes }
+        Applied {
+            reply: Frame::Array(replies),
+            changes,
+        }
     }
 }
 
@@ -296,7 +324,10 @@ fn write(buf: &mut [u8], op: &Op) -> Option<(i64, u64, u64)> {
             }
             FieldOp::Set(v) => {
                 let v = v as u64;
-                (old_raw, unsigned_overflow(v, 0, bits, op.overflow)?.unwrap_or(v))
+                (
+                    old_raw,
+                    unsigned_overflow(v, 0, bits, op.overflow)?.unwrap_or(v),
+                )
             }
             FieldOp::Get => unreachable!("GET does not write"),
         };
@@ -334,7 +365,11 @@ fn unsigned_overflow(value: u64, incr: i64, bits: u32, mode: Overflow) -> Option
 /// Redis's checkSignedBitfieldOverflow for `value + incr` in a signed field of `bits` bits.
 /// Same return convention as [`unsigned_overflow`].
 fn signed_overflow(value: i64, incr: i64, bits: u32, mode: Overflow) -> Option<Option<i64>> {
-    let max: i64 = if bits == 64 { i64::MAX } else { (1i64 << (bits - 1)) - 1 };
+    let max: i64 = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
     let min = -max - 1;
     // Redis lets these wrap (it only relies on them once `value` is known to be in range);
     // reproducing the wrap keeps its verdict for out-of-range SET values, e.g. SET i8 with
@@ -347,9 +382,7 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, mode: Overflow) -> Option<O
         || (value >= 0 && incr > 0 && incr > max_incr)
     {
         (true, max)
-    } else if value < min
-        || (wide && incr < min_incr)
-        || (value < 0 && incr < 0 && incr < min_incr)
+    } else if value < min || (wide && incr < min_incr) || (value < 0 && incr < 0 && incr < min_incr)
     {
         (true, min)
     } else {
@@ -373,7 +406,10 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<&[u8]> {
-        s.split(' ').filter(|a| !a.is_empty()).map(str::as_bytes).collect()
+        s.split(' ')
+            .filter(|a| !a.is_empty())
+            .map(str::as_bytes)
+            .collect()
     }
 
     fn parse_err(s: &str, ro: bool) -> String {
@@ -391,7 +427,9 @@ mod tests {
         } else {
             (bf.read(value), value.map(<[u8]>::to_vec))
         };
-        let Frame::Array(items) = reply else { panic!("not an array") };
+        let Frame::Array(items) = reply else {
+            panic!("not an array")
+        };
         let nums = items
             .into_iter()
             .map(|f| match f {
@@ -409,7 +447,9 @@ mod tests {
     /// Error cases checked against redis-server 7.0.15.
     #[test]
     fn parse_errors_match_redis() {
-        for t in ["I8", "u64", "i65", "i0", "i08", "i", "u0", "x8", "i+8", "i-1"] {
+        for t in [
+            "I8", "u64", "i65", "i0", "i08", "i", "u0", "x8", "i+8", "i-1",
+        ] {
             assert_eq!(parse_err(&format!("get {t} 0"), false), TYPE_ERR, "{t}");
         }
         let off = "ERR bit offset is not an integer or out of range";
@@ -417,17 +457,32 @@ mod tests {
             assert_eq!(parse_err(&format!("get u8 {o}"), false), off, "{o}");
         }
         assert_eq!(parse_err("overflow", false), "ERR syntax error");
-        assert_eq!(parse_err("overflow foo get u8 0", false), "ERR Invalid OVERFLOW type specified");
+        assert_eq!(
+            parse_err("overflow foo get u8 0", false),
+            "ERR Invalid OVERFLOW type specified"
+        );
         assert_eq!(parse_err("get u8", false), "ERR syntax error");
         assert_eq!(parse_err("set u8 0", false), "ERR syntax error");
         assert_eq!(parse_err("foo", false), "ERR syntax error");
         assert_eq!(parse_err("get u8 0 foo", false), "ERR syntax error");
-        assert_eq!(parse_err("set u8 0 x", false), "ERR value is not an integer or out of range");
-        assert_eq!(parse_err("incrby u8 0 01", false), "ERR value is not an integer or out of range");
+        assert_eq!(
+            parse_err("set u8 0 x", false),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            parse_err("incrby u8 0 01", false),
+            "ERR value is not an integer or out of range"
+        );
         // BITFIELD_RO: argument errors first, then the read-only check.
-        assert_eq!(parse_err("set u8 0 x", true), "ERR value is not an integer or out of range");
+        assert_eq!(
+            parse_err("set u8 0 x", true),
+            "ERR value is not an integer or out of range"
+        );
         assert_eq!(parse_err("set i99 0 1", true), TYPE_ERR);
-        assert_eq!(parse_err("get u8 0 incrby u8 0 1 get u99 0", true), TYPE_ERR);
+        assert_eq!(
+            parse_err("get u8 0 incrby u8 0 1 get u99 0", true),
+            TYPE_ERR
+        );
         let ro = "ERR BITFIELD_RO only supports the GET subcommand";
         assert_eq!(parse_err("set u8 0 1", true), ro);
         assert_eq!(parse_err("get u8 0 incrby u8 0 1", true), ro);
@@ -436,13 +491,24 @@ mod tests {
 
     #[test]
     fn parse_shapes() {
-        let bf = Bitfield::parse(&args("GET u8 #2 OVERFLOW sat SET i5 100 -3 incrby u1 7 1"), false)
-            .unwrap();
+        let bf = Bitfield::parse(
+            &args("GET u8 #2 OVERFLOW sat SET i5 100 -3 incrby u1 7 1"),
+            false,
+        )
+        .unwrap();
         assert!(bf.writes());
         assert_eq!(bf.required_len(), 14); // i5 at 100 ends at bit 104 -> 14 bytes
         assert_eq!(
             bf.ops()[0],
-            Op { kind: FieldOp::Get, ty: FieldType { signed: false, bits: 8 }, offset: 16, overflow: Overflow::Wrap }
+            Op {
+                kind: FieldOp::Get,
+                ty: FieldType {
+                    signed: false,
+                    bits: 8
+                },
+                offset: 16,
+                overflow: Overflow::Wrap
+            }
         );
         assert_eq!(bf.ops()[1].overflow, Overflow::Sat);
         assert_eq!(bf.ops()[1].kind, FieldOp::Set(-3));
@@ -457,19 +523,31 @@ mod tests {
     #[test]
     fn missing_key_fail_still_pads() {
         // redis: BITFIELD nk OVERFLOW FAIL SET u8 0 999 -> [nil], and nk is now "\x00".
-        assert_eq!(run(None, "overflow fail set u8 0 999"), (vec![None], Some(vec![0])));
+        assert_eq!(
+            run(None, "overflow fail set u8 0 999"),
+            (vec![None], Some(vec![0]))
+        );
         assert_eq!(run(None, "get u8 0"), (vec![Some(0)], None));
-        assert_eq!(run(None, "set u8 0 1 get u8 0"), (vec![Some(0), Some(1)], Some(vec![1])));
+        assert_eq!(
+            run(None, "set u8 0 1 get u8 0"),
+            (vec![Some(0), Some(1)], Some(vec![1]))
+        );
     }
 
     #[test]
     fn changes_follow_redis_bookkeeping() {
-        let bf = Bitfield::parse(&args("set u8 0 5 set u8 0 5 overflow fail incrby u8 0 255"), false)
-            .unwrap();
+        let bf = Bitfield::parse(
+            &args("set u8 0 5 set u8 0 5 overflow fail incrby u8 0 255"),
+            false,
+        )
+        .unwrap();
         let mut buf = vec![5u8];
         let a = bf.apply(&mut buf);
         assert_eq!(a.changes, 0);
-        assert_eq!(a.reply, Frame::Array(vec![Frame::Integer(5), Frame::Integer(5), Frame::Null]));
+        assert_eq!(
+            a.reply,
+            Frame::Array(vec![Frame::Integer(5), Frame::Integer(5), Frame::Null])
+        );
         let mut buf = vec![];
         assert_eq!(bf.apply(&mut buf).changes, 2); // the string grew: both SETs count
         let mut buf = vec![4u8];
@@ -484,7 +562,11 @@ mod tests {
                 buf.iter_mut().for_each(|b| *b = 0xA5);
                 let v = 0x0123_4567_89AB_CDEFu64.rotate_left(bits) & low_mask(bits);
                 write_raw(&mut buf, offset, bits, v);
-                assert_eq!(read_raw(&buf, offset, bits), v, "bits {bits} offset {offset}");
+                assert_eq!(
+                    read_raw(&buf, offset, bits),
+                    v,
+                    "bits {bits} offset {offset}"
+                );
                 // Bits outside the field are untouched.
                 for i in (0..offset).chain(offset + u64::from(bits)..96) {
                     let want = 0xA5u8 & (0x80 >> (i & 7)) != 0;

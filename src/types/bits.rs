@@ -123,7 +123,11 @@ pub fn popcount(s: &[u8]) -> u64 {
         .by_ref()
         .map(|c| u64::from(u64::from_ne_bytes(c.try_into().unwrap()).count_ones()))
         .sum();
-    total += chunks.remainder().iter().map(|b| u64::from(b.count_ones())).sum::<u64>();
+    total += chunks
+        .remainder()
+        .iter()
+        .map(|b| u64::from(b.count_ones()))
+        .sum::<u64>();
     total
 }
 
@@ -167,7 +171,11 @@ pub enum CountRange {
     /// Both indexes negative and start after end: Redis answers 0 without even reading the
     /// unit argument, so `BITCOUNT k -1 -2 bogus` is 0, not a syntax error.
     Empty,
-    Span { start: i64, end: i64, unit: BitUnit },
+    Span {
+        start: i64,
+        end: i64,
+        unit: BitUnit,
+    },
 }
 
 impl CountRange {
@@ -204,11 +212,19 @@ pub fn bitcount(s: &[u8], range: &CountRange) -> i64 {
     let count = match *range {
         CountRange::All => popcount(s),
         CountRange::Empty => 0,
-        CountRange::Span { start, end, unit: BitUnit::Byte } => match normalize(start, end, len) {
+        CountRange::Span {
+            start,
+            end,
+            unit: BitUnit::Byte,
+        } => match normalize(start, end, len) {
             Some((a, b)) => popcount(&s[a as usize..=b as usize]),
             None => 0,
         },
-        CountRange::Span { start, end, unit: BitUnit::Bit } => match normalize(start, end, len * 8) {
+        CountRange::Span {
+            start,
+            end,
+            unit: BitUnit::Bit,
+        } => match normalize(start, end, len * 8) {
             Some((a, b)) => count_bit_span(s, a, b),
             None => 0,
         },
@@ -232,9 +248,15 @@ pub enum PosRange {
     All,
     /// Only a start: the end is the end of the string, and looking for a 0 in a string of
     /// all ones answers the first bit past the end (the string is considered zero-padded).
-    From { start: i64 },
+    From {
+        start: i64,
+    },
     /// An explicit end: a 0 must be found inside the range, or the answer is -1.
-    Span { start: i64, end: i64, unit: BitUnit },
+    Span {
+        start: i64,
+        end: i64,
+        unit: BitUnit,
+    },
 }
 
 impl PosRange {
@@ -259,7 +281,11 @@ impl PosRange {
             None => BitUnit::Byte,
         };
         match args.get(1) {
-            Some(end) => Ok(PosRange::Span { start, end: parse_index(end.as_ref())?, unit }),
+            Some(end) => Ok(PosRange::Span {
+                start,
+                end: parse_index(end.as_ref())?,
+                unit,
+            }),
             None => Ok(PosRange::From { start }),
         }
     }
@@ -300,7 +326,8 @@ fn find_bit(s: &[u8], bit: bool, first: u64, last: u64) -> Option<u64> {
     let (fb, lb) = ((first >> 3) as usize, (last >> 3) as usize);
     let head = 0xFFu8 >> (first & 7);
     let tail = 0xFFu8 << (7 - (last & 7));
-    let hit = |byte_index: usize, masked: u8| byte_index as u64 * 8 + u64::from(masked.leading_zeros());
+    let hit =
+        |byte_index: usize, masked: u8| byte_index as u64 * 8 + u64::from(masked.leading_zeros());
 
     if fb == lb {
         let m = (s[fb] ^ flip) & head & tail;
@@ -332,21 +359,25 @@ pub enum BitOp {
 impl BitOp {
     /// Parses the operation name, ignoring case. Error: `ERR syntax error`.
     pub fn parse(name: &[u8]) -> Result<BitOp, CmdError> {
-        let op = match name.to_ascii_lowercase().as_slice() {
-            b"and" => BitOp::And,
-            b"or" => BitOp::Or,
-            b"xor" => BitOp::Xor,
-            b"not" => BitOp::Not,
-            _ => return Err(CmdError::Syntax),
-        };
-        Ok(op)
+        [
+            (&b"and"[..], BitOp::And),
+            (b"or", BitOp::Or),
+            (b"xor", BitOp::Xor),
+            (b"not", BitOp::Not),
+        ]
+        .into_iter()
+        .find(|(word, _)| name.eq_ignore_ascii_case(word))
+        .map(|(_, op)| op)
+        .ok_or(CmdError::Syntax)
     }
 
     /// Checks the number of source keys, before any key is looked up.
     /// Error: `ERR BITOP NOT must be called with a single source key.`
     pub fn check_sources(self, count: usize) -> Result<(), CmdError> {
         if self == BitOp::Not && count != 1 {
-            return Err(CmdError::err("BITOP NOT must be called with a single source key."));
+            return Err(CmdError::err(
+                "BITOP NOT must be called with a single source key.",
+            ));
         }
         Ok(())
     }
@@ -393,7 +424,10 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<&[u8]> {
-        s.split(' ').filter(|a| !a.is_empty()).map(str::as_bytes).collect()
+        s.split(' ')
+            .filter(|a| !a.is_empty())
+            .map(str::as_bytes)
+            .collect()
     }
 
     fn msg<T: std::fmt::Debug>(r: Result<T, CmdError>) -> String {
@@ -402,14 +436,18 @@ mod tests {
 
     /// BITCOUNT through the same steps as a handler (the key exists).
     fn count(s: &[u8], a: &str) -> Result<i64, String> {
-        CountRange::parse(&args(a)).map(|r| bitcount(s, &r)).map_err(|e| e.message())
+        CountRange::parse(&args(a))
+            .map(|r| bitcount(s, &r))
+            .map_err(|e| e.message())
     }
 
     /// BITPOS through the same steps as a handler (the key exists).
     fn pos(s: &[u8], a: &str) -> Result<i64, String> {
         let a = args(a);
         let bit = parse_bitpos_bit(a[0]).map_err(|e| e.message())?;
-        PosRange::parse(&a[1..]).map(|r| bitpos(s, bit, &r)).map_err(|e| e.message())
+        PosRange::parse(&a[1..])
+            .map(|r| bitpos(s, bit, &r))
+            .map_err(|e| e.message())
     }
 
     #[test]
@@ -426,7 +464,11 @@ mod tests {
         // 2^60 * 64 wraps to 0 in Redis's C arithmetic, and Redis then accepts it.
         assert_eq!(parse_bitfield_offset(b"#1152921504606846976", 64), Ok(0));
         for bad in ["#", "#-1", "-1", "#536870912", "4294967296", "##1", "#+1"] {
-            assert_eq!(msg(parse_bitfield_offset(bad.as_bytes(), 8)), err, "{bad:?}");
+            assert_eq!(
+                msg(parse_bitfield_offset(bad.as_bytes(), 8)),
+                err,
+                "{bad:?}"
+            );
         }
     }
 
@@ -456,7 +498,9 @@ mod tests {
         assert!(setbit(&mut v, 7, false));
         assert_eq!(v, vec![0u8; 13]);
         // "foobar" bit by bit, as GETBIT reads it.
-        let bits: String = (0..48).map(|i| if getbit(b"foobar", i) { '1' } else { '0' }).collect();
+        let bits: String = (0..48)
+            .map(|i| if getbit(b"foobar", i) { '1' } else { '0' })
+            .collect();
         assert_eq!(bits, "011001100110111101101111011000100110000101110010");
     }
 
@@ -493,10 +537,16 @@ mod tests {
         assert_eq!(count(b"foobar", "-1 -2 foo"), Ok(0));
         assert_eq!(count(b"foobar", "-1 -2 bit"), Ok(0));
         assert_eq!(count(b"foobar", "-2 -1 bit"), Ok(1));
-        assert_eq!(count(b"foobar", "-2 -1 foo"), Err("ERR syntax error".into()));
+        assert_eq!(
+            count(b"foobar", "-2 -1 foo"),
+            Err("ERR syntax error".into())
+        );
         assert_eq!(count(b"foobar", "1"), Err("ERR syntax error".into()));
         assert_eq!(count(b"foobar", "0 -1 foo"), Err("ERR syntax error".into()));
-        assert_eq!(count(b"foobar", "0 1 bit x"), Err("ERR syntax error".into()));
+        assert_eq!(
+            count(b"foobar", "0 1 bit x"),
+            Err("ERR syntax error".into())
+        );
         assert_eq!(count(b"foobar", "a b c d"), Err("ERR syntax error".into()));
         assert_eq!(
             count(b"foobar", "a b"),
@@ -523,14 +573,20 @@ mod tests {
         assert_eq!(pos(b"", "1"), Ok(-1));
         assert_eq!(pos(b"", "0 0"), Ok(-1));
         let not_int = Err("ERR value is not an integer or out of range".to_string());
-        assert_eq!(pos(b"foobar", "2"), Err("ERR The bit argument must be 1 or 0.".into()));
+        assert_eq!(
+            pos(b"foobar", "2"),
+            Err("ERR The bit argument must be 1 or 0.".into())
+        );
         assert_eq!(pos(b"foobar", "x"), not_int);
         assert_eq!(pos(b"foobar", "1 a"), not_int);
         assert_eq!(pos(b"foobar", "0 2 bit"), not_int);
         assert_eq!(pos(b"foobar", "1 x 0 foo"), not_int);
         assert_eq!(pos(b"foobar", "1 0 x foo"), Err("ERR syntax error".into()));
         assert_eq!(pos(b"foobar", "0 0 -1 foo"), Err("ERR syntax error".into()));
-        assert_eq!(pos(b"foobar", "1 0 1 bit x"), Err("ERR syntax error".into()));
+        assert_eq!(
+            pos(b"foobar", "1 0 1 bit x"),
+            Err("ERR syntax error".into())
+        );
     }
 
     #[test]
@@ -540,7 +596,10 @@ mod tests {
         assert_eq!(bitop(BitOp::And, &[&b""[..], b""]), b"");
         assert_eq!(bitop(BitOp::Not, &[&b"\x0f\xf0"[..]]), b"\xf0\x0f");
         assert_eq!(bitop(BitOp::And, &[&b"\xff\xff"[..], b"\x0f"]), b"\x0f\x00");
-        assert_eq!(bitop(BitOp::Or, &[&b"\x01"[..], b"", b"\x10\x20"]), b"\x11\x20");
+        assert_eq!(
+            bitop(BitOp::Or, &[&b"\x01"[..], b"", b"\x10\x20"]),
+            b"\x11\x20"
+        );
         assert_eq!(bitop(BitOp::Xor, &[&b"\x01"[..], b"\x01"]), b"\x00");
         assert_eq!(bitop(BitOp::And, &[&b""[..], b"\xff"]), b"\x00");
     }
@@ -552,18 +611,49 @@ mod tests {
         let bits = data.len() as i64 * 8;
         let bit_at = |i: i64| getbit(data, i as u64);
         for start in -bits - 3..bits + 3 {
-            for end in [-bits - 2, -9, -8, -1, 0, 1, 7, 8, 30, 63, bits - 1, bits + 5] {
+            for end in [
+                -bits - 2,
+                -9,
+                -8,
+                -1,
+                0,
+                1,
+                7,
+                8,
+                30,
+                63,
+                bits - 1,
+                bits + 5,
+            ] {
                 let norm = normalize(start, end, bits);
-                let want: i64 = norm.map_or(0, |(a, b)| (a as i64..=b as i64).filter(|&i| bit_at(i)).count() as i64);
-                let range = CountRange::Span { start, end, unit: BitUnit::Bit };
-                let got = if start < 0 && end < 0 && start > end { 0 } else { bitcount(data, &range) };
+                let want: i64 = norm.map_or(0, |(a, b)| {
+                    (a as i64..=b as i64).filter(|&i| bit_at(i)).count() as i64
+                });
+                let range = CountRange::Span {
+                    start,
+                    end,
+                    unit: BitUnit::Bit,
+                };
+                let got = if start < 0 && end < 0 && start > end {
+                    0
+                } else {
+                    bitcount(data, &range)
+                };
                 assert_eq!(got, want, "bitcount {start} {end} bit");
                 for b in [false, true] {
                     let want = norm
                         .and_then(|(a, z)| (a as i64..=z as i64).find(|&i| bit_at(i) == b))
                         .unwrap_or(-1);
-                    let range = PosRange::Span { start, end, unit: BitUnit::Bit };
-                    assert_eq!(bitpos(data, b, &range), want, "bitpos {b} {start} {end} bit");
+                    let range = PosRange::Span {
+                        start,
+                        end,
+                        unit: BitUnit::Bit,
+                    };
+                    assert_eq!(
+                        bitpos(data, b, &range),
+                        want,
+                        "bitpos {b} {start} {end} bit"
+                    );
                 }
             }
         }
@@ -579,9 +669,17 @@ mod tests {
         (b"\x29\x99", "-8 2 BIT", 0),
         (b"\xff\xff\xff\x80\x01\x00\xb3\xfe\x00", "", 38),
         (b"\x80\x00\x80", "15 15 BIT", 0),
-        (b"\xff\xff\xff\xff\x01\x00\xff\xcd\xff\x01\x80\x00\xff\x00\xff\x80\x00", "7 -2 byte", 32),
+        (
+            b"\xff\xff\xff\xff\x01\x00\xff\xcd\xff\x01\x80\x00\xff\x00\xff\x80\x00",
+            "7 -2 byte",
+            32,
+        ),
         (b"\xbd\xff\xff\xff\xff\xff\x00\x00\xff", "5 0", 0),
-        (b"M\x00\x00j\xff\x00\xff\x00\xff\xff\x00\x00\x80\xffR\xff\xff", "", 68),
+        (
+            b"M\x00\x00j\xff\x00\xff\x00\xff\xff\x00\x00\x80\xffR\xff\xff",
+            "",
+            68,
+        ),
         (b"\x80\x80\x85\xff\x01r\x80r\x01", "3 15", 19),
         (b"", "", 0),
         (b"\x00\x80\xff", "5 -9 BIT", 1),
@@ -612,13 +710,21 @@ mod tests {
         (b"", "7 -8", 0),
         (b"\x80", "", 1),
         (b"\x01\x01\xff\xff\xff\x00\x80\x01", "", 28),
-        (b"\x00\x00\x80\x9b\x00\x00\x00\x80\x80\x00\xff\xff\x3c\x00\xff\x00\x00", "3 -7 BIT", 36),
+        (
+            b"\x00\x00\x80\x9b\x00\x00\x00\x80\x80\x00\xff\xff\x3c\x00\xff\x00\x00",
+            "3 -7 BIT",
+            36,
+        ),
         (b"\x00", "15 -9", 0),
         (b"\xff\xff\xff\x80\xff", "-1 9 byte", 8),
         (b"\xff\x80\x00\x00\xff", "", 17),
         (b"\x01\x01\x00\x00", "5 -100 byte", 0),
         (b"\x01\x00", "3 17 byte", 0),
-        (b"\x80\xff\x19\xff\xff\x00\x00\xff\x00\xf7\x00\x80\x00j\xfe\xff\x01", "100 2 BIT", 0),
+        (
+            b"\x80\xff\x19\xff\xff\x00\x00\xff\x00\xf7\x00\x80\x00j\xfe\xff\x01",
+            "100 2 BIT",
+            0,
+        ),
         (b"\x00\x00\x01\x00", "-100 7 byte", 1),
         (b"", "0 -2 Bit", 0),
         (b"\x00\xff\xff\xff\x01\xff\xff\xf2\x00", "", 46),
@@ -646,7 +752,11 @@ mod tests {
         (b"\x01\x00", "15 7 BIT", 0),
         (b"\xff\xff\x00\x00\xff\xff\x80\x80", "0 -8 byte", 8),
         (b"", "-1 3 Bit", 0),
-        (b"\x00\xbe\xff\x01\x00\xff\x00\xff\xff\x00\x01\x01\xff\xff\x00\x00\xfd", "-1 -2 Bit", 0),
+        (
+            b"\x00\xbe\xff\x01\x00\xff\x00\xff\xff\x00\x01\x01\xff\xff\x00\x00\xfd",
+            "-1 -2 Bit",
+            0,
+        ),
         (b"\x80\xff\xff\x80\xff\x00\xff\x00\x80", "3 -3", 17),
         (b"\x01\xff\xff\xff\x00", "4 -100", 0),
         (b"\x00", "-3 16 byte", 0),
@@ -654,11 +764,19 @@ mod tests {
         (b"q", "-3 16 Bit", 1),
         (b"\x00", "", 0),
         (b"\x80", "1 16", 0),
-        (b"\xe9\x80\x00\xff\x80\xff\xff\x00\xff\xff\x01\x01\xff\x00\x00\x00\x01", "1 2 Bit", 2),
+        (
+            b"\xe9\x80\x00\xff\x80\xff\xff\x00\xff\xff\x01\x01\xff\x00\x00\x00\x01",
+            "1 2 Bit",
+            2,
+        ),
         (b"\x00\x80\x00!", "", 3),
         (b"\xff\x01", "15 7", 0),
         (b"\xa5", "7 3 byte", 0),
-        (b"\x00\x00\xff\xff\x80\xff\x01\x00\x80\x01\xe7\x00\x80\x00\x00\x00\x01", "", 36),
+        (
+            b"\x00\x00\xff\xff\x80\xff\x01\x00\x80\x01\xe7\x00\x80\x00\x00\x00\x01",
+            "",
+            36,
+        ),
         (b"\xff\x00\x00\x80\x80\xff\x00\xff", "-9 0 BIT", 0),
         (b"", "-1 15 Bit", 0),
         (b"\xd3\x9a", "-3 -2", 5),
@@ -670,10 +788,18 @@ mod tests {
         (b"", "5 -3", 0),
         (b"\xff\xa8\xff\xff", "", 27),
         (b"", "0 3 byte", 0),
-        (b"\x27\xff\x00\x00\x00\x80\x00\xff\x80\x80\x00\xff\x01\x00\xff\x00\x00", "", 40),
+        (
+            b"\x27\xff\x00\x00\x00\x80\x00\xff\x80\x80\x00\xff\x01\x00\xff\x00\x00",
+            "",
+            40,
+        ),
         (b"\x00\x00\x00", "7 7 byte", 0),
         (b"", "0 -9 byte", 0),
-        (b"\x01\x00\xdf\x00\x80\x18\x80.\xff\x00\x00\x00\xff\xff\xff\x01\x85", "5 -1", 43),
+        (
+            b"\x01\x00\xdf\x00\x80\x18\x80.\xff\x00\x00\x00\xff\xff\xff\x01\x85",
+            "5 -1",
+            43,
+        ),
         (b"\x01", "", 1),
         (b"\x00\xff\xff\x00", "17 -3", 0),
         (b"\xff\x40\x00\xa7\x01", "-8 7 Bit", 0),
@@ -695,7 +821,11 @@ mod tests {
     ];
     const REDIS_BITPOS: &[(&[u8], &str, i64)] = &[
         (b"\xdb\x80\xff\x01\x00\x01\x01G", "0 3 7", 24),
-        (b"3\x01\xff\x00\xff\x01U\x80\xff\x80m\x80\x80;\x00\xff\xff", "0 -2 -9 BIT", -1),
+        (
+            b"3\x01\xff\x00\xff\x01U\x80\xff\x80m\x80\x80;\x00\xff\xff",
+            "0 -2 -9 BIT",
+            -1,
+        ),
         (b"\xff\xff\x80\x01\x00\xff\xff\x80\x00", "0 -1 -9 BIT", -1),
         (b"", "1 9", -1),
         (b"\x00", "0 9 100 BIT", -1),
@@ -703,22 +833,50 @@ mod tests {
         (b"A\x01\xff", "1 16 0 BIT", -1),
         (b"\xf3\x01", "1 -17 1 bit", 0),
         (b"\x00\x01\xff\x80\x00\x01\x9e\x01", "0 9 -11", -1),
-        (b"\xff\x01\x01\xd7\xff\x00\xc6\xff\xd3\x00\xff\x80\xff\x00\x01\xff\xff", "0 5 1 byte", -1),
+        (
+            b"\xff\x01\x01\xd7\xff\x00\xc6\xff\xd3\x00\xff\x80\xff\x00\x01\xff\xff",
+            "0 5 1 byte",
+            -1,
+        ),
         (b"\x00", "1 1 1 BIT", -1),
-        (b"\xff\x00\x01\xf9\x00\xbc\xff\xff\x00\x80\xff\x01\x00\x00\x00\x01\x01", "1 5", 40),
+        (
+            b"\xff\x00\x01\xf9\x00\xbc\xff\xff\x00\x80\xff\x01\x00\x00\x00\x01\x01",
+            "1 5",
+            40,
+        ),
         (b"\x80\xc0\x01\x00\x00", "1 5 -2", -1),
-        (b"\x00\x00\x2b\x01\xff\x00\x80\xff\x00\x01\xff,\x01\xff\xcb\x01\xff", "0 3 8 byte", 24),
-        (b"\xff\xff\xff\x01\x00\x01\xff\xa1\x00\x8f\x00\xff\xf8\x00\xff\xff\x00", "1", 0),
+        (
+            b"\x00\x00\x2b\x01\xff\x00\x80\xff\x00\x01\xff,\x01\xff\xcb\x01\xff",
+            "0 3 8 byte",
+            24,
+        ),
+        (
+            b"\xff\xff\xff\x01\x00\x01\xff\xa1\x00\x8f\x00\xff\xf8\x00\xff\xff\x00",
+            "1",
+            0,
+        ),
         (b"\xff\x00", "0", 8),
         (b"\x01\xff\x01\x00\x00\xa3\x80\x80\xff", "0 5 7 byte", 41),
         (b"", "0 7 -9 BIT", -1),
         (b"\x00", "0", 0),
         (b"\x01\xff\x00", "1 -9 -8", 7),
         (b"\x80\xff", "0 2", -1),
-        (b"\x80\x01\x00\x01\x80\xff\x00\xff\x80\xff\xff\xff\xe7\xff\x00\xff\xff", "1", 0),
-        (b"\x00\x00\x00\xff\x00N\x80l\x01\x00\x01\x00\x00\xff\xff\xff\x00", "0 -100 -2", 0),
+        (
+            b"\x80\x01\x00\x01\x80\xff\x00\xff\x80\xff\xff\xff\xe7\xff\x00\xff\xff",
+            "1",
+            0,
+        ),
+        (
+            b"\x00\x00\x00\xff\x00N\x80l\x01\x00\x01\x00\x00\xff\xff\xff\x00",
+            "0 -100 -2",
+            0,
+        ),
         (b"\x01\xff\xff\xff\x00\xff\x5c\x80", "0 2", 32),
-        (b"\x01\xff\xffb\xff\x00\x01\x1c\x00\x01\x00\xff\xff\xff_\x00\x80", "0 -8 -1", 72),
+        (
+            b"\x01\xff\xffb\xff\x00\x01\x1c\x00\x01\x00\xff\xff\xff_\x00\x80",
+            "0 -8 -1",
+            72,
+        ),
         (b"\x01\x01\xc3\x00", "1", 7),
         (b"\x0d\x00\x00r\xff\x00\x80\x00", "0", 0),
         (b"\x01\xed\x80", "0 -3 -1 byte", 0),
@@ -730,7 +888,11 @@ mod tests {
         (b"\x00", "0 1 8 byte", -1),
         (b"\x00", "1 -3 -1 bit", -1),
         (b"\xff", "1 2 11 bit", 2),
-        (b"\x80\xff\xff\x9b\xff\x00\x00\xff\xc4\x00\xff\x00\xff\x00\x00\x01\xff", "0 -8 16 byte", 72),
+        (
+            b"\x80\xff\xff\x9b\xff\x00\x00\xff\xc4\x00\xff\x00\xff\x00\x00\x01\xff",
+            "0 -8 16 byte",
+            72,
+        ),
         (b"7\x80\xff\x80", "0 -17 -100", 0),
         (b"\x00", "1 17", -1),
         (b"\xff\xcb\xff\x01\xff\x80\x00\x00\xff", "1 0 16 byte", 0),
@@ -739,7 +901,11 @@ mod tests {
         (b"\x00\xff\x80\x22\x00\x00\x80\xff", "1 38 -100 bit", -1),
         (b"\x00", "1 -100 8", -1),
         (b"\x80P\x01j", "1 -5", 0),
-        (b"\x00\x80\x00\x00\x00\x012\x80\xff\xff\x01I\xff\xffP\x00\x00", "1 1", 8),
+        (
+            b"\x00\x80\x00\x00\x00\x012\x80\xff\xff\x01I\xff\xffP\x00\x00",
+            "1 1",
+            8,
+        ),
         (b"", "1 5 7 BIT", -1),
         (b"", "0 2 3", -1),
         (b"\x00\xff\xca\xff\x1b\xff\x00Q", "1 8", -1),
@@ -766,12 +932,28 @@ mod tests {
         (b"", "1 -9", -1),
         (b"\x99", "0 -3 16 BIT", 5),
         (b"", "1 3 0 BIT", -1),
-        (b"\xff\x00\x1c\x00\xff\x80\x80\xff\x00\x01\xb2\xff\x2b\xa5\xff\xff\x01", "1", 0),
-        (b"\x98\x00\x80\x00\xaf\x01\xff\x80\xff\xbe\x00\x7b\xff\x00\xffg\xff", "0 7 100", 57),
+        (
+            b"\xff\x00\x1c\x00\xff\x80\x80\xff\x00\x01\xb2\xff\x2b\xa5\xff\xff\x01",
+            "1",
+            0,
+        ),
+        (
+            b"\x98\x00\x80\x00\xaf\x01\xff\x80\xff\xbe\x00\x7b\xff\x00\xffg\xff",
+            "0 7 100",
+            57,
+        ),
         (b"s\x80\x01\x80\x01\xff\x80\xff", "0 -9 15 bit", -1),
         (b"", "0 15 0 bit", -1),
-        (b"\xff\x00\xff,g\x80\xff\x80\x01\x01\x00\x00\x80\x00\x00\xb6\x01", "0 7 -8 BIT", 8),
-        (b"\x00\xff\x00\xffL\x01\x01I\x80\xff\x00\xff\xf9\x01\x01\x00\x5d", "1 -8 -29 bit", -1),
+        (
+            b"\xff\x00\xff,g\x80\xff\x80\x01\x01\x00\x00\x80\x00\x00\xb6\x01",
+            "0 7 -8 BIT",
+            8,
+        ),
+        (
+            b"\x00\xff\x00\xffL\x01\x01I\x80\xff\x00\xff\xf9\x01\x01\x00\x5d",
+            "1 -8 -29 bit",
+            -1,
+        ),
         (b"\x00", "0 0 -3 byte", 0),
         (b"\xa9\xff\x00\x00\x00\x00\xff\x80", "0 7", 57),
         (b"\x00", "0 -1 -1 bit", 7),
@@ -782,9 +964,17 @@ mod tests {
         (b"\x80\x01\x00\x00", "0 7 3", -1),
         (b"", "1 -4 -100 bit", -1),
         (b"\xff", "0", 8),
-        (b"\x00\x01\x80\x00\x00\x80\x00\x00\x01\x80\xff\xff\x01\x01\x00\x01\xfd", "1 0 9 BIT", -1),
+        (
+            b"\x00\x01\x80\x00\x00\x80\x00\x00\x01\x80\xff\xff\x01\x01\x00\x01\xfd",
+            "1 0 9 BIT",
+            -1,
+        ),
         (b"\xff\x00\xffI\x00", "1 3 34", 25),
-        (b"\xff\x01\x01\x01\x80\xe8\x00\xff\x00\x00\xff\xff\x00\x00\x1eh\x00", "1 -3 15 bit", -1),
+        (
+            b"\xff\x01\x01\x01\x80\xe8\x00\xff\x00\x00\xff\xff\x00\x00\x1eh\x00",
+            "1 -3 15 bit",
+            -1,
+        ),
         (b"\x01\xff", "1 9 0", -1),
         (b"\x80", "0 17 0", -1),
         (b"\x00\xff\x00", "1 8", -1),
@@ -809,7 +999,11 @@ mod tests {
         (b"\xff", "1 -8 1 bit", 0),
         (b"\xff\x00\xff", "0 3 3 byte", -1),
         (b"\x01", "1 17 -1 bit", -1),
-        (b"\xff\xff\xff\xff\xffE\x80\x80\xff\x80\x96\x01\x01\x00\xff\x27\x00", "0 -8 9 byte", 73),
+        (
+            b"\xff\xff\xff\xff\xffE\x80\x80\xff\x80\x96\x01\x01\x00\xff\x27\x00",
+            "0 -8 9 byte",
+            73,
+        ),
         (b"", "1 -2 1 bit", -1),
         (b"\x00", "0 7", -1),
         (b"\x00\xff\x80\x98\xca\x80\x00\xff\x01", "1 -2 100 bit", 71),
@@ -824,7 +1018,11 @@ mod tests {
         (b"\xff\xff\xff\xff", "1 -1", 24),
         (b"", "0 -100 2", -1),
         (b"\x00\x01\x00", "1 4", -1),
-        (b"\xff\xff\x01t\x00\x00\xff\x80\x00\x00\xff\xff\x80\xff\x01\x01\x80", "1 -1 -8 BIT", -1),
+        (
+            b"\xff\xff\x01t\x00\x00\xff\x80\x00\x00\xff\xff\x80\xff\x01\x01\x80",
+            "1 -1 -8 BIT",
+            -1,
+        ),
         (b"", "0", -1),
         (b"\xff\x00\x80\x00\x80", "1", 0),
         (b"", "1 7 -1 BIT", -1),
@@ -833,16 +1031,28 @@ mod tests {
         (b"", "1 -100 8 bit", -1),
         (b"\x80", "0 -3 2 bit", -1),
         (b"\x00n\x01\x00", "1", 9),
-        (b"\x00\xff\x00\x01\xff\xff\x01\xff\xff\x80\x00\x00\xfe\x00\xff\x01\x01", "0 -9 7 bit", -1),
+        (
+            b"\x00\xff\x00\x01\xff\xff\x01\xff\xff\x80\x00\x00\xfe\x00\xff\x01\x01",
+            "0 -9 7 bit",
+            -1,
+        ),
         (b"\x80\x01\xff", "1 2 5 BIT", -1),
-        (b"\xea\xff\xff\x01\x01\xff\xff\x80\x01\x00\xff\x00\xff\xd2\xff\x00\x00", "1 8 7", -1),
+        (
+            b"\xea\xff\xff\x01\x01\xff\xff\x80\x01\x00\xff\x00\xff\xd2\xff\x00\x00",
+            "1 8 7",
+            -1,
+        ),
         (b"\xff", "0 1 16 byte", -1),
         (b"\x00\xff\x01\x00", "1 3 16 bit", 8),
         (b"", "0", -1),
         (b"\xff", "1 100 7 bit", -1),
         (b"\x26\xff\x00\x00\xc0", "1", 2),
         (b"\x80\x00\x3c\xff\x01\x80\x00\xff", "0 3", 32),
-        (b"\xff\x80\x80\x00\xff\x80\x01\xff\x80\x00\x01\x01\x01\xfff\xff\x80", "0 -1 15 bit", -1),
+        (
+            b"\xff\x80\x80\x00\xff\x80\x01\xff\x80\x00\x01\x01\x01\xfff\xff\x80",
+            "0 -1 15 bit",
+            -1,
+        ),
         (b"\x00", "0 16 15 byte", -1),
         (b"\x01\x00\xff\xe6", "0 1 100 byte", 8),
         (b"\x01\x00\x00\xca\x01\x00\x01\x00\x00", "1 2 -58 bit", 7),
@@ -850,7 +1060,11 @@ mod tests {
         (b"\x80\xff\x00\xff\x22\x01x\xffm", "0 5 8", 40),
         (b"", "1 16 7 bit", -1),
         (b"\x8b", "0 15", -1),
-        (b"\x00\x80\x00\xff\xff\xff\x8c\xff\x00\x00\xff\x80\x00\xff\x00\xff\x00", "1 2 -3 BIT", 8),
+        (
+            b"\x00\x80\x00\xff\xff\xff\x8c\xff\x00\x00\xff\x80\x00\xff\x00\xff\x00",
+            "1 2 -3 BIT",
+            8,
+        ),
         (b"\xc7\xff\x01\xbe\x80", "0 -2 8", 25),
         (b"\x00\x00\xff\x01\x00\xff\x01\x01", "0 0 2", 0),
         (b"\xff\x01\x87\x80", "1 -1", 24),
@@ -867,95 +1081,281 @@ mod tests {
         (b"\x2b\x80\x80\xff\x80\x03\x00\x01\xff", "0", 0),
         (b"8,\x80\x00\x01", "0", 0),
         (b"\x00\x01\xff\xfc", "1 0 1 BIT", -1),
-        (b"m\xff\xd0\x01\x00\x80\x80\x01\x01\xff\xff\x80\x00\x01\x00\xff\xff", "0 7 17 bit", -1),
+        (
+            b"m\xff\xd0\x01\x00\x80\x80\x01\x01\xff\xff\x80\x00\x01\x00\xff\xff",
+            "0 7 17 bit",
+            -1,
+        ),
         (b"", "0 15 0", -1),
         (b"\x01\x28", "0 17", -1),
         (b"\x00\xff\xff\x80", "0 2 3 byte", 25),
         (b"", "1 -3 -8", -1),
-        (b"\x80\x01\xff\x00\x00\x80\x84\x80#\x80\x00\x00\x22\x00\x00H\x80", "1 -1 16 byte", 128),
+        (
+            b"\x80\x01\xff\x00\x00\x80\x84\x80#\x80\x00\x00\x22\x00\x00H\x80",
+            "1 -1 16 byte",
+            128,
+        ),
         (b"\x80", "1", 0),
         (b"\x01\x00\x01\x00", "1 7", -1),
-        (b"\x01\x00\xff\x80\xff\xff\x00\xff\x80-\x00\x00\x00\x00\xba\xff\x01", "1 -100 -3", 7),
+        (
+            b"\x01\x00\xff\x80\xff\xff\x00\xff\x80-\x00\x00\x00\x00\xba\xff\x01",
+            "1 -100 -3",
+            7,
+        ),
         (b"\x01\xff\xff", "1 7 -1 bit", 7),
         (b"\xff\x00\xff\x00\xff", "1 -1 -3 BIT", -1),
         (b"\x00\xff\x00\xff\xff", "0 5 3", -1),
-        (b"\x00\xff\xffW\xff\x00\x00\xff\x00\x80\x00\x00\x00\x80\xff\xff\x80", "0 100 109 BIT", 100),
+        (
+            b"\x00\xff\xffW\xff\x00\x00\xff\x00\x80\x00\x00\x00\x80\xff\xff\x80",
+            "0 100 109 BIT",
+            100,
+        ),
         (b"\xff\x80\x01\x80", "0 -8", 9),
         (b"\xff", "1", 0),
         (b"\x01\x00\xa0\x00\x00\x00\xff\x00", "1 3 3 byte", -1),
         (b"\x01\x00", "1 -3", 7),
         (b"\x80\x0b\x01\xff", "0", 1),
-        (b"\x84\xff\xff\xff\x00\xffFE\x01\xff\xff\x00\x01\x00\x01\x80\x80", "0 -1 2 byte", -1),
+        (
+            b"\x84\xff\xff\xff\x00\xffFE\x01\xff\xff\x00\x01\x00\x01\x80\x80",
+            "0 -1 2 byte",
+            -1,
+        ),
         (b"\xff", "1", 0),
         (b"\xff\xff\xbd", "0 0 -3 bit", 17),
         (b"\xff\xbb\x80", "0", 9),
-        (b"\xff\x01\xff\x00\xff\x01\xff\xff\xff\x80\x00\xff\x01\xff\x80\x00\x00", "0 2 9 bit", 8),
+        (
+            b"\xff\x01\xff\x00\xff\x01\xff\xff\xff\x80\x00\xff\x01\xff\x80\x00\x00",
+            "0 2 9 bit",
+            8,
+        ),
         (b"\x00\x00\x01\x80\x80\xff\x00\x01\x80", "0 7", 56),
         (b"!", "0 -18 7 BIT", 0),
         (b"\x01", "0 -3", 0),
         (b"\x00\x00", "0", 0),
     ];
+    #[allow(clippy::type_complexity)]
     const REDIS_BITOP: &[(&str, &[&[u8]], &[u8])] = &[
         ("AND", &[b"\xff\x00"], b"\xff\x00"),
         ("XOR", &[b"\x80\x01\x00", b"", b"\xff"], b"\x7f\x01\x00"),
-        ("AND", &[b"\x80\xff\x00\xff\x60\x01\x01\xff\x80\xff\x01\x01\x00!\xff\x01\x01"], b"\x80\xff\x00\xff\x60\x01\x01\xff\x80\xff\x01\x01\x00!\xff\x01\x01"),
-        ("OR", &[b"\xff\xff\x00\xff\x84\xd8\x80\x00"], b"\xff\xff\x00\xff\x84\xd8\x80\x00"),
+        (
+            "AND",
+            &[b"\x80\xff\x00\xff\x60\x01\x01\xff\x80\xff\x01\x01\x00!\xff\x01\x01"],
+            b"\x80\xff\x00\xff\x60\x01\x01\xff\x80\xff\x01\x01\x00!\xff\x01\x01",
+        ),
+        (
+            "OR",
+            &[b"\xff\xff\x00\xff\x84\xd8\x80\x00"],
+            b"\xff\xff\x00\xff\x84\xd8\x80\x00",
+        ),
         ("OR", &[b"\xff\xe8"], b"\xff\xe8"),
         ("OR", &[b"\x80\xff", b"\xff"], b"\xff\xff"),
         ("NOT", &[b"\xff\xa1\x00\x00"], b"\x00\x5e\xff\xff"),
         ("XOR", &[b"\xff\x80\xff\xff"], b"\xff\x80\xff\xff"),
-        ("XOR", &[b"\x80\xf3\x01\x00#\xff\x00\x01\xff"], b"\x80\xf3\x01\x00#\xff\x00\x01\xff"),
-        ("XOR", &[b"\xbe\x01\xa1\x00\x00", b"\x00\x00\x80", b"\x00\x01\xff\xff\x80\x80\x00\x01E\x80\x00\x01\xff\xff\x01\x80\x00", b"\xff"], b"A\x00\xde\xff\x80\x80\x00\x01E\x80\x00\x01\xff\xff\x01\x80\x00"),
+        (
+            "XOR",
+            &[b"\x80\xf3\x01\x00#\xff\x00\x01\xff"],
+            b"\x80\xf3\x01\x00#\xff\x00\x01\xff",
+        ),
+        (
+            "XOR",
+            &[
+                b"\xbe\x01\xa1\x00\x00",
+                b"\x00\x00\x80",
+                b"\x00\x01\xff\xff\x80\x80\x00\x01E\x80\x00\x01\xff\xff\x01\x80\x00",
+                b"\xff",
+            ],
+            b"A\x00\xde\xff\x80\x80\x00\x01E\x80\x00\x01\xff\xff\x01\x80\x00",
+        ),
         ("AND", &[b"\xff\xff\x01"], b"\xff\xff\x01"),
         ("NOT", &[b"\x80\x80\xff\x01\x01"], b"\x7f\x7f\x00\xfe\xfe"),
         ("OR", &[b"\x01\x01\x00"], b"\x01\x01\x00"),
         ("OR", &[b"\x00\x01", b"\x00\x82", b""], b"\x00\x83"),
         ("XOR", &[b"\x00\x00\xff\x00", b"\x00"], b"\x00\x00\xff\x00"),
-        ("NOT", &[b"\x01\x80\x01\x01\x00\xff\x01\xffz\x80\x00\x01\x01\x01\x01\x00\x01"], b"\xfe\x7f\xfe\xfe\xff\x00\xfe\x00\x85\x7f\xff\xfe\xfe\xfe\xfe\xff\xfe"),
+        (
+            "NOT",
+            &[b"\x01\x80\x01\x01\x00\xff\x01\xffz\x80\x00\x01\x01\x01\x01\x00\x01"],
+            b"\xfe\x7f\xfe\xfe\xff\x00\xfe\x00\x85\x7f\xff\xfe\xfe\xfe\xfe\xff\xfe",
+        ),
         ("NOT", &[b"\x00\x00"], b"\xff\xff"),
         ("AND", &[b"\x01\xff\x00\xff"], b"\x01\xff\x00\xff"),
-        ("AND", &[b"\x00\xff\x80\x00\x80\x80\xb46", b"\xff\xff\x80\xff\x00\x80\x80\xff\x00\xff\xff\x01\x00\x01\xff\x80\xff"], b"\x00\xff\x80\x00\x00\x80\x806\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+        (
+            "AND",
+            &[
+                b"\x00\xff\x80\x00\x80\x80\xb46",
+                b"\xff\xff\x80\xff\x00\x80\x80\xff\x00\xff\xff\x01\x00\x01\xff\x80\xff",
+            ],
+            b"\x00\xff\x80\x00\x00\x80\x806\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
         ("NOT", &[b"\xff"], b"\x00"),
-        ("XOR", &[b"\xff\x80I\x01", b"\xff\x80\x01\x00\xff\x0bn\xff\xff", b"\x01"], b"\x01\x00H\x01\xff\x0bn\xff\xff"),
-        ("AND", &[b"\x84", b"\xffn\x00", b"\x01", b"\x80y\xff\xff"], b"\x00\x00\x00\x00"),
-        ("OR", &[b"\x80\x80\x00\xd9\xff\xff\x01\x01\xff\xff\x80n\xff\xff\xff\x00\x00", b"\x80\xff\xff"], b"\x80\xff\xff\xd9\xff\xff\x01\x01\xff\xff\x80n\xff\xff\xff\x00\x00"),
-        ("OR", &[b"\xff", b"\x01\x01\xff\xff\xff", b"J\xff\x00\x00\x00\x80\x00\x80\x80\xff\x00\x00\xff\xff\x80\x80\x80"], b"\xff\xff\xff\xff\xff\x80\x00\x80\x80\xff\x00\x00\xff\xff\x80\x80\x80"),
+        (
+            "XOR",
+            &[
+                b"\xff\x80I\x01",
+                b"\xff\x80\x01\x00\xff\x0bn\xff\xff",
+                b"\x01",
+            ],
+            b"\x01\x00H\x01\xff\x0bn\xff\xff",
+        ),
+        (
+            "AND",
+            &[b"\x84", b"\xffn\x00", b"\x01", b"\x80y\xff\xff"],
+            b"\x00\x00\x00\x00",
+        ),
+        (
+            "OR",
+            &[
+                b"\x80\x80\x00\xd9\xff\xff\x01\x01\xff\xff\x80n\xff\xff\xff\x00\x00",
+                b"\x80\xff\xff",
+            ],
+            b"\x80\xff\xff\xd9\xff\xff\x01\x01\xff\xff\x80n\xff\xff\xff\x00\x00",
+        ),
+        (
+            "OR",
+            &[
+                b"\xff",
+                b"\x01\x01\xff\xff\xff",
+                b"J\xff\x00\x00\x00\x80\x00\x80\x80\xff\x00\x00\xff\xff\x80\x80\x80",
+            ],
+            b"\xff\xff\xff\xff\xff\x80\x00\x80\x80\xff\x00\x00\xff\xff\x80\x80\x80",
+        ),
         ("NOT", &[b"\x00P\x80\x00"], b"\xff\xaf\x7f\xff"),
-        ("AND", &[b"", b"\x01\xff\x00\xba\x00\x80\x00\x00\xc6\x00\x01\x00\x01\x00\x00\xff\x00"], b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+        (
+            "AND",
+            &[
+                b"",
+                b"\x01\xff\x00\xba\x00\x80\x00\x00\xc6\x00\x01\x00\x01\x00\x00\xff\x00",
+            ],
+            b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
         ("OR", &[b"", b"\x00"], b"\x00"),
         ("OR", &[b"\x00\xff\x01\xff\x00"], b"\x00\xff\x01\xff\x00"),
         ("NOT", &[b"\x00\x5b\x00\x00\xff"], b"\xff\xa4\xff\xff\x00"),
         ("AND", &[b""], b""),
-        ("OR", &[b"\x00\xff\x80\x00\x01\x00\xff\xff"], b"\x00\xff\x80\x00\x01\x00\xff\xff"),
+        (
+            "OR",
+            &[b"\x00\xff\x80\x00\x01\x00\xff\xff"],
+            b"\x00\xff\x80\x00\x01\x00\xff\xff",
+        ),
         ("OR", &[b"", b"\xff", b"\x80", b""], b"\xff"),
-        ("NOT", &[b"\xff\x00\x80\xca\x01\x01\xff\x80\xff"], b"\x00\xff\x7f5\xfe\xfe\x00\x7f\x00"),
+        (
+            "NOT",
+            &[b"\xff\x00\x80\xca\x01\x01\xff\x80\xff"],
+            b"\x00\xff\x7f5\xfe\xfe\x00\x7f\x00",
+        ),
         ("AND", &[b"\x80\x60\x80\x00"], b"\x80\x60\x80\x00"),
-        ("NOT", &[b"\x00\xff\xff\x02\x00\x01\xff\x00\xff\xff\x01\x2a\x00\x80\x00\x00\x00"], b"\xff\x00\x00\xfd\xff\xfe\x00\xff\x00\x00\xfe\xd5\xff\x7f\xff\xff\xff"),
-        ("AND", &[b"\x00\x80\x00\xff\xff\x80\x00\xff", b"\x01\xff\xff\x00\x80\x01\x00\x00\x01", b"\x01\xff", b"\x00\x01\xff\xed\x80\x80\x00\xff"], b"\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
-        ("AND", &[b"\x00\xff\xff\x00\x00\xff\x01\x80\xc4", b"\xff\xff\x01\x80\x80\xff\xff\x00R\x3d\xff\xff\xff\x00\x00\x01\xff"], b"\x00\xff\x01\x00\x00\xff\x01\x00\x40\x00\x00\x00\x00\x00\x00\x00\x00"),
+        (
+            "NOT",
+            &[b"\x00\xff\xff\x02\x00\x01\xff\x00\xff\xff\x01\x2a\x00\x80\x00\x00\x00"],
+            b"\xff\x00\x00\xfd\xff\xfe\x00\xff\x00\x00\xfe\xd5\xff\x7f\xff\xff\xff",
+        ),
+        (
+            "AND",
+            &[
+                b"\x00\x80\x00\xff\xff\x80\x00\xff",
+                b"\x01\xff\xff\x00\x80\x01\x00\x00\x01",
+                b"\x01\xff",
+                b"\x00\x01\xff\xed\x80\x80\x00\xff",
+            ],
+            b"\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
+        (
+            "AND",
+            &[
+                b"\x00\xff\xff\x00\x00\xff\x01\x80\xc4",
+                b"\xff\xff\x01\x80\x80\xff\xff\x00R\x3d\xff\xff\xff\x00\x00\x01\xff",
+            ],
+            b"\x00\xff\x01\x00\x00\xff\x01\x00\x40\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
         ("XOR", &[b"\x00\xff\x00\xc5"], b"\x00\xff\x00\xc5"),
-        ("OR", &[b"", b"\xff\x00\x80\xbd", b"\x80e\x00\x60"], b"\xffe\x80\xfd"),
-        ("XOR", &[b"\xff\xff", b"\xff\x01\x80\x80\x00\x80\x00\xff\x00", b"\x04\x00\x00\xff"], b"\x04\xfe\x80\x7f\x00\x80\x00\xff\x00"),
+        (
+            "OR",
+            &[b"", b"\xff\x00\x80\xbd", b"\x80e\x00\x60"],
+            b"\xffe\x80\xfd",
+        ),
+        (
+            "XOR",
+            &[
+                b"\xff\xff",
+                b"\xff\x01\x80\x80\x00\x80\x00\xff\x00",
+                b"\x04\x00\x00\xff",
+            ],
+            b"\x04\xfe\x80\x7f\x00\x80\x00\xff\x00",
+        ),
         ("OR", &[b"\x00\x80"], b"\x00\x80"),
         ("NOT", &[b"\x00\x00\x8a\xff\x01"], b"\xff\xffu\x00\xfe"),
         ("AND", &[b""], b""),
         ("NOT", &[b"\x80"], b"\x7f"),
-        ("XOR", &[b"\x00\xff\xff\x00", b"\xff\x9e1\xff\xed\x80\xff\xff\x01\xff\xff\x01\xf4\xff\xff\xff\xff"], b"\xffa\xce\xff\xed\x80\xff\xff\x01\xff\xff\x01\xf4\xff\xff\xff\xff"),
-        ("OR", &[b"\xff\x00\x01\x01\x00\xff\x00\xff\xff\xff\x00\xff\xff\x01\x01\x00\x00"], b"\xff\x00\x01\x01\x00\xff\x00\xff\xff\xff\x00\xff\xff\x01\x01\x00\x00"),
-        ("AND", &[b"a\xff\x80\xff\x80\x00\xff\x80\x80"], b"a\xff\x80\xff\x80\x00\xff\x80\x80"),
+        (
+            "XOR",
+            &[
+                b"\x00\xff\xff\x00",
+                b"\xff\x9e1\xff\xed\x80\xff\xff\x01\xff\xff\x01\xf4\xff\xff\xff\xff",
+            ],
+            b"\xffa\xce\xff\xed\x80\xff\xff\x01\xff\xff\x01\xf4\xff\xff\xff\xff",
+        ),
+        (
+            "OR",
+            &[b"\xff\x00\x01\x01\x00\xff\x00\xff\xff\xff\x00\xff\xff\x01\x01\x00\x00"],
+            b"\xff\x00\x01\x01\x00\xff\x00\xff\xff\xff\x00\xff\xff\x01\x01\x00\x00",
+        ),
+        (
+            "AND",
+            &[b"a\xff\x80\xff\x80\x00\xff\x80\x80"],
+            b"a\xff\x80\xff\x80\x00\xff\x80\x80",
+        ),
         ("NOT", &[b"\xff"], b"\x00"),
-        ("AND", &[b"\xff\x80\xff\xff", b"\x00\x00\x00\x00\xff", b"\x00\x00\xfd\x00 \xff\x00\xff\x80"], b"\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
-        ("AND", &[b"\x01\x00\xff\xff\x00\x80\xff\xff\xff\x00\x00\x01\x80\x80\x80\x00\x00", b"\xff\x01"], b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+        (
+            "AND",
+            &[
+                b"\xff\x80\xff\xff",
+                b"\x00\x00\x00\x00\xff",
+                b"\x00\x00\xfd\x00 \xff\x00\xff\x80",
+            ],
+            b"\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
+        (
+            "AND",
+            &[
+                b"\x01\x00\xff\xff\x00\x80\xff\xff\xff\x00\x00\x01\x80\x80\x80\x00\x00",
+                b"\xff\x01",
+            ],
+            b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+        ),
         ("XOR", &[b"\x01\x80\x00"], b"\x01\x80\x00"),
-        ("OR", &[b"\x00\xb5q\x80", b"A\xff\x80\x00\x00\x01\x01\xbf\xff", b"\xc0\x00\x01\x01\xff\x80\x80\x01\x80", b"\x00\x01\x80"], b"\xc1\xff\xf1\x81\xff\x81\x81\xbf\xff"),
-        ("OR", &[b"\x80\x80\x00\x00\xff", b""], b"\x80\x80\x00\x00\xff"),
-        ("XOR", &[b"\xff\x80\xff\x00", b"\xff\x80"], b"\x00\x00\xff\x00"),
-        ("OR", &[b"\x00\xff\xff\x80\x00", b"\x80\x00\x01", b"\xff"], b"\xff\xff\xff\x80\x00"),
+        (
+            "OR",
+            &[
+                b"\x00\xb5q\x80",
+                b"A\xff\x80\x00\x00\x01\x01\xbf\xff",
+                b"\xc0\x00\x01\x01\xff\x80\x80\x01\x80",
+                b"\x00\x01\x80",
+            ],
+            b"\xc1\xff\xf1\x81\xff\x81\x81\xbf\xff",
+        ),
+        (
+            "OR",
+            &[b"\x80\x80\x00\x00\xff", b""],
+            b"\x80\x80\x00\x00\xff",
+        ),
+        (
+            "XOR",
+            &[b"\xff\x80\xff\x00", b"\xff\x80"],
+            b"\x00\x00\xff\x00",
+        ),
+        (
+            "OR",
+            &[b"\x00\xff\xff\x80\x00", b"\x80\x00\x01", b"\xff"],
+            b"\xff\xff\xff\x80\x00",
+        ),
         ("NOT", &[b"\x01\xbf"], b"\xfe\x40"),
         ("AND", &[b"\xe1\xcb\x00"], b"\xe1\xcb\x00"),
         ("NOT", &[b"\xff\x80\x00\x00\x80"], b"\x00\x7f\xff\xff\x7f"),
         ("AND", &[b"\x0a\x00", b"\x80"], b"\x00\x00"),
-        ("OR", &[b"\x00\x12\xa6.\x00\xff\x00\x00", b""], b"\x00\x12\xa6.\x00\xff\x00\x00"),
+        (
+            "OR",
+            &[b"\x00\x12\xa6.\x00\xff\x00\x00", b""],
+            b"\x00\x12\xa6.\x00\xff\x00\x00",
+        ),
     ];
 
     #[test]

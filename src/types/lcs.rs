@@ -104,12 +104,12 @@ impl Table {
     }
 }
 
-/// Checks the sizes Redis checks, then allocates and fills the table.
+/// Refuses the inputs Redis refuses before allocating its table, so that LEN (which needs no
+/// table here) fails exactly when Redis would.
 ///
-/// Errors: `ERR String too long for LCS`, `ERR Insufficient memory, transient memory for LCS
-/// exceeds proto-max-bulk-len`, `ERR Insufficient memory, failed allocating transient memory
-/// for LCS`.
-fn build_table(a: &[u8], b: &[u8]) -> Result<Table, CmdError> {
+/// Errors: `ERR String too long for LCS` and `ERR Insufficient memory, transient memory for
+/// LCS exceeds proto-max-bulk-len`.
+fn check_sizes(a: &[u8], b: &[u8]) -> Result<u64, CmdError> {
     if a.len() as u64 >= u64::from(u32::MAX) - 1 || b.len() as u64 >= u64::from(u32::MAX) - 1 {
         return Err(CmdError::err("String too long for LCS"));
     }
@@ -119,6 +119,13 @@ fn build_table(a: &[u8], b: &[u8]) -> Result<Table, CmdError> {
             "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
         ));
     }
+    Ok(cells)
+}
+
+/// Checks the sizes (see [`check_sizes`]), then allocates and fills the table; an allocation
+/// failure is `ERR Insufficient memory, failed allocating transient memory for LCS`.
+fn build_table(a: &[u8], b: &[u8]) -> Result<Table, CmdError> {
+    let cells = check_sizes(a, b)?;
     let width = b.len() + 1;
     let mut table = Vec::new();
     if table.try_reserve_exact(cells as usize).is_err() {
@@ -140,17 +147,36 @@ fn build_table(a: &[u8], b: &[u8]) -> Result<Table, CmdError> {
             table.push(v);
         }
     }
-    Ok(Table { cells: table, width })
+    Ok(Table {
+        cells: table,
+        width,
+    })
 }
 
-/// Only the LCS length, with the same size limits (and errors) as [`lcs`].
+/// Only the LCS length (LCS ... LEN). Refuses the same inputs as [`lcs`], with the same
+/// errors: `ERR String too long for LCS` and `ERR Insufficient memory, transient memory for
+/// LCS exceeds proto-max-bulk-len` (the table Redis would build exceeds 512 MB).
 pub fn lcs_len(a: &[u8], b: &[u8]) -> Result<u32, CmdError> {
-    let t = build_table(a, b)?;
-    Ok(t.at(a.len(), b.len()))
+    check_sizes(a, b)?;
+    // The length needs only the previous row of the table, not the whole of it.
+    let mut prev = vec![0u32; b.len() + 1];
+    let mut cur = vec![0u32; b.len() + 1];
+    for &x in a {
+        for (j, &y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    Ok(prev[b.len()])
 }
 
 /// The LCS of `a` and `b` and its matched ranges, as Redis's walk finds them.
-/// Errors as [`lcs_len`].
+/// Errors as [`lcs_len`], plus `ERR Insufficient memory, failed allocating transient memory
+/// for LCS` if the table (up to 512 MB) cannot be allocated.
 pub fn lcs(a: &[u8], b: &[u8]) -> Result<LcsResult, CmdError> {
     let t = build_table(a, b)?;
     let total = t.at(a.len(), b.len()) as usize;
@@ -166,7 +192,9 @@ pub fn lcs(a: &[u8], b: &[u8]) -> Result<LcsResult, CmdError> {
             match open {
                 None => open = Some((i - 1, i - 1, j - 1, j - 1)),
                 // Contiguous with the open range: extend it backwards.
-                Some((sa, ea, sb, eb)) if sa == i && sb == j => open = Some((sa - 1, ea, sb - 1, eb)),
+                Some((sa, ea, sb, eb)) if sa == i && sb == j => {
+                    open = Some((sa - 1, ea, sb - 1, eb))
+                }
                 // Redis emits the open range here without recording this byte in a new one;
                 // it cannot happen (a gap always passes through the branch below first), but
                 // the walk stays Redis's.
@@ -203,7 +231,7 @@ pub fn lcs(a: &[u8], b: &[u8]) -> Result<LcsResult, CmdError> {
 /// Runs LCS on the two values (missing keys as empty strings) and builds the reply:
 /// the LCS as a bulk string by default; its length as an integer with LEN; with IDX a map
 /// `{"matches": [[[a_start, a_end], [b_start, b_end](, len)?], ...], "len": n}` (a flat
-/// array for RESP2 clients, as Redis sends). Errors as [`lcs_len`].
+/// array for RESP2 clients, as Redis sends). Errors as [`lcs`].
 pub fn lcs_reply(a: &[u8], b: &[u8], opts: &LcsOptions) -> Result<Frame, CmdError> {
     if opts.len && !opts.idx {
         return Ok(Frame::Integer(i64::from(lcs_len(a, b)?)));
@@ -213,7 +241,10 @@ pub fn lcs_reply(a: &[u8], b: &[u8], opts: &LcsOptions) -> Result<Frame, CmdErro
         return Ok(Frame::Bulk(Bytes::from(result.lcs)));
     }
     let range = |(s, e): (u32, u32)| {
-        Frame::Array(vec![Frame::Integer(i64::from(s)), Frame::Integer(i64::from(e))])
+        Frame::Array(vec![
+            Frame::Integer(i64::from(s)),
+            Frame::Integer(i64::from(e)),
+        ])
     };
     let matches = result
         .matches
@@ -229,7 +260,10 @@ pub fn lcs_reply(a: &[u8], b: &[u8], opts: &LcsOptions) -> Result<Frame, CmdErro
         .collect();
     Ok(Frame::Map(vec![
         (Frame::bulk_str("matches"), Frame::Array(matches)),
-        (Frame::bulk_str("len"), Frame::Integer(result.lcs.len() as i64)),
+        (
+            Frame::bulk_str("len"),
+            Frame::Integer(result.lcs.len() as i64),
+        ),
     ]))
 }
 
@@ -239,7 +273,10 @@ mod tests {
     use bytes::BytesMut;
 
     fn args(s: &str) -> Vec<&[u8]> {
-        s.split(' ').filter(|a| !a.is_empty()).map(str::as_bytes).collect()
+        s.split(' ')
+            .filter(|a| !a.is_empty())
+            .map(str::as_bytes)
+            .collect()
     }
 
     /// The reply bytes for `LCS` with options `o`, in RESP2 or RESP3.
@@ -278,19 +315,31 @@ mod tests {
             "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n\
              *2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"
         );
-        assert_eq!(wire(b"", b"mynewtext", "idx", true), "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
+        assert_eq!(
+            wire(b"", b"mynewtext", "idx", true),
+            "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n"
+        );
         assert_eq!(wire(b"", b"", "", false), "$0\r\n\r\n");
     }
 
     #[test]
     fn option_errors_match_redis() {
         let e = |o: &str| LcsOptions::parse(&args(o)).unwrap_err().message();
-        assert_eq!(e("len idx"), "ERR If you want both the length and indexes, please just use IDX.");
+        assert_eq!(
+            e("len idx"),
+            "ERR If you want both the length and indexes, please just use IDX."
+        );
         assert_eq!(e("foo"), "ERR syntax error");
         assert_eq!(e("minmatchlen"), "ERR syntax error");
         assert_eq!(e("len idx foo"), "ERR syntax error");
-        assert_eq!(e("minmatchlen x"), "ERR value is not an integer or out of range");
-        assert_eq!(e("len minmatchlen x"), "ERR value is not an integer or out of range");
+        assert_eq!(
+            e("minmatchlen x"),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            e("len minmatchlen x"),
+            "ERR value is not an integer or out of range"
+        );
         let o = LcsOptions::parse(&args("MinMatchLen -5 idx idx")).unwrap();
         assert_eq!(o.min_match_len, 0);
         assert!(o.idx);
@@ -313,7 +362,11 @@ mod tests {
         for &x in a {
             let mut cur = vec![0u32; b.len() + 1];
             for (j, &y) in b.iter().enumerate() {
-                cur[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+                cur[j + 1] = if x == y {
+                    prev[j] + 1
+                } else {
+                    prev[j + 1].max(cur[j])
+                };
             }
             prev = cur;
         }
@@ -328,10 +381,15 @@ mod tests {
             seed >> 16
         };
         for _ in 0..300 {
-            let a: Vec<u8> = (0..next() % 30).map(|_| b"abc"[(next() % 3) as usize]).collect();
-            let b: Vec<u8> = (0..next() % 30).map(|_| b"abc"[(next() % 3) as usize]).collect();
+            let a: Vec<u8> = (0..next() % 30)
+                .map(|_| b"abc"[(next() % 3) as usize])
+                .collect();
+            let b: Vec<u8> = (0..next() % 30)
+                .map(|_| b"abc"[(next() % 3) as usize])
+                .collect();
             let r = lcs(&a, &b).unwrap();
             assert_eq!(r.lcs.len() as u32, reference_len(&a, &b));
+            assert_eq!(lcs_len(&a, &b), Ok(reference_len(&a, &b)));
             // The matched ranges, read forwards, spell the LCS in both strings.
             let mut from_a = Vec::new();
             let mut from_b = Vec::new();
@@ -357,12 +415,24 @@ mod tests {
         ("babaabbaaaba", "cdcddaacdc", 2, "aa", ""),
         ("abcc", "baaabaaca", 2, "abc", "0,1,3,4,2"),
         ("y10y1x01", "dacbbacaac", 1, "", ""),
-        ("cbaaca", "bacccabab", 0, "baca", "5,5,7,7,1;4,4,4,4,1;3,3,1,1,1;1,1,0,0,1"),
+        (
+            "cbaaca",
+            "bacccabab",
+            0,
+            "baca",
+            "5,5,7,7,1;4,4,4,4,1;3,3,1,1,1;1,1,0,0,1",
+        ),
         ("cbcabacbb", "", 1, "", ""),
         ("xyyz", "babca", 2, "", ""),
         ("dbaaabbbbcccc", "acbdb", 3, "abb", ""),
         ("ababa", "accba", 3, "aba", ""),
-        ("abbbccabb", "abaaabaaaaba", 0, "ababb", "8,8,10,10,1;6,7,4,5,2;3,3,1,1,1;0,0,0,0,1"),
+        (
+            "abbbccabb",
+            "abaaabaaaaba",
+            0,
+            "ababb",
+            "8,8,10,10,1;6,7,4,5,2;3,3,1,1,1;0,0,0,0,1",
+        ),
         ("yy", "bbbbba", 0, "", ""),
         ("", "", 1, "", ""),
         ("dcdaacd", "abbb", 0, "a", "4,4,0,0,1"),
@@ -374,7 +444,13 @@ mod tests {
         ("bbcdbabcaddcd", "", 2, "", ""),
         ("cd", "baabaaabbbba", 3, "", ""),
         ("baa", "dbbcddbd", 1, "b", "0,0,1,1,1"),
-        ("baacbbcccc", "ccbcaacccba", 0, "cbcccc", "7,9,6,8,3;5,6,2,3,2;3,3,0,0,1"),
+        (
+            "baacbbcccc",
+            "ccbcaacccba",
+            0,
+            "cbcccc",
+            "7,9,6,8,3;5,6,2,3,2;3,3,0,0,1",
+        ),
         ("baddcd", "cacabcab", -1, "ac", "4,4,2,2,1;1,1,1,1,1"),
         ("ab", "bbbabbacbaabc", 3, "ab", ""),
         ("z", "dab", 3, "", ""),
@@ -413,26 +489,42 @@ mod tests {
     fn lcs_matches_redis_cases() {
         for (a, b, min, plain, idx) in REDIS_LCS {
             let min_arg = min.to_string();
-            let opts = LcsOptions::parse(&["IDX", "MINMATCHLEN", &min_arg, "WITHMATCHLEN"]).unwrap();
+            let opts =
+                LcsOptions::parse(&["IDX", "MINMATCHLEN", &min_arg, "WITHMATCHLEN"]).unwrap();
             let want_matches: Vec<Frame> = idx
                 .split(';')
                 .filter(|m| !m.is_empty())
                 .map(|m| {
                     let n: Vec<i64> = m.split(',').map(|x| x.parse().unwrap()).collect();
                     let pair = |s, e| Frame::Array(vec![Frame::Integer(s), Frame::Integer(e)]);
-                    Frame::Array(vec![pair(n[0], n[1]), pair(n[2], n[3]), Frame::Integer(n[4])])
+                    Frame::Array(vec![
+                        pair(n[0], n[1]),
+                        pair(n[2], n[3]),
+                        Frame::Integer(n[4]),
+                    ])
                 })
                 .collect();
             let want = Frame::Map(vec![
                 (Frame::bulk_str("matches"), Frame::Array(want_matches)),
                 (Frame::bulk_str("len"), Frame::Integer(plain.len() as i64)),
             ]);
-            assert_eq!(lcs_reply(a.as_bytes(), b.as_bytes(), &opts), Ok(want), "LCS {a} {b} IDX");
+            assert_eq!(
+                lcs_reply(a.as_bytes(), b.as_bytes(), &opts),
+                Ok(want),
+                "LCS {a} {b} IDX"
+            );
             let plain_reply = lcs_reply(a.as_bytes(), b.as_bytes(), &LcsOptions::default());
             assert_eq!(plain_reply, Ok(Frame::bulk_str(plain)), "LCS {a} {b}");
-            let len_opts = LcsOptions { len: true, ..LcsOptions::default() };
+            let len_opts = LcsOptions {
+                len: true,
+                ..LcsOptions::default()
+            };
             let len_reply = lcs_reply(a.as_bytes(), b.as_bytes(), &len_opts);
-            assert_eq!(len_reply, Ok(Frame::Integer(plain.len() as i64)), "LCS {a} {b} LEN");
+            assert_eq!(
+                len_reply,
+                Ok(Frame::Integer(plain.len() as i64)),
+                "LCS {a} {b} LEN"
+            );
         }
     }
 }

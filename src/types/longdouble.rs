@@ -205,10 +205,18 @@ mod tests {
         for (cur, by) in not_float {
             assert_eq!(incr(cur, by), Err(CmdError::NotFloat), "{cur:?} + {by:?}");
         }
-        for (cur, by) in [("1", "inf"), ("1", "infinity"), ("inf", "1"), ("1e4932", "1e4932")] {
+        for (cur, by) in [
+            ("1", "inf"),
+            ("1", "infinity"),
+            ("inf", "1"),
+            ("1e4932", "1e4932"),
+        ] {
             assert_eq!(incr(cur, by), Err(CmdError::NanOrInfinity), "{cur} + {by}");
         }
-        assert_eq!(CmdError::NotFloat.message(), "ERR value is not a valid float");
+        assert_eq!(
+            CmdError::NotFloat.message(),
+            "ERR value is not a valid float"
+        );
         assert_eq!(
             CmdError::NanOrInfinity.message(),
             "ERR increment would produce NaN or Infinity"
@@ -254,9 +262,18 @@ mod tests {
     #[test]
     fn hincrbyfloat_matches_redis() {
         let msg = |r: Result<(), CmdError>| r.map_err(|e| e.message());
-        assert_eq!(msg(check_hincr_increment(b"inf")), Err("ERR value is NaN or Infinity".into()));
-        assert_eq!(msg(check_hincr_increment(b"abc")), Err("ERR value is not a valid float".into()));
-        assert_eq!(msg(check_hincr_increment(b"1e5000")), Err("ERR value is not a valid float".into()));
+        assert_eq!(
+            msg(check_hincr_increment(b"inf")),
+            Err("ERR value is NaN or Infinity".into())
+        );
+        assert_eq!(
+            msg(check_hincr_increment(b"abc")),
+            Err("ERR value is not a valid float".into())
+        );
+        assert_eq!(
+            msg(check_hincr_increment(b"1e5000")),
+            Err("ERR value is not a valid float".into())
+        );
         assert_eq!(msg(check_hincr_increment(b"0.1")), Ok(()));
 
         let h = |cur: Option<&str>, by: &str| {
@@ -267,8 +284,14 @@ mod tests {
         assert_eq!(h(None, "0.1"), Ok("0.1".into()));
         assert_eq!(h(Some("0.1"), "0.2"), Ok("0.3".into()));
         assert_eq!(h(Some("10"), "1.5"), Ok("11.5".into()));
-        assert_eq!(h(Some("abc"), "1"), Err("ERR hash value is not a float".into()));
-        assert_eq!(h(Some("inf"), "1"), Err("ERR increment would produce NaN or Infinity".into()));
+        assert_eq!(
+            h(Some("abc"), "1"),
+            Err("ERR hash value is not a float".into())
+        );
+        assert_eq!(
+            h(Some("inf"), "1"),
+            Err("ERR increment would produce NaN or Infinity".into())
+        );
         assert_eq!(
             h(Some("1e4932"), "1e4932"),
             Err("ERR increment would produce NaN or Infinity".into())

@@ -101,7 +101,12 @@ mod tests {
             b"1\0",
             b"--1",
         ] {
-            assert_eq!(parse_i64_strict(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_i64_strict(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -139,7 +144,12 @@ mod tests {
             (b"1.7976931348623157e308", f64::MAX),
         ];
         for (s, v) in accepted {
-            assert_eq!(parse_f64_strict(s), Some(*v), "{:?}", String::from_utf8_lossy(s));
+            assert_eq!(
+                parse_f64_strict(s),
+                Some(*v),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
         }
         assert!(parse_f64_strict(b"-0").unwrap().is_sign_negative());
         let rejected: &[&[u8]] = &[
@@ -147,7 +157,12 @@ mod tests {
             b"1_0", b"abc", b"1e", b"e5", b"--1", b"0x",
         ];
         for s in rejected {
-            assert_eq!(parse_f64_strict(s), None, "{:?}", String::from_utf8_lossy(s));
+            assert_eq!(
+                parse_f64_strict(s),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
         }
     }
 
