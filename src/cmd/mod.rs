@@ -14,6 +14,7 @@
 //! - `Session`: needs the connection or several shards (SELECT, CLIENT, INFO, SCAN...).
 
 pub mod args;
+pub mod bitmap;
 pub mod connection;
 pub mod error;
 pub mod keyspace;
@@ -137,6 +138,7 @@ impl Command {
 fn families() -> impl Iterator<Item = &'static Command> {
     [
         string::COMMANDS,
+        bitmap::COMMANDS,
         keyspace::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,

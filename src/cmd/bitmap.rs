@@ -1,0 +1,153 @@
+//! Bitmap commands and LCS: strings viewed as bit arrays, and string comparison.
+//!
+//! The bit algorithms live in `types::bits`, `types::bitfield` and `types::lcs`; the handlers
+//! here only look keys up in the order Redis does (some arguments are checked only after the
+//! lookup, and clients can tell the difference) and store results back.
+
+use bytes::Bytes;
+
+use super::string::lookup_str;
+use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::{StrValue, Value};
+use crate::resp::Frame;
+use crate::types::bitfield::Bitfield;
+use crate::types::bits::{self, BitOp, CountRange, PosRange};
+use crate::types::lcs::{lcs_reply, LcsOptions};
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("setbit", 4, Run::Keyed(setbit))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@bitmap", "@slow"])
+        .keys(one_key())
+        .doc("Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "2.2.0", "bitmap", "O(1)"),
+    Command::new("getbit", 3, Run::Keyed(getbit))
+        .flags(&["readonly", "fast"])
+        .acl(&["@read", "@bitmap", "@fast"])
+        .keys(one_key())
+        .doc("Returns a bit value by offset.", "2.2.0", "bitmap", "O(1)"),
+    Command::new("bitcount", -2, Run::Keyed(bitcount))
+        .flags(&["readonly"])
+        .acl(&["@read", "@bitmap", "@slow"])
+        .keys(one_key())
+        .doc("Counts the number of set bits (population counting) in a string.", "2.6.0", "bitmap", "O(N)"),
+    Command::new("bitpos", -3, Run::Keyed(bitpos))
+        .flags(&["readonly"])
+        .acl(&["@read", "@bitmap", "@slow"])
+        .keys(one_key())
+        .doc("Finds the first set (1) or clear (0) bit in a string.", "2.8.7", "bitmap", "O(N)"),
+    Command::new("bitop", -4, Run::Keyed(bitop))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@bitmap", "@slow"])
+        .keys(keys(2, -1, 1))
+        .doc("Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "bitmap", "O(N)"),
+    Command::new("bitfield", -2, Run::Keyed(bitfield))
+        .flags(&["write", "denyoom"])
+        .acl(&["@write", "@bitmap", "@slow"])
+        .keys(one_key())
+        .doc("Performs arbitrary bitfield integer operations on strings.", "3.2.0", "bitmap", "O(1) for each subcommand specified"),
+    Command::new("bitfield_ro", -2, Run::Keyed(bitfield_ro))
+        .flags(&["readonly", "fast"])
+        .acl(&["@read", "@bitmap", "@fast"])
+        .keys(one_key())
+        .doc("Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0", "bitmap", "O(1) for each subcommand specified"),
+    Command::new("lcs", -3, Run::Keyed(lcs))
+        .flags(&["readonly"])
+        .acl(&["@read", "@string", "@slow"])
+        .keys(keys(1, 2, 1))
+        .doc("Finds the longest common substring.", "7.0.0", "string", "O(N*M) where N and M are the lengths of s1 and s2, respectively"),
+];
+
+/// The string at `key` as bytes (integers rendered), `None` if absent, WRONGTYPE otherwise.
+fn read_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(lookup_str(db, key, now, stats)?.map(|e| match &e.value {
+        Value::Str(s) => s.to_bytes(),
+    }))
+}
+
+/// The string at `key` as a growable buffer for in-place bit writes, creating it if absent.
+fn raw_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Vec<u8>, CmdError> {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    if lookup_str(db, key, now, stats)?.is_none() {
+        db.set(key, Value::Str(StrValue::Raw(Vec::new())), 0);
+    }
+    let entry = db.get(key, now, stats).expect("present: found or created just above");
+    match &mut entry.value {
+        Value::Str(s) => Ok(s.make_raw()),
+    }
+}
+
+fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let offset = bits::parse_bit_offset(&args[2])?;
+    let on = bits::parse_setbit_value(&args[3])?;
+    let buf = raw_for_write(ctx, &args[1])?;
+    Ok(Frame::Integer(bits::setbit(buf, offset, on) as i64))
+}
+
+fn getbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let offset = bits::parse_bit_offset(&args[2])?;
+    let value = read_str(ctx, &args[1])?;
+    Ok(Frame::Integer(value.is_some_and(|v| bits::getbit(&v, offset)) as i64))
+}
+
+fn bitcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(value) = read_str(ctx, &args[1])? else { return Ok(Frame::Integer(0)) };
+    let range = CountRange::parse(&args[2..])?;
+    Ok(Frame::Integer(bits::bitcount(&value, &range)))
+}
+
+fn bitpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let bit = bits::parse_bitpos_bit(&args[2])?;
+    let Some(value) = read_str(ctx, &args[1])? else { return Ok(Frame::Integer(if bit { -1 } else { 0 })) };
+    let range = PosRange::parse(&args[3..])?;
+    Ok(Frame::Integer(bits::bitpos(&value, bit, &range)))
+}
+
+fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let op = BitOp::parse(&args[1])?;
+    op.check_sources(args.len() - 3)?;
+    let mut sources = Vec::with_capacity(args.len() - 3);
+    for key in &args[3..] {
+        sources.push(read_str(ctx, key)?.unwrap_or_default());
+    }
+    let result = bits::bitop(op, &sources);
+    let len = result.len();
+    let (db, _) = ctx.db();
+    if len == 0 {
+        db.remove(&args[2]);
+    } else {
+        db.set(&args[2], Value::Str(StrValue::Raw(result)), 0);
+    }
+    Ok(Frame::Integer(len as i64))
+}
+
+fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
+    let field = Bitfield::parse(&args[2..], read_only)?;
+    if !field.writes() {
+        let value = read_str(ctx, &args[1])?;
+        return Ok(field.read(value.as_deref()));
+    }
+    let buf = raw_for_write(ctx, &args[1])?;
+    Ok(field.apply(buf).reply)
+}
+
+fn bitfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bitfield_generic(ctx, args, false)
+}
+
+fn bitfield_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bitfield_generic(ctx, args, true)
+}
+
+fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let not_strings = |e: CmdError| match e {
+        CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
+        e => e,
+    };
+    let a = read_str(ctx, &args[1]).map_err(not_strings)?.unwrap_or_default();
+    let b = read_str(ctx, &args[2]).map_err(not_strings)?.unwrap_or_default();
+    let opts = LcsOptions::parse(&args[3..])?;
+    lcs_reply(&a, &b, &opts)
+}
