@@ -63,7 +63,9 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            COUNTERS[slot()].0.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
+            COUNTERS[slot()]
+                .0
+                .fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
         }
         p
     }
@@ -71,7 +73,11 @@ unsafe impl GlobalAlloc for Counting {
 
 /// Bytes currently allocated by the whole process through Rust's allocator.
 pub fn used_memory() -> u64 {
-    COUNTERS.iter().map(|c| c.0.load(Relaxed)).sum::<i64>().max(0) as u64
+    COUNTERS
+        .iter()
+        .map(|c| c.0.load(Relaxed))
+        .sum::<i64>()
+        .max(0) as u64
 }
 
 /// Resident set size from /proc/self/statm.
@@ -79,6 +85,10 @@ pub fn rss() -> u64 {
     let page = 4096;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * page)
 }

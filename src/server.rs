@@ -45,11 +45,17 @@ impl Global {
     }
 
     pub fn limits(&self) -> Limits {
-        *self.limits.read().expect("limits lock is never poisoned: writers do not panic")
+        *self
+            .limits
+            .read()
+            .expect("limits lock is never poisoned: writers do not panic")
     }
 
     pub fn requirepass(&self) -> Option<Bytes> {
-        self.requirepass.read().expect("requirepass lock is never poisoned").clone()
+        self.requirepass
+            .read()
+            .expect("requirepass lock is never poisoned")
+            .clone()
     }
 
     /// Re-reads the settings cached here after CONFIG SET.
@@ -66,7 +72,10 @@ impl Global {
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let shards = config.threads().max(1);
-    let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1).max(1);
+    let cores = core_affinity::get_core_ids()
+        .map(|c| c.len())
+        .unwrap_or(1)
+        .max(1);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     let global = Arc::new(Global {
         databases: config.databases() as usize,
@@ -89,18 +98,27 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         .bind()
         .iter()
         .map(|host| format!("{}:{}", bracket_v6(host), config.port()))
-        .map(|a| a.parse::<SocketAddr>().map_err(|e| format!("invalid bind address {a}: {e}")))
+        .map(|a| {
+            a.parse::<SocketAddr>()
+                .map_err(|e| format!("invalid bind address {a}: {e}"))
+        })
         .collect::<Result<_, _>>()?;
     // Bind once here so that a busy port is reported before any thread starts.
     for addr in &addrs {
-        std::net::TcpListener::bind(addr).map_err(|e| format!("Could not create server TCP listening socket {addr}: {e}"))?;
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("Could not create server TCP listening socket {addr}: {e}"))?;
     }
 
     let requests = MeshBuilder::full(shards, 1024);
     let responses = MeshBuilder::full(shards, 1024);
     let mut handles = Vec::new();
     for i in 0..shards {
-        let (global, requests, responses, addrs) = (global.clone(), requests.clone(), responses.clone(), addrs.clone());
+        let (global, requests, responses, addrs) = (
+            global.clone(),
+            requests.clone(),
+            responses.clone(),
+            addrs.clone(),
+        );
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
         let placement = Placement::Fixed(i % cores);
         let handle = LocalExecutorBuilder::new(placement)
@@ -110,13 +128,18 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                 crate::shard::expire::start_active_expiry(node.clone());
                 let mut accepts = Vec::new();
                 for addr in addrs {
-                    let listener = TcpListener::bind(addr).expect("bound once already in this process");
+                    let listener =
+                        TcpListener::bind(addr).expect("bound once already in this process");
                     let node = node.clone();
                     accepts.push(glommio::spawn_local(async move {
                         loop {
                             match listener.accept().await {
                                 Ok(stream) => {
-                                    glommio::spawn_local(crate::net::conn::serve(node.clone(), stream)).detach();
+                                    glommio::spawn_local(crate::net::conn::serve(
+                                        node.clone(),
+                                        stream,
+                                    ))
+                                    .detach();
                                 }
                                 Err(e) => eprintln!("accept failed: {e}"),
                             }
@@ -156,5 +179,7 @@ fn bracket_v6(host: &str) -> String {
 fn random_run_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).expect("digit < 16")).collect()
+    (0..40)
+        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).expect("digit < 16"))
+        .collect()
 }

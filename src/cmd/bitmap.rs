@@ -73,7 +73,9 @@ fn raw_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Vec<u8>, Cm
     if lookup_str(db, key, now, stats)?.is_none() {
         db.set(key, Value::Str(StrValue::Raw(Vec::new())), 0);
     }
-    let entry = db.get(key, now, stats).expect("present: found or created just above");
+    let entry = db
+        .get(key, now, stats)
+        .expect("present: found or created just above");
     match &mut entry.value {
         Value::Str(s) => Ok(s.make_raw()),
     }
@@ -89,18 +91,24 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let offset = bits::parse_bit_offset(&args[2])?;
     let value = read_str(ctx, &args[1])?;
-    Ok(Frame::Integer(value.is_some_and(|v| bits::getbit(&v, offset)) as i64))
+    Ok(Frame::Integer(
+        value.is_some_and(|v| bits::getbit(&v, offset)) as i64,
+    ))
 }
 
 fn bitcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(value) = read_str(ctx, &args[1])? else { return Ok(Frame::Integer(0)) };
+    let Some(value) = read_str(ctx, &args[1])? else {
+        return Ok(Frame::Integer(0));
+    };
     let range = CountRange::parse(&args[2..])?;
     Ok(Frame::Integer(bits::bitcount(&value, &range)))
 }
 
 fn bitpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let bit = bits::parse_bitpos_bit(&args[2])?;
-    let Some(value) = read_str(ctx, &args[1])? else { return Ok(Frame::Integer(if bit { -1 } else { 0 })) };
+    let Some(value) = read_str(ctx, &args[1])? else {
+        return Ok(Frame::Integer(if bit { -1 } else { 0 }));
+    };
     let range = PosRange::parse(&args[3..])?;
     Ok(Frame::Integer(bits::bitpos(&value, bit, &range)))
 }
@@ -146,8 +154,12 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
         e => e,
     };
-    let a = read_str(ctx, &args[1]).map_err(not_strings)?.unwrap_or_default();
-    let b = read_str(ctx, &args[2]).map_err(not_strings)?.unwrap_or_default();
+    let a = read_str(ctx, &args[1])
+        .map_err(not_strings)?
+        .unwrap_or_default();
+    let b = read_str(ctx, &args[2])
+        .map_err(not_strings)?
+        .unwrap_or_default();
     let opts = LcsOptions::parse(&args[3..])?;
     lcs_reply(&a, &b, &opts)
 }

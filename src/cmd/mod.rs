@@ -82,10 +82,18 @@ pub struct KeySpec {
     pub step: i32,
 }
 
-pub const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+pub const NO_KEYS: KeySpec = KeySpec {
+    first: 0,
+    last: 0,
+    step: 0,
+};
 
 pub const fn one_key() -> KeySpec {
-    KeySpec { first: 1, last: 1, step: 1 }
+    KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    }
 }
 
 pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
@@ -123,8 +131,16 @@ impl Command {
     pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let KeySpec { first, last, step } = self.keys;
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
-        let last = if last < 0 { argc as i64 + last as i64 } else { last as i64 };
-        let end = if first == 0 { 0 } else { (last.max(0) as usize + 1).min(argc) };
+        let last = if last < 0 {
+            argc as i64 + last as i64
+        } else {
+            last as i64
+        };
+        let end = if first == 0 {
+            0
+        } else {
+            (last.max(0) as usize + 1).min(argc)
+        };
         (first..end.max(first)).step_by(step)
     }
 
@@ -155,7 +171,9 @@ impl Table {
     pub fn get() -> &'static Table {
         static TABLE: OnceLock<Table> = OnceLock::new();
         TABLE.get_or_init(|| Table {
-            by_name: families().map(|c| (c.name.as_bytes().to_vec(), c)).collect(),
+            by_name: families()
+                .map(|c| (c.name.as_bytes().to_vec(), c))
+                .collect(),
         })
     }
 
@@ -188,7 +206,9 @@ impl Table {
 /// Finds the subcommand row named by `args[1]`.
 pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command> {
     let parent_len = cmd.name.len() + 1;
-    cmd.subcommands.iter().find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+    cmd.subcommands
+        .iter()
+        .find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
 }
 
 /// Redis's reply for a command name it does not know, quoting the first arguments.
@@ -200,7 +220,11 @@ pub fn unknown_command(args: &[Bytes]) -> Frame {
         rest.push_str(&String::from_utf8_lossy(a));
         rest.push_str("', ");
     }
-    Frame::error(format!("ERR unknown command '{}', with args beginning with: {}", truncate(&name, 128), rest))
+    Frame::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate(&name, 128),
+        rest
+    ))
 }
 
 pub fn unknown_subcommand(args: &[Bytes]) -> Frame {
@@ -213,8 +237,14 @@ pub fn unknown_subcommand(args: &[Bytes]) -> Frame {
 
 pub fn wrong_arity(cmd: &Command) -> Frame {
     match cmd.name.split_once('|') {
-        Some((parent, sub)) => Frame::error(format!("ERR wrong number of arguments for '{}|{}' command", parent, sub)),
-        None => Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name)),
+        Some((parent, sub)) => Frame::error(format!(
+            "ERR wrong number of arguments for '{}|{}' command",
+            parent, sub
+        )),
+        None => Frame::error(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        )),
     }
 }
 
@@ -263,7 +293,13 @@ impl Command {
         self
     }
 
-    pub const fn doc(mut self, summary: &'static str, since: &'static str, group: &'static str, complexity: &'static str) -> Command {
+    pub const fn doc(
+        mut self,
+        summary: &'static str,
+        since: &'static str,
+        group: &'static str,
+        complexity: &'static str,
+    ) -> Command {
         self.summary = summary;
         self.since = since;
         self.group = group;

@@ -123,7 +123,12 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The string stored at `key`: `None` if absent, WRONGTYPE if it holds another type.
-pub fn lookup_str<'a>(db: &'a mut Db, key: &[u8], now: u64, stats: &mut KeyStats) -> Result<Option<&'a mut Entry>, CmdError> {
+pub fn lookup_str<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: u64,
+    stats: &mut KeyStats,
+) -> Result<Option<&'a mut Entry>, CmdError> {
     match db.lookup(key, now, stats) {
         None => Ok(None),
         Some(e) => match e.value {
@@ -184,7 +189,13 @@ struct SetOptions {
 
 /// Turns a relative or absolute expire argument into absolute Unix ms, with Redis's range
 /// checks (the error names the command).
-pub fn expire_at(cmd: &str, value: i64, unit_ms: i64, absolute: bool, now: u64) -> Result<u64, CmdError> {
+pub fn expire_at(
+    cmd: &str,
+    value: i64,
+    unit_ms: i64,
+    absolute: bool,
+    now: u64,
+) -> Result<u64, CmdError> {
     let invalid = || CmdError::InvalidExpire(cmd.to_string());
     if value <= 0 || (unit_ms == 1000 && value > i64::MAX / 1000) {
         return Err(invalid());
@@ -206,7 +217,11 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
     let (db, stats) = ctx.db();
     let old = lookup_str(db, key, now, stats)?;
     let existed = old.is_some();
-    let old_value = if opts.get { Some(old.map(|e| str_of(e).to_bytes())) } else { None };
+    let old_value = if opts.get {
+        Some(old.map(|e| str_of(e).to_bytes()))
+    } else {
+        None
+    };
     let blocked = match opts.condition {
         Condition::IfAbsent => existed,
         Condition::IfPresent => !existed,
@@ -229,7 +244,11 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
 }
 
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut opts = SetOptions { condition: Condition::Always, expiry: Expiry::None, get: false };
+    let mut opts = SetOptions {
+        condition: Condition::Always,
+        expiry: Expiry::None,
+        get: false,
+    };
     let mut c = ArgCursor::new(args, 3);
     while let Some(a) = c.peek() {
         c.next()?;
@@ -244,7 +263,11 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             opts.expiry = Expiry::KeepTtl;
         } else if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
             let n = c.next_i64()?;
-            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let unit = if is(a, "ex") || is(a, "exat") {
+                1000
+            } else {
+                1
+            };
             let absolute = is(a, "exat") || is(a, "pxat");
             opts.expiry = Expiry::At(expire_at("set", n, unit, absolute, ctx.now)?);
         } else {
@@ -255,15 +278,29 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = SetOptions { condition: Condition::IfAbsent, expiry: Expiry::None, get: false };
+    let opts = SetOptions {
+        condition: Condition::IfAbsent,
+        expiry: Expiry::None,
+        get: false,
+    };
     let reply = set_generic(ctx, &args[1], &args[2], opts)?;
     Ok(Frame::Integer((reply == Frame::ok()) as i64))
 }
 
 fn setex_with(ctx: &mut Ctx, args: &[Bytes], unit: i64) -> CmdResult {
     let n = parse_int(&args[2])?;
-    let at = expire_at(&String::from_utf8_lossy(&args[0]).to_lowercase(), n, unit, false, ctx.now)?;
-    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::At(at), get: false };
+    let at = expire_at(
+        &String::from_utf8_lossy(&args[0]).to_lowercase(),
+        n,
+        unit,
+        false,
+        ctx.now,
+    )?;
+    let opts = SetOptions {
+        condition: Condition::Always,
+        expiry: Expiry::At(at),
+        get: false,
+    };
     set_generic(ctx, &args[1], &args[3], opts)
 }
 
@@ -276,7 +313,11 @@ fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::None, get: true };
+    let opts = SetOptions {
+        condition: Condition::Always,
+        expiry: Expiry::None,
+        get: true,
+    };
     set_generic(ctx, &args[1], &args[2], opts)
 }
 
@@ -288,7 +329,11 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let no_expiry = expiry == Expiry::None;
         if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
             let n = c.next_i64()?;
-            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let unit = if is(a, "ex") || is(a, "exat") {
+                1000
+            } else {
+                1
+            };
             let absolute = is(a, "exat") || is(a, "pxat");
             expiry = Expiry::At(expire_at("getex", n, unit, absolute, ctx.now)?);
         } else if no_expiry && is(a, "persist") {
@@ -299,7 +344,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::Null);
+    };
     let value = str_of(e).to_bytes();
     match expiry {
         Expiry::At(at) if at <= now => {
@@ -319,7 +366,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::Null);
+    };
     let value = str_of(e).to_bytes();
     db.remove(&args[1]);
     Ok(Frame::Bulk(value))
@@ -331,7 +380,10 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let items = args[1..]
         .iter()
         .map(|k| match db.lookup(k, now, stats) {
-            Some(Entry { value: Value::Str(s), .. }) => Frame::Bulk(s.to_bytes()),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Frame::Bulk(s.to_bytes()),
             #[allow(unreachable_patterns)]
             _ => Frame::Null,
         })
@@ -341,7 +393,9 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::Raw("ERR wrong number of arguments for 'mset' command".into()));
+        return Err(CmdError::Raw(
+            "ERR wrong number of arguments for 'mset' command".into(),
+        ));
     }
     let (db, _) = ctx.db();
     for pair in args[1..].chunks(2) {
@@ -352,11 +406,16 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::Raw("ERR wrong number of arguments for 'msetnx' command".into()));
+        return Err(CmdError::Raw(
+            "ERR wrong number of arguments for 'msetnx' command".into(),
+        ));
     }
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now, stats)) {
+    if args[1..]
+        .chunks(2)
+        .any(|pair| db.contains(&pair[0], now, stats))
+    {
         return Ok(Frame::Integer(0));
     }
     for pair in args[1..].chunks(2) {
@@ -402,7 +461,9 @@ fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let by = parse_int(&args[2])?;
-    let by = by.checked_neg().ok_or_else(|| CmdError::err("decrement would overflow"))?;
+    let by = by
+        .checked_neg()
+        .ok_or_else(|| CmdError::err("decrement would overflow"))?;
     incr_generic(ctx, &args[1], by)
 }
 
@@ -421,7 +482,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn check_size(len: usize) -> Result<(), CmdError> {
     if len > MAX_STRING {
-        return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     Ok(())
 }
@@ -448,7 +511,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(Frame::Integer(lookup_str(db, &args[1], now, stats)?.map_or(0, |e| str_of(e).len() as i64)))
+    Ok(Frame::Integer(
+        lookup_str(db, &args[1], now, stats)?.map_or(0, |e| str_of(e).len() as i64),
+    ))
 }
 
 fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -456,7 +521,9 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let end = parse_int(&args[3])?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::bulk(Bytes::new())) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::bulk(Bytes::new()));
+    };
     let mut scratch = itoa::Buffer::new();
     let s = str_of(e).bytes(&mut scratch);
     Ok(Frame::Bulk(Bytes::copy_from_slice(range_of(s, start, end))))
@@ -468,7 +535,11 @@ pub fn range_of(s: &[u8], start: i64, end: i64) -> &[u8] {
     if start < 0 && end < 0 && start > end {
         return &[];
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { (len + end).max(0) } else { end };
     let end = end.min(len - 1);
     if len == 0 || start > end {

@@ -30,7 +30,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_at: 0, access: lru_clock() }
+        Entry {
+            value,
+            expire_at: 0,
+            access: lru_clock(),
+        }
     }
 
     pub fn expire(&self) -> Option<u64> {
@@ -169,7 +173,9 @@ impl Db {
 
     /// Sets or clears (`at == 0`) the expiry of an existing key. Returns false if it is absent.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
-        let Some(entry) = self.keys.get_mut(key) else { return false };
+        let Some(entry) = self.keys.get_mut(key) else {
+            return false;
+        };
         let had = entry.expire_at != 0;
         entry.expire_at = at;
         if at != 0 && !had {
@@ -211,7 +217,11 @@ impl Db {
     /// walk; internally positions are shifted by one so that 0 can mean both "start" and "end".
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Blob, &Entry)) -> u64 {
         let len = self.keys.len() as u64;
-        let mut pos = if cursor == 0 { len } else { (cursor - 1).min(len) };
+        let mut pos = if cursor == 0 {
+            len
+        } else {
+            (cursor - 1).min(len)
+        };
         let mut visited = 0;
         while pos > 0 && visited < count.max(1) {
             pos -= 1;
@@ -232,7 +242,12 @@ impl Db {
 
     /// One round of Redis's active expiry: sample up to `samples` volatile keys and delete the
     /// expired ones. Returns (sampled, expired) so the caller can decide whether to go on.
-    pub fn expire_sample(&mut self, now: u64, samples: usize, stats: &mut KeyStats) -> (usize, usize) {
+    pub fn expire_sample(
+        &mut self,
+        now: u64,
+        samples: usize,
+        stats: &mut KeyStats,
+    ) -> (usize, usize) {
         let n = self.volatile.len();
         if n == 0 {
             return (0, 0);
@@ -262,7 +277,11 @@ impl Db {
         if ttl_count > 0 {
             // Smooth like Redis: the new sample weighs 2% against the running estimate.
             let sample = ttl_sum / ttl_count;
-            self.avg_ttl = if self.avg_ttl == 0 { sample } else { (self.avg_ttl * 49 + sample) / 50 };
+            self.avg_ttl = if self.avg_ttl == 0 {
+                sample
+            } else {
+                (self.avg_ttl * 49 + sample) / 50
+            };
         }
         (take, expired)
     }
@@ -276,7 +295,10 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
-        Keyspace { dbs: (0..databases).map(|_| Db::default()).collect(), stats: KeyStats::default() }
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            stats: KeyStats::default(),
+        }
     }
 
     pub fn db(&mut self, index: usize) -> (&mut Db, &mut KeyStats) {

@@ -28,8 +28,14 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let info = Rc::new(ClientInfo {
         id: node.global.next_client_id(),
-        addr: stream.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        laddr: stream.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        addr: stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        laddr: stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
         created: Instant::now(),
         last_active: std::cell::Cell::new(Instant::now()),

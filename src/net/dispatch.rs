@@ -67,7 +67,14 @@ async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
 }
 
 /// Runs a keyed command where its keys live.
-pub async fn run_keyed(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, merge: Option<Merge>, args: Args) -> Frame {
+pub async fn run_keyed(
+    node: &Rc<Node>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Option<Merge>,
+    args: Args,
+) -> Frame {
     let mut owner = None;
     let mut spans = false;
     for p in cmd.key_positions(args.len()) {
@@ -89,30 +96,53 @@ pub async fn run_keyed(node: &Rc<Node>, db: usize, cmd: &'static Command, f: Key
         // The common case: local keys, nothing locked. Runs without yielding or allocating.
         let mut data = node.data.borrow_mut();
         if data.locks.is_idle() {
-            let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+            let mut ctx = Ctx {
+                ks: &mut data.ks,
+                db,
+                now: now_ms(),
+            };
             return f(&mut ctx, &args).unwrap_or_else(Frame::from);
         }
     }
     let wait_for = lock_keys(cmd, db, &args);
     node.run_on(shard, wait_for, move |data| {
-        let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+        let mut ctx = Ctx {
+            ks: &mut data.ks,
+            db,
+            now: now_ms(),
+        };
         f(&mut ctx, &args).unwrap_or_else(Frame::from)
     })
     .await
 }
 
 fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
-    cmd.key_positions(args.len()).map(|p| (db as u32, Blob::new(&args[p]))).collect()
+    cmd.key_positions(args.len())
+        .map(|p| (db as u32, Blob::new(&args[p])))
+        .collect()
 }
 
 fn keys_with_owners(node: &Node, cmd: &Command, args: &[Bytes]) -> Vec<(usize, Blob)> {
-    cmd.key_positions(args.len()).map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p]))).collect()
+    cmd.key_positions(args.len())
+        .map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p])))
+        .collect()
 }
 
 /// Splits the command per shard, runs each part under the transaction's locks, merges replies.
-async fn spread(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, merge: Merge, args: Args) -> Frame {
+async fn spread(
+    node: &Rc<Node>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Merge,
+    args: Args,
+) -> Frame {
     let owners = keys_with_owners(node, cmd, &args);
-    let tx = Tx::begin(node, owners.iter().map(|(s, k)| (*s, (db as u32, k.clone())))).await;
+    let tx = Tx::begin(
+        node,
+        owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
+    )
+    .await;
     let first = cmd.keys.first as usize;
     let step = cmd.keys.step.max(1) as usize;
     let positions: Vec<usize> = cmd.key_positions(args.len()).collect();
@@ -129,7 +159,11 @@ async fn spread(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, m
         }
         let reply = tx
             .hop(shard, move |data| {
-                let mut ctx = Ctx { ks: &mut data.ks, db, now: now_ms() };
+                let mut ctx = Ctx {
+                    ks: &mut data.ks,
+                    db,
+                    now: now_ms(),
+                };
                 f(&mut ctx, &sub).unwrap_or_else(Frame::from)
             })
             .await;
@@ -142,7 +176,12 @@ async fn spread(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, m
     drop(tx);
     match merge {
         Merge::Ok => Frame::ok(),
-        Merge::Sum => Frame::Integer(parts.iter().map(|p| if let Frame::Integer(n) = p { *n } else { 0 }).sum()),
+        Merge::Sum => Frame::Integer(
+            parts
+                .iter()
+                .map(|p| if let Frame::Integer(n) = p { *n } else { 0 })
+                .sum(),
+        ),
         Merge::PerKey => {
             let mut out = vec![Frame::Null; positions.len()];
             for (part, idxs) in parts.into_iter().zip(order) {
@@ -158,15 +197,29 @@ async fn spread(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, m
 }
 
 /// Moves the keys onto this shard under locks, runs the ordinary handler, moves them back.
-async fn gather(node: &Rc<Node>, db: usize, cmd: &'static Command, f: KeyedFn, args: Args) -> Frame {
+async fn gather(
+    node: &Rc<Node>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: Args,
+) -> Frame {
     let mut owners = keys_with_owners(node, cmd, &args);
     owners.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
     owners.dedup_by(|a, b| a.1 == b.1);
-    let tx = Tx::begin(node, owners.iter().map(|(s, k)| (*s, (db as u32, k.clone())))).await;
+    let tx = Tx::begin(
+        node,
+        owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
+    )
+    .await;
     let write = cmd.is_write();
     let mut scratch = tx.gather(db, &owners, write).await;
     let reply = {
-        let mut ctx = Ctx { ks: &mut scratch, db, now: now_ms() };
+        let mut ctx = Ctx {
+            ks: &mut scratch,
+            db,
+            now: now_ms(),
+        };
         f(&mut ctx, &args).unwrap_or_else(Frame::from)
     };
     if write {

@@ -29,7 +29,15 @@ pub struct Session {
 impl Session {
     pub fn new(node: Rc<Node>, info: Rc<ClientInfo>) -> Session {
         let authenticated = node.global.requirepass().is_none();
-        Session { node, info, db: 0, resp3: false, authenticated, reply_mode: ReplyMode::On, close: false }
+        Session {
+            node,
+            info,
+            db: 0,
+            resp3: false,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close: false,
+        }
     }
 
     pub fn select(&mut self, db: usize) {

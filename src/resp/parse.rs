@@ -66,7 +66,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { proto_max_bulk_len: 512 * 1024 * 1024, client_query_buffer_limit: 1024 * 1024 * 1024 }
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -103,7 +106,10 @@ impl std::error::Error for ProtocolError {}
 ///   arguments (a blank line, `*0`, `*-1`) in front of the partial one have been removed, as Redis
 ///   skips them too; the partial request itself is left untouched.
 /// * `Err(e)`: a protocol error; the caller replies with `e` and closes the connection.
-pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+pub fn parse_request(
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     RequestParser::new().parse(buf, limits)
 }
 
@@ -154,7 +160,11 @@ impl RequestParser {
     }
 
     /// Parses one request from the front of `buf`; see [`parse_request`] for the contract.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             let mut spans = SpanCache::new();
             let step = match buf.first() {
@@ -178,7 +188,9 @@ impl RequestParser {
                     return Ok(None);
                 }
                 Step::Empty(consumed) => buf.advance(consumed),
-                Step::Multibulk { end, argc } => return take_multibulk(buf, end, argc, &spans).map(Some),
+                Step::Multibulk { end, argc } => {
+                    return take_multibulk(buf, end, argc, &spans).map(Some)
+                }
                 Step::Inline { consumed, args } => {
                     buf.advance(consumed);
                     return Ok(Some(args));
@@ -188,7 +200,12 @@ impl RequestParser {
     }
 
     /// Checks the multibulk request at the front of `data` without consuming anything.
-    fn scan_multibulk(&mut self, data: &[u8], limits: &Limits, spans: &mut SpanCache) -> Result<Step, ProtocolError> {
+    fn scan_multibulk(
+        &mut self,
+        data: &[u8],
+        limits: &Limits,
+        spans: &mut SpanCache,
+    ) -> Result<Step, ProtocolError> {
         let (mut pos, mut remaining, argc) = match self.resume.take() {
             Some(r) if r.seen_len <= data.len() => (r.pos, r.remaining, r.argc),
             _ => {
@@ -205,7 +222,9 @@ impl RequestParser {
                     return Err(ProtocolError::new(UNAUTHENTICATED_MULTIBULK_LEN));
                 }
                 // Redis treats `*0` and any negative count as a request with nothing in it.
-                let Ok(argc) = usize::try_from(count) else { return Ok(Step::Empty(next)) };
+                let Ok(argc) = usize::try_from(count) else {
+                    return Ok(Step::Empty(next));
+                };
                 if argc == 0 {
                     return Ok(Step::Empty(next));
                 }
@@ -218,7 +237,12 @@ impl RequestParser {
             let (len, payload) = match header_line(data, pos) {
                 Line::Complete { value, next } => (value, next),
                 Line::Incomplete => {
-                    self.resume = Some(Resume { pos, remaining, argc, seen_len: data.len() });
+                    self.resume = Some(Resume {
+                        pos,
+                        remaining,
+                        argc,
+                        seen_len: data.len(),
+                    });
                     return Ok(Step::Incomplete);
                 }
                 Line::TooLong => return Err(ProtocolError::new(TOO_BIG_BULK_COUNT)),
@@ -241,7 +265,12 @@ impl RequestParser {
             match len.checked_add(2) {
                 Some(need) if need <= available => {}
                 _ => {
-                    self.resume = Some(Resume { pos, remaining, argc, seen_len: data.len() });
+                    self.resume = Some(Resume {
+                        pos,
+                        remaining,
+                        argc,
+                        seen_len: data.len(),
+                    });
                     return Ok(Step::Incomplete);
                 }
             }
@@ -276,7 +305,11 @@ struct SpanCache {
 
 impl SpanCache {
     fn new() -> Self {
-        SpanCache { spans: [(0, 0); CACHED_SPANS], len: 0, from_start: false }
+        SpanCache {
+            spans: [(0, 0); CACHED_SPANS],
+            len: 0,
+            from_start: false,
+        }
     }
 
     #[inline]
@@ -289,7 +322,9 @@ impl SpanCache {
 
     /// All of the request's argument positions, if they fit.
     fn complete(&self, argc: usize) -> Option<&[(usize, usize)]> {
-        (self.from_start && self.len == argc).then(|| self.spans.get(..argc)).flatten()
+        (self.from_start && self.len == argc)
+            .then(|| self.spans.get(..argc))
+            .flatten()
     }
 }
 
@@ -302,7 +337,10 @@ fn take_multibulk(
 ) -> Result<Vec<Bytes>, ProtocolError> {
     let frame = buf.split_to(end).freeze();
     if let Some(spans) = spans.complete(argc) {
-        return Ok(spans.iter().map(|&(start, end)| frame.slice(start..end)).collect());
+        return Ok(spans
+            .iter()
+            .map(|&(start, end)| frame.slice(start..end))
+            .collect());
     }
     // The headers were validated by the scan (or by earlier scans, for a resumed request), so
     // this walk fails only if the caller changed the buffer behind a `RequestParser`'s back.
@@ -311,10 +349,18 @@ fn take_multibulk(
 
 /// Walks the headers of a complete multibulk request again and slices out its arguments.
 fn collect_args(frame: &Bytes, argc: usize) -> Option<Vec<Bytes>> {
-    let Line::Complete { next: mut pos, .. } = header_line(frame, 0) else { return None };
+    let Line::Complete { next: mut pos, .. } = header_line(frame, 0) else {
+        return None;
+    };
     let mut args = Vec::with_capacity(argc);
     for _ in 0..argc {
-        let Line::Complete { value: Some(len), next } = header_line(frame, pos) else { return None };
+        let Line::Complete {
+            value: Some(len),
+            next,
+        } = header_line(frame, pos)
+        else {
+            return None;
+        };
         let end = next.checked_add(usize::try_from(len).ok()?)?;
         if end.checked_add(2)? > frame.len() {
             return None;
@@ -382,7 +428,9 @@ fn header_fast(data: &[u8], start: usize) -> Option<Line> {
 /// The general case, mirroring Redis: find the CR wherever it is, then parse what precedes it.
 #[cold]
 fn header_slow(data: &[u8], start: usize) -> Line {
-    let Some(rest) = data.get(start..) else { return Line::Incomplete };
+    let Some(rest) = data.get(start..) else {
+        return Line::Incomplete;
+    };
     // Redis searches with strchr, which stops at a NUL byte as if the buffer ended there.
     match memchr::memchr2(b'\r', 0, rest) {
         Some(i) if rest[i] == b'\r' => {
@@ -399,7 +447,10 @@ fn header_slow(data: &[u8], start: usize) -> Line {
 #[inline(always)]
 fn line_end(data: &[u8], cr: usize, value: Option<i64>) -> Line {
     if cr + 2 <= data.len() {
-        Line::Complete { value, next: cr + 2 }
+        Line::Complete {
+            value,
+            next: cr + 2,
+        }
     } else {
         Line::Incomplete
     }
@@ -427,7 +478,9 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(b - b'0'))?;
     }
     if negative {
         // i64::MIN's magnitude is one more than i64::MAX's.
@@ -450,7 +503,11 @@ fn scan_inline(data: &[u8]) -> Result<Step, ProtocolError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let args = split_args(line).ok_or_else(|| ProtocolError::new(UNBALANCED_QUOTES))?;
     let consumed = newline + 1;
-    Ok(if args.is_empty() { Step::Empty(consumed) } else { Step::Inline { consumed, args } })
+    Ok(if args.is_empty() {
+        Step::Empty(consumed)
+    } else {
+        Step::Inline { consumed, args }
+    })
 }
 
 /// C's `isspace` in the C locale, which `sdssplitargs` uses between arguments and after a closing
@@ -497,17 +554,19 @@ fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
             let c = at(i);
             match quote {
                 Quote::Double => match c {
-                    b'\\' if at(i + 1) == b'x' => match (hex_value(at(i + 2)), hex_value(at(i + 3))) {
-                        (Some(hi), Some(lo)) => {
-                            current.push(hi * 16 + lo);
-                            i += 3;
+                    b'\\' if at(i + 1) == b'x' => {
+                        match (hex_value(at(i + 2)), hex_value(at(i + 3))) {
+                            (Some(hi), Some(lo)) => {
+                                current.push(hi * 16 + lo);
+                                i += 3;
+                            }
+                            // Not a hex escape: an ordinary backslash escape of the 'x'.
+                            _ => {
+                                i += 1;
+                                current.push(b'x');
+                            }
                         }
-                        // Not a hex escape: an ordinary backslash escape of the 'x'.
-                        _ => {
-                            i += 1;
-                            current.push(b'x');
-                        }
-                    },
+                    }
                     b'\\' if i + 1 < line.len() => {
                         i += 1;
                         current.push(match line[i] {
@@ -600,11 +659,21 @@ mod tests {
                         break;
                     }
                     // What is left in the buffer at an error depends on how much had arrived.
-                    Err(e) => return Outcome { requests, error: Some(e.0), rest: Vec::new() },
+                    Err(e) => {
+                        return Outcome {
+                            requests,
+                            error: Some(e.0),
+                            rest: Vec::new(),
+                        }
+                    }
                 }
             }
         }
-        Outcome { requests, error: None, rest: buf.to_vec() }
+        Outcome {
+            requests,
+            error: None,
+            rest: buf.to_vec(),
+        }
     }
 
     /// Runs `input` at every fragment size in both modes and checks that all agree with `expected`.
@@ -616,7 +685,12 @@ mod tests {
         for &mode in &modes {
             for &chunk in FRAGMENTS {
                 let got = run(input, limits, chunk, mode);
-                assert_eq!(&got, expected, "input {:?}, fragment size {chunk}, {mode:?}", show(input));
+                assert_eq!(
+                    &got,
+                    expected,
+                    "input {:?}, fragment size {chunk}, {mode:?}",
+                    show(input)
+                );
             }
         }
     }
@@ -631,7 +705,10 @@ mod tests {
     }
 
     fn reqs(requests: &[&[&[u8]]]) -> Vec<Vec<Vec<u8>>> {
-        requests.iter().map(|r| r.iter().map(|a| a.to_vec()).collect()).collect()
+        requests
+            .iter()
+            .map(|r| r.iter().map(|a| a.to_vec()).collect())
+            .collect()
     }
 
     /// `input` is exactly these requests, with nothing left over.
@@ -640,7 +717,11 @@ mod tests {
     }
 
     fn assert_parses_leaving(input: &[u8], expected: &[&[&[u8]]], rest: &[u8]) {
-        let expected = Outcome { requests: reqs(expected), error: None, rest: rest.to_vec() };
+        let expected = Outcome {
+            requests: reqs(expected),
+            error: None,
+            rest: rest.to_vec(),
+        };
         check_with(input, &Limits::default(), false, &expected);
     }
 
@@ -654,7 +735,11 @@ mod tests {
     }
 
     fn assert_error_after(input: &[u8], before: &[&[&[u8]]], message: &str) {
-        let expected = Outcome { requests: reqs(before), error: Some(message.to_owned()), rest: Vec::new() };
+        let expected = Outcome {
+            requests: reqs(before),
+            error: Some(message.to_owned()),
+            rest: Vec::new(),
+        };
         check_with(input, &Limits::default(), false, &expected);
     }
 
@@ -673,7 +758,10 @@ mod tests {
     #[test]
     fn multibulk_basic() {
         assert_parses(b"*1\r\n$4\r\nPING\r\n", &[&[b"PING"]]);
-        assert_parses(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n", &[&[b"SET", b"k", b"hello"]]);
+        assert_parses(
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n",
+            &[&[b"SET", b"k", b"hello"]],
+        );
     }
 
     #[test]
@@ -710,7 +798,16 @@ mod tests {
 
     #[test]
     fn multibulk_count_must_parse_like_string2ll() {
-        for bad in [&b"*\r\n"[..], b"*x\r\n", b"*-0\r\n", b"*+1\r\n", b"*01\r\n", b"*1 \r\n", b"* 1\r\n", b"*-\r\n"] {
+        for bad in [
+            &b"*\r\n"[..],
+            b"*x\r\n",
+            b"*-0\r\n",
+            b"*+1\r\n",
+            b"*01\r\n",
+            b"*1 \r\n",
+            b"* 1\r\n",
+            b"*-\r\n",
+        ] {
             assert_error(bad, INVALID_MULTIBULK_LEN);
         }
     }
@@ -728,11 +825,18 @@ mod tests {
 
     #[test]
     fn multibulk_expected_dollar() {
-        assert_error_after(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", &[], "ERR Protocol error: expected '$', got 'f'");
+        assert_error_after(
+            b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
+            &[],
+            "ERR Protocol error: expected '$', got 'f'",
+        );
         // CR and LF are shown as spaces, as Redis does to keep the reply on one line.
         assert_error(b"*1\r\n\r\n", "ERR Protocol error: expected '$', got ' '");
         assert_error(b"*1\r\n\n\r\n", "ERR Protocol error: expected '$', got ' '");
-        assert_error(b"*1\r\n\xff\r\n", "ERR Protocol error: expected '$', got '\u{ff}'");
+        assert_error(
+            b"*1\r\n\xff\r\n",
+            "ERR Protocol error: expected '$', got '\u{ff}'",
+        );
         // The type byte is only looked at once its line has ended.
         assert_incomplete(b"*1\r\nfoo");
     }
@@ -740,10 +844,21 @@ mod tests {
     #[test]
     fn multibulk_at_the_bulk_length_limit_waits() {
         assert_incomplete(b"*1\r\n$536870912\r\n");
-        let limits = Limits { proto_max_bulk_len: 3, ..Limits::default() };
-        let ok = Outcome { requests: reqs(&[&[b"abc"]]), error: None, rest: vec![] };
+        let limits = Limits {
+            proto_max_bulk_len: 3,
+            ..Limits::default()
+        };
+        let ok = Outcome {
+            requests: reqs(&[&[b"abc"]]),
+            error: None,
+            rest: vec![],
+        };
         check_with(b"*1\r\n$3\r\nabc\r\n", &limits, false, &ok);
-        let err = Outcome { requests: vec![], error: Some(INVALID_BULK_LEN.into()), rest: vec![] };
+        let err = Outcome {
+            requests: vec![],
+            error: Some(INVALID_BULK_LEN.into()),
+            rest: vec![],
+        };
         check_with(b"*1\r\n$4\r\nabcd\r\n", &limits, false, &err);
     }
 
@@ -752,7 +867,10 @@ mod tests {
         // Redis skips the byte after a header's CR and the two bytes after a payload unchecked.
         assert_parses(b"*1\rx$4\r\nPING\r\n", &[&[b"PING"]]);
         assert_parses(b"*1\r\n$4\rxPINGxx", &[&[b"PING"]]);
-        assert_parses(b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", &[&[b"PING"], &[b"PING"]]);
+        assert_parses(
+            b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n",
+            &[&[b"PING"], &[b"PING"]],
+        );
         // A header's CR must be followed by one more byte before it counts.
         assert_incomplete(b"*1\r");
         assert_incomplete(b"*1\r\n$4\r");
@@ -820,11 +938,17 @@ mod tests {
         assert_parses(b"ECHO  \"a b\"  \r\n", &[&[b"ECHO", b"a b"]]);
         assert_parses(b"ECHO \"\"\r\n", &[&[b"ECHO", b""]]);
         assert_parses(b"ECHO ''\r\n", &[&[b"ECHO", b""]]);
-        assert_parses(b"ECHO \"\\n\\r\\t\\b\\a\\\\\\\"\\q\"\r\n", &[&[b"ECHO", b"\n\r\t\x08\x07\\\"q"]]);
+        assert_parses(
+            b"ECHO \"\\n\\r\\t\\b\\a\\\\\\\"\\q\"\r\n",
+            &[&[b"ECHO", b"\n\r\t\x08\x07\\\"q"]],
+        );
         assert_parses(b"ECHO \"\\xff\\x00\\x4A\"\r\n", &[&[b"ECHO", b"\xff\x00J"]]);
         // A backslash-x without two hex digits is just an escaped 'x'.
         assert_parses(b"ECHO \"\\x4\"\r\n", &[&[b"ECHO", b"x4"]]);
-        assert_parses(b"ECHO 'a\\'b' \"\\x41\\x4g\\q\"\r\n", &[&[b"ECHO", b"a'b", b"Ax4gq"]]);
+        assert_parses(
+            b"ECHO 'a\\'b' \"\\x41\\x4g\\q\"\r\n",
+            &[&[b"ECHO", b"a'b", b"Ax4gq"]],
+        );
         assert_parses(b"ECHO 'a\\nb'\r\n", &[&[b"ECHO", b"a\\nb"]]);
         // A quote may open in the middle of an argument.
         assert_parses(b"ECHO a\"b\"\r\n", &[&[b"ECHO", b"ab"]]);
@@ -896,31 +1020,50 @@ mod tests {
 
     #[test]
     fn pipeline_stops_at_the_first_error() {
-        assert_error_after(b"PING\r\n*1\r\n$x\r\nPING\r\n", &[&[b"PING"]], INVALID_BULK_LEN);
+        assert_error_after(
+            b"PING\r\n*1\r\n$x\r\nPING\r\n",
+            &[&[b"PING"]],
+            INVALID_BULK_LEN,
+        );
     }
 
     // ---- Limits and resources ----
 
     #[test]
     fn query_buffer_limit() {
-        let limits = Limits { client_query_buffer_limit: 100, ..Limits::default() };
+        let limits = Limits {
+            client_query_buffer_limit: 100,
+            ..Limits::default()
+        };
         let mut partial = b"*1\r\n$200\r\n".to_vec();
         partial.resize(101, b'x');
-        let err = Outcome { requests: vec![], error: Some(QUERY_BUFFER_LIMIT.into()), rest: vec![] };
+        let err = Outcome {
+            requests: vec![],
+            error: Some(QUERY_BUFFER_LIMIT.into()),
+            rest: vec![],
+        };
         check_with(&partial, &limits, false, &err);
         // Whole requests are fine however much is buffered.
         let mut many = Vec::new();
         for _ in 0..20 {
             many.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
         }
-        let ok = Outcome { requests: vec![vec![b"PING".to_vec()]; 20], error: None, rest: vec![] };
+        let ok = Outcome {
+            requests: vec![vec![b"PING".to_vec()]; 20],
+            error: None,
+            rest: vec![],
+        };
         check_with(&many, &limits, false, &ok);
     }
 
     #[test]
     fn unauthenticated_limits() {
         let check = |input: &[u8], error: Option<&str>, requests: Vec<Vec<Vec<u8>>>| {
-            let expected = Outcome { requests, error: error.map(str::to_owned), rest: vec![] };
+            let expected = Outcome {
+                requests,
+                error: error.map(str::to_owned),
+                rest: vec![],
+            };
             check_with(input, &Limits::default(), true, &expected);
         };
         check(b"*11\r\n", Some(UNAUTHENTICATED_MULTIBULK_LEN), vec![]);
@@ -933,7 +1076,11 @@ mod tests {
 
     #[test]
     fn announced_lengths_allocate_nothing() {
-        for input in [&b"*1\r\n$536870000\r\n"[..], b"*2147483647\r\n", b"*2147483647\r\n$536870912\r\n"] {
+        for input in [
+            &b"*1\r\n$536870000\r\n"[..],
+            b"*2147483647\r\n",
+            b"*2147483647\r\n$536870912\r\n",
+        ] {
             let mut buf = BytesMut::with_capacity(64);
             buf.extend_from_slice(input);
             let capacity = buf.capacity();
@@ -947,7 +1094,9 @@ mod tests {
     fn arguments_share_the_buffer() {
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n"[..]);
         let base = buf.as_ptr() as usize;
-        let args = parse_request(&mut buf, &Limits::default()).unwrap().unwrap();
+        let args = parse_request(&mut buf, &Limits::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(args[0].as_ptr() as usize, base + 8);
         assert_eq!(args[1].as_ptr() as usize, base + 17);
     }
@@ -959,7 +1108,12 @@ mod tests {
         header.extend_from_slice(format!("${SIZE}\r\n").as_bytes());
         let piece = vec![b'v'; 16 * 1024];
         let started = Instant::now();
-        for mode in [Mode::Stateless, Mode::Stateful { auth_required: false }] {
+        for mode in [
+            Mode::Stateless,
+            Mode::Stateful {
+                auth_required: false,
+            },
+        ] {
             let mut parser = RequestParser::new();
             let mut buf = BytesMut::from(&header[..]);
             let mut sent = 0;
@@ -981,7 +1135,11 @@ mod tests {
             assert!(buf.is_empty());
         }
         // Rescanning the payload each time would take minutes; reading headers only takes moments.
-        assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
@@ -1003,7 +1161,11 @@ mod tests {
         let args = got.expect("request should be complete");
         assert_eq!(args.len(), ARGS);
         assert!(args.iter().all(|a| a == &b"x"[..]));
-        assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
@@ -1022,7 +1184,10 @@ mod tests {
         parser.reset();
         buf.clear();
         buf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n");
-        assert!(parser.parse(&mut buf, &Limits::default()).unwrap().is_some());
+        assert!(parser
+            .parse(&mut buf, &Limits::default())
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -1043,7 +1208,18 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"-0", b"+1", b"01", b" 1", b"1 ", b"9223372036854775808", b"-9223372036854775809", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"+1",
+            b"01",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", show(bad));
         }
     }
@@ -1079,7 +1255,10 @@ mod tests {
     }
 
     fn small_limits() -> impl Strategy<Value = Limits> {
-        (0usize..40, 0usize..300).prop_map(|(bulk, qbuf)| Limits { proto_max_bulk_len: bulk, client_query_buffer_limit: qbuf })
+        (0usize..40, 0usize..300).prop_map(|(bulk, qbuf)| Limits {
+            proto_max_bulk_len: bulk,
+            client_query_buffer_limit: qbuf,
+        })
     }
 
     fn arg() -> impl Strategy<Value = Vec<u8>> {

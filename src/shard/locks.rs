@@ -70,7 +70,10 @@ impl LockTable {
         let mut blocked: AHashSet<LockKey> = AHashSet::new();
         let mut still_waiting = VecDeque::new();
         while let Some(w) = self.queue.pop_front() {
-            let free = w.keys.iter().all(|k| !self.held.contains_key(k) && !blocked.contains(k));
+            let free = w
+                .keys
+                .iter()
+                .all(|k| !self.held.contains_key(k) && !blocked.contains(k));
             if free {
                 for k in &w.keys {
                     self.held.insert(k.clone(), w.owner);
@@ -104,7 +107,9 @@ mod tests {
         let mut second = t.acquire(2, vec![k("b")]).expect("b is held");
         // c is free, but not overtaking is only required for conflicting requests.
         assert!(t.acquire(3, vec![k("c")]).is_none());
-        let mut third = t.acquire(4, vec![k("b"), k("c")]).expect("b and c are busy");
+        let mut third = t
+            .acquire(4, vec![k("b"), k("c")])
+            .expect("b and c are busy");
         t.release(1);
         assert!(poll_ready(&mut second));
         assert!(!poll_ready(&mut third));

@@ -62,9 +62,17 @@ pub type Job = Box<dyn FnOnce(&mut ShardData) -> AnyBox + Send>;
 
 pub enum Request {
     /// Run `job`; if `wait_for` is non-empty, first wait until none of those keys is locked.
-    Run { id: u64, job: Job, wait_for: Vec<LockKey> },
+    Run {
+        id: u64,
+        job: Job,
+        wait_for: Vec<LockKey>,
+    },
     /// Lock `keys` for transaction `owner` and answer once granted.
-    Lock { id: u64, owner: u64, keys: Vec<LockKey> },
+    Lock {
+        id: u64,
+        owner: u64,
+        keys: Vec<LockKey>,
+    },
     /// Release what transaction `owner` holds. No answer.
     Unlock { owner: u64 },
 }
@@ -143,17 +151,27 @@ impl Node {
             return self.run_here(wait_for, f).await;
         }
         let job: Job = Box::new(move |data| Box::new(f(data)) as AnyBox);
-        let value = self.ask(shard, |id| Request::Run { id, job, wait_for }).await;
-        *value.downcast::<R>().expect("a job's result has the type its sender expects")
+        let value = self
+            .ask(shard, |id| Request::Run { id, job, wait_for })
+            .await;
+        *value
+            .downcast::<R>()
+            .expect("a job's result has the type its sender expects")
     }
 
     /// Runs `f` here, queueing behind any transaction that holds one of `wait_for`.
-    pub async fn run_here<R>(self: &Rc<Self>, wait_for: Vec<LockKey>, f: impl FnOnce(&mut ShardData) -> R) -> R {
+    pub async fn run_here<R>(
+        self: &Rc<Self>,
+        wait_for: Vec<LockKey>,
+        f: impl FnOnce(&mut ShardData) -> R,
+    ) -> R {
         let owner = self.fresh_id();
         let granted = {
             let mut data = self.data.borrow_mut();
             let free = wait_for.is_empty()
-                || data.locks.can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
+                || data
+                    .locks
+                    .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
             if free {
                 // Runs to completion without yielding, so it needs no lock to be atomic.
                 return f(&mut data);
@@ -201,7 +219,8 @@ impl Node {
                 g.await;
             }
         } else {
-            self.ask(shard, |id| Request::Lock { id, owner, keys }).await;
+            self.ask(shard, |id| Request::Lock { id, owner, keys })
+                .await;
         }
     }
 
@@ -213,7 +232,10 @@ impl Node {
         } else {
             let node = self.clone();
             glommio::spawn_local(async move {
-                let _ = node.requests.send_to(shard, Request::Unlock { owner }).await;
+                let _ = node
+                    .requests
+                    .send_to(shard, Request::Unlock { owner })
+                    .await;
             })
             .detach();
         }
@@ -244,7 +266,10 @@ async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Reque
             Request::Run { id, job, wait_for } => {
                 let runnable = {
                     let data = node.data.borrow();
-                    wait_for.is_empty() || data.locks.can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
+                    wait_for.is_empty()
+                        || data
+                            .locks
+                            .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
                 };
                 if runnable {
                     let value = job(&mut node.data.borrow_mut());

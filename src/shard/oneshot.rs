@@ -21,7 +21,11 @@ pub struct Sender<T>(Rc<RefCell<Slot<T>>>);
 pub struct Receiver<T>(Rc<RefCell<Slot<T>>>);
 
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let slot = Rc::new(RefCell::new(Slot { value: None, waker: None, closed: false }));
+    let slot = Rc::new(RefCell::new(Slot {
+        value: None,
+        waker: None,
+        closed: false,
+    }));
     (Sender(slot.clone()), Receiver(slot))
 }
 

@@ -40,7 +40,11 @@ impl Tx {
             }
         }
         let owner = node.fresh_id();
-        let mut tx = Tx { node: node.clone(), owner, shards: Vec::new() };
+        let mut tx = Tx {
+            node: node.clone(),
+            owner,
+            shards: Vec::new(),
+        };
         for (shard, keys) in per_shard.into_iter().enumerate() {
             if keys.is_empty() {
                 continue;
@@ -66,7 +70,11 @@ impl Tx {
     pub async fn gather(&self, db: usize, keys: &[(usize, Blob)], take: bool) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
         for &shard in &self.shards {
-            let wanted: Vec<Blob> = keys.iter().filter(|(s, _)| *s == shard).map(|(_, k)| k.clone()).collect();
+            let wanted: Vec<Blob> = keys
+                .iter()
+                .filter(|(s, _)| *s == shard)
+                .map(|(_, k)| k.clone())
+                .collect();
             if wanted.is_empty() {
                 continue;
             }
@@ -76,7 +84,11 @@ impl Tx {
                     wanted
                         .into_iter()
                         .map(|k| {
-                            let e = if take { db.remove(&k) } else { db.peek(&k).cloned() };
+                            let e = if take {
+                                db.remove(&k)
+                            } else {
+                                db.peek(&k).cloned()
+                            };
                             (k, e)
                         })
                         .collect::<Vec<(Blob, Option<Entry>)>>()

@@ -20,7 +20,10 @@ impl Blob {
         if bytes.len() <= INLINE {
             let mut buf = [0u8; INLINE];
             buf[..bytes.len()].copy_from_slice(bytes);
-            Blob::Inline { len: bytes.len() as u8, buf }
+            Blob::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
         } else {
             Blob::Heap(bytes.into())
         }

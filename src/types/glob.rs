@@ -45,8 +45,8 @@ pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
 
     let mut p = 0; // next pattern token
     let mut i = 0; // next subject byte
-    // Where to resume after a mismatch: the token after the latest run of stars, and the
-    // subject position that run has absorbed up to so far.
+                   // Where to resume after a mismatch: the token after the latest run of stars, and the
+                   // subject position that run has absorbed up to so far.
     let mut resume: Option<(usize, usize)> = None;
 
     while i < subject.len() {
@@ -228,10 +228,10 @@ mod tests {
         (b"h[a-b]llo", b"hbllo", false, true),
         (b"h[b-a]llo", b"hbllo", false, true), // reversed range
         (b"h[a-b]llo", b"hcllo", false, false),
-        (b"[]a]", b"a", false, false),         // `[]` is empty; then literal "a]"
+        (b"[]a]", b"a", false, false), // `[]` is empty; then literal "a]"
         (b"[]a]", b"]", false, false),
-        (b"[^]", b"x", false, true),           // empty negated class matches anything
-        (b"[a-]", b"-", false, false),         // "a-]" is a range a..']'
+        (b"[^]", b"x", false, true), // empty negated class matches anything
+        (b"[a-]", b"-", false, false), // "a-]" is a range a..']'
         (b"[a-]", b"_", false, true),
         (b"[a-]", b"]", false, true),
         (b"[-a]", b"-", false, true),
@@ -426,7 +426,12 @@ mod tests {
                 .collect();
             ours.sort();
             ours.dedup();
-            assert_eq!(ours, theirs, "pattern {:?}", String::from_utf8_lossy(&pattern));
+            assert_eq!(
+                ours,
+                theirs,
+                "pattern {:?}",
+                String::from_utf8_lossy(&pattern)
+            );
         }
         redis.call(&[b"FLUSHDB"]);
     }
@@ -447,7 +452,10 @@ mod tests {
             } else {
                 redis.call(&[b"FLUSHDB"]);
                 redis.call(&[b"SET", subject, b"1"]);
-                redis.call_array(&[b"KEYS", pattern]).iter().any(|k| k == subject)
+                redis
+                    .call_array(&[b"KEYS", pattern])
+                    .iter()
+                    .any(|k| k == subject)
             };
             assert_eq!(
                 found,
@@ -478,7 +486,9 @@ mod tests {
 
         impl Conn {
             pub fn connect(addr: &str) -> Conn {
-                Conn(BufReader::new(TcpStream::connect(addr).expect("no redis-server")))
+                Conn(BufReader::new(
+                    TcpStream::connect(addr).expect("no redis-server"),
+                ))
             }
 
             pub fn call(&mut self, args: &[&[u8]]) -> Reply {
