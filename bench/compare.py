@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Tessera vs Redis, side by side in one run.
+
+Starts `tessera-server` and Debian's `redis-server` on free ports, each pinned to core 0,
+and drives both with `redis-benchmark` pinned to core 1 (taskset). For every test and
+pipeline depth it runs Redis and Tessera alternately for several rounds (interleaved, so
+machine noise hits both alike) and prints medians of:
+
+  - throughput (requests/s) and p50/p99 latency, as redis-benchmark reports them;
+  - the server's CPU time per request: user+system ticks from /proc/PID/stat over the run,
+    divided by the requests. On a 2-core machine the load generator saturates first, so this
+    is the steadier figure;
+
+each with the Tessera/Redis ratio.
+
+Usage: bench/compare.py [--rounds 5] [--tests set,get,incr,mset] [--pipelines 1,16]
+                        [--clients 50] [--threads 1] [--requests-p1 200000] [--requests-p16 2000000]
+"""
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, proc, name):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name} exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{name} did not answer PING")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); after the ')' split they are 11 and 12.
+    return int(fields[11]) + int(fields[12])
+
+
+def run_benchmark(port, test, pipeline, clients, requests, core):
+    cmd = ["taskset", "-c", str(core), "redis-benchmark", "-p", str(port), "-t", test,
+           "-P", str(pipeline), "-c", str(clients), "-n", str(requests), "--csv", "-q"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rows = [r for r in csv.DictReader(io.StringIO(out))]
+    if not rows:
+        sys.exit(f"redis-benchmark printed nothing for {test}: {out!r}")
+    # MSET's row is named "MSET (10 keys)"; one row per -t test.
+    row = rows[0]
+    return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
+
+
+def measure(server, test, pipeline, args, bench_core):
+    requests = args.requests_p1 if pipeline == 1 else args.requests_p16
+    before = cpu_ticks(server["proc"].pid)
+    rps, p50, p99 = run_benchmark(server["port"], test, pipeline, args.clients, requests, bench_core)
+    ticks = cpu_ticks(server["proc"].pid) - before
+    cpu_us = ticks / TICKS * 1e6 / requests
+    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu_us}
+
+
+def start(name, cmd, port):
+    log = open(os.path.join(tempfile.gettempdir(), f"bench-{name}.log"), "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    wait_ready(port, proc, name)
+    return {"name": name, "proc": proc, "port": port}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tests", default="set,get,incr,mset")
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1, help="Tessera shards")
+    ap.add_argument("--requests-p1", type=int, default=200_000)
+    ap.add_argument("--requests-p16", type=int, default=2_000_000)
+    ap.add_argument("--server-core", type=int, default=0)
+    ap.add_argument("--bench-core", type=int, default=1)
+    ap.add_argument("--tessera", default=os.path.join(ROOT, "target", "release", "tessera-server"))
+    args = ap.parse_args()
+
+    for tool in ("redis-server", "redis-benchmark", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install -y redis-server redis-tools util-linux")
+    if not os.path.exists(args.tessera):
+        sys.exit(f"{args.tessera} not found: cargo build --release")
+
+    workdir = tempfile.mkdtemp(prefix="tessera-bench-")
+    rport, tport = free_port(), free_port()
+    core = str(args.server_core)
+    servers = [
+        start("redis", ["taskset", "-c", core, "redis-server", "--port", str(rport), "--save", "",
+                        "--appendonly", "no", "--dir", workdir], rport),
+        start("tessera", ["taskset", "-c", core, args.tessera, "--port", str(tport),
+                          "--threads", str(args.threads), "--dir", workdir], tport),
+    ]
+    results = {}  # (test, pipeline, server) -> list of samples
+    try:
+        for rnd in range(args.rounds):
+            for pipeline in [int(p) for p in args.pipelines.split(",")]:
+                for test in args.tests.split(","):
+                    # Alternate which server goes first so drift does not favour either.
+                    order = servers if rnd % 2 == 0 else servers[::-1]
+                    for s in order:
+                        sample = measure(s, test, pipeline, args, args.bench_core)
+                        results.setdefault((test, pipeline, s["name"]), []).append(sample)
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        for s in servers:
+            s["proc"].kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def med(test, pipeline, name, field):
+        return statistics.median(x[field] for x in results[(test, pipeline, name)])
+
+    print(f"\nTessera (--threads {args.threads}) vs Redis {redis_version()}: medians of {args.rounds} "
+          f"interleaved rounds, {args.clients} clients, servers on core {args.server_core}, "
+          f"redis-benchmark on core {args.bench_core}\n")
+    header = ("| test | -P | Redis rps | Tessera rps | ratio | Redis p50/p99 ms | Tessera p50/p99 ms "
+              "| Redis CPU µs/req | Tessera CPU µs/req | CPU ratio |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for pipeline in [int(p) for p in args.pipelines.split(",")]:
+        for test in args.tests.split(","):
+            r = {f: med(test, pipeline, "redis", f) for f in ("rps", "p50", "p99", "cpu_us")}
+            t = {f: med(test, pipeline, "tessera", f) for f in ("rps", "p50", "p99", "cpu_us")}
+            print(f"| {test} | {pipeline} | {r['rps']:.0f} | {t['rps']:.0f} | {t['rps'] / r['rps']:.2f} "
+                  f"| {r['p50']:.3f}/{r['p99']:.3f} | {t['p50']:.3f}/{t['p99']:.3f} "
+                  f"| {r['cpu_us']:.2f} | {t['cpu_us']:.2f} | {t['cpu_us'] / r['cpu_us']:.2f} |")
+
+
+def redis_version():
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
+    for part in out.split():
+        if part.startswith("v="):
+            return part[2:]
+    return "?"
+
+
+if __name__ == "__main__":
+    main()
