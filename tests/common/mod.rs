@@ -439,6 +439,12 @@ impl RawConn {
     }
 
     /// Closes the writing half, as a client does that has nothing more to send.
+    /// The underlying socket, for tests that watch the connection itself (e.g. that the
+    /// server closes it).
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)
     }
