@@ -4,18 +4,18 @@
 //! `Keyspace` outright and command handlers operate on it directly, so this module is tested
 //! without a runtime.
 //!
-//! Keys live in an insertion-ordered hash map (`IndexMap`): lookups are hashed, and the dense
+//! Keys live in a hash map whose entries sit in one dense vector (`DenseMap`): lookups are hashed, and the dense
 //! entry vector gives SCAN a cursor that survives growth, and RANDOMKEY an O(1) random pick.
 //! Removal swaps the last entry into the hole, so SCAN walks positions from the end downwards:
 //! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
 
+pub mod dense;
 pub mod value;
 
-use ahash::RandomState;
-use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
 
 use crate::types::blob::Blob;
+use dense::DenseMap;
 pub use value::{StrValue, Value};
 
 /// A key's value with the metadata Redis keeps beside it.
@@ -64,9 +64,9 @@ pub struct KeyStats {
 
 #[derive(Default)]
 pub struct Db {
-    keys: IndexMap<Blob, Entry, RandomState>,
+    keys: DenseMap<Entry>,
     /// The keys that have an expiry, so the active cycle samples only those (Redis's `expires`).
-    volatile: IndexSet<Blob, RandomState>,
+    volatile: DenseMap<()>,
     /// Running estimate of the remaining TTL of volatile keys, from the active cycle's samples,
     /// as Redis estimates INFO keyspace's avg_ttl.
     avg_ttl: u64,
@@ -95,14 +95,14 @@ impl Db {
 
     /// Looks a key up, deleting it first if it has expired (lazy expiry).
     pub fn get(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
-        let idx = self.keys.get_index_of(key)?;
-        let expire_at = self.keys[idx].expire_at;
+        let idx = self.keys.position(key)?;
+        let expire_at = self.keys.at_mut(idx).expire_at;
         if expire_at != 0 && expire_at <= now {
             self.remove(key);
             stats.expired_keys += 1;
             return None;
         }
-        Some(&mut self.keys[idx])
+        Some(self.keys.at_mut(idx))
     }
 
     /// Like `get`, but also counts a hit or miss and refreshes the access time, as a read
@@ -148,15 +148,10 @@ impl Db {
 
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
         let expiring = entry.expire_at != 0;
-        match self.keys.get_mut(key) {
-            Some(slot) => *slot = entry,
-            None => {
-                self.keys.insert(Blob::new(key), entry);
-            }
-        }
+        self.keys.insert(key, entry);
         if expiring {
             if !self.volatile.contains(key) {
-                self.volatile.insert(Blob::new(key));
+                self.volatile.insert(key, ());
             }
         } else {
             self.volatile.swap_remove(key);
@@ -179,7 +174,7 @@ impl Db {
         let had = entry.expire_at != 0;
         entry.expire_at = at;
         if at != 0 && !had {
-            self.volatile.insert(Blob::new(key));
+            self.volatile.insert(key, ());
         } else if at == 0 && had {
             self.volatile.swap_remove(key);
         }
@@ -200,7 +195,7 @@ impl Db {
                 return None;
             }
             let idx = rng.gen_range(0..self.keys.len());
-            let (key, entry) = self.keys.get_index(idx)?;
+            let (key, entry) = self.keys.at(idx)?;
             if entry.expire_at != 0 && entry.expire_at <= now {
                 let key = key.clone();
                 self.remove(&key);
@@ -209,7 +204,7 @@ impl Db {
             }
             return Some(key.clone());
         }
-        self.keys.get_index(0).map(|(k, _)| k.clone())
+        self.keys.at(0).map(|(k, _)| k.clone())
     }
 
     /// Visits up to `count` positions of the key table from `cursor` downwards (see the module
@@ -225,7 +220,7 @@ impl Db {
         let mut visited = 0;
         while pos > 0 && visited < count.max(1) {
             pos -= 1;
-            let (k, e) = self.keys.get_index(pos as usize).expect("pos < len");
+            let (k, e) = self.keys.at(pos as usize).expect("pos < len");
             visit(k, e);
             visited += 1;
         }
@@ -261,7 +256,7 @@ impl Db {
                 break;
             }
             let idx = rng.gen_range(0..self.volatile.len());
-            let key = self.volatile[idx].clone();
+            let key = self.volatile.at(idx).expect("idx < len").0.clone();
             let at = self.keys.get(key.as_bytes()).map_or(0, |e| e.expire_at);
             let dead = at != 0 && at <= now;
             if at > now {

@@ -9,14 +9,14 @@
 //! and that the two bytes after a bulk payload are skipped without being checked.
 //!
 //! The parser is stateless by default: [`parse_request`] looks at the front of the buffer and
-//! either takes one whole request out of it or leaves the buffer as it was. Arguments are
-//! zero-copy slices of the buffer. Nothing is ever allocated from a length a client announced,
-//! only from bytes that have arrived, so `$536870000\r\n` followed by silence costs nothing. A
-//! partial request is rescanned on every call, but only its headers are read, never a payload:
-//! a 100 MB value arriving in 16 KB pieces is checked in constant time per piece.
-//! [`RequestParser`] is the same parser with a memory of where it stopped, for the one case where
-//! rescanning headers adds up (a command with a million small arguments arriving slowly), and
-//! for the tighter limits Redis applies before a client has authenticated.
+//! either takes one whole request out of it or leaves the unfinished request where it is.
+//! Arguments are zero-copy slices of the buffer. Nothing is ever allocated from a length a client
+//! announced, only from bytes that have arrived, so `$536870000\r\n` followed by silence costs
+//! nothing. A partial request is rescanned on every call, but only its headers are read, never a
+//! payload: a 100 MB value arriving in 16 KB pieces is checked in constant time per piece.
+//! [`RequestParser`] is the same parser with a memory of where it stopped, for the cases where
+//! rescanning does add up (a command with a million small arguments, or a long line, arriving
+//! slowly), and for the tighter limits Redis applies before a client has authenticated.
 
 use std::fmt;
 
@@ -115,10 +115,14 @@ pub fn parse_request(
 
 /// [`parse_request`] with a memory, one per connection.
 ///
-/// It remembers how far into an unfinished multibulk request it got, so each call continues
-/// where the last one stopped instead of rereading every argument header from the start. That
-/// keeps a request with very many arguments linear however it is split. It also knows whether
-/// the client still has to authenticate, in which case Redis's tighter limits apply.
+/// It remembers where it stopped in an unfinished request, so each call continues from there
+/// instead of reading again what it has already checked: the argument headers of a multibulk
+/// request, and the part of a line that has no line end yet. That keeps the work per request
+/// linear however the bytes are split, even for a command with a million small arguments or a
+/// client sending a long line one byte at a time. (Redis rereads both on every read, which a
+/// client sending a 64 KiB line a byte at a time turns into gigabytes of scanning on a core that
+/// other clients share.) It also knows whether the client still has to authenticate, in which
+/// case Redis's tighter limits apply.
 ///
 /// Between calls the caller may only append to the buffer (and let this parser consume it); after
 /// anything else, such as clearing the buffer, call [`reset`](Self::reset).
@@ -128,18 +132,28 @@ pub struct RequestParser {
     auth_required: bool,
 }
 
-/// Where an unfinished multibulk request stopped: everything before `pos` is validated.
+/// Where an unfinished request stopped.
 #[derive(Clone, Copy, Debug)]
 struct Resume {
-    /// Offset of the first bulk header that has not fully arrived.
+    /// The buffer's length when the parser stopped. A shorter buffer means the caller did more
+    /// than append, so the memory is dropped rather than trusted.
+    seen_len: usize,
+    /// The line being waited on (the first line, or the bulk header at `bulk.pos`) has no line end
+    /// before this offset, so the search continues here.
+    searched: usize,
+    /// Progress through the arguments, once the `*N` header has been read.
+    bulk: Option<BulkProgress>,
+}
+
+/// How far into a multibulk request's arguments the parser got: everything before `pos` is valid.
+#[derive(Clone, Copy, Debug)]
+struct BulkProgress {
+    /// Offset of the first bulk string that has not fully arrived.
     pos: usize,
     /// Arguments still to come from `pos` on.
     remaining: usize,
     /// The argument count from the `*N` header.
     argc: usize,
-    /// The buffer's length when the parser stopped. A shorter buffer means the caller did more
-    /// than append, so the memory is dropped rather than trusted.
-    seen_len: usize,
 }
 
 impl RequestParser {
@@ -166,18 +180,13 @@ impl RequestParser {
         limits: &Limits,
     ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
+            let resume = self.resume.take().filter(|r| r.seen_len <= buf.len());
             let mut spans = SpanCache::new();
             let step = match buf.first() {
-                None => {
-                    self.resume = None;
-                    return Ok(None);
-                }
+                None => return Ok(None),
                 // Redis picks the format by the first byte alone.
-                Some(b'*') => self.scan_multibulk(buf, limits, &mut spans)?,
-                Some(_) => {
-                    self.resume = None;
-                    scan_inline(buf)?
-                }
+                Some(b'*') => self.scan_multibulk(buf, limits, resume, &mut spans)?,
+                Some(_) => self.scan_inline(buf, resume)?,
             };
             match step {
                 Step::Incomplete => {
@@ -199,19 +208,34 @@ impl RequestParser {
         }
     }
 
+    /// Remembers where an unfinished request stopped, and reports it unfinished.
+    fn wait(&mut self, data: &[u8], searched: usize, bulk: Option<BulkProgress>) -> Step {
+        self.resume = Some(Resume {
+            seen_len: data.len(),
+            searched,
+            bulk,
+        });
+        Step::Incomplete
+    }
+
     /// Checks the multibulk request at the front of `data` without consuming anything.
     fn scan_multibulk(
         &mut self,
         data: &[u8],
         limits: &Limits,
+        resume: Option<Resume>,
         spans: &mut SpanCache,
     ) -> Result<Step, ProtocolError> {
-        let (mut pos, mut remaining, argc) = match self.resume.take() {
-            Some(r) if r.seen_len <= data.len() => (r.pos, r.remaining, r.argc),
+        let (mut pos, mut remaining, argc, mut search_from) = match resume {
+            Some(Resume {
+                bulk: Some(b),
+                searched,
+                ..
+            }) => (b.pos, b.remaining, b.argc, searched),
             _ => {
-                let (count, next) = match header_line(data, 0) {
+                let (count, next) = match header_line(data, 0, resume.map_or(0, |r| r.searched)) {
                     Line::Complete { value, next } => (value, next),
-                    Line::Incomplete => return Ok(Step::Incomplete),
+                    Line::Incomplete { searched } => return Ok(self.wait(data, searched, None)),
                     Line::TooLong => return Err(ProtocolError::new(TOO_BIG_MBULK_COUNT)),
                 };
                 let count = match count {
@@ -229,21 +253,20 @@ impl RequestParser {
                     return Ok(Step::Empty(next));
                 }
                 spans.from_start = true;
-                (next, argc, argc)
+                (next, argc, argc, next)
             }
         };
 
         while remaining > 0 {
-            let (len, payload) = match header_line(data, pos) {
+            let progress = BulkProgress {
+                pos,
+                remaining,
+                argc,
+            };
+            let (len, payload) = match header_line(data, pos, search_from) {
                 Line::Complete { value, next } => (value, next),
-                Line::Incomplete => {
-                    self.resume = Some(Resume {
-                        pos,
-                        remaining,
-                        argc,
-                        seen_len: data.len(),
-                    });
-                    return Ok(Step::Incomplete);
+                Line::Incomplete { searched } => {
+                    return Ok(self.wait(data, searched, Some(progress)))
                 }
                 Line::TooLong => return Err(ProtocolError::new(TOO_BIG_BULK_COUNT)),
             };
@@ -264,21 +287,42 @@ impl RequestParser {
             let available = data.len() - payload;
             match len.checked_add(2) {
                 Some(need) if need <= available => {}
-                _ => {
-                    self.resume = Some(Resume {
-                        pos,
-                        remaining,
-                        argc,
-                        seen_len: data.len(),
-                    });
-                    return Ok(Step::Incomplete);
-                }
+                // Next time the header is read again from `pos`, which the fast path does at once.
+                _ => return Ok(self.wait(data, pos, Some(progress))),
             }
             spans.push(payload, payload + len);
             pos = payload + len + 2;
+            search_from = pos;
             remaining -= 1;
         }
         Ok(Step::Multibulk { end: pos, argc })
+    }
+
+    /// Checks the inline request at the front of `data` and splits it into arguments.
+    fn scan_inline(&mut self, data: &[u8], resume: Option<Resume>) -> Result<Step, ProtocolError> {
+        let from = resume
+            .filter(|r| r.bulk.is_none())
+            .map_or(0, |r| r.searched)
+            .min(data.len());
+        // Redis finds the newline with strchr, so a NUL byte hides everything after it: a line
+        // with a NUL in it never ends, until it is too long. The search resumes at such a NUL.
+        let newline = match memchr::memchr2(b'\n', 0, &data[from..]) {
+            Some(i) if data[from + i] == b'\n' => from + i,
+            _ if data.len() > PROTO_INLINE_MAX_SIZE => {
+                return Err(ProtocolError::new(TOO_BIG_INLINE))
+            }
+            Some(nul) => return Ok(self.wait(data, from + nul, None)),
+            None => return Ok(self.wait(data, data.len(), None)),
+        };
+        let line = &data[..newline];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let args = split_args(line).ok_or_else(|| ProtocolError::new(UNBALANCED_QUOTES))?;
+        let consumed = newline + 1;
+        Ok(if args.is_empty() {
+            Step::Empty(consumed)
+        } else {
+            Step::Inline { consumed, args }
+        })
     }
 }
 
@@ -349,7 +393,7 @@ fn take_multibulk(
 
 /// Walks the headers of a complete multibulk request again and slices out its arguments.
 fn collect_args(frame: &Bytes, argc: usize) -> Option<Vec<Bytes>> {
-    let Line::Complete { next: mut pos, .. } = header_line(frame, 0) else {
+    let Line::Complete { next: mut pos, .. } = header_line(frame, 0, 0) else {
         return None;
     };
     let mut args = Vec::with_capacity(argc);
@@ -357,7 +401,7 @@ fn collect_args(frame: &Bytes, argc: usize) -> Option<Vec<Bytes>> {
         let Line::Complete {
             value: Some(len),
             next,
-        } = header_line(frame, pos)
+        } = header_line(frame, pos, pos)
         else {
             return None;
         };
@@ -388,23 +432,28 @@ enum Line {
     /// The line has ended. `value` is its number if that parses as Redis parses numbers; `next`
     /// is where the following element starts.
     Complete { value: Option<i64>, next: usize },
-    /// The line has not ended yet.
-    Incomplete,
+    /// The line has not ended yet; the search for its end can resume at `searched`.
+    Incomplete { searched: usize },
     /// The line has not ended after [`PROTO_INLINE_MAX_SIZE`] bytes.
     TooLong,
 }
 
 /// Reads the header line that starts at `start`, the type byte (`*` or `$`) being left to the
-/// caller, who checks it only once the line is complete, as Redis does.
+/// caller, who checks it only once the line is complete, as Redis does. A previous call may have
+/// found no line end before `search_from`.
 #[inline]
-fn header_line(data: &[u8], start: usize) -> Line {
-    header_fast(data, start).unwrap_or_else(|| header_slow(data, start))
+fn header_line(data: &[u8], start: usize, search_from: usize) -> Line {
+    header_fast(data, start).unwrap_or_else(|| header_slow(data, start, search_from))
 }
 
-/// The common case: a few digits, CR, and at least one more byte. Anything else (a sign, a
-/// leading zero, a long number, a line still arriving) is left to [`header_slow`].
+/// The common case: a proper type byte, a few digits, CR, and at least one more byte. Anything
+/// else (a sign, a leading zero, a long number, a line still arriving, a NUL type byte that hides
+/// the line from Redis's search) is left to [`header_slow`].
 #[inline(always)]
 fn header_fast(data: &[u8], start: usize) -> Option<Line> {
+    if !matches!(data.get(start), Some(b'*' | b'$')) {
+        return None;
+    }
     let digits = data.get(start + 1..)?;
     let first = *digits.first()?;
     if first == b'0' {
@@ -427,18 +476,25 @@ fn header_fast(data: &[u8], start: usize) -> Option<Line> {
 
 /// The general case, mirroring Redis: find the CR wherever it is, then parse what precedes it.
 #[cold]
-fn header_slow(data: &[u8], start: usize) -> Line {
-    let Some(rest) = data.get(start..) else {
-        return Line::Incomplete;
+fn header_slow(data: &[u8], start: usize, search_from: usize) -> Line {
+    let from = search_from.clamp(start, data.len().max(start));
+    let Some(rest) = data.get(from..) else {
+        return Line::Incomplete { searched: start };
     };
-    // Redis searches with strchr, which stops at a NUL byte as if the buffer ended there.
+    // Redis searches with strchr, which stops at a NUL byte as if the buffer ended there; the
+    // next search starts at that NUL again, so that what follows it stays hidden.
     match memchr::memchr2(b'\r', 0, rest) {
         Some(i) if rest[i] == b'\r' => {
-            let cr = start + i;
+            let cr = from + i;
             line_end(data, cr, data.get(start + 1..cr).and_then(parse_i64))
         }
-        _ if rest.len() > PROTO_INLINE_MAX_SIZE => Line::TooLong,
-        _ => Line::Incomplete,
+        _ if data.len() - start > PROTO_INLINE_MAX_SIZE => Line::TooLong,
+        Some(nul) => Line::Incomplete {
+            searched: from + nul,
+        },
+        None => Line::Incomplete {
+            searched: data.len(),
+        },
     }
 }
 
@@ -452,7 +508,7 @@ fn line_end(data: &[u8], cr: usize, value: Option<i64>) -> Line {
             next: cr + 2,
         }
     } else {
-        Line::Incomplete
+        Line::Incomplete { searched: cr }
     }
 }
 
@@ -488,26 +544,6 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
     } else {
         i64::try_from(magnitude).ok()
     }
-}
-
-/// Checks the inline request at the front of `data` and splits it into arguments.
-fn scan_inline(data: &[u8]) -> Result<Step, ProtocolError> {
-    // Redis finds the newline with strchr, so a NUL byte hides everything after it: a line with a
-    // NUL in it never ends, until it is too long.
-    let newline = match memchr::memchr2(b'\n', 0, data) {
-        Some(i) if data[i] == b'\n' => i,
-        _ if data.len() > PROTO_INLINE_MAX_SIZE => return Err(ProtocolError::new(TOO_BIG_INLINE)),
-        _ => return Ok(Step::Incomplete),
-    };
-    let line = &data[..newline];
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let args = split_args(line).ok_or_else(|| ProtocolError::new(UNBALANCED_QUOTES))?;
-    let consumed = newline + 1;
-    Ok(if args.is_empty() {
-        Step::Empty(consumed)
-    } else {
-        Step::Inline { consumed, args }
-    })
 }
 
 /// C's `isspace` in the C locale, which `sdssplitargs` uses between arguments and after a closing
@@ -684,6 +720,11 @@ mod tests {
         }
         for &mode in &modes {
             for &chunk in FRAGMENTS {
+                // The stateless parser rereads an unfinished line on every call, as Redis does;
+                // feeding it 64 KiB lines byte by byte would only make the test slow.
+                if matches!(mode, Mode::Stateless) && input.len() / chunk > 4096 {
+                    continue;
+                }
                 let got = run(input, limits, chunk, mode);
                 assert_eq!(
                     &got,
@@ -878,6 +919,8 @@ mod tests {
         // A NUL byte stops Redis's search for the CR, so these wait instead of failing.
         assert_incomplete(b"*1\x00\r\n");
         assert_incomplete(b"*1\r\n\x00\r\n");
+        assert_incomplete(b"*1\r\n$4\x00\r\nPING\r\n");
+        assert_incomplete(b"*1\r\n\x004\r\nPING\r\n");
     }
 
     #[test]
@@ -986,6 +1029,10 @@ mod tests {
     #[test]
     fn inline_nul_hides_the_newline() {
         assert_incomplete(b"PING\x00\r\n");
+        assert_incomplete(b"PING\x00\r\nPING\r\n");
+        let mut line = b"PING\x00\r\n".to_vec();
+        line.resize(PROTO_INLINE_MAX_SIZE + 1, b'x');
+        assert_error(&line, TOO_BIG_INLINE);
     }
 
     #[test]
@@ -994,6 +1041,14 @@ mod tests {
         assert_incomplete(&line);
         line.push(b'A');
         assert_error(&line, TOO_BIG_INLINE);
+
+        // The limit is on a line that has not ended: one whose end is already buffered is read,
+        // however long, as Redis does when it arrives in one go.
+        let mut long = b"ECHO ".to_vec();
+        long.resize(70_000, b'A');
+        long.extend_from_slice(b"\r\n");
+        let args = parse_request(&mut BytesMut::from(&long[..]), &Limits::default());
+        assert_eq!(args.unwrap().unwrap()[1].len(), 70_000 - 5);
 
         let mut after = b"*2\r\n$4\r\nECHO\r\n$1\r\n".to_vec();
         after.resize(after.len() + 70_000, b'x');
@@ -1173,7 +1228,8 @@ mod tests {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$3\r\nke"[..]);
         assert_eq!(parser.parse(&mut buf, &Limits::default()), Ok(None));
-        // The caller throws the buffer away without telling the parser; a shorter buffer is noticed.
+        // The caller throws the buffer away without telling the parser: a shorter buffer is
+        // noticed.
         buf.clear();
         buf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
         let args = parser.parse(&mut buf, &Limits::default()).unwrap().unwrap();
@@ -1288,13 +1344,19 @@ mod tests {
             let limits = Limits::default();
             let whole = run(&input, &limits, usize::MAX, Mode::Stateless);
             prop_assert_eq!(&run(&input, &limits, chunk, Mode::Stateless), &whole);
-            prop_assert_eq!(&run(&input, &limits, chunk, Mode::Stateful { auth_required: false }), &whole);
+            let stateful = Mode::Stateful { auth_required: false };
+            prop_assert_eq!(&run(&input, &limits, chunk, stateful), &whole);
         }
 
         /// With small limits the outcome can depend on how bytes arrive (as it does in Redis), but
         /// nothing panics and the stateful parser agrees with the stateless one.
         #[test]
-        fn small_limits_are_safe(input in protocolish(), limits in small_limits(), chunk in 1usize..40, auth in any::<bool>()) {
+        fn small_limits_are_safe(
+            input in protocolish(),
+            limits in small_limits(),
+            chunk in 1usize..40,
+            auth in any::<bool>(),
+        ) {
             let stateless = run(&input, &limits, chunk, Mode::Stateless);
             let stateful = run(&input, &limits, chunk, Mode::Stateful { auth_required: false });
             prop_assert_eq!(stateless, stateful);
@@ -1313,7 +1375,11 @@ mod tests {
 
         /// Several requests in one buffer come out in order, followed by an unfinished one.
         #[test]
-        fn pipelines(requests in prop::collection::vec(prop::collection::vec(arg(), 1..5), 1..8), cut in any::<prop::sample::Index>(), chunk in 1usize..200) {
+        fn pipelines(
+            requests in prop::collection::vec(prop::collection::vec(arg(), 1..5), 1..8),
+            cut in any::<prop::sample::Index>(),
+            chunk in 1usize..200,
+        ) {
             let mut input = Vec::new();
             for request in &requests {
                 input.extend_from_slice(&encode(request));
@@ -1329,14 +1395,18 @@ mod tests {
 
         /// Inline arguments made of plain characters split on spaces.
         #[test]
-        fn inline_plain_words(words in prop::collection::vec("[a-zA-Z0-9_:.-]{1,12}", 1..8), chunk in 1usize..32) {
+        fn inline_plain_words(
+            words in prop::collection::vec("[a-zA-Z0-9_:.-]{1,12}", 1..8),
+            chunk in 1usize..32,
+        ) {
             let line = format!("{}\r\n", words.join(" "));
             let expected = Outcome {
                 requests: vec![words.iter().map(|w| w.as_bytes().to_vec()).collect()],
                 error: None,
                 rest: vec![],
             };
-            prop_assert_eq!(run(line.as_bytes(), &Limits::default(), chunk, Mode::Stateless), expected);
+            let got = run(line.as_bytes(), &Limits::default(), chunk, Mode::Stateless);
+            prop_assert_eq!(got, expected);
         }
     }
 }

@@ -43,10 +43,10 @@ pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
         return false;
     }
 
-    let mut p = 0; // next pattern token
-    let mut i = 0; // next subject byte
-                   // Where to resume after a mismatch: the token after the latest run of stars, and the
-                   // subject position that run has absorbed up to so far.
+    // `p` is the next pattern token, `i` the next subject byte. `resume` is where to go back to
+    // after a mismatch: the token after the latest run of stars, and the subject position that
+    // run has absorbed up to so far.
+    let (mut p, mut i) = (0, 0);
     let mut resume: Option<(usize, usize)> = None;
 
     while i < subject.len() {
@@ -196,7 +196,7 @@ fn exceeds_star_nesting(pattern: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// (pattern, subject, nocase, expected). Every row was checked against redis-server
@@ -468,7 +468,7 @@ mod tests {
         redis.call(&[b"FLUSHDB"]);
     }
 
-    /// Just enough RESP to drive the live differential tests.
+    /// Just enough RESP to drive the live differential tests (also used by config.rs's).
     pub(crate) mod live {
         use std::io::{BufRead, BufReader, Read, Write};
         use std::net::TcpStream;
@@ -476,6 +476,7 @@ mod tests {
         pub struct Conn(BufReader<TcpStream>);
 
         #[derive(Debug)]
+        #[allow(dead_code)] // some payloads only ever show up in assertion messages
         pub enum Reply {
             Simple(Vec<u8>),
             Error(String),
