@@ -15,7 +15,7 @@ use glommio::net::TcpStream;
 use crate::net::clients::ClientInfo;
 use crate::net::dispatch::execute;
 use crate::net::session::{ReplyMode, Session};
-use crate::resp::parse::parse_request;
+use crate::resp::parse::RequestParser;
 use crate::resp::Frame;
 use crate::shard::Node;
 
@@ -61,6 +61,9 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut chunk = vec![0u8; READ_CHUNK];
+    // One parser per connection: it remembers how far an unfinished request got, so a huge
+    // request arriving in pieces is scanned once, not once per piece.
+    let mut parser = RequestParser::new();
     loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 || s.info.killed.get() {
@@ -70,7 +73,9 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
         s.info.last_active.set(Instant::now());
         let limits = s.node.global.limits();
         loop {
-            match parse_request(&mut input, &limits) {
+            // Until a client authenticates, Redis caps request sizes much lower.
+            parser.set_auth_required(!s.authenticated);
+            match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
                     if args.is_empty() {
                         continue;
