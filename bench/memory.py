@@ -43,7 +43,7 @@ def main():
         start("redis", ["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
                         "--enable-debug-command", "yes", "--dir", workdir], rport),
         start("tessera", [args.tessera, "--port", str(tport), "--threads", str(args.threads),
-                          "--dir", workdir], tport),
+                          "--dir", workdir, "--enable-debug-command", "yes"], tport),
     ]
     rows = {}
     try:

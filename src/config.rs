@@ -216,6 +216,7 @@ use DefaultValue::{Cores, Cwd, Text};
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const FSYNC_POLICIES: &[&str] = &["everysec", "always", "no"];
+const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 const MAXMEMORY_POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -231,7 +232,10 @@ const MAXMEMORY_POLICIES: &[&str] = &[
 parameters! {
     // Network.
     Port: "port", int(0, 65535), Text("6379"), LIVE;
-    Bind: "bind", Kind::Bind, Text("* -::*"), MULTI_ARG | LIVE;
+    // Redis's built-in default binds every interface and relies on protected mode to refuse
+    // remote clients; Tessera has no protected mode yet, so it binds loopback by default, as the
+    // redis.conf Redis ships does.
+    Bind: "bind", Kind::Bind, Text("127.0.0.1 -::1"), MULTI_ARG | LIVE;
     ProtectedMode: "protected-mode", Kind::Bool, Text("yes"), 0;
     TcpBacklog: "tcp-backlog", int(0, INT_MAX), Text("511"), IMMUTABLE;
     TcpKeepalive: "tcp-keepalive", int(0, INT_MAX), Text("300"), 0;
@@ -247,6 +251,7 @@ parameters! {
     Daemonize: "daemonize", Kind::Bool, Text("no"), IMMUTABLE;
     Loglevel: "loglevel", Kind::Enum(LOGLEVELS), Text("notice"), 0;
     Logfile: "logfile", TEXT, Text(""), IMMUTABLE;
+    EnableDebugCommand: "enable-debug-command", Kind::Enum(PROTECTED_ACTION), Text("no"), IMMUTABLE;
     // Persistence.
     Dir: "dir", Kind::Dir, Cwd, PROTECTED;
     Dbfilename: "dbfilename", base_name("filename", true), Text("dump.rdb"), PROTECTED;
@@ -307,7 +312,7 @@ const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "cluster-replica-no-failover", "cluster-replica-validity-factor",
     "cluster-require-full-coverage", "cluster-slave-no-failover",
     "cluster-slave-validity-factor", "crash-log-enabled", "crash-memcheck-enabled",
-    "disable-thp", "dynamic-hz", "enable-debug-command", "enable-module-command",
+    "disable-thp", "dynamic-hz", "enable-module-command",
     "enable-protected-configs", "hll-sparse-max-bytes", "ignore-warnings", "io-threads",
     "io-threads-do-reads", "jemalloc-bg-thread", "latency-monitor-threshold",
     "latency-tracking-info-percentiles", "lfu-decay-time", "lfu-log-factor",
@@ -599,6 +604,11 @@ impl Config {
     }
 
     /// Background task frequency, already clamped to 1..=500 as Redis does.
+    /// `enable-debug-command`: `no`, `yes` or `local` (loopback connections only).
+    pub fn enable_debug_command(&self) -> &'static str {
+        PROTECTED_ACTION[self.word(Param::EnableDebugCommand)]
+    }
+
     pub fn hz(&self) -> u32 {
         self.int(Param::Hz) as u32
     }
@@ -1915,7 +1925,7 @@ mod tests {
         // CONFIG GET on a redis-server 7.0.15 started without a config file.
         let expected = [
             ("port", "6379"),
-            ("bind", "* -::*"),
+            ("bind", "127.0.0.1 -::1"),
             ("requirepass", ""),
             ("dbfilename", "dump.rdb"),
             ("databases", "16"),
@@ -1978,11 +1988,11 @@ mod tests {
             c.bind(),
             vec![
                 BindAddr {
-                    addr: "*".into(),
+                    addr: "127.0.0.1".into(),
                     optional: false
                 },
                 BindAddr {
-                    addr: "::*".into(),
+                    addr: "::1".into(),
                     optional: true
                 },
             ]

@@ -6,8 +6,10 @@ use std::sync::Arc;
 static GLOBAL: tessera::alloc::Counting = tessera::alloc::Counting;
 
 fn main() {
-    let config = match tessera::config::ConfigStore::from_args(std::env::args().collect()) {
-        Ok(c) => Arc::new(c),
+    // Prints --help / --version and exits by itself; any other problem comes back as the
+    // message redis-server would print.
+    let config = match tessera::config::load(std::env::args()) {
+        Ok(c) => Arc::new(tessera::config::ConfigStore::new(c)),
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);

@@ -29,6 +29,8 @@ pub struct Global {
     /// CLIENT PAUSE: Unix ms until which clients are paused (0 = not), and whether only writes.
     pub pause_until_ms: AtomicU64,
     pub pause_writes_only: std::sync::atomic::AtomicBool,
+    /// DEBUG SET-ACTIVE-EXPIRE: a runtime switch, not a configuration parameter.
+    pub active_expire: std::sync::atomic::AtomicBool,
     pub control: std::sync::mpsc::Sender<ControlMsg>,
     pub run_id: String,
     limits: RwLock<Limits>,
@@ -60,25 +62,27 @@ impl Global {
 
     /// Re-reads the settings cached here after CONFIG SET.
     pub fn refresh(&self) {
-        let c = &self.config;
+        let c = self.config.snapshot();
         *self.limits.write().expect("not poisoned") = Limits {
             proto_max_bulk_len: c.proto_max_bulk_len() as usize,
             client_query_buffer_limit: c.client_query_buffer_limit() as usize,
         };
-        *self.requirepass.write().expect("not poisoned") = c.requirepass().map(Bytes::from);
+        *self.requirepass.write().expect("not poisoned") =
+            c.requirepass().map(Bytes::copy_from_slice);
     }
 }
 
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
-    let shards = config.threads().max(1);
+    let snapshot = config.snapshot();
+    let shards = snapshot.threads();
     let cores = core_affinity::get_core_ids()
         .map(|c| c.len())
         .unwrap_or(1)
         .max(1);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     let global = Arc::new(Global {
-        databases: config.databases() as usize,
+        databases: snapshot.databases(),
         shards,
         config: config.clone(),
         started: Instant::now(),
@@ -87,6 +91,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         connected_clients: AtomicUsize::new(0),
         pause_until_ms: AtomicU64::new(0),
         pause_writes_only: Default::default(),
+        active_expire: std::sync::atomic::AtomicBool::new(true),
         control: control_tx,
         run_id: random_run_id(),
         limits: RwLock::new(Limits::default()),
@@ -94,19 +99,36 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     });
     global.refresh();
 
-    let addrs: Vec<SocketAddr> = config
-        .bind()
-        .iter()
-        .map(|host| format!("{}:{}", bracket_v6(host), config.port()))
-        .map(|a| {
-            a.parse::<SocketAddr>()
-                .map_err(|e| format!("invalid bind address {a}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    // Bind once here so that a busy port is reported before any thread starts.
-    for addr in &addrs {
-        std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("Could not create server TCP listening socket {addr}: {e}"))?;
+    // Bind once here so that a busy port is reported before any thread starts. As in Redis,
+    // `*` is every IPv4 address, `::*` every IPv6 one, and a `-` prefix (the default
+    // `* -::*`) makes an address optional: failing to bind it is only a warning.
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for bind in snapshot.bind() {
+        let host = match bind.addr.as_str() {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let addr = format!("{}:{}", bracket_v6(host), snapshot.port());
+        let bound = addr
+            .parse::<SocketAddr>()
+            .map_err(|e| format!("invalid bind address {addr}: {e}"))
+            .and_then(|a| {
+                std::net::TcpListener::bind(a).map(|_| a).map_err(|e| {
+                    format!("Could not create server TCP listening socket {addr}: {e}")
+                })
+            });
+        match bound {
+            Ok(a) => addrs.push(a),
+            Err(e) if bind.optional => eprintln!("Warning: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    if addrs.is_empty() {
+        return Err(format!(
+            "Failed listening on port {} (tcp), aborting.",
+            snapshot.port()
+        ));
     }
 
     let requests = MeshBuilder::full(shards, 1024);
@@ -157,7 +179,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         "Tessera {} ready: {} shard(s), port {}",
         env!("CARGO_PKG_VERSION"),
         shards,
-        config.port()
+        snapshot.port()
     );
     // The control thread is this one: it waits for process-wide work such as shutdown.
     match control_rx.recv() {

@@ -32,14 +32,21 @@ fn pipelined_replies_come_back_in_order_across_shards() {
     let mut c = server.connect();
     let mut batch = Vec::new();
     for i in 0..500 {
-        batch.extend(encode_command(&["SET", &format!("key:{i}"), &i.to_string()]));
+        batch.extend(encode_command(&[
+            "SET",
+            &format!("key:{i}"),
+            &i.to_string(),
+        ]));
         batch.extend(encode_command(&["GET", &format!("key:{i}")]));
     }
     c.send_raw(&batch).unwrap();
     for i in 0..500 {
         assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
         let v = i.to_string();
-        assert_eq!(c.read_reply().unwrap(), format!("${}\r\n{}\r\n", v.len(), v).into_bytes());
+        assert_eq!(
+            c.read_reply().unwrap(),
+            format!("${}\r\n{}\r\n", v.len(), v).into_bytes()
+        );
     }
 }
 
@@ -74,7 +81,9 @@ fn a_huge_bulk_header_allocates_nothing_and_is_refused_past_the_limit() {
     // Announce 500 MB and send nothing: the server must keep serving others meanwhile, and its
     // memory must not jump.
     let mut waiting = server.connect();
-    waiting.send_raw(b"*2\r\n$3\r\nGET\r\n$524288000\r\n").unwrap();
+    waiting
+        .send_raw(b"*2\r\n$3\r\nGET\r\n$524288000\r\n")
+        .unwrap();
     let mut other = server.connect();
     assert_eq!(other.command(&["PING"]).unwrap(), b"+PONG\r\n");
     let info = String::from_utf8(other.command(&["INFO", "memory"]).unwrap()).unwrap();
@@ -83,25 +92,45 @@ fn a_huge_bulk_header_allocates_nothing_and_is_refused_past_the_limit() {
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("INFO memory has used_memory");
-    assert!(used < 100 << 20, "a length header must not allocate: used_memory={used}");
+    assert!(
+        used < 100 << 20,
+        "a length header must not allocate: used_memory={used}"
+    );
     // Past proto-max-bulk-len: Redis's error, then the connection is closed.
     let mut bad = server.connect();
     bad.send_raw(b"*2\r\n$3\r\nGET\r\n$9999999999\r\n").unwrap();
-    assert_eq!(bad.read_reply().unwrap(), b"-ERR Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        bad.read_reply().unwrap(),
+        b"-ERR Protocol error: invalid bulk length\r\n"
+    );
 }
 
 #[test]
 fn protocol_errors_reply_and_close() {
     let server = Server::tessera(&[]);
     let cases: [(&[u8], &[u8]); 3] = [
-        (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
-        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"SET \"unbalanced\r\n", b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"*1\r\n+PING\r\n",
+            b"-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"*abc\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"SET \"unbalanced\r\n",
+            b"-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (request, reply) in cases {
         let mut c = server.connect();
         c.send_raw(request).unwrap();
-        assert_eq!(c.read_reply().unwrap(), reply, "for {:?}", String::from_utf8_lossy(request));
+        assert_eq!(
+            c.read_reply().unwrap(),
+            reply,
+            "for {:?}",
+            String::from_utf8_lossy(request)
+        );
         c.set_reply_timeout(Duration::from_secs(5)).unwrap();
         // The server closes the connection after a protocol error.
         let started = Instant::now();
@@ -117,8 +146,15 @@ fn resp3_after_hello() {
     let server = Server::tessera(&[]);
     let mut c = server.connect();
     let hello = c.command(&["HELLO", "3"]).unwrap();
-    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 replies with a map: {:?}", String::from_utf8_lossy(&hello));
+    assert!(
+        hello.starts_with(b"%7\r\n"),
+        "HELLO 3 replies with a map: {:?}",
+        String::from_utf8_lossy(&hello)
+    );
     assert_eq!(c.command(&["GET", "missing"]).unwrap(), b"_\r\n");
     c.command(&["SET", "n", "1"]).unwrap();
-    assert_eq!(c.command(&["INCRBYFLOAT", "n", "0.5"]).unwrap(), b"$3\r\n1.5\r\n");
+    assert_eq!(
+        c.command(&["INCRBYFLOAT", "n", "0.5"]).unwrap(),
+        b"$3\r\n1.5\r\n"
+    );
 }

@@ -342,7 +342,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
             })
             .await;
         let g = &s.node.global;
-        let cfg = &g.config;
+        let cfg = g.config.snapshot();
         let sum = |f: fn(&ShardReport) -> u64| reports.iter().map(f).sum::<u64>();
         let mut sections = Vec::new();
         if want("server", true) {
@@ -372,7 +372,12 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("hz".into(), cfg.hz().to_string()),
                     ("configured_hz".into(), cfg.hz().to_string()),
                     ("executable".into(), exe),
-                    ("config_file".into(), cfg.config_file().unwrap_or_default()),
+                    (
+                        "config_file".into(),
+                        cfg.config_file()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                    ),
                     ("shards".into(), g.shards.to_string()),
                 ],
             });
@@ -403,7 +408,10 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("used_memory_rss_human".into(), human_bytes(rss)),
                     ("maxmemory".into(), cfg.maxmemory().to_string()),
                     ("maxmemory_human".into(), human_bytes(cfg.maxmemory())),
-                    ("maxmemory_policy".into(), cfg.maxmemory_policy()),
+                    (
+                        "maxmemory_policy".into(),
+                        cfg.maxmemory_policy().as_str().into(),
+                    ),
                     (
                         "mem_fragmentation_ratio".into(),
                         format!("{:.2}", rss as f64 / used.max(1) as f64),
@@ -608,8 +616,20 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     })
 }
 
+/// DEBUG is refused unless `enable-debug-command` allows it for this connection, as in Redis.
+fn debug_allowed(s: &Session) -> bool {
+    match s.node.global.config.snapshot().enable_debug_command() {
+        "yes" => true,
+        "local" => s.info.addr.starts_with("127.") || s.info.addr.starts_with("[::1]"),
+        _ => false,
+    }
+}
+
 fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        if !debug_allowed(s) {
+            return Frame::error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+        }
         let sub = &args[1];
         if is(sub, "sleep") && args.len() == 3 {
             let Ok(secs) = String::from_utf8_lossy(&args[2]).parse::<f64>() else {
@@ -622,7 +642,10 @@ fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
         } else if is(sub, "set-active-expire") && args.len() == 3 {
             match parse_int(&args[2]) {
                 Ok(n) => {
-                    s.node.global.config.set_active_expire(n != 0);
+                    s.node
+                        .global
+                        .active_expire
+                        .store(n != 0, std::sync::atomic::Ordering::Relaxed);
                     Frame::ok()
                 }
                 Err(e) => e.into(),

@@ -6,7 +6,6 @@
 //! grows by doubling rather than matching the index's capacity. Removal swaps the last entry
 //! into the hole.
 
-
 use ahash::RandomState;
 use hashbrown::HashTable;
 
@@ -20,7 +19,11 @@ pub struct DenseMap<V> {
 
 impl<V> Default for DenseMap<V> {
     fn default() -> Self {
-        DenseMap { index: HashTable::new(), entries: Vec::new(), hasher: RandomState::new() }
+        DenseMap {
+            index: HashTable::new(),
+            entries: Vec::new(),
+            hasher: RandomState::new(),
+        }
     }
 }
 
@@ -39,7 +42,9 @@ impl<V> DenseMap<V> {
 
     pub fn position(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
-        self.index.find(self.hash(key), |&i| entries[i as usize].0.as_bytes() == key).map(|&i| i as usize)
+        self.index
+            .find(self.hash(key), |&i| entries[i as usize].0.as_bytes() == key)
+            .map(|&i| i as usize)
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
@@ -71,7 +76,9 @@ impl<V> DenseMap<V> {
         let hash = self.hash(key);
         let pos = u32::try_from(self.entries.len()).expect("fewer than 2^32 keys per database");
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.insert_unique(hash, pos, |&i| hasher.hash_one(entries[i as usize].0.as_bytes()));
+        self.index.insert_unique(hash, pos, |&i| {
+            hasher.hash_one(entries[i as usize].0.as_bytes())
+        });
         self.entries.push((Blob::new(key), value));
         None
     }
@@ -79,20 +86,28 @@ impl<V> DenseMap<V> {
     pub fn swap_remove(&mut self, key: &[u8]) -> Option<V> {
         let hash = self.hash(key);
         let entries = &self.entries;
-        let slot = self.index.find_entry(hash, |&i| entries[i as usize].0.as_bytes() == key).ok()?;
+        let slot = self
+            .index
+            .find_entry(hash, |&i| entries[i as usize].0.as_bytes() == key)
+            .ok()?;
         let (pos, _) = slot.remove();
         let pos = pos as usize;
         let last = self.entries.len() - 1;
         if pos != last {
             // The last entry moves into the hole: repoint its index slot.
             let moved_hash = self.hash(self.entries[last].0.as_bytes());
-            let slot = self.index.find_mut(moved_hash, |&i| i as usize == last).expect("every entry is indexed");
+            let slot = self
+                .index
+                .find_mut(moved_hash, |&i| i as usize == last)
+                .expect("every entry is indexed");
             *slot = pos as u32;
         }
         let (_, value) = self.entries.swap_remove(pos);
         if self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to(self.entries.len() * 2);
-            self.index.shrink_to(self.entries.len(), |&i| self.hasher.hash_one(self.entries[i as usize].0.as_bytes()));
+            self.index.shrink_to(self.entries.len(), |&i| {
+                self.hasher.hash_one(self.entries[i as usize].0.as_bytes())
+            });
         }
         Some(value)
     }
@@ -103,7 +118,8 @@ impl<V> DenseMap<V> {
 
     /// Bytes allocated by the table itself (not counting what values own).
     pub fn allocated(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(Blob, V)>() + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+        self.entries.capacity() * std::mem::size_of::<(Blob, V)>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 }
 
@@ -122,7 +138,13 @@ mod tests {
             assert!(m.swap_remove(format!("k{i}").as_bytes()).is_some());
         }
         for i in 0..1000u32 {
-            let expect = if i % 3 == 0 { None } else if i == 5 { Some(55) } else { Some(i) };
+            let expect = if i % 3 == 0 {
+                None
+            } else if i == 5 {
+                Some(55)
+            } else {
+                Some(i)
+            };
             assert_eq!(m.get(format!("k{i}").as_bytes()).copied(), expect, "k{i}");
         }
         for (pos, (k, _)) in m.iter().enumerate() {

@@ -16,10 +16,14 @@ const SAMPLE: usize = 20;
 pub fn start_active_expiry(node: Rc<Node>) {
     glommio::spawn_local(async move {
         loop {
-            let hz = node.global.config.hz().clamp(1, 500) as u64;
+            let hz = u64::from(node.global.config.snapshot().hz()); // already 1..=500
             let period = Duration::from_millis(1000 / hz);
             glommio::timer::sleep(period).await;
-            if node.global.config.active_expire_enabled() {
+            if node
+                .global
+                .active_expire
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 cycle(&node, period / 4);
             }
         }

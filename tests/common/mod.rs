@@ -88,6 +88,14 @@ impl Server {
                     dir.as_os_str().to_owned(),
                     "--threads".into(),
                     threads.clone().into(),
+                    // Same persistence settings as the reference below, so CONFIG GET agrees.
+                    "--save".into(),
+                    "".into(),
+                    "--appendonly".into(),
+                    "no".into(),
+                    // Tests use DEBUG (SLEEP, SET-ACTIVE-EXPIRE); so does the reference below.
+                    "--enable-debug-command".into(),
+                    "yes".into(),
                 ];
                 args.extend(extra_args.iter().map(OsString::from));
                 args
@@ -111,6 +119,8 @@ impl Server {
                 "no".into(),
                 "--dir".into(),
                 dir.as_os_str().to_owned(),
+                "--enable-debug-command".into(),
+                "yes".into(),
             ];
             args.extend(extra_args.iter().map(OsString::from));
             args
