@@ -70,6 +70,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
             return Ok(());
         }
         input.extend_from_slice(&chunk[..n]);
+        s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
         s.info.last_active.set(Instant::now());
         let limits = s.node.global.limits();
         loop {
@@ -83,28 +84,32 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                     let reply = execute(s, args).await;
                     write_reply(s, &reply, &mut output);
                     if s.close {
-                        stream.write_all(&output).await?;
-                        return Ok(());
+                        return flush(s, stream, &mut output).await;
                     }
                     if output.len() >= OUT_FLUSH {
-                        stream.write_all(&output).await?;
-                        output.clear();
+                        flush(s, stream, &mut output).await?;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     Frame::error(e.0).write(&mut output, s.resp3);
-                    stream.write_all(&output).await?;
-                    return Ok(());
+                    return flush(s, stream, &mut output).await;
                 }
             }
         }
         s.info.query_buf.set(input.len());
         if !output.is_empty() {
-            stream.write_all(&output).await?;
-            output.clear();
+            flush(s, stream, &mut output).await?;
         }
     }
+}
+
+/// Writes out the pending replies, counting them for INFO's total_net_output_bytes.
+async fn flush(s: &Session, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+    stream.write_all(output).await?;
+    s.node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
+    output.clear();
+    Ok(())
 }
 
 fn write_reply(s: &mut Session, reply: &Frame, out: &mut BytesMut) {
