@@ -266,6 +266,9 @@ parameters! {
     // Memory and eviction.
     Maxmemory: "maxmemory", umem(0, ULLONG_MAX), Text("0"), 0;
     MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), Text("noeviction"), 0;
+    MaxmemorySamples: "maxmemory-samples", int(1, 64), Text("5"), 0;
+    LfuLogFactor: "lfu-log-factor", int(0, INT_MAX), Text("10"), 0;
+    LfuDecayTime: "lfu-decay-time", int(0, INT_MAX), Text("1"), 0;
     LazyfreeLazyEviction: "lazyfree-lazy-eviction", Kind::Bool, Text("no"), 0;
     LazyfreeLazyExpire: "lazyfree-lazy-expire", Kind::Bool, Text("no"), 0;
     LazyfreeLazyServerDel: "lazyfree-lazy-server-del", Kind::Bool, Text("no"), 0;
@@ -315,9 +318,9 @@ const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "disable-thp", "dynamic-hz", "enable-module-command",
     "enable-protected-configs", "hll-sparse-max-bytes", "ignore-warnings", "io-threads",
     "io-threads-do-reads", "jemalloc-bg-thread", "latency-monitor-threshold",
-    "latency-tracking-info-percentiles", "lfu-decay-time", "lfu-log-factor",
+    "latency-tracking-info-percentiles",
     "list-compress-depth", "loadmodule", "lua-time-limit", "masterauth", "masteruser",
-    "maxmemory-clients", "maxmemory-eviction-tenacity", "maxmemory-samples",
+    "maxmemory-clients", "maxmemory-eviction-tenacity",
     "min-replicas-max-lag", "min-replicas-to-write", "min-slaves-max-lag",
     "min-slaves-to-write", "no-appendfsync-on-rewrite", "notify-keyspace-events",
     "oom-score-adj", "oom-score-adj-values", "pidfile", "proc-title-template",
@@ -693,6 +696,20 @@ impl Config {
             AllkeysRandom,
             NoEviction,
         ][self.word(Param::MaxmemoryPolicy)]
+    }
+
+    /// Keys sampled per eviction, as Redis's approximated LRU/LFU/TTL.
+    pub fn maxmemory_samples(&self) -> usize {
+        self.int(Param::MaxmemorySamples) as usize
+    }
+
+    pub fn lfu_log_factor(&self) -> u32 {
+        self.int(Param::LfuLogFactor) as u32
+    }
+
+    /// Minutes after which an LFU counter decays by one.
+    pub fn lfu_decay_time(&self) -> u32 {
+        self.int(Param::LfuDecayTime) as u32
     }
 
     pub fn lazyfree_lazy_eviction(&self) -> bool {

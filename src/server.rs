@@ -35,6 +35,8 @@ pub struct Global {
     pub run_id: String,
     limits: RwLock<Limits>,
     requirepass: RwLock<Option<Bytes>>,
+    /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
+    maxmemory: AtomicU64,
 }
 
 pub enum ControlMsg {
@@ -61,8 +63,13 @@ impl Global {
     }
 
     /// Re-reads the settings cached here after CONFIG SET.
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
     pub fn refresh(&self) {
         let c = self.config.snapshot();
+        self.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
         *self.limits.write().expect("not poisoned") = Limits {
             proto_max_bulk_len: c.proto_max_bulk_len() as usize,
             client_query_buffer_limit: c.client_query_buffer_limit() as usize,
@@ -71,6 +78,8 @@ impl Global {
             c.requirepass().map(Bytes::copy_from_slice);
     }
 }
+
+const IO_MEMORY: usize = 256 << 10;
 
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
@@ -96,6 +105,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         run_id: random_run_id(),
         limits: RwLock::new(Limits::default()),
         requirepass: RwLock::new(None),
+        maxmemory: AtomicU64::new(0),
     });
     global.refresh();
 
@@ -144,6 +154,9 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
         let placement = Placement::Fixed(i % cores);
         let handle = LocalExecutorBuilder::new(placement)
+            // glommio reserves this much for registered DMA buffers, which only its file I/O
+            // uses; sockets do not. Its 10 MiB default would be most of an idle server's memory.
+            .io_memory(IO_MEMORY)
             .name(&format!("shard-{i}"))
             .spawn(move || async move {
                 let node = Node::join(global, requests, responses).await;

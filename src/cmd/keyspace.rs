@@ -617,19 +617,29 @@ fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    if db.get(&args[2], now, stats).is_none() {
+    let lfu = stats.lfu;
+    let Some(entry) = db.get(&args[2], now, stats) else {
         return Ok(Frame::Null);
+    };
+    match lfu {
+        Some(lfu) => Ok(Frame::Integer(lfu.decayed(entry) as i64)),
+        None => Err(CmdError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")),
     }
-    Err(CmdError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
 }
 
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(match db.get(&args[2], now, stats) {
-        Some(e) => Frame::Integer(lru_clock().saturating_sub(e.access) as i64),
-        None => Frame::Null,
-    })
+    let lfu = stats.lfu.is_some();
+    let Some(entry) = db.get(&args[2], now, stats) else {
+        return Ok(Frame::Null);
+    };
+    if lfu {
+        return Err(CmdError::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+    }
+    Ok(Frame::Integer(
+        lru_clock().saturating_sub(entry.access) as i64
+    ))
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

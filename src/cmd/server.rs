@@ -298,6 +298,7 @@ struct ShardReport {
     total_commands: u64,
     total_connections: u64,
     expired_keys: u64,
+    evicted_keys: u64,
     hits: u64,
     misses: u64,
     net_in: u64,
@@ -335,6 +336,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 total_commands: data.stats.total_commands,
                 total_connections: data.stats.total_connections,
                 expired_keys: data.ks.stats.expired_keys,
+                evicted_keys: data.ks.stats.evicted_keys,
                 hits: data.ks.stats.keyspace_hits,
                 misses: data.ks.stats.keyspace_misses,
                 net_in: data.stats.net_input_bytes,
@@ -441,7 +443,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         sum(|r| r.net_out).to_string(),
                     ),
                     ("expired_keys".into(), sum(|r| r.expired_keys).to_string()),
-                    ("evicted_keys".into(), "0".into()),
+                    ("evicted_keys".into(), sum(|r| r.evicted_keys).to_string()),
                     ("keyspace_hits".into(), sum(|r| r.hits).to_string()),
                     ("keyspace_misses".into(), sum(|r| r.misses).to_string()),
                 ],
@@ -593,6 +595,10 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
         match s.node.global.config.set(&pairs) {
             Ok(()) => {
                 s.node.global.refresh();
+                let config = s.node.global.config.snapshot();
+                s.node
+                    .broadcast(move |data| data.apply_config(&config))
+                    .await;
                 Frame::ok()
             }
             Err(e) => Frame::error(e),
@@ -609,7 +615,10 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
                 data.stats.total_connections = 0;
                 data.stats.net_input_bytes = 0;
                 data.stats.net_output_bytes = 0;
-                data.ks.stats = Default::default();
+                data.ks.stats = crate::db::KeyStats {
+                    lfu: data.ks.stats.lfu,
+                    ..Default::default()
+                };
             })
             .await;
         Frame::ok()

@@ -24,8 +24,12 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; 0 when the key does not expire.
     pub expire_at: u64,
-    /// Seconds (on the shard's LRU clock) of the last access, for OBJECT IDLETIME.
+    /// Seconds (on the shard's LRU clock) of the last access, for OBJECT IDLETIME and LRU
+    /// eviction.
     pub access: u32,
+    /// Redis's logarithmic LFU counter, maintained while an LFU policy is selected. It fits in
+    /// what would otherwise be padding.
+    pub freq: u8,
 }
 
 impl Entry {
@@ -34,6 +38,7 @@ impl Entry {
             value,
             expire_at: 0,
             access: lru_clock(),
+            freq: LFU_INIT,
         }
     }
 
@@ -54,12 +59,52 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Counters a shard reports in INFO stats.
+/// Counters a shard reports in INFO stats, and the access-tracking settings that lookups
+/// follow (they travel together into every lookup).
 #[derive(Debug, Default, Clone)]
 pub struct KeyStats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    pub evicted_keys: u64,
+    /// Set while an LFU maxmemory policy is selected: lookups then update `Entry::freq`.
+    pub lfu: Option<Lfu>,
+}
+
+/// A new key's LFU counter, so that it is not evicted before it had a chance to be used.
+pub const LFU_INIT: u8 = 5;
+
+/// Redis's LFU parameters (`lfu-log-factor`, `lfu-decay-time`).
+#[derive(Debug, Clone, Copy)]
+pub struct Lfu {
+    pub log_factor: u32,
+    pub decay_minutes: u32,
+}
+
+impl Lfu {
+    /// The counter after decaying one step per `decay_minutes` since the last access.
+    pub fn decayed(&self, e: &Entry) -> u8 {
+        if self.decay_minutes == 0 {
+            return e.freq;
+        }
+        let idle_minutes = lru_clock().saturating_sub(e.access) / 60;
+        let periods = idle_minutes / self.decay_minutes;
+        e.freq.saturating_sub(periods.min(255) as u8)
+    }
+
+    /// Logarithmic increment: the higher the counter, the less likely an access bumps it.
+    pub fn incremented(&self, counter: u8) -> u8 {
+        if counter == 255 {
+            return 255;
+        }
+        let base = counter.saturating_sub(LFU_INIT) as f64;
+        let p = 1.0 / (base * self.log_factor as f64 + 1.0);
+        if rand::random::<f64>() < p {
+            counter + 1
+        } else {
+            counter
+        }
+    }
 }
 
 #[derive(Default)]
@@ -115,6 +160,9 @@ impl Db {
             stats.keyspace_misses += 1;
         }
         let entry = self.keys.get_mut(key)?;
+        if let Some(lfu) = stats.lfu {
+            entry.freq = lfu.incremented(lfu.decayed(entry));
+        }
         entry.access = lru_clock();
         Some(entry)
     }
@@ -229,6 +277,43 @@ impl Db {
         } else {
             pos + 1
         }
+    }
+
+    /// Samples `samples` keys (volatile ones only if `volatile_only`) and returns the one with
+    /// the lowest `score`, the approximated eviction candidate Redis picks the same way.
+    pub fn eviction_candidate(
+        &self,
+        samples: usize,
+        volatile_only: bool,
+        score: impl Fn(&Entry) -> u64,
+    ) -> Option<(u64, Blob)> {
+        let mut rng = rand::thread_rng();
+        let mut best: Option<(u64, Blob)> = None;
+        for _ in 0..samples {
+            let key = if volatile_only {
+                if self.volatile.is_empty() {
+                    return None;
+                }
+                self.volatile
+                    .at(rng.gen_range(0..self.volatile.len()))
+                    .map(|(k, _)| k)?
+            } else {
+                if self.keys.is_empty() {
+                    return None;
+                }
+                self.keys
+                    .at(rng.gen_range(0..self.keys.len()))
+                    .map(|(k, _)| k)?
+            };
+            let Some(entry) = self.keys.get(key) else {
+                continue;
+            };
+            let s = score(entry);
+            if best.as_ref().is_none_or(|(b, _)| s < *b) {
+                best = Some((s, key.clone()));
+            }
+        }
+        best
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Blob, &Entry)> {

@@ -44,6 +44,11 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     if !s.authenticated && !NO_AUTH.contains(&cmd.name) {
         return Frame::error("NOAUTH Authentication required.");
     }
+    if cmd.flags.contains(&"denyoom") {
+        if let Err(oom) = s.node.make_room().await {
+            return oom;
+        }
+    }
     let started = Instant::now();
     let reply = run(s, cmd, args).await;
     s.info.last_cmd.set(cmd.name);

@@ -9,6 +9,7 @@
 //! [`Node`] is a shard's handle on all of this; connection tasks on the shard share it through
 //! an `Rc`. The cross-shard transaction layer built on it lives in [`tx`].
 
+pub mod evict;
 pub mod expire;
 pub mod locks;
 pub mod oneshot;
@@ -34,6 +35,14 @@ pub struct ShardData {
     pub locks: LockTable,
     pub stats: ShardStats,
     pub clients: crate::net::clients::ClientRegistry,
+}
+
+impl ShardData {
+    /// Takes in the settings the shard caches from the configuration; called at start-up and
+    /// on every shard after each CONFIG SET, so the data path never reads the config store.
+    pub fn apply_config(&mut self, config: &crate::config::Config) {
+        self.ks.stats.lfu = evict::lfu_of(config);
+    }
 }
 
 /// Per-command counters for INFO commandstats; merged across shards on demand.
@@ -124,6 +133,9 @@ impl Node {
             pending: RefCell::new(AHashMap::new()),
             next_id: Cell::new(1),
         });
+        node.data
+            .borrow_mut()
+            .apply_config(&node.global.config.snapshot());
         for (peer, rx) in req_rx.streams() {
             glommio::spawn_local(serve_requests(node.clone(), peer, rx)).detach();
         }

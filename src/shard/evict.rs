@@ -1,0 +1,99 @@
+//! Eviction under `maxmemory`: make room before a command that may grow memory runs.
+//!
+//! As in Redis, candidates are chosen by sampling (`maxmemory-samples` keys per database) and
+//! scoring them by the policy: least recently used, least frequently used (Redis's logarithmic
+//! counter), soonest to expire, or random. Memory is process-wide, keys are per shard: a shard
+//! first evicts its own keys, and asks the others only if that is not enough.
+
+use std::rc::Rc;
+
+use super::{Node, ShardData};
+use crate::alloc::used_memory;
+use crate::config::{Config, MaxmemoryPolicy};
+use crate::db::Lfu;
+use crate::resp::Frame;
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// The LFU settings lookups should follow under `config`, `None` when no LFU policy is selected.
+pub fn lfu_of(config: &Config) -> Option<Lfu> {
+    matches!(
+        config.maxmemory_policy(),
+        MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu
+    )
+    .then(|| Lfu {
+        log_factor: config.lfu_log_factor(),
+        decay_minutes: config.lfu_decay_time(),
+    })
+}
+
+/// Evicts keys of this shard until the process is under `maxmemory` or no candidate is left.
+/// Returns whether memory is now under the limit.
+pub fn evict_local(
+    data: &mut ShardData,
+    policy: MaxmemoryPolicy,
+    samples: usize,
+    maxmemory: u64,
+) -> bool {
+    use MaxmemoryPolicy::*;
+    let volatile_only = matches!(
+        policy,
+        VolatileLru | VolatileLfu | VolatileRandom | VolatileTtl
+    );
+    let lfu = data.ks.stats.lfu;
+    while used_memory() > maxmemory {
+        let mut best: Option<(u64, usize, crate::types::blob::Blob)> = None;
+        for (i, db) in data.ks.dbs.iter().enumerate() {
+            let candidate = db.eviction_candidate(samples, volatile_only, |e| match policy {
+                AllkeysLru | VolatileLru => e.access as u64,
+                // Lower counter first, then older access among equals.
+                AllkeysLfu | VolatileLfu => {
+                    ((lfu.map_or(e.freq, |l| l.decayed(e)) as u64) << 32) | e.access as u64
+                }
+                VolatileTtl => e.expire_at,
+                AllkeysRandom | VolatileRandom | NoEviction => rand::random::<u32>() as u64,
+            });
+            if let Some((score, key)) = candidate {
+                if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                    best = Some((score, i, key));
+                }
+            }
+        }
+        let Some((_, db, key)) = best else {
+            return false;
+        };
+        data.ks.dbs[db].remove(&key);
+        data.ks.stats.evicted_keys += 1;
+    }
+    true
+}
+
+impl Node {
+    /// Makes room for a command flagged `denyoom`, or returns Redis's OOM error.
+    pub async fn make_room(self: &Rc<Self>) -> Result<(), Frame> {
+        let maxmemory = self.global.maxmemory();
+        if maxmemory == 0 || used_memory() <= maxmemory {
+            return Ok(());
+        }
+        let config = self.global.config.snapshot();
+        let policy = config.maxmemory_policy();
+        if policy == MaxmemoryPolicy::NoEviction {
+            return Err(Frame::error(OOM));
+        }
+        let samples = config.maxmemory_samples();
+        if evict_local(&mut self.data.borrow_mut(), policy, samples, maxmemory) {
+            return Ok(());
+        }
+        for shard in (0..self.shards).filter(|s| *s != self.id) {
+            if self
+                .run_on(shard, Vec::new(), move |data| {
+                    evict_local(data, policy, samples, maxmemory)
+                })
+                .await
+            {
+                return Ok(());
+            }
+        }
+        Err(Frame::error(OOM))
+    }
+}
