@@ -90,6 +90,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         .unwrap_or(1)
         .max(1);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
+    watch_signals(control_tx.clone());
     let global = Arc::new(Global {
         databases: snapshot.databases(),
         shards,
@@ -201,6 +202,33 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             std::process::exit(0);
         }
     }
+}
+
+/// SIGTERM and SIGINT become an orderly shutdown through the control thread, as in Redis. They
+/// are blocked in every thread (the shards inherit this thread's mask) and received by a
+/// dedicated thread with sigwait, so no handler ever runs in the middle of a shard's work.
+fn watch_signals(control: std::sync::mpsc::Sender<ControlMsg>) {
+    // SAFETY: plain libc signal-set manipulation on a local, zero-initialised sigset_t.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: `set` is a valid signal set; sigwait only writes the signal number.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                println!("Received {name} scheduling shutdown...");
+                let _ = control.send(ControlMsg::Shutdown);
+            }
+        })
+        .expect("spawning the signal thread");
 }
 
 fn bracket_v6(host: &str) -> String {
