@@ -190,37 +190,43 @@ pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command>
 }
 
 /// Redis's reply for a command name it does not know, quoting the first arguments.
+///
+/// The text is built as Redis's `printf` builds it, in bytes: names are cut at 128 bytes and at
+/// the first NUL (they are C strings there), and arguments are quoted until the list reaches 128
+/// bytes, the last one cut to what is left of that budget.
 pub fn unknown_command(args: &[Bytes]) -> Frame {
-    let name = String::from_utf8_lossy(&args[0]);
-    let mut rest = String::new();
-    for a in args[1..].iter().take(128) {
-        rest.push('\'');
-        rest.push_str(&String::from_utf8_lossy(a));
-        rest.push_str("', ");
+    const BUDGET: usize = 128;
+    let mut quoted = Vec::new();
+    for a in &args[1..] {
+        let Some(room) = BUDGET.checked_sub(quoted.len()).filter(|&r| r > 0) else { break };
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    Frame::error(format!("ERR unknown command '{}', with args beginning with: {}", truncate(&name, 128), rest))
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(&args[0], BUDGET));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&quoted);
+    Frame::error_bytes(text)
 }
 
 pub fn unknown_subcommand(args: &[Bytes]) -> Frame {
-    Frame::error(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate(&String::from_utf8_lossy(&args[1]), 128),
-        String::from_utf8_lossy(&args[0]).to_uppercase()
-    ))
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_str(&args[1], 128));
+    text.extend_from_slice(b"'. Try ");
+    text.extend_from_slice(&c_str(&args[0], usize::MAX).to_ascii_uppercase());
+    text.extend_from_slice(b" HELP.");
+    Frame::error_bytes(text)
+}
+
+/// What C's `%.<max>s` prints of `arg`: up to the first NUL, at most `max` bytes.
+fn c_str(arg: &[u8], max: usize) -> &[u8] {
+    let end = memchr::memchr(0, arg).unwrap_or(arg.len());
+    &arg[..end.min(max)]
 }
 
 pub fn wrong_arity(cmd: &Command) -> Frame {
-    match cmd.name.split_once('|') {
-        Some((parent, sub)) => Frame::error(format!("ERR wrong number of arguments for '{}|{}' command", parent, sub)),
-        None => Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name)),
-    }
-}
-
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+    Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name))
 }
 
 /// Boxes a session handler's future; keeps the handler definitions free of `Box::pin` noise.
@@ -272,5 +278,48 @@ impl Command {
     pub const fn subs(mut self, subcommands: &'static [Command]) -> Command {
         self.subcommands = subcommands;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_text(f: Frame) -> Vec<u8> {
+        match f {
+            Frame::Error(e) => e.to_vec(),
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    fn args(list: &[&[u8]]) -> Vec<Bytes> {
+        list.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+    }
+
+    // Expected texts are redis-server 7.0.15's replies to the same requests.
+    #[test]
+    fn unknown_command_quotes_like_redis() {
+        let e = |list: &[&[u8]]| error_text(unknown_command(&args(list)));
+        assert_eq!(e(&[b"FOO"]), b"ERR unknown command 'FOO', with args beginning with: ");
+        assert_eq!(
+            e(&[b"foo", b"bar", b"a\r\nb"]),
+            b"ERR unknown command 'foo', with args beginning with: 'bar' 'a  b' "
+        );
+        assert_eq!(
+            e(&[b"GET\0x", b"a\0b", b"c"]),
+            b"ERR unknown command 'GET', with args beginning with: 'a' 'c' "
+        );
+        // 1 + 123 + 2 bytes used, so the next argument gets the 2 bytes left of 128.
+        let long = [b'x'; 123];
+        let mut want = b"ERR unknown command 'FOO', with args beginning with: '".to_vec();
+        want.extend_from_slice(&long);
+        want.extend_from_slice("' '\u{e9}' ".as_bytes());
+        assert_eq!(e(&[b"FOO", &long, "\u{e9}\u{e9}".as_bytes(), b"z"]), want);
+    }
+
+    #[test]
+    fn unknown_subcommand_names_the_container() {
+        let e = error_text(unknown_subcommand(&args(&[b"client", b"f\0oo"])));
+        assert_eq!(e, b"ERR unknown subcommand 'f'. Try CLIENT HELP.");
     }
 }
