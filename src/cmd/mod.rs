@@ -229,6 +229,15 @@ pub fn wrong_arity(cmd: &Command) -> Frame {
     Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name))
 }
 
+/// A HELP reply as Redis's `addReplyHelp` writes it: a heading naming the command, its
+/// subcommands' lines, and HELP itself last.
+pub fn help_reply(command: &str, lines: &[&str]) -> Frame {
+    let heading = format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", command.to_ascii_uppercase());
+    let mut out = vec![Frame::Simple(Bytes::from(heading))];
+    out.extend(lines.iter().chain(&["HELP", "    Prints this help."]).map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))));
+    Frame::Array(out)
+}
+
 /// Boxes a session handler's future; keeps the handler definitions free of `Box::pin` noise.
 pub fn boxed<'a>(f: impl Future<Output = Frame> + 'a) -> SessionFuture<'a> {
     Box::pin(f)
