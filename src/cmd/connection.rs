@@ -16,19 +16,19 @@ use crate::resp::Frame;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
-        .flags(&["fast", "sentinel"])
+        .flags(&["fast"])
         .acl(&["@fast", "@connection"])
         .doc("Returns the server's liveliness response.", "1.0.0", "connection", "O(1)"),
     Command::new("echo", 2, Run::Session(echo))
-        .flags(&["fast"])
+        .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
         .doc("Returns the given string.", "1.0.0", "connection", "O(1)"),
     Command::new("hello", -1, Run::Session(hello))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"])
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
         .acl(&["@fast", "@connection"])
         .doc("Handshakes with the Redis server.", "6.0.0", "connection", "O(1)"),
     Command::new("auth", -2, Run::Session(auth))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"])
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
         .acl(&["@fast", "@connection"])
         .doc("Authenticates the connection.", "1.0.0", "connection", "O(N) where N is the number of passwords defined for the user"),
     Command::new("select", 2, Run::Session(select))
@@ -36,7 +36,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@fast", "@connection"])
         .doc("Changes the selected database.", "1.0.0", "connection", "O(1)"),
     Command::new("quit", -1, Run::Session(quit))
-        .flags(&["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"])
+        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
         .acl(&["@fast", "@connection"])
         .doc("Closes the connection.", "1.0.0", "connection", "O(1)"),
     Command::new("reset", 1, Run::Session(reset))

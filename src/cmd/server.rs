@@ -43,7 +43,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@slow", "@dangerous"])
         .doc("Returns information and statistics about the server.", "1.0.0", "server", "O(1)"),
     Command::new("shutdown", -1, Run::Session(shutdown))
-        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"])
+        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
         .acl(&["@admin", "@slow", "@dangerous"])
         .doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
     Command::new("command", -1, Run::Session(command_all))
