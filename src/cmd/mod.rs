@@ -17,6 +17,7 @@ pub mod args;
 pub mod connection;
 pub mod error;
 pub mod keyspace;
+pub mod meta;
 pub mod server;
 pub mod string;
 
@@ -50,6 +51,9 @@ impl<'a> Ctx<'a> {
 }
 
 pub type KeyedFn = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+/// A command's own key finder, for what its key specs cannot say (see [`Command::getkeys`]):
+/// each key's position in `args` and its access flags, spelled as in COMMAND INFO.
+pub type GetKeysFn = fn(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])>;
 /// A session handler's future: borrows the session for as long as it runs.
 pub type SessionFuture<'a> = Pin<Box<dyn Future<Output = Frame> + 'a>>;
 pub type SessionFn = for<'a> fn(&'a mut Session, Args) -> SessionFuture<'a>;
@@ -100,6 +104,12 @@ pub struct Command {
     pub acl: &'static [&'static str],
     pub keys: KeySpec,
     pub run: Run,
+    /// Finds the keys where Redis's key specs for the command cannot, like Redis's
+    /// `getkeys_proc`: flags that depend on other arguments (SET ... GET), keys found only by
+    /// parsing. COMMAND GETKEYS and GETKEYSANDFLAGS use it; most commands need none.
+    pub getkeys: Option<GetKeysFn>,
+    /// Documentation for COMMAND DOCS, used only where Redis has none recorded (see
+    /// [`meta`]): Tessera's own commands.
     pub summary: &'static str,
     pub since: &'static str,
     pub group: &'static str,
@@ -253,6 +263,7 @@ impl Command {
             acl: &[],
             keys: NO_KEYS,
             run,
+            getkeys: None,
             summary: "",
             since: "",
             group: "",
@@ -286,6 +297,11 @@ impl Command {
 
     pub const fn subs(mut self, subcommands: &'static [Command]) -> Command {
         self.subcommands = subcommands;
+        self
+    }
+
+    pub const fn getkeys(mut self, f: GetKeysFn) -> Command {
+        self.getkeys = Some(f);
         self
     }
 }

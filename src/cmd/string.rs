@@ -24,6 +24,7 @@ pub static COMMANDS: &[Command] = &[
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
+        .getkeys(set_keys)
         .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "string", "O(1)"),
     Command::new("setnx", 3, Run::Keyed(setnx))
         .flags(&["write", "denyoom", "fast"])
@@ -252,6 +253,18 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     set_generic(ctx, &args[1], &args[2], opts)
+}
+
+/// SET reads the old value only with GET, so its key's access flags depend on the options, as
+/// Redis's `setGetKeys` reports them.
+fn set_keys(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    // Redis compares C strings, so "GET\0..." counts as GET too.
+    let is_get = |a: &Bytes| a.len() >= 3 && is(&a[..3], "get") && a.get(3).is_none_or(|&b| b == 0);
+    if args.iter().skip(3).any(is_get) {
+        vec![(1, &["RW", "access", "update"])]
+    } else {
+        vec![(1, &["OW", "update"])]
+    }
 }
 
 fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
