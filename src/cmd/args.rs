@@ -71,3 +71,11 @@ pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
 pub fn is(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
 }
+
+/// True when `a` equals `word` ignoring ASCII case, compared as C's `strcasecmp` compares it:
+/// the argument ends at its first NUL. Redis reads some options that way (SET's NX, GET...), so
+/// `GET\0x` is GET there.
+pub fn is_cstr(a: &[u8], word: &str) -> bool {
+    let end = memchr::memchr(0, a).unwrap_or(a.len());
+    is(&a[..end], word)
+}
