@@ -475,7 +475,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(e) => str_of(e).to_bytes(),
     };
     let next = longdouble::incr_by_float(&current, &args[2])?;
-    let value = Value::from_bytes(&next);
+    let value = Value::from_bytes_no_int(&next);
     db.set_keep_ttl(&args[1], value);
     Ok(Frame::Bulk(Bytes::from(next)))
 }
