@@ -277,7 +277,8 @@ fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], |at, _| (at / 1000) as i64)
+    // Rounded to the nearest second like TTL, not truncated: Redis shares the arithmetic.
+    ttl_generic(ctx, &args[1], |at, _| ((at + 500) / 1000) as i64)
 }
 
 fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
