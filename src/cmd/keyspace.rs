@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::args::{parse_int, ArgCursor};
+use super::args::{parse_c_int, parse_int, ArgCursor};
 use super::{boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture};
 use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
 use crate::net::session::Session;
@@ -321,20 +321,17 @@ fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     rename_generic(ctx, args, true).map(|done| Frame::Integer(done as i64))
 }
 
+/// A database index argument (SELECT, MOVE, COPY ... DB): a C `int`, then in range.
 pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
-    let n = parse_int(arg)?;
-    if n < 0 || n >= databases as i64 {
-        return Err(CmdError::DbIndexOutOfRange);
-    }
-    Ok(n as usize)
+    in_range(parse_c_int(arg)?, databases)
+}
+
+pub fn in_range(index: i32, databases: usize) -> Result<usize, CmdError> {
+    usize::try_from(index).ok().filter(|&i| i < databases).ok_or(CmdError::DbIndexOutOfRange)
 }
 
 fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let databases = ctx.ks.dbs.len();
-    let Some(target) = parse_int(&args[2]).ok().filter(|n| *n >= 0 && (*n as usize) < databases) else {
-        return Err(CmdError::DbIndexOutOfRange);
-    };
-    let target = target as usize;
+    let target = db_index(&args[2], ctx.ks.dbs.len())?;
     if target == ctx.db {
         return Err(CmdError::err("source and destination objects are the same"));
     }

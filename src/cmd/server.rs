@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::args::{is, parse_int, ArgCursor};
-use super::keyspace::db_index;
+use super::args::{is, parse_c_int, parse_int, ArgCursor};
+use super::keyspace::in_range;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::db::{now_ms, Value};
 use crate::net::session::Session;
@@ -164,9 +164,10 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
 fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let databases = s.node.global.databases;
-        let Ok(a) = parse_int(&args[1]) else { return Frame::error("ERR invalid first DB index") };
-        let Ok(b) = parse_int(&args[2]) else { return Frame::error("ERR invalid second DB index") };
-        let (Ok(a), Ok(b)) = (db_index(a.to_string().as_bytes(), databases), db_index(b.to_string().as_bytes(), databases)) else {
+        // Both indexes are read before either is range-checked, each with its own message.
+        let Ok(a) = parse_c_int(&args[1]) else { return Frame::error("ERR invalid first DB index") };
+        let Ok(b) = parse_c_int(&args[2]) else { return Frame::error("ERR invalid second DB index") };
+        let (Ok(a), Ok(b)) = (in_range(a, databases), in_range(b, databases)) else {
             return CmdError::DbIndexOutOfRange.into();
         };
         s.node.broadcast(move |data| data.ks.dbs.swap(a, b)).await;
