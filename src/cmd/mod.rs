@@ -3,7 +3,8 @@
 //! Every command is one [`Command`] row, declared in its family's file beside its handler: name,
 //! arity, flags, ACL categories, key positions and how it runs. The row drives arity errors,
 //! key extraction for routing, COMMAND INFO/DOCS/GETKEYS and the write/read-only distinction;
-//! handlers never re-check what the row already says.
+//! handlers never re-check what the row already says. What only introspection needs (key specs
+//! with access flags, tips, documentation) is Redis's own description, recorded in [`meta`].
 //!
 //! A handler runs in one of three ways ([`Run`]):
 //! - `Keyed`: a function of one shard's keyspace. The dispatcher runs it on the shard that owns
