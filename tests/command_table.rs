@@ -16,18 +16,29 @@ use common::{escape, parse_reply, redis_available, RawConn, Reply, Server};
 
 fn info(conn: &mut RawConn, args: &[&[u8]]) -> Reply {
     let bytes = conn.command(args).expect("COMMAND INFO answers");
-    parse_reply(&bytes).expect("a valid reply").expect("a whole reply").0
+    parse_reply(&bytes)
+        .expect("a valid reply")
+        .expect("a whole reply")
+        .0
 }
 
 /// The fields of a COMMAND INFO entry and its subcommand entries.
 fn split(entry: &Reply) -> (String, &[Reply], &[Reply]) {
-    let Reply::Array(fields) = entry else { panic!("an entry is an array: {entry:?}") };
-    let Reply::Bulk(name) = &fields[0] else { panic!("an entry starts with its name") };
+    let Reply::Array(fields) = entry else {
+        panic!("an entry is an array: {entry:?}")
+    };
+    let Reply::Bulk(name) = &fields[0] else {
+        panic!("an entry starts with its name")
+    };
     let subs = match &fields[9] {
         Reply::Array(subs) | Reply::Set(subs) => &subs[..],
         other => panic!("element 10 lists subcommands: {other:?}"),
     };
-    (String::from_utf8_lossy(name).into_owned(), &fields[..9], subs)
+    (
+        String::from_utf8_lossy(name).into_owned(),
+        &fields[..9],
+        subs,
+    )
 }
 
 fn compare(redis: &mut RawConn, entry: &Reply, problems: &mut Vec<String>) {
@@ -49,7 +60,11 @@ fn compare(redis: &mut RawConn, entry: &Reply, problems: &mut Vec<String>) {
         ));
     }
     if their_subs.is_empty() != subs.is_empty() {
-        problems.push(format!("{name}: redis has {} subcommands, tessera {}", their_subs.len(), subs.len()));
+        problems.push(format!(
+            "{name}: redis has {} subcommands, tessera {}",
+            their_subs.len(),
+            subs.len()
+        ));
     }
     for sub in subs {
         compare(redis, sub, problems);
@@ -70,11 +85,18 @@ fn every_row_matches_redis_command_info() {
     for conn in [&mut redis, &mut tessera] {
         conn.command(&["HELLO", "3"]).expect("HELLO 3 answers");
     }
-    let Reply::Array(entries) = info(&mut tessera, &[b"COMMAND"]) else { panic!("COMMAND is an array") };
+    let Reply::Array(entries) = info(&mut tessera, &[b"COMMAND"]) else {
+        panic!("COMMAND is an array")
+    };
     assert!(!entries.is_empty());
     let mut problems = Vec::new();
     for entry in &entries {
         compare(&mut redis, entry, &mut problems);
     }
-    assert!(problems.is_empty(), "{} command(s) differ from redis-server:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} command(s) differ from redis-server:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -66,8 +66,9 @@ pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
 /// An argument Redis reads as a C `int` (`getIntFromObjectOrReply`): database indexes, for
 /// one. Beyond the `int` range is an error of its own, in Redis's words.
 pub fn parse_c_int(b: &[u8]) -> Result<i32, CmdError> {
-    i32::try_from(parse_int(b)?)
-        .map_err(|_| CmdError::err("value is out of range, value must between -2147483648 and 2147483647"))
+    i32::try_from(parse_int(b)?).map_err(|_| {
+        CmdError::err("value is out of range, value must between -2147483648 and 2147483647")
+    })
 }
 
 pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {

@@ -18,34 +18,87 @@ pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
         .flags(&["fast"])
         .acl(&["@fast", "@connection"])
-        .doc("Returns the server's liveliness response.", "1.0.0", "connection", "O(1)"),
+        .doc(
+            "Returns the server's liveliness response.",
+            "1.0.0",
+            "connection",
+            "O(1)",
+        ),
     Command::new("echo", 2, Run::Session(echo))
         .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
         .doc("Returns the given string.", "1.0.0", "connection", "O(1)"),
     Command::new("hello", -1, Run::Session(hello))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ])
         .acl(&["@fast", "@connection"])
-        .doc("Handshakes with the Redis server.", "6.0.0", "connection", "O(1)"),
+        .doc(
+            "Handshakes with the Redis server.",
+            "6.0.0",
+            "connection",
+            "O(1)",
+        ),
     Command::new("auth", -2, Run::Session(auth))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ])
         .acl(&["@fast", "@connection"])
-        .doc("Authenticates the connection.", "1.0.0", "connection", "O(N) where N is the number of passwords defined for the user"),
+        .doc(
+            "Authenticates the connection.",
+            "1.0.0",
+            "connection",
+            "O(N) where N is the number of passwords defined for the user",
+        ),
     Command::new("select", 2, Run::Session(select))
         .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
-        .doc("Changes the selected database.", "1.0.0", "connection", "O(1)"),
+        .doc(
+            "Changes the selected database.",
+            "1.0.0",
+            "connection",
+            "O(1)",
+        ),
     Command::new("quit", -1, Run::Session(quit))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ])
         .acl(&["@fast", "@connection"])
         .doc("Closes the connection.", "1.0.0", "connection", "O(1)"),
     Command::new("reset", 1, Run::Session(reset))
-        .flags(&["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"])
+        .flags(&[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ])
         .acl(&["@fast", "@connection"])
         .doc("Resets the connection.", "6.2.0", "connection", "O(1)"),
     Command::new("client", -2, Run::Session(ping))
         .acl(&["@slow"])
-        .doc("A container for client connection commands.", "2.4.0", "connection", "Depends on subcommand.")
+        .doc(
+            "A container for client connection commands.",
+            "2.4.0",
+            "connection",
+            "Depends on subcommand.",
+        )
         .subs(CLIENT_SUBCOMMANDS),
 ];
 
@@ -113,7 +166,11 @@ fn ping(_s: &mut Session, args: Args) -> SessionFuture<'_> {
         match args.len() {
             1 => Frame::simple("PONG"),
             2 => Frame::Bulk(args[1].clone()),
-            _ => super::wrong_arity(super::Table::get().lookup(b"ping").expect("ping is in the table")),
+            _ => super::wrong_arity(
+                super::Table::get()
+                    .lookup(b"ping")
+                    .expect("ping is in the table"),
+            ),
         }
     })
 }
@@ -142,7 +199,11 @@ fn auth(s: &mut Session, args: Args) -> SessionFuture<'_> {
         if args.len() == 2 && s.node.global.requirepass().is_none() {
             return Frame::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
-        let (user, pass) = if args.len() == 3 { (Some(&args[1][..]), &args[2]) } else { (None, &args[1]) };
+        let (user, pass) = if args.len() == 3 {
+            (Some(&args[1][..]), &args[2])
+        } else {
+            (None, &args[1])
+        };
         if check_password(s, user, pass) {
             s.authenticated = true;
             Frame::ok()
@@ -168,7 +229,9 @@ fn hello(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 Ok(2) => resp3 = false,
                 Ok(3) => resp3 = true,
                 Ok(_) => return Frame::error("NOPROTO unsupported protocol version"),
-                Err(_) => return Frame::error("ERR Protocol version is not an integer or out of range"),
+                Err(_) => {
+                    return Frame::error("ERR Protocol version is not an integer or out of range")
+                }
             }
         }
         let mut credentials = None;
@@ -182,7 +245,10 @@ fn hello(s: &mut Session, args: Args) -> SessionFuture<'_> {
             } else if is(opt, "setname") && c.remaining() >= 1 {
                 name = Some(c.next().expect("one remains").clone());
             } else {
-                return Frame::error(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt)));
+                return Frame::error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(opt)
+                ));
             }
         }
         if let Some((user, pass)) = credentials {
@@ -204,8 +270,14 @@ fn hello(s: &mut Session, args: Args) -> SessionFuture<'_> {
         s.info.resp.set(if resp3 { 3 } else { 2 });
         Frame::Map(vec![
             (Frame::bulk_str("server"), Frame::bulk_str("redis")),
-            (Frame::bulk_str("version"), Frame::bulk_str(crate::REDIS_VERSION)),
-            (Frame::bulk_str("proto"), Frame::Integer(if resp3 { 3 } else { 2 })),
+            (
+                Frame::bulk_str("version"),
+                Frame::bulk_str(crate::REDIS_VERSION),
+            ),
+            (
+                Frame::bulk_str("proto"),
+                Frame::Integer(if resp3 { 3 } else { 2 }),
+            ),
             (Frame::bulk_str("id"), Frame::Integer(s.info.id as i64)),
             (Frame::bulk_str("mode"), Frame::bulk_str("standalone")),
             (Frame::bulk_str("role"), Frame::bulk_str("master")),
@@ -280,13 +352,24 @@ fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
         while !c.done() {
             if c.eat("type") {
                 match c.next() {
-                    Ok(t) if is(t, "normal") || is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") => {
+                    Ok(t)
+                        if is(t, "normal")
+                            || is(t, "master")
+                            || is(t, "replica")
+                            || is(t, "slave")
+                            || is(t, "pubsub") =>
+                    {
                         // Only normal clients exist so far; the other types list nothing.
                         if !is(t, "normal") {
                             ids = Some(Vec::new());
                         }
                     }
-                    Ok(t) => return Frame::error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))),
+                    Ok(t) => {
+                        return Frame::error(format!(
+                            "ERR Unknown client type '{}'",
+                            String::from_utf8_lossy(t)
+                        ))
+                    }
                     Err(e) => return e.into(),
                 }
             } else if c.eat("id") {
@@ -346,7 +429,9 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
             let mut skipme = true;
             let mut c = ArgCursor::new(&args, 2);
             while !c.done() {
-                let (Ok(key), Ok(value)) = (c.next(), c.next()) else { return CmdError::Syntax.into() };
+                let (Ok(key), Ok(value)) = (c.next(), c.next()) else {
+                    return CmdError::Syntax.into();
+                };
                 let value_str = String::from_utf8_lossy(value).into_owned();
                 if is(key, "id") {
                     match parse_int(value) {
@@ -366,7 +451,12 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         return CmdError::Syntax.into();
                     }
                 } else if is(key, "type") {
-                    if !(is(value, "normal") || is(value, "master") || is(value, "replica") || is(value, "slave") || is(value, "pubsub")) {
+                    if !(is(value, "normal")
+                        || is(value, "master")
+                        || is(value, "replica")
+                        || is(value, "slave")
+                        || is(value, "pubsub"))
+                    {
                         return Frame::error(format!("ERR Unknown client type '{}'", value_str));
                     }
                     if !is(value, "normal") {
@@ -442,15 +532,20 @@ fn client_pause(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::Syntax.into();
         }
         let g = &s.node.global;
-        g.pause_writes_only.store(writes_only, std::sync::atomic::Ordering::Relaxed);
-        g.pause_until_ms.store(now_ms() + timeout, std::sync::atomic::Ordering::Relaxed);
+        g.pause_writes_only
+            .store(writes_only, std::sync::atomic::Ordering::Relaxed);
+        g.pause_until_ms
+            .store(now_ms() + timeout, std::sync::atomic::Ordering::Relaxed);
         Frame::ok()
     })
 }
 
 fn client_unpause(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        s.node.global.pause_until_ms.store(0, std::sync::atomic::Ordering::Relaxed);
+        s.node
+            .global
+            .pause_until_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         Frame::ok()
     })
 }
@@ -511,7 +606,10 @@ fn client_getredir(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn client_trackinginfo(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         Frame::Map(vec![
-            (Frame::bulk_str("flags"), Frame::Set(vec![Frame::bulk_str("off")])),
+            (
+                Frame::bulk_str("flags"),
+                Frame::Set(vec![Frame::bulk_str("off")]),
+            ),
             (Frame::bulk_str("redirect"), Frame::Integer(-1)),
             (Frame::bulk_str("prefixes"), Frame::Array(Vec::new())),
         ])

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::args::{parse_c_int, parse_int, ArgCursor};
-use super::{boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture};
+use super::{
+    boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
+};
 use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
 use crate::net::session::Session;
 use crate::resp::Frame;
@@ -131,26 +133,51 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1))
-        .doc("Returns the internal encoding of a Redis object.", "2.2.3", "generic", "O(1)"),
+        .doc(
+            "Returns the internal encoding of a Redis object.",
+            "2.2.3",
+            "generic",
+            "O(1)",
+        ),
     Command::new("object|freq", 3, Run::Keyed(object_freq))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1))
-        .doc("Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "generic", "O(1)"),
+        .doc(
+            "Returns the logarithmic access frequency counter of a Redis object.",
+            "4.0.0",
+            "generic",
+            "O(1)",
+        ),
     Command::new("object|idletime", 3, Run::Keyed(object_idletime))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1))
-        .doc("Returns the time since the last access to a Redis object.", "2.2.3", "generic", "O(1)"),
+        .doc(
+            "Returns the time since the last access to a Redis object.",
+            "2.2.3",
+            "generic",
+            "O(1)",
+        ),
     Command::new("object|refcount", 3, Run::Keyed(object_refcount))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1))
-        .doc("Returns the reference count of a value of a key.", "2.2.3", "generic", "O(1)"),
+        .doc(
+            "Returns the reference count of a value of a key.",
+            "2.2.3",
+            "generic",
+            "O(1)",
+        ),
     Command::new("object|help", 2, Run::Keyed(object_help))
         .flags(&["loading", "stale"])
         .acl(&["@keyspace", "@slow"])
-        .doc("Returns helpful text about the different subcommands.", "6.2.0", "generic", "O(1)"),
+        .doc(
+            "Returns helpful text about the different subcommands.",
+            "6.2.0",
+            "generic",
+            "O(1)",
+        ),
 ];
 
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -169,7 +196,12 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(Frame::Integer(args[1..].iter().filter(|k| db.contains(k, now, stats)).count() as i64))
+    Ok(Frame::Integer(
+        args[1..]
+            .iter()
+            .filter(|k| db.contains(k, now, stats))
+            .count() as i64,
+    ))
 }
 
 fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -188,7 +220,10 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn type_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(Frame::simple(db.get(&args[1], now, stats).map_or("none", |e| e.value.type_name())))
+    Ok(Frame::simple(
+        db.get(&args[1], now, stats)
+            .map_or("none", |e| e.value.type_name()),
+    ))
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT: `unit_ms` is 1000 or 1, `absolute` whether the
@@ -202,14 +237,23 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
             b"xx" => xx = true,
             b"gt" => gt = true,
             b"lt" => lt = true,
-            _ => return Err(CmdError::err(format!("Unsupported option {}", String::from_utf8_lossy(a)))),
+            _ => {
+                return Err(CmdError::err(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(a)
+                )))
+            }
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::err("NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(CmdError::err("GT and LT options at the same time are not compatible"));
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
     }
     let name = String::from_utf8_lossy(&args[0]).to_lowercase();
     let invalid = || CmdError::InvalidExpire(name.clone());
@@ -222,7 +266,9 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
         when = when.checked_add(now as i64).ok_or_else(invalid)?;
     }
     let (db, stats) = ctx.db();
-    let Some(entry) = db.get(&args[1], now, stats) else { return Ok(Frame::Integer(0)) };
+    let Some(entry) = db.get(&args[1], now, stats) else {
+        return Ok(Frame::Integer(0));
+    };
     let current = entry.expire();
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
@@ -269,7 +315,9 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdRes
 }
 
 fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
+    ttl_generic(ctx, &args[1], |at, now| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    })
 }
 
 fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -288,7 +336,9 @@ fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let had_ttl = db.get(&args[1], now, stats).is_some_and(|e| e.expire_at != 0);
+    let had_ttl = db
+        .get(&args[1], now, stats)
+        .is_some_and(|e| e.expire_at != 0);
     if had_ttl {
         db.set_expire(&args[1], 0);
     }
@@ -327,7 +377,10 @@ pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
 }
 
 pub fn in_range(index: i32, databases: usize) -> Result<usize, CmdError> {
-    usize::try_from(index).ok().filter(|&i| i < databases).ok_or(CmdError::DbIndexOutOfRange)
+    usize::try_from(index)
+        .ok()
+        .filter(|&i| i < databases)
+        .ok_or(CmdError::DbIndexOutOfRange)
 }
 
 fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -338,10 +391,14 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let src = ctx.db;
     let stats = &mut ctx.ks.stats;
-    if !ctx.ks.dbs[src].contains(&args[1], now, stats) || ctx.ks.dbs[target].contains(&args[1], now, stats) {
+    if !ctx.ks.dbs[src].contains(&args[1], now, stats)
+        || ctx.ks.dbs[target].contains(&args[1], now, stats)
+    {
         return Ok(Frame::Integer(0));
     }
-    let entry = ctx.ks.dbs[src].remove(&args[1]).expect("checked present above");
+    let entry = ctx.ks.dbs[src]
+        .remove(&args[1])
+        .expect("checked present above");
     ctx.ks.dbs[target].insert_entry(&args[1], entry);
     Ok(Frame::Integer(1))
 }
@@ -373,7 +430,14 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let node = s.node.clone();
         let (src_shard, dst_shard) = (key_owner(&src, node.shards), key_owner(&dst, node.shards));
         let db = s.db;
-        let tx = Tx::begin(&node, [(src_shard, (db as u32, src.clone())), (dst_shard, (target as u32, dst.clone()))]).await;
+        let tx = Tx::begin(
+            &node,
+            [
+                (src_shard, (db as u32, src.clone())),
+                (dst_shard, (target as u32, dst.clone())),
+            ],
+        )
+        .await;
         let now = now_ms();
         let entry: Option<Entry> = tx
             .hop(src_shard, move |data| {
@@ -381,7 +445,9 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 db.get(&src, now, stats).cloned()
             })
             .await;
-        let Some(entry) = entry else { return Frame::Integer(0) };
+        let Some(entry) = entry else {
+            return Frame::Integer(0);
+        };
         tx.hop(dst_shard, move |data| {
             let (db, stats) = data.ks.db(target);
             if db.contains(&dst, now, stats) && !replace {
@@ -407,7 +473,10 @@ fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 let all = pattern.as_ref() == b"*";
                 data.ks.dbs[db]
                     .iter()
-                    .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(&pattern, k, false)))
+                    .filter(|(k, e)| {
+                        (e.expire_at == 0 || e.expire_at > now)
+                            && (all || glob_match(&pattern, k, false))
+                    })
                     .map(|(k, _)| Frame::Bulk(Bytes::copy_from_slice(k)))
                     .collect::<Vec<_>>()
             })
@@ -421,7 +490,10 @@ const SHARD_BITS: u32 = 8;
 
 fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let Some(cursor) = std::str::from_utf8(&args[1]).ok().and_then(|c| c.parse::<u64>().ok()) else {
+        let Some(cursor) = std::str::from_utf8(&args[1])
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+        else {
             return CmdError::err("invalid cursor").into();
         };
         let mut count = 10usize;
@@ -471,7 +543,9 @@ fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         visited += 1;
                         let live = e.expire_at == 0 || e.expire_at > now;
                         let matches = pattern.as_ref().is_none_or(|p| glob_match(p, k, false));
-                        let typed = type_filter.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                        let typed = type_filter
+                            .as_ref()
+                            .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
                         if live && matches && typed {
                             found.push(Frame::Bulk(Bytes::copy_from_slice(k)));
                         }
@@ -495,8 +569,15 @@ fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 break;
             }
         }
-        let next_cursor = if shard == 0 && inner == 0 { 0 } else { (inner << SHARD_BITS) | shard };
-        Frame::Array(vec![Frame::Bulk(Bytes::from(next_cursor.to_string())), Frame::Array(keys)])
+        let next_cursor = if shard == 0 && inner == 0 {
+            0
+        } else {
+            (inner << SHARD_BITS) | shard
+        };
+        Frame::Array(vec![
+            Frame::Bulk(Bytes::from(next_cursor.to_string())),
+            Frame::Array(keys),
+        ])
     })
 }
 
@@ -554,7 +635,10 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, stats) = ctx.db();
     Ok(match db.get(&args[2], now, stats) {
         // Redis shares the integers 0..9999 and reports them with the maximum refcount.
-        Some(Entry { value: Value::Str(StrValue::Int(n)), .. }) if (0..10000).contains(n) => Frame::Integer(i32::MAX as i64),
+        Some(Entry {
+            value: Value::Str(StrValue::Int(n)),
+            ..
+        }) if (0..10000).contains(n) => Frame::Integer(i32::MAX as i64),
         Some(_) => Frame::Integer(1),
         None => Frame::Null,
     })

@@ -58,16 +58,27 @@ enum Begin {
     Index(i64),
     /// Just after the first argument equal to `keyword`, searched from `startfrom` (negative:
     /// from the end, backwards).
-    Keyword { keyword: Bytes, startfrom: i64 },
+    Keyword {
+        keyword: Bytes,
+        startfrom: i64,
+    },
     Unknown,
 }
 
 enum Find {
     /// Keys every `keystep` arguments up to `lastkey` (relative to the first key; negative:
     /// from the end; with `limit`, only the first 1/limit of what remains).
-    Range { lastkey: i64, keystep: i64, limit: i64 },
+    Range {
+        lastkey: i64,
+        keystep: i64,
+        limit: i64,
+    },
     /// A key count at `keynumidx`, the first key `firstkey` after it.
-    Keynum { keynumidx: i64, firstkey: i64, keystep: i64 },
+    Keynum {
+        keynumidx: i64,
+        firstkey: i64,
+        keystep: i64,
+    },
     Unknown,
 }
 
@@ -86,9 +97,12 @@ fn load(recorded: &[u8]) -> HashMap<String, Reference> {
             pos += memchr::memchr(b'\n', &recorded[pos..]).map_or(recorded.len() - pos, |n| n + 1);
             continue;
         }
-        let (record, used) = parse_reply(&recorded[pos..]).expect("redis-commands.resp is valid RESP3");
+        let (record, used) =
+            parse_reply(&recorded[pos..]).expect("redis-commands.resp is valid RESP3");
         pos += used;
-        let Frame::Array(mut parts) = record else { panic!("a record is an array") };
+        let Frame::Array(mut parts) = record else {
+            panic!("a record is an array")
+        };
         let docs = parts.pop().expect("a record has docs");
         let info = parts.pop().expect("a record has info");
         add(&mut all, info, docs);
@@ -98,19 +112,28 @@ fn load(recorded: &[u8]) -> HashMap<String, Reference> {
 
 /// Adds a command and, recursively, its subcommands.
 fn add(all: &mut HashMap<String, Reference>, info: Frame, docs: Frame) {
-    let Frame::Array(mut fields) = info else { panic!("a COMMAND INFO entry is an array") };
+    let Frame::Array(mut fields) = info else {
+        panic!("a COMMAND INFO entry is an array")
+    };
     let subcommands = fields.pop().expect("COMMAND INFO has 10 elements");
     let key_specs = fields.pop().expect("COMMAND INFO has 10 elements");
     let tips = fields.pop().expect("COMMAND INFO has 10 elements");
     let name = text(&fields[0]).to_string();
-    let Frame::Map(docs) = docs else { panic!("a COMMAND DOCS entry is a map") };
+    let Frame::Map(docs) = docs else {
+        panic!("a COMMAND DOCS entry is a map")
+    };
     if let Frame::Array(subs) = subcommands {
         let sub_docs = field(&docs, "subcommands");
         for sub in subs {
-            let Frame::Array(sub_fields) = &sub else { panic!("a subcommand entry is an array") };
+            let Frame::Array(sub_fields) = &sub else {
+                panic!("a subcommand entry is an array")
+            };
             let sub_name = text(&sub_fields[0]);
             let doc = match sub_docs {
-                Some(Frame::Map(pairs)) => pairs.iter().find(|(k, _)| text(k) == sub_name).map(|(_, v)| v.clone()),
+                Some(Frame::Map(pairs)) => pairs
+                    .iter()
+                    .find(|(k, _)| text(k) == sub_name)
+                    .map(|(_, v)| v.clone()),
                 _ => None,
             };
             add(all, sub, doc.unwrap_or(Frame::Map(Vec::new())));
@@ -120,16 +143,32 @@ fn add(all: &mut HashMap<String, Reference>, info: Frame, docs: Frame) {
         Frame::Array(items) | Frame::Set(items) => items.iter().map(parse_spec).collect(),
         _ => Vec::new(),
     };
-    all.insert(name, Reference { tips, key_specs, specs, docs });
+    all.insert(
+        name,
+        Reference {
+            tips,
+            key_specs,
+            specs,
+            docs,
+        },
+    );
 }
 
 fn parse_spec(spec: &Frame) -> Spec {
-    let Frame::Map(spec) = spec else { panic!("a key spec is a map") };
-    let flags = field(spec, "flags").cloned().unwrap_or(Frame::Set(Vec::new()));
+    let Frame::Map(spec) = spec else {
+        panic!("a key spec is a map")
+    };
+    let flags = field(spec, "flags")
+        .cloned()
+        .unwrap_or(Frame::Set(Vec::new()));
     let has = |flag: &str| matches!(&flags, Frame::Set(fs) if fs.iter().any(|f| text(f) == flag));
     let search = |name: &str| -> (String, Vec<(Frame, Frame)>) {
-        let Some(Frame::Map(part)) = field(spec, name) else { return (String::new(), Vec::new()) };
-        let kind = field(part, "type").map(|t| text(t).to_string()).unwrap_or_default();
+        let Some(Frame::Map(part)) = field(spec, name) else {
+            return (String::new(), Vec::new());
+        };
+        let kind = field(part, "type")
+            .map(|t| text(t).to_string())
+            .unwrap_or_default();
         let args = match field(part, "spec") {
             Some(Frame::Map(args)) => args.clone(),
             _ => Vec::new(),
@@ -154,7 +193,11 @@ fn parse_spec(spec: &Frame) -> Spec {
     };
     let (find_kind, f) = search("find_keys");
     let find = match find_kind.as_str() {
-        "range" => Find::Range { lastkey: int(&f, "lastkey"), keystep: int(&f, "keystep"), limit: int(&f, "limit") },
+        "range" => Find::Range {
+            lastkey: int(&f, "lastkey"),
+            keystep: int(&f, "keystep"),
+            limit: int(&f, "limit"),
+        },
         "keynum" => Find::Keynum {
             keynumidx: int(&f, "keynumidx"),
             firstkey: int(&f, "firstkey"),
@@ -183,7 +226,11 @@ pub fn keys_by_specs<'a>(specs: &'a [Spec], args: &[Bytes]) -> Option<Vec<(usize
         let mut first = match &spec.begin {
             Begin::Index(i) => *i,
             Begin::Keyword { keyword, startfrom } => {
-                let (start, end) = if *startfrom > 0 { (*startfrom, argc - 1) } else { (argc + startfrom, 1) };
+                let (start, end) = if *startfrom > 0 {
+                    (*startfrom, argc - 1)
+                } else {
+                    (argc + startfrom, 1)
+                };
                 let step = if start <= end { 1 } else { -1 };
                 let mut found = 0;
                 let mut i = start;
@@ -203,7 +250,11 @@ pub fn keys_by_specs<'a>(specs: &'a [Spec], args: &[Bytes]) -> Option<Vec<(usize
             Begin::Unknown => return None,
         };
         let (last, step) = match spec.find {
-            Find::Range { lastkey, keystep, limit } => {
+            Find::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
                 let last = if lastkey >= 0 {
                     first + lastkey
                 } else if limit == 0 {
@@ -213,8 +264,14 @@ pub fn keys_by_specs<'a>(specs: &'a [Spec], args: &[Bytes]) -> Option<Vec<(usize
                 };
                 (last, keystep)
             }
-            Find::Keynum { keynumidx, firstkey, keystep } => {
-                let numkeys = args.get(usize::try_from(first + keynumidx).ok()?).and_then(|n| parse_i64_strict(n))?;
+            Find::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let numkeys = args
+                    .get(usize::try_from(first + keynumidx).ok()?)
+                    .and_then(|n| parse_i64_strict(n))?;
                 if numkeys < 0 {
                     return None;
                 }
@@ -256,7 +313,9 @@ mod tests {
     use super::*;
 
     fn args(line: &str) -> Vec<Bytes> {
-        line.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
+        line.split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
     }
 
     fn keys(name: &str, line: &str) -> Option<Vec<usize>> {
@@ -266,13 +325,23 @@ mod tests {
 
     #[test]
     fn every_recorded_command_loads() {
-        for name in ["get", "set", "client|list", "config|get", "xread", "zunionstore", "migrate"] {
+        for name in [
+            "get",
+            "set",
+            "client|list",
+            "config|get",
+            "xread",
+            "zunionstore",
+            "migrate",
+        ] {
             assert!(reference(name).is_some(), "{name}");
         }
         assert!(reference("nosuchcommand").is_none());
         let set = reference("set").unwrap();
         assert!(set.specs[0].variable_flags);
-        assert!(matches!(field(&set.docs, "summary"), Some(Frame::Bulk(s)) if &s[..] == b"Set the string value of a key"));
+        assert!(
+            matches!(field(&set.docs, "summary"), Some(Frame::Bulk(s)) if &s[..] == b"Set the string value of a key")
+        );
     }
 
     // Expected positions are what redis-server 7.0.15's COMMAND GETKEYS answers.
@@ -283,8 +352,14 @@ mod tests {
         assert_eq!(keys("mset", "mset a 1 b"), Some(vec![1, 3]));
         assert_eq!(keys("rename", "rename a b"), Some(vec![1, 2]));
         assert_eq!(keys("object|encoding", "object encoding k"), Some(vec![2]));
-        assert_eq!(keys("zunionstore", "zunionstore dst 2 a b WEIGHTS 1 2"), Some(vec![1, 3, 4]));
-        assert_eq!(keys("xread", "xread COUNT 2 STREAMS s1 s2 0 0"), Some(vec![4, 5]));
+        assert_eq!(
+            keys("zunionstore", "zunionstore dst 2 a b WEIGHTS 1 2"),
+            Some(vec![1, 3, 4])
+        );
+        assert_eq!(
+            keys("xread", "xread COUNT 2 STREAMS s1 s2 0 0"),
+            Some(vec![4, 5])
+        );
         assert_eq!(keys("lmpop", "lmpop 2 a b LEFT"), Some(vec![2, 3]));
         // Zero keys is not a valid key count for a spec; EVAL's own finder handles it.
         assert_eq!(keys("eval", "eval s 0"), None);

@@ -86,10 +86,18 @@ pub struct KeySpec {
     pub step: i32,
 }
 
-pub const NO_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+pub const NO_KEYS: KeySpec = KeySpec {
+    first: 0,
+    last: 0,
+    step: 0,
+};
 
 pub const fn one_key() -> KeySpec {
-    KeySpec { first: 1, last: 1, step: 1 }
+    KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    }
 }
 
 pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
@@ -133,8 +141,16 @@ impl Command {
     pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let KeySpec { first, last, step } = self.keys;
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
-        let last = if last < 0 { argc as i64 + last as i64 } else { last as i64 };
-        let end = if first == 0 { 0 } else { (last.max(0) as usize + 1).min(argc) };
+        let last = if last < 0 {
+            argc as i64 + last as i64
+        } else {
+            last as i64
+        };
+        let end = if first == 0 {
+            0
+        } else {
+            (last.max(0) as usize + 1).min(argc)
+        };
         (first..end.max(first)).step_by(step)
     }
 
@@ -164,7 +180,9 @@ impl Table {
     pub fn get() -> &'static Table {
         static TABLE: OnceLock<Table> = OnceLock::new();
         TABLE.get_or_init(|| Table {
-            by_name: families().map(|c| (c.name.as_bytes().to_vec(), c)).collect(),
+            by_name: families()
+                .map(|c| (c.name.as_bytes().to_vec(), c))
+                .collect(),
         })
     }
 
@@ -197,7 +215,9 @@ impl Table {
 /// Finds the subcommand row named by `args[1]`.
 pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command> {
     let parent_len = cmd.name.len() + 1;
-    cmd.subcommands.iter().find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+    cmd.subcommands
+        .iter()
+        .find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
 }
 
 /// Redis's reply for a command name it does not know, quoting the first arguments.
@@ -209,7 +229,9 @@ pub fn unknown_command(args: &[Bytes]) -> Frame {
     const BUDGET: usize = 128;
     let mut quoted = Vec::new();
     for a in &args[1..] {
-        let Some(room) = BUDGET.checked_sub(quoted.len()).filter(|&r| r > 0) else { break };
+        let Some(room) = BUDGET.checked_sub(quoted.len()).filter(|&r| r > 0) else {
+            break;
+        };
         quoted.push(b'\'');
         quoted.extend_from_slice(c_str(a, room));
         quoted.extend_from_slice(b"' ");
@@ -237,15 +259,26 @@ fn c_str(arg: &[u8], max: usize) -> &[u8] {
 }
 
 pub fn wrong_arity(cmd: &Command) -> Frame {
-    Frame::error(format!("ERR wrong number of arguments for '{}' command", cmd.name))
+    Frame::error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        cmd.name
+    ))
 }
 
 /// A HELP reply as Redis's `addReplyHelp` writes it: a heading naming the command, its
 /// subcommands' lines, and HELP itself last.
 pub fn help_reply(command: &str, lines: &[&str]) -> Frame {
-    let heading = format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", command.to_ascii_uppercase());
+    let heading = format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        command.to_ascii_uppercase()
+    );
     let mut out = vec![Frame::Simple(Bytes::from(heading))];
-    out.extend(lines.iter().chain(&["HELP", "    Prints this help."]).map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))));
+    out.extend(
+        lines
+            .iter()
+            .chain(&["HELP", "    Prints this help."])
+            .map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))),
+    );
     Frame::Array(out)
 }
 
@@ -288,7 +321,13 @@ impl Command {
         self
     }
 
-    pub const fn doc(mut self, summary: &'static str, since: &'static str, group: &'static str, complexity: &'static str) -> Command {
+    pub const fn doc(
+        mut self,
+        summary: &'static str,
+        since: &'static str,
+        group: &'static str,
+        complexity: &'static str,
+    ) -> Command {
         self.summary = summary;
         self.since = since;
         self.group = group;
@@ -326,7 +365,10 @@ mod tests {
     #[test]
     fn unknown_command_quotes_like_redis() {
         let e = |list: &[&[u8]]| error_text(unknown_command(&args(list)));
-        assert_eq!(e(&[b"FOO"]), b"ERR unknown command 'FOO', with args beginning with: ");
+        assert_eq!(
+            e(&[b"FOO"]),
+            b"ERR unknown command 'FOO', with args beginning with: "
+        );
         assert_eq!(
             e(&[b"foo", b"bar", b"a\r\nb"]),
             b"ERR unknown command 'foo', with args beginning with: 'bar' 'a  b' "

@@ -73,48 +73,100 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
     Command::new("command|info", -2, Run::Session(command_info))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Returns information about one, multiple or all commands.", "2.8.13", "server", "O(N) where N is the number of commands to look up"),
+        .doc(
+            "Returns information about one, multiple or all commands.",
+            "2.8.13",
+            "server",
+            "O(N) where N is the number of commands to look up",
+        ),
     Command::new("command|docs", -2, Run::Session(command_docs))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Returns documentary information about one, multiple or all commands.", "7.0.0", "server", "O(N) where N is the number of commands to look up"),
+        .doc(
+            "Returns documentary information about one, multiple or all commands.",
+            "7.0.0",
+            "server",
+            "O(N) where N is the number of commands to look up",
+        ),
     Command::new("command|getkeys", -4, Run::Session(command_getkeys))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Extracts the key names from an arbitrary command.", "2.8.13", "server", "O(N) where N is the number of arguments to the command"),
-    Command::new("command|getkeysandflags", -4, Run::Session(command_getkeysandflags))
-        .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Extracts the key names and access flags for an arbitrary command.", "7.0.0", "server", "O(N) where N is the number of arguments to the command"),
+        .doc(
+            "Extracts the key names from an arbitrary command.",
+            "2.8.13",
+            "server",
+            "O(N) where N is the number of arguments to the command",
+        ),
+    Command::new(
+        "command|getkeysandflags",
+        -4,
+        Run::Session(command_getkeysandflags),
+    )
+    .flags(&["loading", "stale"])
+    .acl(&["@slow", "@connection"])
+    .doc(
+        "Extracts the key names and access flags for an arbitrary command.",
+        "7.0.0",
+        "server",
+        "O(N) where N is the number of arguments to the command",
+    ),
     Command::new("command|list", -2, Run::Session(command_list))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Returns a list of command names.", "7.0.0", "server", "O(N) where N is the total number of Redis commands"),
+        .doc(
+            "Returns a list of command names.",
+            "7.0.0",
+            "server",
+            "O(N) where N is the total number of Redis commands",
+        ),
     Command::new("command|help", 2, Run::Session(command_help))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Returns helpful text about the different subcommands.", "5.0.0", "server", "O(1)"),
+        .doc(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "server",
+            "O(1)",
+        ),
 ];
 
 static CONFIG_SUBCOMMANDS: &[Command] = &[
     Command::new("config|get", -3, Run::Session(config_get))
         .flags(&["admin", "noscript", "loading", "stale"])
         .acl(&["@admin", "@slow", "@dangerous"])
-        .doc("Returns the effective values of configuration parameters.", "2.0.0", "server", "O(N) when N is the number of configuration parameters provided"),
+        .doc(
+            "Returns the effective values of configuration parameters.",
+            "2.0.0",
+            "server",
+            "O(N) when N is the number of configuration parameters provided",
+        ),
     Command::new("config|set", -4, Run::Session(config_set))
         .flags(&["admin", "noscript", "loading", "stale"])
         .acl(&["@admin", "@slow", "@dangerous"])
-        .doc("Sets configuration parameters in-flight.", "2.0.0", "server", "O(N) when N is the number of configuration parameters provided"),
+        .doc(
+            "Sets configuration parameters in-flight.",
+            "2.0.0",
+            "server",
+            "O(N) when N is the number of configuration parameters provided",
+        ),
     Command::new("config|resetstat", 2, Run::Session(config_resetstat))
         .flags(&["admin", "noscript", "loading", "stale"])
         .acl(&["@admin", "@slow", "@dangerous"])
         .doc("Resets the server's statistics.", "2.0.0", "server", "O(1)"),
 ];
 
-static CLUSTER_SUBCOMMANDS: &[Command] = &[Command::new("cluster|keyslot", 3, Run::Session(cluster_keyslot))
-    .flags(&["stale"])
-    .acl(&["@slow"])
-    .doc("Returns the hash slot for a key.", "3.0.0", "cluster", "O(N) where N is the number of bytes in the key")];
+static CLUSTER_SUBCOMMANDS: &[Command] =
+    &[
+        Command::new("cluster|keyslot", 3, Run::Session(cluster_keyslot))
+            .flags(&["stale"])
+            .acl(&["@slow"])
+            .doc(
+                "Returns the hash slot for a key.",
+                "3.0.0",
+                "cluster",
+                "O(N) where N is the number of bytes in the key",
+            ),
+    ];
 
 fn dbsize(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
@@ -140,7 +192,9 @@ fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::Syntax.into();
         }
         let db = s.db;
-        s.node.broadcast(move |data| drop(data.ks.dbs[db].clear())).await;
+        s.node
+            .broadcast(move |data| drop(data.ks.dbs[db].clear()))
+            .await;
         Frame::ok()
     })
 }
@@ -165,8 +219,12 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let databases = s.node.global.databases;
         // Both indexes are read before either is range-checked, each with its own message.
-        let Ok(a) = parse_c_int(&args[1]) else { return Frame::error("ERR invalid first DB index") };
-        let Ok(b) = parse_c_int(&args[2]) else { return Frame::error("ERR invalid second DB index") };
+        let Ok(a) = parse_c_int(&args[1]) else {
+            return Frame::error("ERR invalid first DB index");
+        };
+        let Ok(b) = parse_c_int(&args[2]) else {
+            return Frame::error("ERR invalid second DB index");
+        };
         let (Ok(a), Ok(b)) = (in_range(a, databases), in_range(b, databases)) else {
             return CmdError::DbIndexOutOfRange.into();
         };
@@ -177,7 +235,9 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
 
 fn time(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         Frame::Array(vec![
             Frame::Bulk(Bytes::from(now.as_secs().to_string())),
             Frame::Bulk(Bytes::from(now.subsec_micros().to_string())),
@@ -188,7 +248,12 @@ fn time(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn shutdown(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         for a in &args[1..] {
-            if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force") || is(a, "abort")) {
+            if !(is(a, "nosave")
+                || is(a, "save")
+                || is(a, "now")
+                || is(a, "force")
+                || is(a, "abort"))
+            {
                 return CmdError::Syntax.into();
             }
             if is(a, "abort") {
@@ -252,17 +317,32 @@ struct ShardReport {
 
 fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let wanted: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).to_lowercase()).collect();
+        let wanted: Vec<String> = args[1..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).to_lowercase())
+            .collect();
         let all = wanted.iter().any(|w| w == "all" || w == "everything");
         let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
-        let want = |name: &str, in_default: bool| all || (default && in_default) || wanted.iter().any(|w| w == name);
+        let want = |name: &str, in_default: bool| {
+            all || (default && in_default) || wanted.iter().any(|w| w == name)
+        };
 
         let reports = s
             .node
             .broadcast(|data| ShardReport {
                 clients: data.clients.len(),
-                keys: data.ks.dbs.iter().map(|d| (d.len(), d.volatile_len(), d.avg_ttl())).collect(),
-                commands: data.stats.commands.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                keys: data
+                    .ks
+                    .dbs
+                    .iter()
+                    .map(|d| (d.len(), d.volatile_len(), d.avg_ttl()))
+                    .collect(),
+                commands: data
+                    .stats
+                    .commands
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect(),
                 total_commands: data.stats.total_commands,
                 total_connections: data.stats.total_connections,
                 expired_keys: data.ks.stats.expired_keys,
@@ -278,8 +358,13 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let mut sections = Vec::new();
         if want("server", true) {
             let uptime = g.started.elapsed().as_secs();
-            let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
-            let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros();
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             sections.push(InfoSection {
                 title: "Server",
                 lines: vec![
@@ -307,7 +392,10 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
             sections.push(InfoSection {
                 title: "Clients",
                 lines: vec![
-                    ("connected_clients".into(), reports.iter().map(|r| r.clients).sum::<usize>().to_string()),
+                    (
+                        "connected_clients".into(),
+                        reports.iter().map(|r| r.clients).sum::<usize>().to_string(),
+                    ),
                     ("maxclients".into(), cfg.maxclients().to_string()),
                     ("blocked_clients".into(), "0".into()),
                     ("tracking_clients".into(), "0".into()),
@@ -327,7 +415,10 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("maxmemory".into(), cfg.maxmemory().to_string()),
                     ("maxmemory_human".into(), human_bytes(cfg.maxmemory())),
                     ("maxmemory_policy".into(), cfg.maxmemory_policy()),
-                    ("mem_fragmentation_ratio".into(), format!("{:.2}", rss as f64 / used.max(1) as f64)),
+                    (
+                        "mem_fragmentation_ratio".into(),
+                        format!("{:.2}", rss as f64 / used.max(1) as f64),
+                    ),
                     ("mem_allocator".into(), "mimalloc".into()),
                 ],
             });
@@ -336,10 +427,22 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
             sections.push(InfoSection {
                 title: "Stats",
                 lines: vec![
-                    ("total_connections_received".into(), sum(|r| r.total_connections).to_string()),
-                    ("total_commands_processed".into(), sum(|r| r.total_commands).to_string()),
-                    ("total_net_input_bytes".into(), sum(|r| r.net_in).to_string()),
-                    ("total_net_output_bytes".into(), sum(|r| r.net_out).to_string()),
+                    (
+                        "total_connections_received".into(),
+                        sum(|r| r.total_connections).to_string(),
+                    ),
+                    (
+                        "total_commands_processed".into(),
+                        sum(|r| r.total_commands).to_string(),
+                    ),
+                    (
+                        "total_net_input_bytes".into(),
+                        sum(|r| r.net_in).to_string(),
+                    ),
+                    (
+                        "total_net_output_bytes".into(),
+                        sum(|r| r.net_out).to_string(),
+                    ),
                     ("expired_keys".into(), sum(|r| r.expired_keys).to_string()),
                     ("evicted_keys".into(), "0".into()),
                     ("keyspace_hits".into(), sum(|r| r.hits).to_string()),
@@ -350,7 +453,10 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
         if want("replication", true) {
             sections.push(InfoSection {
                 title: "Replication",
-                lines: vec![("role".into(), "master".into()), ("connected_slaves".into(), "0".into())],
+                lines: vec![
+                    ("role".into(), "master".into()),
+                    ("connected_slaves".into(), "0".into()),
+                ],
             });
         }
         if want("cpu", true) {
@@ -399,14 +505,30 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
         if want("keyspace", true) {
             let mut lines = Vec::new();
             for db in 0..g.databases {
-                let (keys, expires) = reports.iter().fold((0, 0), |(k, e), r| (k + r.keys[db].0, e + r.keys[db].1));
+                let (keys, expires) = reports
+                    .iter()
+                    .fold((0, 0), |(k, e), r| (k + r.keys[db].0, e + r.keys[db].1));
                 if keys > 0 {
-                    let ttls: Vec<u64> = reports.iter().map(|r| r.keys[db].2).filter(|t| *t > 0).collect();
-                    let avg_ttl = if ttls.is_empty() { 0 } else { ttls.iter().sum::<u64>() / ttls.len() as u64 };
-                    lines.push((format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl={avg_ttl}")));
+                    let ttls: Vec<u64> = reports
+                        .iter()
+                        .map(|r| r.keys[db].2)
+                        .filter(|t| *t > 0)
+                        .collect();
+                    let avg_ttl = if ttls.is_empty() {
+                        0
+                    } else {
+                        ttls.iter().sum::<u64>() / ttls.len() as u64
+                    };
+                    lines.push((
+                        format!("db{db}"),
+                        format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
+                    ));
                 }
             }
-            sections.push(InfoSection { title: "Keyspace", lines });
+            sections.push(InfoSection {
+                title: "Keyspace",
+                lines,
+            });
         }
         let mut text = String::new();
         for (i, sec) in sections.iter().enumerate() {
@@ -429,25 +551,48 @@ fn os_name() -> String {
         return "Linux".into();
     }
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
 }
 
 fn config_get(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let pairs = s.node.global.config.get(&args[2..]);
-        Frame::Map(pairs.into_iter().map(|(k, v)| (Frame::bulk(Bytes::from(k)), Frame::bulk(Bytes::from(v)))).collect())
+        Frame::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Frame::bulk(Bytes::from(k)), Frame::bulk(Bytes::from(v))))
+                .collect(),
+        )
     })
 }
 
 fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         if args.len() % 2 != 0 {
-            return super::wrong_arity(super::subcommand(Table::get().lookup(b"config").expect("config exists"), b"set").expect("set exists"));
+            return super::wrong_arity(
+                super::subcommand(
+                    Table::get().lookup(b"config").expect("config exists"),
+                    b"set",
+                )
+                .expect("set exists"),
+            );
         }
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..].chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect();
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
+            .chunks(2)
+            .map(|p| (p[0].to_vec(), p[1].to_vec()))
+            .collect();
         match s.node.global.config.set(&pairs) {
             Ok(()) => {
                 s.node.global.refresh();
@@ -494,11 +639,16 @@ fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 Err(e) => e.into(),
             }
         } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
-            let Ok(count) = parse_int(&args[2]) else { return CmdError::NotInteger.into() };
+            let Ok(count) = parse_int(&args[2]) else {
+                return CmdError::NotInteger.into();
+            };
             if count < 0 {
                 return CmdError::Overflow.into();
             }
-            let prefix = args.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+            let prefix = args
+                .get(3)
+                .cloned()
+                .unwrap_or_else(|| Bytes::from_static(b"key"));
             let size = match args.get(4).map(|a| parse_int(a)) {
                 None => None,
                 Some(Ok(n)) if n >= 0 => Some(n as usize),
@@ -523,7 +673,12 @@ fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 "HELP",
                 "    Print this help.",
             ];
-            Frame::Array(lines.iter().map(|l| Frame::Simple(Bytes::from_static(l.as_bytes()))).collect())
+            Frame::Array(
+                lines
+                    .iter()
+                    .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
+                    .collect(),
+            )
         } else {
             Frame::error(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -583,7 +738,13 @@ async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize
 /// One command's COMMAND INFO entry. What dispatch uses (arity, flags, key positions, ACL
 /// categories, subcommands) comes from the table row; tips and key specs from Redis's record.
 fn command_entry(cmd: &'static Command) -> Frame {
-    let set = |xs: &[&str]| Frame::Set(xs.iter().map(|f| Frame::Simple(Bytes::copy_from_slice(f.as_bytes()))).collect());
+    let set = |xs: &[&str]| {
+        Frame::Set(
+            xs.iter()
+                .map(|f| Frame::Simple(Bytes::copy_from_slice(f.as_bytes())))
+                .collect(),
+        )
+    };
     let (tips, key_specs) = match meta::reference(cmd.name) {
         Some(r) => (r.tips.clone(), r.key_specs.clone()),
         None => (Frame::Set(Vec::new()), legacy_key_specs(cmd)),
@@ -613,11 +774,38 @@ fn legacy_key_specs(cmd: &Command) -> Frame {
     if cmd.keys.first == 0 {
         return Frame::Set(Vec::new());
     }
-    let map = |pairs: Vec<(&str, Frame)>| Frame::Map(pairs.into_iter().map(|(k, v)| (Frame::bulk_str(k), v)).collect());
-    let lastkey = if cmd.keys.last < 0 { cmd.keys.last } else { cmd.keys.last - cmd.keys.first };
+    let map = |pairs: Vec<(&str, Frame)>| {
+        Frame::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Frame::bulk_str(k), v))
+                .collect(),
+        )
+    };
+    let lastkey = if cmd.keys.last < 0 {
+        cmd.keys.last
+    } else {
+        cmd.keys.last - cmd.keys.first
+    };
     Frame::Set(vec![map(vec![
-        ("flags", Frame::Set(vec![Frame::simple(if cmd.is_write() { "RW" } else { "RO" })])),
-        ("begin_search", map(vec![("type", Frame::bulk_str("index")), ("spec", map(vec![("index", Frame::Integer(cmd.keys.first as i64))]))])),
+        (
+            "flags",
+            Frame::Set(vec![Frame::simple(if cmd.is_write() {
+                "RW"
+            } else {
+                "RO"
+            })]),
+        ),
+        (
+            "begin_search",
+            map(vec![
+                ("type", Frame::bulk_str("index")),
+                (
+                    "spec",
+                    map(vec![("index", Frame::Integer(cmd.keys.first as i64))]),
+                ),
+            ]),
+        ),
         (
             "find_keys",
             map(vec![
@@ -653,7 +841,9 @@ fn command_count(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn find_command(name: &[u8]) -> Option<&'static Command> {
     let name = String::from_utf8_lossy(name).to_lowercase();
     match name.split_once('|') {
-        Some((parent, sub)) => super::subcommand(Table::get().lookup(parent.as_bytes())?, sub.as_bytes()),
+        Some((parent, sub)) => {
+            super::subcommand(Table::get().lookup(parent.as_bytes())?, sub.as_bytes())
+        }
         None => Table::get().lookup(name.as_bytes()),
     }
 }
@@ -663,17 +853,33 @@ fn command_info(_s: &mut Session, args: Args) -> SessionFuture<'_> {
         if args.len() == 2 {
             return Frame::Array(all_commands().into_iter().map(command_entry).collect());
         }
-        Frame::Array(args[2..].iter().map(|n| find_command(n).map_or(Frame::Null, command_entry)).collect())
+        Frame::Array(
+            args[2..]
+                .iter()
+                .map(|n| find_command(n).map_or(Frame::Null, command_entry))
+                .collect(),
+        )
     })
 }
 
 /// One command's COMMAND DOCS entry: Redis's documentation, with the subcommands narrowed to
 /// those Tessera has; the row's own summary for a command Redis does not have.
 fn doc_entry(cmd: &'static Command) -> Frame {
-    let subcommands = || Frame::Map(cmd.subcommands.iter().map(|c| (Frame::bulk_str(c.name), doc_entry(c))).collect());
+    let subcommands = || {
+        Frame::Map(
+            cmd.subcommands
+                .iter()
+                .map(|c| (Frame::bulk_str(c.name), doc_entry(c)))
+                .collect(),
+        )
+    };
     if let Some(r) = meta::reference(cmd.name) {
         let fields = r.docs.iter().map(|(k, v)| {
-            let v = if matches!(k, Frame::Bulk(k) if &k[..] == b"subcommands") { subcommands() } else { v.clone() };
+            let v = if matches!(k, Frame::Bulk(k) if &k[..] == b"subcommands") {
+                subcommands()
+            } else {
+                v.clone()
+            };
             (k.clone(), v)
         });
         return Frame::Map(fields.collect());
@@ -682,7 +888,10 @@ fn doc_entry(cmd: &'static Command) -> Frame {
         (Frame::bulk_str("summary"), Frame::bulk_str(cmd.summary)),
         (Frame::bulk_str("since"), Frame::bulk_str(cmd.since)),
         (Frame::bulk_str("group"), Frame::bulk_str(cmd.group)),
-        (Frame::bulk_str("complexity"), Frame::bulk_str(cmd.complexity)),
+        (
+            Frame::bulk_str("complexity"),
+            Frame::bulk_str(cmd.complexity),
+        ),
     ];
     if !cmd.subcommands.is_empty() {
         fields.push((Frame::bulk_str("subcommands"), subcommands()));
@@ -692,8 +901,16 @@ fn doc_entry(cmd: &'static Command) -> Frame {
 
 fn command_docs(_s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let cmds: Vec<&'static Command> = if args.len() == 2 { all_commands() } else { args[2..].iter().filter_map(|n| find_command(n)).collect() };
-        Frame::Map(cmds.into_iter().map(|c| (Frame::bulk_str(c.name), doc_entry(c))).collect())
+        let cmds: Vec<&'static Command> = if args.len() == 2 {
+            all_commands()
+        } else {
+            args[2..].iter().filter_map(|n| find_command(n)).collect()
+        };
+        Frame::Map(
+            cmds.into_iter()
+                .map(|c| (Frame::bulk_str(c.name), doc_entry(c)))
+                .collect(),
+        )
     })
 }
 
@@ -734,15 +951,27 @@ fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
     let by_specs = (has_specs && !specs.iter().any(|s| s.variable_flags))
         .then(|| meta::keys_by_specs(specs, target))
         .flatten()
-        .map(|keys| keys.into_iter().map(|(i, spec)| (i, spec.flags.clone())).collect::<Vec<_>>());
+        .map(|keys| {
+            keys.into_iter()
+                .map(|(i, spec)| (i, spec.flags.clone()))
+                .collect::<Vec<_>>()
+        });
     let keys = match (by_specs, cmd.getkeys) {
         (Some(keys), _) => keys,
         (None, Some(f)) => f(target)
             .into_iter()
-            .map(|(i, flags)| (i, Frame::Set(flags.iter().map(|f| Frame::simple(f)).collect())))
+            .map(|(i, flags)| {
+                (
+                    i,
+                    Frame::Set(flags.iter().map(|f| Frame::simple(f)).collect()),
+                )
+            })
             .collect(),
         // Tessera's own commands: the row's positions, without flags.
-        (None, None) if reference.is_none() => cmd.key_positions(target.len()).map(|i| (i, Frame::Set(Vec::new()))).collect(),
+        (None, None) if reference.is_none() => cmd
+            .key_positions(target.len())
+            .map(|i| (i, Frame::Set(Vec::new())))
+            .collect(),
         (None, None) => Vec::new(),
     };
     if keys.is_empty() {
@@ -774,7 +1003,9 @@ fn command_list(_s: &mut Session, args: Args) -> SessionFuture<'_> {
             if !c.eat("filterby") {
                 return CmdError::Syntax.into();
             }
-            let (Ok(kind), Ok(value)) = (c.next(), c.next()) else { return CmdError::Syntax.into() };
+            let (Ok(kind), Ok(value)) = (c.next(), c.next()) else {
+                return CmdError::Syntax.into();
+            };
             let kind = String::from_utf8_lossy(kind).to_lowercase();
             if !["module", "aclcat", "pattern"].contains(&kind.as_str()) || !c.done() {
                 return CmdError::Syntax.into();
@@ -791,7 +1022,9 @@ fn command_list(_s: &mut Session, args: Args) -> SessionFuture<'_> {
                         let cat = format!("@{}", String::from_utf8_lossy(v).to_lowercase());
                         c.acl.contains(&cat.as_str())
                     }
-                    Some((_, pattern)) => crate::types::glob::glob_match(pattern, c.name.as_bytes(), true),
+                    Some((_, pattern)) => {
+                        crate::types::glob::glob_match(pattern, c.name.as_bytes(), true)
+                    }
                 };
                 if keep {
                     names.push(Frame::bulk_str(c.name));

@@ -124,7 +124,12 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The string stored at `key`: `None` if absent, WRONGTYPE if it holds another type.
-pub fn lookup_str<'a>(db: &'a mut Db, key: &[u8], now: u64, stats: &mut KeyStats) -> Result<Option<&'a mut Entry>, CmdError> {
+pub fn lookup_str<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: u64,
+    stats: &mut KeyStats,
+) -> Result<Option<&'a mut Entry>, CmdError> {
     match db.lookup(key, now, stats) {
         None => Ok(None),
         Some(e) => match e.value {
@@ -193,15 +198,24 @@ enum ExpireOption {
 
 impl ExpireOption {
     fn named(a: &[u8]) -> Option<ExpireOption> {
-        [("ex", ExpireOption::Ex), ("px", ExpireOption::Px), ("exat", ExpireOption::ExAt), ("pxat", ExpireOption::PxAt)]
-            .into_iter()
-            .find(|(word, _)| is_cstr(a, word))
-            .map(|(_, option)| option)
+        [
+            ("ex", ExpireOption::Ex),
+            ("px", ExpireOption::Px),
+            ("exat", ExpireOption::ExAt),
+            ("pxat", ExpireOption::PxAt),
+        ]
+        .into_iter()
+        .find(|(word, _)| is_cstr(a, word))
+        .map(|(_, option)| option)
     }
 
     /// The absolute expiry `arg` asks for, checked as Redis does (the error names `cmd`).
     fn deadline(self, cmd: &str, arg: &[u8], now: u64) -> Result<u64, CmdError> {
-        let unit = if matches!(self, ExpireOption::Ex | ExpireOption::ExAt) { 1000 } else { 1 };
+        let unit = if matches!(self, ExpireOption::Ex | ExpireOption::ExAt) {
+            1000
+        } else {
+            1
+        };
         let absolute = matches!(self, ExpireOption::ExAt | ExpireOption::PxAt);
         expire_at(cmd, parse_int(arg)?, unit, absolute, now)
     }
@@ -231,7 +245,9 @@ impl<'a> ExtendedOptions<'a> {
             let a = &args[i];
             let next = args.get(i + 1);
             // An expire option may repeat, but not change its kind.
-            let expire_free = |option| !o.keepttl && !o.persist && o.expire.is_none_or(|(kind, _)| kind == option);
+            let expire_free = |option| {
+                !o.keepttl && !o.persist && o.expire.is_none_or(|(kind, _)| kind == option)
+            };
             if set && is_cstr(a, "nx") && !o.xx {
                 o.nx = true;
             } else if set && is_cstr(a, "xx") && !o.nx {
@@ -259,7 +275,13 @@ impl<'a> ExtendedOptions<'a> {
 
 /// Turns a relative or absolute expire argument into absolute Unix ms, with Redis's range
 /// checks (the error names the command).
-pub fn expire_at(cmd: &str, value: i64, unit_ms: i64, absolute: bool, now: u64) -> Result<u64, CmdError> {
+pub fn expire_at(
+    cmd: &str,
+    value: i64,
+    unit_ms: i64,
+    absolute: bool,
+    now: u64,
+) -> Result<u64, CmdError> {
     let invalid = || CmdError::InvalidExpire(cmd.to_string());
     if value <= 0 || (unit_ms == 1000 && value > i64::MAX / 1000) {
         return Err(invalid());
@@ -281,7 +303,11 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
     let (db, stats) = ctx.db();
     let old = lookup_str(db, key, now, stats)?;
     let existed = old.is_some();
-    let old_value = if opts.get { Some(old.map(|e| str_of(e).to_bytes())) } else { None };
+    let old_value = if opts.get {
+        Some(old.map(|e| str_of(e).to_bytes()))
+    } else {
+        None
+    };
     let blocked = match opts.condition {
         Condition::IfAbsent => existed,
         Condition::IfPresent => !existed,
@@ -315,7 +341,16 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         (_, true) => Condition::IfPresent,
         _ => Condition::Always,
     };
-    set_generic(ctx, &args[1], &args[2], SetOptions { condition, expiry, get: o.get })
+    set_generic(
+        ctx,
+        &args[1],
+        &args[2],
+        SetOptions {
+            condition,
+            expiry,
+            get: o.get,
+        },
+    )
 }
 
 /// SET reads the old value only with GET, so its key's access flags depend on the options, as
@@ -329,15 +364,29 @@ fn set_keys(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
 }
 
 fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = SetOptions { condition: Condition::IfAbsent, expiry: Expiry::None, get: false };
+    let opts = SetOptions {
+        condition: Condition::IfAbsent,
+        expiry: Expiry::None,
+        get: false,
+    };
     let reply = set_generic(ctx, &args[1], &args[2], opts)?;
     Ok(Frame::Integer((reply == Frame::ok()) as i64))
 }
 
 fn setex_with(ctx: &mut Ctx, args: &[Bytes], unit: i64) -> CmdResult {
     let n = parse_int(&args[2])?;
-    let at = expire_at(&String::from_utf8_lossy(&args[0]).to_lowercase(), n, unit, false, ctx.now)?;
-    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::At(at), get: false };
+    let at = expire_at(
+        &String::from_utf8_lossy(&args[0]).to_lowercase(),
+        n,
+        unit,
+        false,
+        ctx.now,
+    )?;
+    let opts = SetOptions {
+        condition: Condition::Always,
+        expiry: Expiry::At(at),
+        get: false,
+    };
     set_generic(ctx, &args[1], &args[3], opts)
 }
 
@@ -350,7 +399,11 @@ fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = SetOptions { condition: Condition::Always, expiry: Expiry::None, get: true };
+    let opts = SetOptions {
+        condition: Condition::Always,
+        expiry: Expiry::None,
+        get: true,
+    };
     set_generic(ctx, &args[1], &args[2], opts)
 }
 
@@ -358,7 +411,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = ExtendedOptions::parse(args, 2, false)?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::Null);
+    };
     let value = str_of(e).to_bytes();
     match o.expire {
         Some((option, arg)) => {
@@ -380,7 +435,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::Null) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::Null);
+    };
     let value = str_of(e).to_bytes();
     db.remove(&args[1]);
     Ok(Frame::Bulk(value))
@@ -392,7 +449,10 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let items = args[1..]
         .iter()
         .map(|k| match db.lookup(k, now, stats) {
-            Some(Entry { value: Value::Str(s), .. }) => Frame::Bulk(s.to_bytes()),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Frame::Bulk(s.to_bytes()),
             #[allow(unreachable_patterns)]
             _ => Frame::Null,
         })
@@ -402,7 +462,9 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::Raw("ERR wrong number of arguments for 'mset' command".into()));
+        return Err(CmdError::Raw(
+            "ERR wrong number of arguments for 'mset' command".into(),
+        ));
     }
     let (db, _) = ctx.db();
     for pair in args[1..].chunks(2) {
@@ -413,11 +475,16 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::Raw("ERR wrong number of arguments for 'msetnx' command".into()));
+        return Err(CmdError::Raw(
+            "ERR wrong number of arguments for 'msetnx' command".into(),
+        ));
     }
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now, stats)) {
+    if args[1..]
+        .chunks(2)
+        .any(|pair| db.contains(&pair[0], now, stats))
+    {
         return Ok(Frame::Integer(0));
     }
     for pair in args[1..].chunks(2) {
@@ -463,7 +530,9 @@ fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let by = parse_int(&args[2])?;
-    let by = by.checked_neg().ok_or_else(|| CmdError::err("decrement would overflow"))?;
+    let by = by
+        .checked_neg()
+        .ok_or_else(|| CmdError::err("decrement would overflow"))?;
     incr_generic(ctx, &args[1], by)
 }
 
@@ -482,7 +551,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn check_size(len: usize) -> Result<(), CmdError> {
     if len > MAX_STRING {
-        return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     Ok(())
 }
@@ -509,7 +580,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(Frame::Integer(lookup_str(db, &args[1], now, stats)?.map_or(0, |e| str_of(e).len() as i64)))
+    Ok(Frame::Integer(
+        lookup_str(db, &args[1], now, stats)?.map_or(0, |e| str_of(e).len() as i64),
+    ))
 }
 
 fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -517,7 +590,9 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let end = parse_int(&args[3])?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let Some(e) = lookup_str(db, &args[1], now, stats)? else { return Ok(Frame::bulk(Bytes::new())) };
+    let Some(e) = lookup_str(db, &args[1], now, stats)? else {
+        return Ok(Frame::bulk(Bytes::new()));
+    };
     let mut scratch = itoa::Buffer::new();
     let s = str_of(e).bytes(&mut scratch);
     Ok(Frame::Bulk(Bytes::copy_from_slice(range_of(s, start, end))))
@@ -529,7 +604,11 @@ pub fn range_of(s: &[u8], start: i64, end: i64) -> &[u8] {
     if start < 0 && end < 0 && start > end {
         return &[];
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { (len + end).max(0) } else { end };
     let end = end.min(len - 1);
     if len == 0 || start > end {

@@ -37,7 +37,11 @@ impl Value {
     /// itself rather than receives (INCRBYFLOAT's result), so `OBJECT ENCODING` says `embstr`
     /// even for "5".
     pub fn from_bytes_no_int(b: &[u8]) -> Value {
-        Value::Str(if b.len() <= EMBSTR_MAX { StrValue::Emb(Blob::new(b)) } else { StrValue::Raw(b.to_vec()) })
+        Value::Str(if b.len() <= EMBSTR_MAX {
+            StrValue::Emb(Blob::new(b))
+        } else {
+            StrValue::Raw(b.to_vec())
+        })
     }
 
     pub fn type_name(&self) -> &'static str {

@@ -163,7 +163,11 @@ pub fn format_double(d: f64) -> String {
 /// C's `printf("%.17g", d)` for a finite double.
 pub fn format_g17(d: f64) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // %.17g: exponential notation when exp < -4 or exp >= precision (17).
     let sci = format!("{:.16e}", d); // 17 significant digits

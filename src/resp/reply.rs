@@ -24,7 +24,9 @@ pub fn parse_reply(input: &[u8]) -> Result<(Frame, usize), String> {
 fn value(input: &[u8], pos: &mut usize) -> Result<Frame, String> {
     let start = *pos;
     let line = line(input, pos)?;
-    let (&kind, rest) = line.split_first().ok_or_else(|| format!("empty line at byte {start}"))?;
+    let (&kind, rest) = line
+        .split_first()
+        .ok_or_else(|| format!("empty line at byte {start}"))?;
     let number = || -> Result<i64, String> {
         std::str::from_utf8(rest)
             .ok()
@@ -74,14 +76,20 @@ fn value(input: &[u8], pos: &mut usize) -> Result<Frame, String> {
                 .map(|_| Ok((value(input, pos)?, value(input, pos)?)))
                 .collect::<Result<Vec<_>, String>>()?,
         ),
-        other => return Err(format!("unsupported reply type {:?} at byte {start}", other as char)),
+        other => {
+            return Err(format!(
+                "unsupported reply type {:?} at byte {start}",
+                other as char
+            ))
+        }
     })
 }
 
 /// The line at `pos` without its CRLF; moves `pos` past it.
 fn line<'a>(input: &'a [u8], pos: &mut usize) -> Result<&'a [u8], String> {
     let rest = &input[*pos..];
-    let end = memchr::memmem::find(rest, b"\r\n").ok_or_else(|| format!("unterminated line at byte {pos}"))?;
+    let end = memchr::memmem::find(rest, b"\r\n")
+        .ok_or_else(|| format!("unterminated line at byte {pos}"))?;
     *pos += end + 2;
     Ok(&rest[..end])
 }
@@ -117,7 +125,13 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_hold() {
-        for bad in [&b"*2\r\n:1\r\n"[..], b"$5\r\nab\r\n", b"=7\r\ntxt:abc\r\n", b"+OK", b"*-1\r\n"] {
+        for bad in [
+            &b"*2\r\n:1\r\n"[..],
+            b"$5\r\nab\r\n",
+            b"=7\r\ntxt:abc\r\n",
+            b"+OK",
+            b"*-1\r\n",
+        ] {
             assert!(parse_reply(bad).is_err(), "{bad:?}");
         }
     }
