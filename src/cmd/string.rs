@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is_cstr, parse_int};
+use super::args::{is_cstr, parse_int, ArgCursor};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
 use crate::db::{Db, Entry, KeyStats, StrValue, Value};
 use crate::resp::Frame;
@@ -240,10 +240,9 @@ impl<'a> ExtendedOptions<'a> {
     /// (PERSIST).
     fn parse(args: &'a [Bytes], from: usize, set: bool) -> Result<ExtendedOptions<'a>, CmdError> {
         let mut o = ExtendedOptions::default();
-        let mut i = from;
-        while i < args.len() {
-            let a = &args[i];
-            let next = args.get(i + 1);
+        let mut c = ArgCursor::new(args, from);
+        while let Some(a) = c.peek() {
+            c.next()?;
             // An expire option may repeat, but not change its kind.
             let expire_free = |option| {
                 !o.keepttl && !o.persist && o.expire.is_none_or(|(kind, _)| kind == option)
@@ -258,16 +257,11 @@ impl<'a> ExtendedOptions<'a> {
                 o.keepttl = true;
             } else if !set && is_cstr(a, "persist") && !o.keepttl && o.expire.is_none() {
                 o.persist = true;
-            } else if let (Some(option), Some(value)) = (ExpireOption::named(a), next) {
-                if !expire_free(option) {
-                    return Err(CmdError::Syntax);
-                }
-                o.expire = Some((option, value));
-                i += 1;
+            } else if let Some(option) = ExpireOption::named(a).filter(|&opt| expire_free(opt)) {
+                o.expire = Some((option, c.next()?));
             } else {
                 return Err(CmdError::Syntax);
             }
-            i += 1;
         }
         Ok(o)
     }
