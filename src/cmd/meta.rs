@@ -296,7 +296,7 @@ pub fn keys_by_specs<'a>(specs: &'a [Spec], args: &[Bytes]) -> Option<Vec<(usize
 }
 
 /// The value of `name` in a map's pairs.
-pub fn field<'a>(pairs: &'a [(Frame, Frame)], name: &str) -> Option<&'a Frame> {
+fn field<'a>(pairs: &'a [(Frame, Frame)], name: &str) -> Option<&'a Frame> {
     pairs.iter().find(|(k, _)| text(k) == name).map(|(_, v)| v)
 }
 

@@ -948,7 +948,10 @@ fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
     if !cmd.arity_ok(target.len()) {
         return Frame::error("ERR Invalid number of arguments specified for command");
     }
-    let by_specs = (has_specs && !specs.iter().any(|s| s.variable_flags))
+    // Specs whose flags depend on other arguments are the command's finder's to read; without
+    // a finder, the specs' declared flags are the best answer there is.
+    let variable_flags = specs.iter().any(|s| s.variable_flags);
+    let by_specs = (has_specs && !(variable_flags && cmd.getkeys.is_some()))
         .then(|| meta::keys_by_specs(specs, target))
         .flatten()
         .map(|keys| {
