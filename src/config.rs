@@ -2623,7 +2623,7 @@ mod tests {
         );
         assert_eq!(
             names(&store.get(&["MAXMEMORY*"])),
-            ["maxmemory", "maxmemory-policy"]
+            ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
         );
         let everything = store.get(&["*"]);
         let table_names: usize = TABLE.iter().map(|d| 1 + d.aliases.len()).sum();

@@ -223,7 +223,11 @@ fn watch_signals(control: std::sync::mpsc::Sender<ControlMsg>) {
             let mut sig = 0;
             // SAFETY: `set` is a valid signal set; sigwait only writes the signal number.
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 println!("Received {name} scheduling shutdown...");
                 let _ = control.send(ControlMsg::Shutdown);
             }

@@ -28,12 +28,28 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut o = Options { port: 6379, threads: 2, clients: 25, pipeline: 16, requests: 20_000, sets: 1, gets: 10, keys: 100_000, data_size: 32 };
+    let mut o = Options {
+        port: 6379,
+        threads: 2,
+        clients: 25,
+        pipeline: 16,
+        requests: 20_000,
+        sets: 1,
+        gets: 10,
+        keys: 100_000,
+        data_size: 32,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
-        let value = args.get(i + 1).ok_or_else(|| format!("{} needs a value", args[i]))?;
-        let num = || value.parse::<usize>().map_err(|_| format!("{}: not a number: {value}", args[i]));
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{} needs a value", args[i]))?;
+        let num = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("{}: not a number: {value}", args[i]))
+        };
         match args[i].as_str() {
             "--port" => o.port = num()? as u16,
             "--threads" => o.threads = num()?,
@@ -96,7 +112,9 @@ fn client(o: &Options, seed: u64, errors: &AtomicU64, done: &AtomicU64) -> std::
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
-    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut rng = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -113,7 +131,10 @@ fn client(o: &Options, seed: u64, errors: &AtomicU64, done: &AtomicU64) -> std::
             let key = next() % o.keys;
             let name = format!("memtier-{key}");
             if next() % cycle < o.sets as u64 {
-                encode(&[b"SET", name.as_bytes(), &value_for(key, o.data_size)], &mut out);
+                encode(
+                    &[b"SET", name.as_bytes(), &value_for(key, o.data_size)],
+                    &mut out,
+                );
                 expect.push((true, key));
             } else {
                 encode(&[b"GET", name.as_bytes()], &mut out);
@@ -160,7 +181,10 @@ fn main() {
         .collect();
     let mut failed_connections = 0;
     for h in handles {
-        if let Ok(Err(e)) | Err(e) = h.join().map_err(|_| std::io::Error::other("client thread panicked")) {
+        if let Ok(Err(e)) | Err(e) = h
+            .join()
+            .map_err(|_| std::io::Error::other("client thread panicked"))
+        {
             eprintln!("connection failed: {e}");
             failed_connections += 1;
         }

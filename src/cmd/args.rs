@@ -63,6 +63,14 @@ pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
     parse_i64_strict(b).ok_or(CmdError::NotInteger)
 }
 
+/// An argument Redis reads as a C `int` (`getIntFromObjectOrReply`): database indexes, for
+/// one. Beyond the `int` range is an error of its own, in Redis's words.
+pub fn parse_c_int(b: &[u8]) -> Result<i32, CmdError> {
+    i32::try_from(parse_int(b)?).map_err(|_| {
+        CmdError::err("value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
 pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
     parse_f64_strict(b).ok_or(CmdError::NotFloat)
 }
@@ -70,4 +78,12 @@ pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
 /// True when `a` equals `word` ignoring ASCII case.
 pub fn is(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// True when `a` equals `word` ignoring ASCII case, compared as C's `strcasecmp` compares it:
+/// the argument ends at its first NUL. Redis reads some options that way (SET's NX, GET...), so
+/// `GET\0x` is GET there.
+pub fn is_cstr(a: &[u8], word: &str) -> bool {
+    let end = memchr::memchr(0, a).unwrap_or(a.len());
+    is(&a[..end], word)
 }

@@ -16,7 +16,7 @@ use crate::resp::Frame;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
-        .flags(&["fast", "sentinel"])
+        .flags(&["fast"])
         .acl(&["@fast", "@connection"])
         .doc(
             "Returns the server's liveliness response.",
@@ -25,7 +25,7 @@ pub static COMMANDS: &[Command] = &[
             "O(1)",
         ),
     Command::new("echo", 2, Run::Session(echo))
-        .flags(&["fast"])
+        .flags(&["loading", "stale", "fast"])
         .acl(&["@fast", "@connection"])
         .doc("Returns the given string.", "1.0.0", "connection", "O(1)"),
     Command::new("hello", -1, Run::Session(hello))
@@ -35,7 +35,6 @@ pub static COMMANDS: &[Command] = &[
             "stale",
             "fast",
             "no_auth",
-            "sentinel",
             "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
@@ -52,7 +51,6 @@ pub static COMMANDS: &[Command] = &[
             "stale",
             "fast",
             "no_auth",
-            "sentinel",
             "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
@@ -73,12 +71,12 @@ pub static COMMANDS: &[Command] = &[
         ),
     Command::new("quit", -1, Run::Session(quit))
         .flags(&[
-            "allow_busy",
             "noscript",
             "loading",
             "stale",
             "fast",
             "no_auth",
+            "allow_busy",
         ])
         .acl(&["@fast", "@connection"])
         .doc("Closes the connection.", "1.0.0", "connection", "O(1)"),
@@ -184,12 +182,19 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     Command::new("client|no-evict", 3, Run::Session(client_no_evict))
         .flags(&["admin", "noscript", "loading", "stale"])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc(
-            "Sets the client eviction mode of the connection.",
-            "7.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .doc("Sets the client eviction mode of the connection.", "7.0.0", "connection", "O(1)"),
+    Command::new("client|getredir", 2, Run::Session(client_getredir))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "connection", "O(1)"),
+    Command::new("client|trackinginfo", 2, Run::Session(client_trackinginfo))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Returns information about server-assisted client-side caching for the connection.", "6.2.0", "connection", "O(1)"),
+    Command::new("client|caching", 3, Run::Session(client_caching))
+        .flags(&["noscript", "loading", "stale"])
+        .acl(&["@slow", "@connection"])
+        .doc("Instructs the server whether to track the keys in the next request.", "6.0.0", "connection", "O(1)"),
     Command::new("client|help", 2, Run::Session(client_help))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
@@ -635,54 +640,81 @@ fn client_no_evict(s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
+// Client-side caching (CLIENT TRACKING) is not implemented, so no connection is ever in
+// tracking mode. The three commands below report exactly that, as Redis does for a connection
+// that has not enabled tracking; CLIENT TRACKING itself stays unknown rather than pretend.
+
+fn client_getredir(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(-1) })
+}
+
+fn client_trackinginfo(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        Frame::Map(vec![
+            (
+                Frame::bulk_str("flags"),
+                Frame::Set(vec![Frame::bulk_str("off")]),
+            ),
+            (Frame::bulk_str("redirect"), Frame::Integer(-1)),
+            (Frame::bulk_str("prefixes"), Frame::Array(Vec::new())),
+        ])
+    })
+}
+
+fn client_caching(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        Frame::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+    })
+}
+
+/// Redis's CLIENT HELP, less the lines of the subcommands Tessera does not have yet (TRACKING,
+/// UNBLOCK).
 fn client_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let lines = [
-            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME",
-            "    Return the name of the current connection.",
-            "ID",
-            "    Return the ID of the current connection.",
-            "INFO",
-            "    Return information about the current client connection.",
-            "KILL <ip:port>",
-            "    Kill connection made from <ip:port>.",
-            "KILL <option> <value> [<option> <value> [...]]",
-            "    Kill connections. Options are:",
-            "    * ADDR (<ip:port>|<unixsocket>:0)",
-            "      Kill connections made from the specified address",
-            "    * LADDR (<ip:port>|<unixsocket>:0)",
-            "      Kill connections made to specified local address",
-            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-            "      Kill connections by type.",
-            "    * USER <username>",
-            "      Kill connections authenticated by <username>.",
-            "    * SKIPME (YES|NO)",
-            "      Skip killing current connection (default: yes).",
-            "    * ID <client-id>",
-            "      Kill connections by client id.",
-            "LIST [options ...]",
-            "    Return information about client connections. Options:",
-            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-            "      Return clients of specified type.",
-            "UNPAUSE",
-            "    Stop the current client pause, resuming traffic.",
-            "PAUSE <timeout> [WRITE|ALL]",
-            "    Suspend all, or just write, clients for <timeout> milliseconds.",
-            "REPLY (ON|OFF|SKIP)",
-            "    Control the replies sent to the current connection.",
-            "SETNAME <name>",
-            "    Assign the name <name> to the current connection.",
-            "NO-EVICT (ON|OFF)",
-            "    Protect current client connection from eviction.",
-            "HELP",
-            "    Print this help.",
-        ];
-        Frame::Array(
-            lines
-                .iter()
-                .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
-                .collect(),
+        super::help_reply(
+            "client",
+            &[
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+            ],
         )
     })
 }

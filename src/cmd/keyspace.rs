@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::args::{parse_int, ArgCursor};
+use super::args::{parse_c_int, parse_int, ArgCursor};
 use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
@@ -325,7 +325,8 @@ fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], |at, _| (at / 1000) as i64)
+    // Rounded to the nearest second like TTL, not truncated: Redis shares the arithmetic.
+    ttl_generic(ctx, &args[1], |at, _| ((at + 500) / 1000) as i64)
 }
 
 fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -370,23 +371,20 @@ fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     rename_generic(ctx, args, true).map(|done| Frame::Integer(done as i64))
 }
 
+/// A database index argument (SELECT, MOVE, COPY ... DB): a C `int`, then in range.
 pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
-    let n = parse_int(arg)?;
-    if n < 0 || n >= databases as i64 {
-        return Err(CmdError::DbIndexOutOfRange);
-    }
-    Ok(n as usize)
+    in_range(parse_c_int(arg)?, databases)
+}
+
+pub fn in_range(index: i32, databases: usize) -> Result<usize, CmdError> {
+    usize::try_from(index)
+        .ok()
+        .filter(|&i| i < databases)
+        .ok_or(CmdError::DbIndexOutOfRange)
 }
 
 fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let databases = ctx.ks.dbs.len();
-    let Some(target) = parse_int(&args[2])
-        .ok()
-        .filter(|n| *n >= 0 && (*n as usize) < databases)
-    else {
-        return Err(CmdError::DbIndexOutOfRange);
-    };
-    let target = target as usize;
+    let target = db_index(&args[2], ctx.ks.dbs.len())?;
     if target == ctx.db {
         return Err(CmdError::err("source and destination objects are the same"));
     }
@@ -657,27 +655,21 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn object_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    let lines = [
-        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "ENCODING <key>",
-        "    Return the kind of internal representation used in order to store the value",
-        "    associated with a <key>.",
-        "FREQ <key>",
-        "    Return the access frequency index of the <key>. The returned integer is",
-        "    proportional to the logarithm of the recent access frequency of the key.",
-        "IDLETIME <key>",
-        "    Return the idle time of the <key>, that is the approximated number of",
-        "    seconds elapsed since the last access to the key.",
-        "REFCOUNT <key>",
-        "    Return the number of references of the value associated with the specified",
-        "    <key>.",
-        "HELP",
-        "    Print this help.",
-    ];
-    Ok(Frame::Array(
-        lines
-            .iter()
-            .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
-            .collect(),
+    Ok(super::help_reply(
+        "object",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
     ))
 }

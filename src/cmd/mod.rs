@@ -3,7 +3,8 @@
 //! Every command is one [`Command`] row, declared in its family's file beside its handler: name,
 //! arity, flags, ACL categories, key positions and how it runs. The row drives arity errors,
 //! key extraction for routing, COMMAND INFO/DOCS/GETKEYS and the write/read-only distinction;
-//! handlers never re-check what the row already says.
+//! handlers never re-check what the row already says. What only introspection needs (key specs
+//! with access flags, tips, documentation) is Redis's own description, recorded in [`meta`].
 //!
 //! A handler runs in one of three ways ([`Run`]):
 //! - `Keyed`: a function of one shard's keyspace. The dispatcher runs it on the shard that owns
@@ -18,6 +19,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod error;
 pub mod keyspace;
+pub mod meta;
 pub mod server;
 pub mod string;
 
@@ -51,6 +53,9 @@ impl<'a> Ctx<'a> {
 }
 
 pub type KeyedFn = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+/// A command's own key finder, for what its key specs cannot say (see [`Command::getkeys`]):
+/// each key's position in `args` and its access flags, spelled as in COMMAND INFO.
+pub type GetKeysFn = fn(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])>;
 /// A session handler's future: borrows the session for as long as it runs.
 pub type SessionFuture<'a> = Pin<Box<dyn Future<Output = Frame> + 'a>>;
 pub type SessionFn = for<'a> fn(&'a mut Session, Args) -> SessionFuture<'a>;
@@ -109,6 +114,12 @@ pub struct Command {
     pub acl: &'static [&'static str],
     pub keys: KeySpec,
     pub run: Run,
+    /// Finds the keys where Redis's key specs for the command cannot, like Redis's
+    /// `getkeys_proc`: flags that depend on other arguments (SET ... GET), keys found only by
+    /// parsing. COMMAND GETKEYS and GETKEYSANDFLAGS use it; most commands need none.
+    pub getkeys: Option<GetKeysFn>,
+    /// Documentation for COMMAND DOCS, used only where Redis has none recorded (see
+    /// [`meta`]): Tessera's own commands.
     pub summary: &'static str,
     pub since: &'static str,
     pub group: &'static str,
@@ -212,47 +223,65 @@ pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command>
 }
 
 /// Redis's reply for a command name it does not know, quoting the first arguments.
+///
+/// The text is built as Redis's `printf` builds it, in bytes: names are cut at 128 bytes and at
+/// the first NUL (they are C strings there), and arguments are quoted until the list reaches 128
+/// bytes, the last one cut to what is left of that budget.
 pub fn unknown_command(args: &[Bytes]) -> Frame {
-    let name = String::from_utf8_lossy(&args[0]);
-    let mut rest = String::new();
-    for a in args[1..].iter().take(128) {
-        rest.push('\'');
-        rest.push_str(&String::from_utf8_lossy(a));
-        rest.push_str("', ");
+    const BUDGET: usize = 128;
+    let mut quoted = Vec::new();
+    for a in &args[1..] {
+        let Some(room) = BUDGET.checked_sub(quoted.len()).filter(|&r| r > 0) else {
+            break;
+        };
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    Frame::error(format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&name, 128),
-        rest
-    ))
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(&args[0], BUDGET));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&quoted);
+    Frame::error_bytes(text)
 }
 
 pub fn unknown_subcommand(args: &[Bytes]) -> Frame {
-    Frame::error(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate(&String::from_utf8_lossy(&args[1]), 128),
-        String::from_utf8_lossy(&args[0]).to_uppercase()
-    ))
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_str(&args[1], 128));
+    text.extend_from_slice(b"'. Try ");
+    text.extend_from_slice(&c_str(&args[0], usize::MAX).to_ascii_uppercase());
+    text.extend_from_slice(b" HELP.");
+    Frame::error_bytes(text)
+}
+
+/// What C's `%.<max>s` prints of `arg`: up to the first NUL, at most `max` bytes.
+fn c_str(arg: &[u8], max: usize) -> &[u8] {
+    let end = memchr::memchr(0, arg).unwrap_or(arg.len());
+    &arg[..end.min(max)]
 }
 
 pub fn wrong_arity(cmd: &Command) -> Frame {
-    match cmd.name.split_once('|') {
-        Some((parent, sub)) => Frame::error(format!(
-            "ERR wrong number of arguments for '{}|{}' command",
-            parent, sub
-        )),
-        None => Frame::error(format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.name
-        )),
-    }
+    Frame::error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        cmd.name
+    ))
 }
 
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+/// A HELP reply as Redis's `addReplyHelp` writes it: a heading naming the command, its
+/// subcommands' lines, and HELP itself last.
+pub fn help_reply(command: &str, lines: &[&str]) -> Frame {
+    let heading = format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        command.to_ascii_uppercase()
+    );
+    let mut out = vec![Frame::Simple(Bytes::from(heading))];
+    out.extend(
+        lines
+            .iter()
+            .chain(&["HELP", "    Prints this help."])
+            .map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))),
+    );
+    Frame::Array(out)
 }
 
 /// Boxes a session handler's future; keeps the handler definitions free of `Box::pin` noise.
@@ -270,6 +299,7 @@ impl Command {
             acl: &[],
             keys: NO_KEYS,
             run,
+            getkeys: None,
             summary: "",
             since: "",
             group: "",
@@ -310,5 +340,56 @@ impl Command {
     pub const fn subs(mut self, subcommands: &'static [Command]) -> Command {
         self.subcommands = subcommands;
         self
+    }
+
+    pub const fn getkeys(mut self, f: GetKeysFn) -> Command {
+        self.getkeys = Some(f);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_text(f: Frame) -> Vec<u8> {
+        match f {
+            Frame::Error(e) => e.to_vec(),
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    fn args(list: &[&[u8]]) -> Vec<Bytes> {
+        list.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+    }
+
+    // Expected texts are redis-server 7.0.15's replies to the same requests.
+    #[test]
+    fn unknown_command_quotes_like_redis() {
+        let e = |list: &[&[u8]]| error_text(unknown_command(&args(list)));
+        assert_eq!(
+            e(&[b"FOO"]),
+            b"ERR unknown command 'FOO', with args beginning with: "
+        );
+        assert_eq!(
+            e(&[b"foo", b"bar", b"a\r\nb"]),
+            b"ERR unknown command 'foo', with args beginning with: 'bar' 'a  b' "
+        );
+        assert_eq!(
+            e(&[b"GET\0x", b"a\0b", b"c"]),
+            b"ERR unknown command 'GET', with args beginning with: 'a' 'c' "
+        );
+        // 1 + 123 + 2 bytes used, so the next argument gets the 2 bytes left of 128.
+        let long = [b'x'; 123];
+        let mut want = b"ERR unknown command 'FOO', with args beginning with: '".to_vec();
+        want.extend_from_slice(&long);
+        want.extend_from_slice("' '\u{e9}' ".as_bytes());
+        assert_eq!(e(&[b"FOO", &long, "\u{e9}\u{e9}".as_bytes(), b"z"]), want);
+    }
+
+    #[test]
+    fn unknown_subcommand_names_the_container() {
+        let e = error_text(unknown_subcommand(&args(&[b"client", b"f\0oo"])));
+        assert_eq!(e, b"ERR unknown subcommand 'f'. Try CLIENT HELP.");
     }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::args::{is, parse_int, ArgCursor};
-use super::keyspace::db_index;
-use super::{boxed, Args, CmdError, Command, Run, SessionFuture, Table};
+use super::args::{is, parse_c_int, parse_int, ArgCursor};
+use super::keyspace::in_range;
+use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::db::{now_ms, Value};
 use crate::net::session::Session;
 use crate::resp::Frame;
@@ -43,7 +43,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@slow", "@dangerous"])
         .doc("Returns information and statistics about the server.", "1.0.0", "server", "O(1)"),
     Command::new("shutdown", -1, Run::Session(shutdown))
-        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"])
+        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
         .acl(&["@admin", "@slow", "@dangerous"])
         .doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
     Command::new("command", -1, Run::Session(command_all))
@@ -88,7 +88,7 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
             "server",
             "O(N) where N is the number of commands to look up",
         ),
-    Command::new("command|getkeys", -3, Run::Session(command_getkeys))
+    Command::new("command|getkeys", -4, Run::Session(command_getkeys))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
         .doc(
@@ -97,6 +97,19 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
             "server",
             "O(N) where N is the number of arguments to the command",
         ),
+    Command::new(
+        "command|getkeysandflags",
+        -4,
+        Run::Session(command_getkeysandflags),
+    )
+    .flags(&["loading", "stale"])
+    .acl(&["@slow", "@connection"])
+    .doc(
+        "Extracts the key names and access flags for an arbitrary command.",
+        "7.0.0",
+        "server",
+        "O(N) where N is the number of arguments to the command",
+    ),
     Command::new("command|list", -2, Run::Session(command_list))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
@@ -205,16 +218,14 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
 fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let databases = s.node.global.databases;
-        let Ok(a) = parse_int(&args[1]) else {
+        // Both indexes are read before either is range-checked, each with its own message.
+        let Ok(a) = parse_c_int(&args[1]) else {
             return Frame::error("ERR invalid first DB index");
         };
-        let Ok(b) = parse_int(&args[2]) else {
+        let Ok(b) = parse_c_int(&args[2]) else {
             return Frame::error("ERR invalid second DB index");
         };
-        let (Ok(a), Ok(b)) = (
-            db_index(a.to_string().as_bytes(), databases),
-            db_index(b.to_string().as_bytes(), databases),
-        ) else {
+        let (Ok(a), Ok(b)) = (in_range(a, databases), in_range(b, databases)) else {
             return CmdError::DbIndexOutOfRange.into();
         };
         s.node.broadcast(move |data| data.ks.dbs.swap(a, b)).await;
@@ -756,74 +767,92 @@ async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize
     }
 }
 
-/// One command's COMMAND INFO entry.
+/// One command's COMMAND INFO entry. What dispatch uses (arity, flags, key positions, ACL
+/// categories, subcommands) comes from the table row; tips and key specs from Redis's record.
 fn command_entry(cmd: &'static Command) -> Frame {
-    let status = |xs: &[&str]| {
+    let set = |xs: &[&str]| {
         Frame::Set(
             xs.iter()
                 .map(|f| Frame::Simple(Bytes::copy_from_slice(f.as_bytes())))
                 .collect(),
         )
     };
-    let key_specs = if cmd.keys.first == 0 {
-        Vec::new()
+    let (tips, key_specs) = match meta::reference(cmd.name) {
+        Some(r) => (r.tips.clone(), r.key_specs.clone()),
+        None => (Frame::Set(Vec::new()), legacy_key_specs(cmd)),
+    };
+    // Redis writes an empty subcommand list as a set and a full one as an array.
+    let subcommands = if cmd.subcommands.is_empty() {
+        Frame::Set(Vec::new())
     } else {
-        vec![Frame::Map(vec![
-            (
-                Frame::bulk_str("flags"),
-                status(&[if cmd.is_write() { "RW" } else { "RO" }]),
-            ),
-            (
-                Frame::bulk_str("begin_search"),
-                Frame::Map(vec![
-                    (Frame::bulk_str("type"), Frame::bulk_str("index")),
-                    (
-                        Frame::bulk_str("spec"),
-                        Frame::Map(vec![(
-                            Frame::bulk_str("index"),
-                            Frame::Integer(cmd.keys.first as i64),
-                        )]),
-                    ),
-                ]),
-            ),
-            (
-                Frame::bulk_str("find_keys"),
-                Frame::Map(vec![
-                    (Frame::bulk_str("type"), Frame::bulk_str("range")),
-                    (
-                        Frame::bulk_str("spec"),
-                        Frame::Map(vec![
-                            (
-                                Frame::bulk_str("lastkey"),
-                                Frame::Integer(if cmd.keys.last < 0 {
-                                    cmd.keys.last as i64
-                                } else {
-                                    (cmd.keys.last - cmd.keys.first) as i64
-                                }),
-                            ),
-                            (
-                                Frame::bulk_str("keystep"),
-                                Frame::Integer(cmd.keys.step as i64),
-                            ),
-                            (Frame::bulk_str("limit"), Frame::Integer(0)),
-                        ]),
-                    ),
-                ]),
-            ),
-        ])]
+        Frame::Array(cmd.subcommands.iter().map(command_entry).collect())
     };
     Frame::Array(vec![
         Frame::bulk_str(cmd.name),
         Frame::Integer(cmd.arity as i64),
-        status(cmd.flags),
+        set(cmd.flags),
         Frame::Integer(cmd.keys.first as i64),
         Frame::Integer(cmd.keys.last as i64),
         Frame::Integer(cmd.keys.step as i64),
-        status(cmd.acl),
-        Frame::Set(Vec::new()),
-        Frame::Array(key_specs),
-        Frame::Array(cmd.subcommands.iter().map(command_entry).collect()),
+        set(cmd.acl),
+        tips,
+        key_specs,
+        subcommands,
     ])
+}
+
+/// Key specs for a command Redis does not have, from the row's (first, last, step).
+fn legacy_key_specs(cmd: &Command) -> Frame {
+    if cmd.keys.first == 0 {
+        return Frame::Set(Vec::new());
+    }
+    let map = |pairs: Vec<(&str, Frame)>| {
+        Frame::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Frame::bulk_str(k), v))
+                .collect(),
+        )
+    };
+    let lastkey = if cmd.keys.last < 0 {
+        cmd.keys.last
+    } else {
+        cmd.keys.last - cmd.keys.first
+    };
+    Frame::Set(vec![map(vec![
+        (
+            "flags",
+            Frame::Set(vec![Frame::simple(if cmd.is_write() {
+                "RW"
+            } else {
+                "RO"
+            })]),
+        ),
+        (
+            "begin_search",
+            map(vec![
+                ("type", Frame::bulk_str("index")),
+                (
+                    "spec",
+                    map(vec![("index", Frame::Integer(cmd.keys.first as i64))]),
+                ),
+            ]),
+        ),
+        (
+            "find_keys",
+            map(vec![
+                ("type", Frame::bulk_str("range")),
+                (
+                    "spec",
+                    map(vec![
+                        ("lastkey", Frame::Integer(lastkey as i64)),
+                        ("keystep", Frame::Integer(cmd.keys.step as i64)),
+                        ("limit", Frame::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])])
 }
 
 fn all_commands() -> Vec<&'static Command> {
@@ -859,13 +888,34 @@ fn command_info(_s: &mut Session, args: Args) -> SessionFuture<'_> {
         Frame::Array(
             args[2..]
                 .iter()
-                .map(|n| find_command(n).map_or(Frame::NullArray, command_entry))
+                .map(|n| find_command(n).map_or(Frame::Null, command_entry))
                 .collect(),
         )
     })
 }
 
+/// One command's COMMAND DOCS entry: Redis's documentation, with the subcommands narrowed to
+/// those Tessera has; the row's own summary for a command Redis does not have.
 fn doc_entry(cmd: &'static Command) -> Frame {
+    let subcommands = || {
+        Frame::Map(
+            cmd.subcommands
+                .iter()
+                .map(|c| (Frame::bulk_str(c.name), doc_entry(c)))
+                .collect(),
+        )
+    };
+    if let Some(r) = meta::reference(cmd.name) {
+        let fields = r.docs.iter().map(|(k, v)| {
+            let v = if matches!(k, Frame::Bulk(k) if &k[..] == b"subcommands") {
+                subcommands()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        });
+        return Frame::Map(fields.collect());
+    }
     let mut fields = vec![
         (Frame::bulk_str("summary"), Frame::bulk_str(cmd.summary)),
         (Frame::bulk_str("since"), Frame::bulk_str(cmd.since)),
@@ -876,15 +926,7 @@ fn doc_entry(cmd: &'static Command) -> Frame {
         ),
     ];
     if !cmd.subcommands.is_empty() {
-        fields.push((
-            Frame::bulk_str("subcommands"),
-            Frame::Map(
-                cmd.subcommands
-                    .iter()
-                    .map(|c| (Frame::bulk_str(c.name), doc_entry(c)))
-                    .collect(),
-            ),
-        ));
+        fields.push((Frame::bulk_str("subcommands"), subcommands()));
     }
     Frame::Map(fields)
 }
@@ -905,28 +947,87 @@ fn command_docs(_s: &mut Session, args: Args) -> SessionFuture<'_> {
 }
 
 fn command_getkeys(_s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        let target = &args[2..];
-        let Some(mut cmd) = Table::get().lookup(&target[0]) else {
-            return Frame::error("ERR Invalid command specified");
-        };
-        if !cmd.subcommands.is_empty() && target.len() >= 2 {
-            if let Some(sub) = super::subcommand(cmd, &target[1]) {
-                cmd = sub;
-            }
+    boxed(async move { getkeys_generic(&args[2..], false) })
+}
+
+fn command_getkeysandflags(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move { getkeys_generic(&args[2..], true) })
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS for the command line `target`, checked and searched in
+/// Redis's order (`getKeysSubcommandImpl`): the key specs when their flags are fixed, else the
+/// command's own key finder.
+fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
+    let Some(mut cmd) = Table::get().lookup(&target[0]) else {
+        return Frame::error("ERR Invalid command specified");
+    };
+    if !cmd.subcommands.is_empty() && target.len() >= 2 {
+        match super::subcommand(cmd, &target[1]) {
+            Some(sub) => cmd = sub,
+            None => return Frame::error("ERR Invalid command specified"),
         }
-        if !cmd.arity_ok(target.len()) {
-            return Frame::error("ERR Invalid number of arguments specified for command");
-        }
-        let keys: Vec<Frame> = cmd
+    }
+    let reference = meta::reference(cmd.name);
+    let specs = reference.map_or(&[][..], |r| &r.specs[..]);
+    let has_specs = specs.iter().any(|s| !s.not_key);
+    let has_keys = match reference {
+        Some(_) => has_specs || cmd.getkeys.is_some(),
+        None => cmd.keys.first > 0,
+    };
+    if !has_keys {
+        return Frame::error("ERR The command has no key arguments");
+    }
+    if !cmd.arity_ok(target.len()) {
+        return Frame::error("ERR Invalid number of arguments specified for command");
+    }
+    // Specs whose flags depend on other arguments are the command's finder's to read; without
+    // a finder, the specs' declared flags are the best answer there is.
+    let variable_flags = specs.iter().any(|s| s.variable_flags);
+    let by_specs = (has_specs && !(variable_flags && cmd.getkeys.is_some()))
+        .then(|| meta::keys_by_specs(specs, target))
+        .flatten()
+        .map(|keys| {
+            keys.into_iter()
+                .map(|(i, spec)| (i, spec.flags.clone()))
+                .collect::<Vec<_>>()
+        });
+    let keys = match (by_specs, cmd.getkeys) {
+        (Some(keys), _) => keys,
+        (None, Some(f)) => f(target)
+            .into_iter()
+            .map(|(i, flags)| {
+                (
+                    i,
+                    Frame::Set(flags.iter().map(|f| Frame::simple(f)).collect()),
+                )
+            })
+            .collect(),
+        // Tessera's own commands: the row's positions, without flags.
+        (None, None) if reference.is_none() => cmd
             .key_positions(target.len())
-            .map(|p| Frame::Bulk(target[p].clone()))
-            .collect();
-        if keys.is_empty() {
-            return Frame::error("ERR The command has no key arguments");
-        }
-        Frame::Array(keys)
-    })
+            .map(|i| (i, Frame::Set(Vec::new())))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    if keys.is_empty() {
+        return if cmd.flags.contains(&"no_mandatory_keys") {
+            Frame::Array(Vec::new())
+        } else {
+            Frame::error("ERR Invalid arguments specified for command")
+        };
+    }
+    Frame::Array(
+        keys.into_iter()
+            .map(|(i, flags)| {
+                let key = Frame::Bulk(target[i].clone());
+                if with_flags {
+                    Frame::Array(vec![key, flags])
+                } else {
+                    key
+                }
+            })
+            .collect(),
+    )
 }
 
 fn command_list(_s: &mut Session, args: Args) -> SessionFuture<'_> {
@@ -971,34 +1072,28 @@ fn command_list(_s: &mut Session, args: Args) -> SessionFuture<'_> {
 
 fn command_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let lines = [
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-            "GETKEYSANDFLAGS <full-command>",
-            "    Return the keys and the access flags from a full Redis command.",
-            "HELP",
-            "    Print this help.",
-        ];
-        Frame::Array(
-            lines
-                .iter()
-                .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
-                .collect(),
+        super::help_reply(
+            "command",
+            &[
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
+            ],
         )
     })
 }

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is, parse_int, ArgCursor};
+use super::args::{is_cstr, parse_int, ArgCursor};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
 use crate::db::{Db, Entry, KeyStats, StrValue, Value};
 use crate::resp::Frame;
@@ -24,6 +24,7 @@ pub static COMMANDS: &[Command] = &[
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
+        .getkeys(set_keys)
         .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "string", "O(1)"),
     Command::new("setnx", 3, Run::Keyed(setnx))
         .flags(&["write", "denyoom", "fast"])
@@ -164,14 +165,13 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })
 }
 
-/// Expiry as given to SET, GETEX and friends.
+/// What a SET variant does to the key's expiry.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Expiry {
-    /// No expiry option: a SET clears the TTL, GETEX leaves it.
+    /// No expiry option: the new value does not expire.
     None,
     At(u64),
     KeepTtl,
-    Persist,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -185,6 +185,86 @@ struct SetOptions {
     condition: Condition,
     expiry: Expiry,
     get: bool,
+}
+
+/// EX, PX, EXAT or PXAT.
+#[derive(Clone, Copy, PartialEq)]
+enum ExpireOption {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl ExpireOption {
+    fn named(a: &[u8]) -> Option<ExpireOption> {
+        [
+            ("ex", ExpireOption::Ex),
+            ("px", ExpireOption::Px),
+            ("exat", ExpireOption::ExAt),
+            ("pxat", ExpireOption::PxAt),
+        ]
+        .into_iter()
+        .find(|(word, _)| is_cstr(a, word))
+        .map(|(_, option)| option)
+    }
+
+    /// The absolute expiry `arg` asks for, checked as Redis does (the error names `cmd`).
+    fn deadline(self, cmd: &str, arg: &[u8], now: u64) -> Result<u64, CmdError> {
+        let unit = if matches!(self, ExpireOption::Ex | ExpireOption::ExAt) {
+            1000
+        } else {
+            1
+        };
+        let absolute = matches!(self, ExpireOption::ExAt | ExpireOption::PxAt);
+        expire_at(cmd, parse_int(arg)?, unit, absolute, now)
+    }
+}
+
+/// The options SET and GETEX share, as Redis's `parseExtendedStringArgumentsOrReply` reads
+/// them: any order, an option may repeat (the last expire time wins), and only contradicting
+/// ones are a syntax error. The expire time is only captured here; the commands check it later,
+/// at the point where Redis does (GETEX on a missing key never looks at it).
+#[derive(Default)]
+struct ExtendedOptions<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<(ExpireOption, &'a [u8])>,
+}
+
+impl<'a> ExtendedOptions<'a> {
+    /// Reads `args[from..]`; `set` chooses SET's options (NX, XX, GET, KEEPTTL) or GETEX's
+    /// (PERSIST).
+    fn parse(args: &'a [Bytes], from: usize, set: bool) -> Result<ExtendedOptions<'a>, CmdError> {
+        let mut o = ExtendedOptions::default();
+        let mut c = ArgCursor::new(args, from);
+        while let Some(a) = c.peek() {
+            c.next()?;
+            // An expire option may repeat, but not change its kind.
+            let expire_free = |option| {
+                !o.keepttl && !o.persist && o.expire.is_none_or(|(kind, _)| kind == option)
+            };
+            if set && is_cstr(a, "nx") && !o.xx {
+                o.nx = true;
+            } else if set && is_cstr(a, "xx") && !o.nx {
+                o.xx = true;
+            } else if set && is_cstr(a, "get") {
+                o.get = true;
+            } else if set && is_cstr(a, "keepttl") && !o.persist && o.expire.is_none() {
+                o.keepttl = true;
+            } else if !set && is_cstr(a, "persist") && !o.keepttl && o.expire.is_none() {
+                o.persist = true;
+            } else if let Some(option) = ExpireOption::named(a).filter(|&opt| expire_free(opt)) {
+                o.expire = Some((option, c.next()?));
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(o)
+    }
 }
 
 /// Turns a relative or absolute expire argument into absolute Unix ms, with Redis's range
@@ -232,7 +312,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
         match opts.expiry {
             Expiry::KeepTtl => db.set_keep_ttl(key, value),
             Expiry::At(at) => db.set(key, value, at),
-            Expiry::None | Expiry::Persist => db.set(key, value, 0),
+            Expiry::None => db.set(key, value, 0),
         }
     }
     Ok(match old_value {
@@ -244,37 +324,37 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
 }
 
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut opts = SetOptions {
-        condition: Condition::Always,
-        expiry: Expiry::None,
-        get: false,
+    let o = ExtendedOptions::parse(args, 3, true)?;
+    let expiry = match o.expire {
+        Some((option, arg)) => Expiry::At(option.deadline("set", arg, ctx.now)?),
+        None if o.keepttl => Expiry::KeepTtl,
+        None => Expiry::None,
     };
-    let mut c = ArgCursor::new(args, 3);
-    while let Some(a) = c.peek() {
-        c.next()?;
-        let no_expiry = opts.expiry == Expiry::None;
-        if is(a, "nx") && opts.condition == Condition::Always {
-            opts.condition = Condition::IfAbsent;
-        } else if is(a, "xx") && opts.condition == Condition::Always {
-            opts.condition = Condition::IfPresent;
-        } else if is(a, "get") {
-            opts.get = true;
-        } else if is(a, "keepttl") && no_expiry {
-            opts.expiry = Expiry::KeepTtl;
-        } else if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
-            let n = c.next_i64()?;
-            let unit = if is(a, "ex") || is(a, "exat") {
-                1000
-            } else {
-                1
-            };
-            let absolute = is(a, "exat") || is(a, "pxat");
-            opts.expiry = Expiry::At(expire_at("set", n, unit, absolute, ctx.now)?);
-        } else {
-            return Err(CmdError::Syntax);
-        }
+    let condition = match (o.nx, o.xx) {
+        (true, _) => Condition::IfAbsent,
+        (_, true) => Condition::IfPresent,
+        _ => Condition::Always,
+    };
+    set_generic(
+        ctx,
+        &args[1],
+        &args[2],
+        SetOptions {
+            condition,
+            expiry,
+            get: o.get,
+        },
+    )
+}
+
+/// SET reads the old value only with GET, so its key's access flags depend on the options, as
+/// Redis's `setGetKeys` reports them.
+fn set_keys(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    if args.iter().skip(3).any(|a| is_cstr(a, "get")) {
+        vec![(1, &["RW", "access", "update"])]
+    } else {
+        vec![(1, &["OW", "update"])]
     }
-    set_generic(ctx, &args[1], &args[2], opts)
 }
 
 fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -322,43 +402,26 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut expiry = Expiry::None;
-    let mut c = ArgCursor::new(args, 2);
-    while let Some(a) = c.peek() {
-        c.next()?;
-        let no_expiry = expiry == Expiry::None;
-        if no_expiry && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
-            let n = c.next_i64()?;
-            let unit = if is(a, "ex") || is(a, "exat") {
-                1000
-            } else {
-                1
-            };
-            let absolute = is(a, "exat") || is(a, "pxat");
-            expiry = Expiry::At(expire_at("getex", n, unit, absolute, ctx.now)?);
-        } else if no_expiry && is(a, "persist") {
-            expiry = Expiry::Persist;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let o = ExtendedOptions::parse(args, 2, false)?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let Some(e) = lookup_str(db, &args[1], now, stats)? else {
         return Ok(Frame::Null);
     };
     let value = str_of(e).to_bytes();
-    match expiry {
-        Expiry::At(at) if at <= now => {
-            db.remove(&args[1]);
+    match o.expire {
+        Some((option, arg)) => {
+            let at = option.deadline("getex", arg, now)?;
+            if at <= now {
+                db.remove(&args[1]);
+            } else {
+                db.set_expire(&args[1], at);
+            }
         }
-        Expiry::At(at) => {
-            db.set_expire(&args[1], at);
-        }
-        Expiry::Persist => {
+        None if o.persist => {
             db.set_expire(&args[1], 0);
         }
-        Expiry::None | Expiry::KeepTtl => {}
+        None => {}
     }
     Ok(Frame::Bulk(value))
 }
@@ -475,7 +538,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(e) => str_of(e).to_bytes(),
     };
     let next = longdouble::incr_by_float(&current, &args[2])?;
-    let value = Value::from_bytes(&next);
+    let value = Value::from_bytes_no_int(&next);
     db.set_keep_ttl(&args[1], value);
     Ok(Frame::Bulk(Bytes::from(next)))
 }

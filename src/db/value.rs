@@ -32,6 +32,18 @@ impl Value {
         Value::Str(StrValue::from_bytes(b))
     }
 
+    /// A string stored as Redis's `createStringObject` stores it, without trying the integer
+    /// encoding: embedded up to 44 bytes, raw beyond. Redis does this for strings it builds
+    /// itself rather than receives (INCRBYFLOAT's result), so `OBJECT ENCODING` says `embstr`
+    /// even for "5".
+    pub fn from_bytes_no_int(b: &[u8]) -> Value {
+        Value::Str(if b.len() <= EMBSTR_MAX {
+            StrValue::Emb(Blob::new(b))
+        } else {
+            StrValue::Raw(b.to_vec())
+        })
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
@@ -122,5 +134,7 @@ mod tests {
         assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Value::from_bytes_no_int(b"5").encoding(), "embstr");
+        assert_eq!(Value::from_bytes_no_int(&[b'1'; 45]).encoding(), "raw");
     }
 }

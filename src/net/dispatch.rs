@@ -44,7 +44,12 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     if !s.authenticated && !NO_AUTH.contains(&cmd.name) {
         return Frame::error("NOAUTH Authentication required.");
     }
-    if s.node.global.pause_until_ms.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+    if s.node
+        .global
+        .pause_until_ms
+        .load(std::sync::atomic::Ordering::Relaxed)
+        != 0
+    {
         crate::cmd::connection::wait_while_paused(s, cmd.is_write()).await;
     }
     if cmd.flags.contains(&"denyoom") {

@@ -45,7 +45,19 @@ impl Frame {
     }
 
     pub fn error(s: impl Into<String>) -> Frame {
-        Frame::Error(Bytes::from(s.into()))
+        Frame::error_bytes(s.into().into_bytes())
+    }
+
+    /// An error whose text may quote client input (names, arguments) in any bytes. A CR or LF
+    /// there would end the line early and desynchronise the client, so they become spaces, as
+    /// Redis's `addReplyErrorFormat` does.
+    pub fn error_bytes(mut text: Vec<u8>) -> Frame {
+        for b in text.iter_mut() {
+            if *b == b'\r' || *b == b'\n' {
+                *b = b' ';
+            }
+        }
+        Frame::Error(Bytes::from(text))
     }
 
     pub fn bulk(b: impl Into<Bytes>) -> Frame {
@@ -209,6 +221,12 @@ mod tests {
         let m = Frame::Map(vec![(Frame::bulk_str("a"), Frame::Integer(1))]);
         assert_eq!(render(&m, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(render(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn errors_never_break_the_line() {
+        let e = Frame::error("ERR unknown command 'a\r\nb'");
+        assert_eq!(render(&e, false), "-ERR unknown command 'a  b'\r\n");
     }
 
     #[test]

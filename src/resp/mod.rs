@@ -1,6 +1,7 @@
-//! The wire format, pure: the request parser and the reply renderer.
+//! The wire format, pure: the request parser, the reply renderer and a reply parser.
 
 pub mod frame;
 pub mod parse;
+pub mod reply;
 
 pub use frame::Frame;
