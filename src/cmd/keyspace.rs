@@ -305,7 +305,7 @@ fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(Frame::Integer(match db.lookup(key, now, stats) {
+    Ok(Frame::Integer(match db.lookup_untouched(key, now, stats) {
         None => -2,
         Some(e) => match e.expire() {
             None => -1,

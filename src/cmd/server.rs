@@ -590,14 +590,9 @@ fn config_get(s: &mut Session, args: Args) -> SessionFuture<'_> {
 
 fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        // The row's arity guarantees at least one pair; a dangling name is a syntax error.
         if args.len() % 2 != 0 {
-            return super::wrong_arity(
-                super::subcommand(
-                    Table::get().lookup(b"config").expect("config exists"),
-                    b"set",
-                )
-                .expect("set exists"),
-            );
+            return CmdError::Syntax.into();
         }
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
             .chunks(2)

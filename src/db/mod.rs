@@ -150,6 +150,18 @@ impl Db {
         Some(self.keys.at_mut(idx))
     }
 
+    /// Like `get`, counting a hit or miss but leaving the access time alone, as Redis's
+    /// `LOOKUP_NOTOUCH` lookups (TTL, OBJECT...) do.
+    pub fn lookup_untouched(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
+        let found = self.get(key, now, stats).is_some();
+        if found {
+            stats.keyspace_hits += 1;
+        } else {
+            stats.keyspace_misses += 1;
+        }
+        self.keys.get_mut(key)
+    }
+
     /// Like `get`, but also counts a hit or miss and refreshes the access time, as a read
     /// command's lookup does in Redis.
     pub fn lookup(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
