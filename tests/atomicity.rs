@@ -213,3 +213,51 @@ fn cross_shard_rename_moves_value_and_ttl() {
     let ttl: i64 = c.ttl(dst).unwrap();
     assert!((95..=100).contains(&ttl), "ttl carried over: {ttl}");
 }
+
+#[test]
+fn whole_database_commands_never_split_a_transaction() {
+    let server = Server::tessera_threads(4, &[]);
+    let port = server.port;
+    let names = keys("w");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (names, stop) = (names.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut c = client(port);
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let pairs: Vec<(&String, u64)> = names.iter().map(|k| (k, i)).collect();
+                let _: () = c.mset(&pairs).unwrap();
+                i += 1;
+            }
+        })
+    };
+    let flusher = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut c = client(port);
+            while !stop.load(Ordering::Relaxed) {
+                let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+                thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let mut c = client(port);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        // DBSIZE counts whole MSETs only: all twelve keys or none.
+        let size: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert!(
+            size == 0 || size == KEYS,
+            "DBSIZE saw a partial MSET or FLUSHALL: {size}"
+        );
+        let values: Vec<Option<u64>> = c.mget(&names).unwrap();
+        assert!(
+            values.iter().all(|v| *v == values[0]),
+            "torn state after FLUSHALL: {values:?}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    flusher.join().unwrap();
+}

@@ -468,7 +468,7 @@ fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let pattern = args[1].clone();
         let per_shard = s
             .node
-            .broadcast(move |data| {
+            .broadcast_atomic(move |data| {
                 let now = now_ms();
                 let all = pattern.as_ref() == b"*";
                 data.ks.dbs[db]

@@ -171,7 +171,10 @@ static CLUSTER_SUBCOMMANDS: &[Command] =
 fn dbsize(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let db = s.db;
-        let sizes = s.node.broadcast(move |data| data.ks.dbs[db].len()).await;
+        let sizes = s
+            .node
+            .broadcast_atomic(move |data| data.ks.dbs[db].len())
+            .await;
         Frame::Integer(sizes.into_iter().sum::<usize>() as i64)
     })
 }
@@ -193,7 +196,7 @@ fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
         }
         let db = s.db;
         s.node
-            .broadcast(move |data| drop(data.ks.dbs[db].clear()))
+            .broadcast_atomic(move |data| drop(data.ks.dbs[db].clear()))
             .await;
         Frame::ok()
     })
@@ -205,7 +208,7 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::Syntax.into();
         }
         s.node
-            .broadcast(|data| {
+            .broadcast_atomic(|data| {
                 for db in data.ks.dbs.iter_mut() {
                     drop(db.clear());
                 }
@@ -228,7 +231,9 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let (Ok(a), Ok(b)) = (in_range(a, databases), in_range(b, databases)) else {
             return CmdError::DbIndexOutOfRange.into();
         };
-        s.node.broadcast(move |data| data.ks.dbs.swap(a, b)).await;
+        s.node
+            .broadcast_atomic(move |data| data.ks.dbs.swap(a, b))
+            .await;
         Frame::ok()
     })
 }

@@ -152,7 +152,12 @@ impl Db {
 
     /// Like `get`, counting a hit or miss but leaving the access time alone, as Redis's
     /// `LOOKUP_NOTOUCH` lookups (TTL, OBJECT...) do.
-    pub fn lookup_untouched(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
+    pub fn lookup_untouched(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        stats: &mut KeyStats,
+    ) -> Option<&mut Entry> {
         let found = self.get(key, now, stats).is_some();
         if found {
             stats.keyspace_hits += 1;

@@ -20,6 +20,19 @@ use crate::types::blob::Blob;
 /// A key in a given database.
 pub type LockKey = (u32, Blob);
 
+/// The database number of the claim on a whole shard (FLUSHALL, SWAPDB, KEYS...): it conflicts
+/// with every key, so such a command sees and changes the shard between transactions only.
+const EVERYTHING: u32 = u32::MAX;
+
+/// The claim on every key of a shard, for commands that act on whole databases.
+pub fn everything() -> LockKey {
+    (EVERYTHING, Blob::new(b""))
+}
+
+fn is_everything(k: &LockKey) -> bool {
+    k.0 == EVERYTHING
+}
+
 struct Waiter {
     owner: u64,
     keys: Vec<LockKey>,
@@ -29,13 +42,15 @@ struct Waiter {
 #[derive(Default)]
 pub struct LockTable {
     held: AHashMap<LockKey, u64>,
+    /// The owner of the whole-shard claim, if granted; then `held` is empty.
+    whole: Option<u64>,
     queue: VecDeque<Waiter>,
 }
 
 impl LockTable {
     /// True when no transaction holds or waits for anything: the common case, checked first.
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.queue.is_empty()
+        self.held.is_empty() && self.whole.is_none() && self.queue.is_empty()
     }
 
     /// True when a request for `keys` could be granted right now.
@@ -43,19 +58,36 @@ impl LockTable {
         if self.is_idle() {
             return true;
         }
+        if self.whole.is_some() {
+            return false;
+        }
+        let queued_whole = self.queue.iter().any(|w| w.keys.iter().any(is_everything));
         keys.into_iter().all(|(db, k)| {
+            if db == EVERYTHING {
+                return self.held.is_empty() && self.queue.is_empty();
+            }
             let probe: LockKey = (db, Blob::new(k));
-            !self.held.contains_key(&probe) && !self.queue.iter().any(|w| w.keys.contains(&probe))
+            !queued_whole
+                && !self.held.contains_key(&probe)
+                && !self.queue.iter().any(|w| w.keys.contains(&probe))
         })
+    }
+
+    fn take(&mut self, owner: u64, keys: &[LockKey]) {
+        if keys.iter().any(is_everything) {
+            self.whole = Some(owner);
+        } else {
+            for k in keys {
+                self.held.insert(k.clone(), owner);
+            }
+        }
     }
 
     /// Takes the locks now if possible; otherwise queues the request and returns a receiver
     /// that resolves once they are granted.
     pub fn acquire(&mut self, owner: u64, keys: Vec<LockKey>) -> Option<oneshot::Receiver<()>> {
         if self.can_grant(keys.iter().map(|(db, k)| (*db, k.as_bytes()))) {
-            for k in keys {
-                self.held.insert(k, owner);
-            }
+            self.take(owner, &keys);
             return None;
         }
         let (grant, granted) = oneshot::channel();
@@ -67,19 +99,31 @@ impl LockTable {
     /// arrival order.
     pub fn release(&mut self, owner: u64) {
         self.held.retain(|_, o| *o != owner);
+        if self.whole == Some(owner) {
+            self.whole = None;
+        }
+        // Keys claimed by earlier requests still waiting: later ones must not overtake them.
         let mut blocked: AHashSet<LockKey> = AHashSet::new();
+        let mut blocked_all = false;
         let mut still_waiting = VecDeque::new();
         while let Some(w) = self.queue.pop_front() {
-            let free = w
-                .keys
-                .iter()
-                .all(|k| !self.held.contains_key(k) && !blocked.contains(k));
+            let wants_whole = w.keys.iter().any(is_everything);
+            let free = !blocked_all
+                && self.whole.is_none()
+                && if wants_whole {
+                    self.held.is_empty() && blocked.is_empty()
+                } else {
+                    w.keys
+                        .iter()
+                        .all(|k| !self.held.contains_key(k) && !blocked.contains(k))
+                };
             if free {
-                for k in &w.keys {
-                    self.held.insert(k.clone(), w.owner);
-                }
+                self.take(w.owner, &w.keys);
                 w.grant.send(());
             } else {
+                if wants_whole {
+                    blocked_all = true;
+                }
                 blocked.extend(w.keys.iter().cloned());
                 still_waiting.push_back(w);
             }
@@ -118,6 +162,23 @@ mod tests {
         t.release(3);
         assert!(poll_ready(&mut third));
         t.release(4);
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn whole_shard_claims_wait_for_keys_and_block_them() {
+        let mut t = LockTable::default();
+        assert!(t.acquire(1, vec![k("a")]).is_none());
+        let mut flush = t.acquire(2, vec![everything()]).expect("a is held");
+        // A later request for another key must not overtake the queued whole-shard claim.
+        let mut later = t.acquire(3, vec![k("b")]).expect("queued behind the claim");
+        assert!(!t.can_grant([(0, &b"c"[..])]));
+        t.release(1);
+        assert!(poll_ready(&mut flush));
+        assert!(!poll_ready(&mut later));
+        t.release(2);
+        assert!(poll_ready(&mut later));
+        t.release(3);
         assert!(t.is_idle());
     }
 

@@ -143,3 +143,25 @@ impl Drop for Tx {
         }
     }
 }
+
+impl Node {
+    /// Like [`Node::broadcast`], but as one transaction that claims every shard whole: no
+    /// keyed command anywhere runs between the first hop and the last, so FLUSHALL, SWAPDB,
+    /// DBSIZE or KEYS never see or leave a multi-shard write half-applied.
+    pub async fn broadcast_atomic<R, F>(self: &Rc<Self>, f: F) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut ShardData) -> R + Send + Clone + 'static,
+    {
+        let tx = Tx::begin(
+            self,
+            (0..self.shards).map(|s| (s, super::locks::everything())),
+        )
+        .await;
+        let mut out = Vec::with_capacity(self.shards);
+        for shard in 0..self.shards {
+            out.push(tx.hop(shard, f.clone()).await);
+        }
+        out
+    }
+}
