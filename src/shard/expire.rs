@@ -19,6 +19,11 @@ pub fn start_active_expiry(node: Rc<Node>) {
             let hz = u64::from(node.global.config.snapshot().hz()); // already 1..=500
             let period = Duration::from_millis(1000 / hz);
             glommio::timer::sleep(period).await;
+            // mimalloc hands freed pages back to the OS only when the thread allocates again;
+            // an idle shard would keep the memory of everything deleted or expired. Like
+            // jemalloc's background thread for Redis, purge on the tick.
+            // SAFETY: mi_collect only walks this thread's own heap.
+            unsafe { libmimalloc_sys::mi_collect(false) };
             if node
                 .global
                 .active_expire
