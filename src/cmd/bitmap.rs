@@ -18,43 +18,35 @@ pub static COMMANDS: &[Command] = &[
     Command::new("setbit", 4, Run::Keyed(setbit))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@bitmap", "@slow"])
-        .keys(one_key())
-        .doc("Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "2.2.0", "bitmap", "O(1)"),
+        .keys(one_key()),
     Command::new("getbit", 3, Run::Keyed(getbit))
         .flags(&["readonly", "fast"])
         .acl(&["@read", "@bitmap", "@fast"])
-        .keys(one_key())
-        .doc("Returns a bit value by offset.", "2.2.0", "bitmap", "O(1)"),
+        .keys(one_key()),
     Command::new("bitcount", -2, Run::Keyed(bitcount))
         .flags(&["readonly"])
         .acl(&["@read", "@bitmap", "@slow"])
-        .keys(one_key())
-        .doc("Counts the number of set bits (population counting) in a string.", "2.6.0", "bitmap", "O(N)"),
+        .keys(one_key()),
     Command::new("bitpos", -3, Run::Keyed(bitpos))
         .flags(&["readonly"])
         .acl(&["@read", "@bitmap", "@slow"])
-        .keys(one_key())
-        .doc("Finds the first set (1) or clear (0) bit in a string.", "2.8.7", "bitmap", "O(N)"),
+        .keys(one_key()),
     Command::new("bitop", -4, Run::Keyed(bitop))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@bitmap", "@slow"])
-        .keys(keys(2, -1, 1))
-        .doc("Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "bitmap", "O(N)"),
+        .keys(keys(2, -1, 1)),
     Command::new("bitfield", -2, Run::Keyed(bitfield))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@bitmap", "@slow"])
-        .keys(one_key())
-        .doc("Performs arbitrary bitfield integer operations on strings.", "3.2.0", "bitmap", "O(1) for each subcommand specified"),
+        .keys(one_key()),
     Command::new("bitfield_ro", -2, Run::Keyed(bitfield_ro))
         .flags(&["readonly", "fast"])
         .acl(&["@read", "@bitmap", "@fast"])
-        .keys(one_key())
-        .doc("Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0", "bitmap", "O(1) for each subcommand specified"),
+        .keys(one_key()),
     Command::new("lcs", -3, Run::Keyed(lcs))
         .flags(&["readonly"])
         .acl(&["@read", "@string", "@slow"])
-        .keys(keys(1, 2, 1))
-        .doc("Finds the longest common substring.", "7.0.0", "string", "O(N*M) where N and M are the lengths of s1 and s2, respectively"),
+        .keys(keys(1, 2, 1)),
 ];
 
 /// The string at `key` as bytes (integers rendered), `None` if absent, WRONGTYPE otherwise.

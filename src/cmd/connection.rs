@@ -17,17 +17,10 @@ use crate::resp::Frame;
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
         .flags(&["fast"])
-        .acl(&["@fast", "@connection"])
-        .doc(
-            "Returns the server's liveliness response.",
-            "1.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@fast", "@connection"]),
     Command::new("echo", 2, Run::Session(echo))
         .flags(&["loading", "stale", "fast"])
-        .acl(&["@fast", "@connection"])
-        .doc("Returns the given string.", "1.0.0", "connection", "O(1)"),
+        .acl(&["@fast", "@connection"]),
     Command::new("hello", -1, Run::Session(hello))
         .flags(&[
             "noscript",
@@ -37,13 +30,7 @@ pub static COMMANDS: &[Command] = &[
             "no_auth",
             "allow_busy",
         ])
-        .acl(&["@fast", "@connection"])
-        .doc(
-            "Handshakes with the Redis server.",
-            "6.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@fast", "@connection"]),
     Command::new("auth", -2, Run::Session(auth))
         .flags(&[
             "noscript",
@@ -53,22 +40,10 @@ pub static COMMANDS: &[Command] = &[
             "no_auth",
             "allow_busy",
         ])
-        .acl(&["@fast", "@connection"])
-        .doc(
-            "Authenticates the connection.",
-            "1.0.0",
-            "connection",
-            "O(N) where N is the number of passwords defined for the user",
-        ),
+        .acl(&["@fast", "@connection"]),
     Command::new("select", 2, Run::Session(select))
         .flags(&["loading", "stale", "fast"])
-        .acl(&["@fast", "@connection"])
-        .doc(
-            "Changes the selected database.",
-            "1.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@fast", "@connection"]),
     Command::new("quit", -1, Run::Session(quit))
         .flags(&[
             "noscript",
@@ -78,8 +53,7 @@ pub static COMMANDS: &[Command] = &[
             "no_auth",
             "allow_busy",
         ])
-        .acl(&["@fast", "@connection"])
-        .doc("Closes the connection.", "1.0.0", "connection", "O(1)"),
+        .acl(&["@fast", "@connection"]),
     Command::new("reset", 1, Run::Session(reset))
         .flags(&[
             "noscript",
@@ -89,121 +63,55 @@ pub static COMMANDS: &[Command] = &[
             "no_auth",
             "allow_busy",
         ])
-        .acl(&["@fast", "@connection"])
-        .doc("Resets the connection.", "6.2.0", "connection", "O(1)"),
+        .acl(&["@fast", "@connection"]),
     Command::new("client", -2, Run::Session(ping))
         .acl(&["@slow"])
-        .doc(
-            "A container for client connection commands.",
-            "2.4.0",
-            "connection",
-            "Depends on subcommand.",
-        )
         .subs(CLIENT_SUBCOMMANDS),
 ];
 
 static CLIENT_SUBCOMMANDS: &[Command] = &[
     Command::new("client|id", 2, Run::Session(client_id))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns the unique client ID of the connection.",
-            "5.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|setname", 3, Run::Session(client_setname))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Sets the connection name.", "2.6.9", "connection", "O(1)"),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|getname", 2, Run::Session(client_getname))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns the name of the connection.",
-            "2.6.9",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|list", -2, Run::Session(client_list))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc(
-            "Lists open connections.",
-            "2.4.0",
-            "connection",
-            "O(N) where N is the number of client connections",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|info", 2, Run::Session(client_info))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns information about the connection.",
-            "6.2.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|kill", -3, Run::Session(client_kill))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc(
-            "Terminates open connections.",
-            "2.4.0",
-            "connection",
-            "O(N) where N is the number of client connections",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|pause", -3, Run::Session(client_pause))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc(
-            "Suspends commands processing.",
-            "3.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|unpause", 2, Run::Session(client_unpause))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc(
-            "Resumes processing commands from paused clients.",
-            "6.2.0",
-            "connection",
-            "O(N) Where N is the number of paused clients",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|reply", 3, Run::Session(client_reply))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Instructs the server whether to reply to commands.",
-            "3.2.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|no-evict", 3, Run::Session(client_no_evict))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous", "@connection"])
-        .doc("Sets the client eviction mode of the connection.", "7.0.0", "connection", "O(1)"),
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|getredir", 2, Run::Session(client_getredir))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "connection", "O(1)"),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|trackinginfo", 2, Run::Session(client_trackinginfo))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Returns information about server-assisted client-side caching for the connection.", "6.2.0", "connection", "O(1)"),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|caching", 3, Run::Session(client_caching))
         .flags(&["noscript", "loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Instructs the server whether to track the keys in the next request.", "6.0.0", "connection", "O(1)"),
+        .acl(&["@slow", "@connection"]),
     Command::new("client|help", 2, Run::Session(client_help))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns helpful text about the different subcommands.",
-            "5.0.0",
-            "connection",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
 ];
 
 fn ping(_s: &mut Session, args: Args) -> SessionFuture<'_> {

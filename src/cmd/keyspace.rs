@@ -23,108 +23,86 @@ pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, Run::Spread(del, Merge::Sum))
         .flags(&["write"])
         .acl(&["@keyspace", "@write", "@slow"])
-        .keys(keys(1, -1, 1))
-        .doc("Deletes one or more keys.", "1.0.0", "generic", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
+        .keys(keys(1, -1, 1)),
     Command::new("unlink", -2, Run::Spread(del, Merge::Sum))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(keys(1, -1, 1))
-        .doc("Asynchronously deletes one or more keys.", "4.0.0", "generic", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
+        .keys(keys(1, -1, 1)),
     Command::new("exists", -2, Run::Spread(exists, Merge::Sum))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(keys(1, -1, 1))
-        .doc("Determines whether one or more keys exist.", "1.0.0", "generic", "O(N) where N is the number of keys to check."),
+        .keys(keys(1, -1, 1)),
     Command::new("touch", -2, Run::Spread(touch, Merge::Sum))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(keys(1, -1, 1))
-        .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "generic", "O(N) where N is the number of keys that will be touched."),
+        .keys(keys(1, -1, 1)),
     Command::new("type", 2, Run::Keyed(type_))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(one_key())
-        .doc("Determines the type of value stored at a key.", "1.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("expire", -3, Run::Keyed(expire))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Sets the expiration time of a key in seconds.", "1.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("pexpire", -3, Run::Keyed(pexpire))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Sets the expiration time of a key in milliseconds.", "2.6.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("expireat", -3, Run::Keyed(expireat))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Sets the expiration time of a key to a Unix timestamp.", "1.2.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("pexpireat", -3, Run::Keyed(pexpireat))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("ttl", 2, Run::Keyed(ttl))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(one_key())
-        .doc("Returns the expiration time in seconds of a key.", "1.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("pttl", 2, Run::Keyed(pttl))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(one_key())
-        .doc("Returns the expiration time in milliseconds of a key.", "2.6.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("expiretime", 2, Run::Keyed(expiretime))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(one_key())
-        .doc("Returns the expiration time of a key as a Unix timestamp.", "7.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("pexpiretime", 2, Run::Keyed(pexpiretime))
         .flags(&["readonly", "fast"])
         .acl(&["@keyspace", "@read", "@fast"])
-        .keys(one_key())
-        .doc("Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("persist", 2, Run::Keyed(persist))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Removes the expiration time of a key.", "2.2.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("rename", 3, Run::Keyed(rename))
         .flags(&["write"])
         .acl(&["@keyspace", "@write", "@slow"])
-        .keys(keys(1, 2, 1))
-        .doc("Renames a key and overwrites the destination.", "1.0.0", "generic", "O(1)"),
+        .keys(keys(1, 2, 1)),
     Command::new("renamenx", 3, Run::Keyed(renamenx))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(keys(1, 2, 1))
-        .doc("Renames a key only when the target key name doesn't exist.", "1.0.0", "generic", "O(1)"),
+        .keys(keys(1, 2, 1)),
     Command::new("copy", -3, Run::Session(copy))
         .flags(&["write", "denyoom"])
         .acl(&["@keyspace", "@write", "@slow"])
-        .keys(keys(1, 2, 1))
-        .doc("Copies the value of a key to a new key.", "6.2.0", "generic", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
+        .keys(keys(1, 2, 1)),
     Command::new("move", 3, Run::Keyed(move_))
         .flags(&["write", "fast"])
         .acl(&["@keyspace", "@write", "@fast"])
-        .keys(one_key())
-        .doc("Moves a key to another database.", "1.0.0", "generic", "O(1)"),
+        .keys(one_key()),
     Command::new("keys", 2, Run::Session(keys_cmd))
         .flags(&["readonly"])
-        .acl(&["@keyspace", "@read", "@slow", "@dangerous"])
-        .doc("Returns all key names that match a pattern.", "1.0.0", "generic", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length."),
+        .acl(&["@keyspace", "@read", "@slow", "@dangerous"]),
     Command::new("scan", -2, Run::Session(scan))
         .flags(&["readonly"])
-        .acl(&["@keyspace", "@read", "@slow"])
-        .doc("Iterates over the key names in the database.", "2.8.0", "generic", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+        .acl(&["@keyspace", "@read", "@slow"]),
     Command::new("randomkey", 1, Run::Session(randomkey))
         .flags(&["readonly"])
-        .acl(&["@keyspace", "@read", "@slow"])
-        .doc("Returns a random key name from the database.", "1.0.0", "generic", "O(1)"),
+        .acl(&["@keyspace", "@read", "@slow"]),
     Command::new("object", -2, Run::Keyed(object_help))
         .acl(&["@slow"])
-        .doc("A container for object introspection commands.", "2.2.3", "generic", "Depends on subcommand.")
         .subs(OBJECT_SUBCOMMANDS),
 ];
 
@@ -132,52 +110,22 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
     Command::new("object|encoding", 3, Run::Keyed(object_encoding))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
-        .keys(keys(2, 2, 1))
-        .doc(
-            "Returns the internal encoding of a Redis object.",
-            "2.2.3",
-            "generic",
-            "O(1)",
-        ),
+        .keys(keys(2, 2, 1)),
     Command::new("object|freq", 3, Run::Keyed(object_freq))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
-        .keys(keys(2, 2, 1))
-        .doc(
-            "Returns the logarithmic access frequency counter of a Redis object.",
-            "4.0.0",
-            "generic",
-            "O(1)",
-        ),
+        .keys(keys(2, 2, 1)),
     Command::new("object|idletime", 3, Run::Keyed(object_idletime))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
-        .keys(keys(2, 2, 1))
-        .doc(
-            "Returns the time since the last access to a Redis object.",
-            "2.2.3",
-            "generic",
-            "O(1)",
-        ),
+        .keys(keys(2, 2, 1)),
     Command::new("object|refcount", 3, Run::Keyed(object_refcount))
         .flags(&["readonly"])
         .acl(&["@keyspace", "@read", "@slow"])
-        .keys(keys(2, 2, 1))
-        .doc(
-            "Returns the reference count of a value of a key.",
-            "2.2.3",
-            "generic",
-            "O(1)",
-        ),
+        .keys(keys(2, 2, 1)),
     Command::new("object|help", 2, Run::Keyed(object_help))
         .flags(&["loading", "stale"])
-        .acl(&["@keyspace", "@slow"])
-        .doc(
-            "Returns helpful text about the different subcommands.",
-            "6.2.0",
-            "generic",
-            "O(1)",
-        ),
+        .acl(&["@keyspace", "@slow"]),
 ];
 
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

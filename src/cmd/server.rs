@@ -20,152 +20,92 @@ use crate::slot::key_slot;
 pub static COMMANDS: &[Command] = &[
     Command::new("dbsize", 1, Run::Session(dbsize))
         .flags(&["readonly", "fast"])
-        .acl(&["@keyspace", "@read", "@fast"])
-        .doc("Returns the number of keys in the database.", "1.0.0", "server", "O(1)"),
+        .acl(&["@keyspace", "@read", "@fast"]),
     Command::new("flushdb", -1, Run::Session(flushdb))
         .flags(&["write"])
-        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
-        .doc("Remove all keys from the current database.", "1.0.0", "server", "O(N) where N is the number of keys in the selected database"),
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("flushall", -1, Run::Session(flushall))
         .flags(&["write"])
-        .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
-        .doc("Removes all keys from all databases.", "1.0.0", "server", "O(N) where N is the total number of keys in all databases"),
+        .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("swapdb", 3, Run::Session(swapdb))
         .flags(&["write", "fast"])
-        .acl(&["@keyspace", "@write", "@fast", "@dangerous"])
-        .doc("Swaps two Redis databases.", "4.0.0", "server", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
+        .acl(&["@keyspace", "@write", "@fast", "@dangerous"]),
     Command::new("time", 1, Run::Session(time))
         .flags(&["loading", "stale", "fast"])
-        .acl(&["@fast"])
-        .doc("Returns the server time.", "2.6.0", "server", "O(1)"),
+        .acl(&["@fast"]),
     Command::new("info", -1, Run::Session(info))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@dangerous"])
-        .doc("Returns information and statistics about the server.", "1.0.0", "server", "O(1)"),
+        .acl(&["@slow", "@dangerous"]),
     Command::new("shutdown", -1, Run::Session(shutdown))
-        .flags(&["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .doc("Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0", "server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+        .flags(&[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ])
+        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("command", -1, Run::Session(command_all))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
-        .doc("Returns detailed information about all commands.", "2.8.13", "server", "O(N) where N is the total number of Redis commands")
         .subs(COMMAND_SUBCOMMANDS),
     Command::new("config", -2, Run::Session(command_all))
         .acl(&["@slow"])
-        .doc("A container for server configuration commands.", "2.0.0", "server", "Depends on subcommand.")
         .subs(CONFIG_SUBCOMMANDS),
     Command::new("debug", -2, Run::Session(debug))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .doc("A container for debugging commands.", "1.0.0", "server", "Depends on subcommand."),
+        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("cluster", -2, Run::Session(command_all))
         .acl(&["@slow"])
-        .doc("A container for Redis Cluster commands.", "3.0.0", "cluster", "Depends on subcommand.")
         .subs(CLUSTER_SUBCOMMANDS),
 ];
 
 static COMMAND_SUBCOMMANDS: &[Command] = &[
     Command::new("command|count", 2, Run::Session(command_count))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc("Returns a count of commands.", "2.8.13", "server", "O(1)"),
+        .acl(&["@slow", "@connection"]),
     Command::new("command|info", -2, Run::Session(command_info))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns information about one, multiple or all commands.",
-            "2.8.13",
-            "server",
-            "O(N) where N is the number of commands to look up",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("command|docs", -2, Run::Session(command_docs))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns documentary information about one, multiple or all commands.",
-            "7.0.0",
-            "server",
-            "O(N) where N is the number of commands to look up",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("command|getkeys", -4, Run::Session(command_getkeys))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Extracts the key names from an arbitrary command.",
-            "2.8.13",
-            "server",
-            "O(N) where N is the number of arguments to the command",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new(
         "command|getkeysandflags",
         -4,
         Run::Session(command_getkeysandflags),
     )
     .flags(&["loading", "stale"])
-    .acl(&["@slow", "@connection"])
-    .doc(
-        "Extracts the key names and access flags for an arbitrary command.",
-        "7.0.0",
-        "server",
-        "O(N) where N is the number of arguments to the command",
-    ),
+    .acl(&["@slow", "@connection"]),
     Command::new("command|list", -2, Run::Session(command_list))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns a list of command names.",
-            "7.0.0",
-            "server",
-            "O(N) where N is the total number of Redis commands",
-        ),
+        .acl(&["@slow", "@connection"]),
     Command::new("command|help", 2, Run::Session(command_help))
         .flags(&["loading", "stale"])
-        .acl(&["@slow", "@connection"])
-        .doc(
-            "Returns helpful text about the different subcommands.",
-            "5.0.0",
-            "server",
-            "O(1)",
-        ),
+        .acl(&["@slow", "@connection"]),
 ];
 
 static CONFIG_SUBCOMMANDS: &[Command] = &[
     Command::new("config|get", -3, Run::Session(config_get))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .doc(
-            "Returns the effective values of configuration parameters.",
-            "2.0.0",
-            "server",
-            "O(N) when N is the number of configuration parameters provided",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("config|set", -4, Run::Session(config_set))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .doc(
-            "Sets configuration parameters in-flight.",
-            "2.0.0",
-            "server",
-            "O(N) when N is the number of configuration parameters provided",
-        ),
+        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("config|resetstat", 2, Run::Session(config_resetstat))
         .flags(&["admin", "noscript", "loading", "stale"])
-        .acl(&["@admin", "@slow", "@dangerous"])
-        .doc("Resets the server's statistics.", "2.0.0", "server", "O(1)"),
+        .acl(&["@admin", "@slow", "@dangerous"]),
 ];
 
 static CLUSTER_SUBCOMMANDS: &[Command] =
     &[
         Command::new("cluster|keyslot", 3, Run::Session(cluster_keyslot))
             .flags(&["stale"])
-            .acl(&["@slow"])
-            .doc(
-                "Returns the hash slot for a key.",
-                "3.0.0",
-                "cluster",
-                "O(N) where N is the number of bytes in the key",
-            ),
+            .acl(&["@slow"]),
     ];
 
 fn dbsize(s: &mut Session, _args: Args) -> SessionFuture<'_> {

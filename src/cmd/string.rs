@@ -18,109 +18,88 @@ pub static COMMANDS: &[Command] = &[
     Command::new("get", 2, Run::Keyed(get))
         .flags(&["readonly", "fast"])
         .acl(&["@read", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Returns the string value of a key.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("set", -3, Run::Keyed(set))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
-        .getkeys(set_keys)
-        .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "string", "O(1)"),
+        .getkeys(set_keys),
     Command::new("setnx", 3, Run::Keyed(setnx))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Set the string value of a key only when the key doesn't exist.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("setex", 4, Run::Keyed(setex))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
-        .keys(one_key())
-        .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("psetex", 4, Run::Keyed(psetex))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
-        .keys(one_key())
-        .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("getset", 3, Run::Keyed(getset))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Returns the previous string value of a key after setting it to a new value.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("getex", -2, Run::Keyed(getex))
         .flags(&["write", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Returns the string value of a key after setting its expiration time.", "6.2.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("getdel", 2, Run::Keyed(getdel))
         .flags(&["write", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Returns the string value of a key after deleting the key.", "6.2.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("mget", -2, Run::Spread(mget, Merge::PerKey))
         .flags(&["readonly", "fast"])
         .acl(&["@read", "@string", "@fast"])
-        .keys(keys(1, -1, 1))
-        .doc("Atomically returns the string values of one or more keys.", "1.0.0", "string", "O(N) where N is the number of keys to retrieve."),
+        .keys(keys(1, -1, 1)),
     Command::new("mset", -3, Run::Spread(mset, Merge::Ok))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
-        .keys(keys(1, -1, 2))
-        .doc("Atomically creates or modifies the string values of one or more keys.", "1.0.1", "string", "O(N) where N is the number of keys to set."),
+        .keys(keys(1, -1, 2)),
     Command::new("msetnx", -3, Run::Keyed(msetnx))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
-        .keys(keys(1, -1, 2))
-        .doc("Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "string", "O(N) where N is the number of keys to set."),
+        .keys(keys(1, -1, 2)),
     Command::new("incr", 2, Run::Keyed(incr))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("decr", 2, Run::Keyed(decr))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("incrby", 3, Run::Keyed(incrby))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("decrby", 3, Run::Keyed(decrby))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("incrbyfloat", 3, Run::Keyed(incrbyfloat))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("append", 3, Run::Keyed(append))
         .flags(&["write", "denyoom", "fast"])
         .acl(&["@write", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "string", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
+        .keys(one_key()),
     Command::new("strlen", 2, Run::Keyed(strlen))
         .flags(&["readonly", "fast"])
         .acl(&["@read", "@string", "@fast"])
-        .keys(one_key())
-        .doc("Returns the length of a string value.", "2.2.0", "string", "O(1)"),
+        .keys(one_key()),
     Command::new("getrange", 4, Run::Keyed(getrange))
         .flags(&["readonly"])
         .acl(&["@read", "@string", "@slow"])
-        .keys(one_key())
-        .doc("Returns a substring of the string stored at a key.", "2.4.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings."),
+        .keys(one_key()),
     Command::new("substr", 4, Run::Keyed(getrange))
         .flags(&["readonly"])
         .acl(&["@read", "@string", "@slow"])
-        .keys(one_key())
-        .doc("Returns a substring from a string value.", "1.0.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings."),
+        .keys(one_key()),
     Command::new("setrange", 4, Run::Keyed(setrange))
         .flags(&["write", "denyoom"])
         .acl(&["@write", "@string", "@slow"])
-        .keys(one_key())
-        .doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "string", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
+        .keys(one_key()),
 ];
 
 /// The string stored at `key`: `None` if absent, WRONGTYPE if it holds another type.
