@@ -412,6 +412,12 @@ mod tests {
     }
 
     #[test]
+    fn a_key_slot_is_72_bytes() {
+        // docs/benchmarks.md accounts for memory per key with this figure.
+        assert_eq!(std::mem::size_of::<(Blob, Entry)>(), 72);
+    }
+
+    #[test]
     fn lazy_expiry_removes_on_access() {
         let mut db = Db::default();
         let mut stats = KeyStats::default();
