@@ -4,39 +4,37 @@
 //! Replies are produced in request order because requests are executed one after another; a
 //! request for another shard is awaited before the next one starts, so pipelined replies can
 //! never overtake each other. All replies produced from one read are written with one write.
+//!
+//! The socket is read and written through the shard's io_uring driver ([`super::uring`]), which
+//! submits this connection's receive or send together with every other connection's.
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use crate::net::clients::ClientInfo;
 use crate::net::dispatch::execute;
 use crate::net::session::{ReplyMode, Session};
+use crate::net::uring::UringStream;
 use crate::resp::parse::parse_request;
 use crate::resp::Frame;
 use crate::shard::Node;
 
+/// Free room guaranteed in the input buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size so a long pipeline of large replies does not buffer
 /// without bound.
 const OUT_FLUSH: usize = 64 * 1024;
 
-pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
+    let sock = stream.socket();
+    let _ = sock.set_nodelay(true);
     let info = Rc::new(ClientInfo {
         id: node.global.next_client_id(),
-        addr: stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        laddr: stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
+        addr: sock.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        laddr: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        fd: std::os::fd::AsRawFd::as_raw_fd(sock),
         created: Instant::now(),
         last_active: std::cell::Cell::new(Instant::now()),
         name: Default::default(),
@@ -54,19 +52,22 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
     }
     let mut session = Session::new(node.clone(), info.clone());
     let _ = run(&mut session, &mut stream).await;
+    // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
+    // leave before the socket closes.
+    let _ = stream.flush().await;
     node.data.borrow_mut().clients.remove(info.id);
 }
 
-async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
-    let mut chunk = vec![0u8; READ_CHUNK];
     loop {
-        let n = stream.read(&mut chunk).await?;
+        // The kernel receives straight into the input buffer: no intermediate chunk to copy.
+        input.reserve(READ_CHUNK);
+        let n = stream.read(&mut input).await?;
         if n == 0 || s.info.killed.get() {
             return Ok(());
         }
-        input.extend_from_slice(&chunk[..n]);
         s.info.last_active.set(Instant::now());
         let limits = s.node.global.limits();
         loop {
@@ -78,26 +79,24 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                     let reply = execute(s, args).await;
                     write_reply(s, &reply, &mut output);
                     if s.close {
-                        stream.write_all(&output).await?;
+                        stream.write_all(&mut output).await?;
                         return Ok(());
                     }
                     if output.len() >= OUT_FLUSH {
-                        stream.write_all(&output).await?;
-                        output.clear();
+                        stream.write_all(&mut output).await?;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     Frame::error(e.0).write(&mut output, s.resp3);
-                    stream.write_all(&output).await?;
+                    stream.write_all(&mut output).await?;
                     return Ok(());
                 }
             }
         }
         s.info.query_buf.set(input.len());
         if !output.is_empty() {
-            stream.write_all(&output).await?;
-            output.clear();
+            stream.write_all(&mut output).await?;
         }
     }
 }
