@@ -21,6 +21,14 @@
 //! glommio waits for the eventfd with the rest of its I/O, so an idle shard uses no CPU.
 //! While busy, the driver lets glommio's reactor run at least every [`Mode::reactor_interval`].
 //!
+//! Receives are multishot where the kernel has them (6.0+): each connection keeps one RECV
+//! standing, the kernel keeps its socket's poll armed and puts each arrival into a buffer of a
+//! provided-buffer ring, and `read` copies what arrived into the connection's input and hands
+//! the buffers back. No receive is submitted, attempted in vain or re-armed per request. If
+//! the ring runs dry (connections not reading what they were sent), the multishot receive
+//! ends and that connection's next read is a one-shot RECV into its own buffer, which is also
+//! the only path on older kernels.
+//!
 //! A connection's send does not hold it up: `write_all` queues the send and returns, so the
 //! receive for the next request goes into the same submission as the reply before it. Only the
 //! next write (or `flush`) waits for that send, which keeps one send per socket in flight and
@@ -82,6 +90,14 @@ impl Mode {
 const MIN_READ: usize = 4096;
 /// The user_data of cancellations, whose own completions carry nothing to act on.
 const CANCEL: u64 = u64::MAX;
+/// Marks the user_data of a connection's multishot receive (the rest is its inbox index).
+const INBOX: u64 = 1 << 62;
+/// The provided-buffer ring multishot receives draw from: its group id, buffer count (a power
+/// of two) and buffer size. Buffers go back to the ring as soon as their bytes are copied into
+/// the connection's input, so only data not yet read holds one.
+const BUF_GROUP: u16 = 0;
+const BUF_COUNT: u16 = 256;
+const BUF_SIZE: usize = 16 * 1024;
 
 /// A shard's io_uring and the operations in flight on it. One per shard thread, shared by that
 /// shard's connections through an `Rc`; never crosses threads.
@@ -95,6 +111,11 @@ struct Inner {
     free: Vec<u32>,
     /// Sends cut short in the turn being reaped, to be continued before it ends.
     resend: Vec<u32>,
+    /// Each connection's multishot receive and what it delivered that is not read yet.
+    inboxes: Vec<Inbox>,
+    free_inboxes: Vec<u32>,
+    /// None when the kernel lacks multishot receives: connections then use one-shot RECVs.
+    bufs: Option<BufRing>,
     /// The driver task's waker while it sleeps, so that a newly queued operation gets
     /// submitted without waiting for the kernel to signal something else.
     sleeping: Option<Waker>,
@@ -106,6 +127,103 @@ struct Slot {
     buf: BytesMut,
     /// For a send: the socket, and how much of `buf` the kernel has taken so far.
     send: Option<(RawFd, usize)>,
+}
+
+/// A connection's standing multishot receive. The kernel keeps the socket's poll armed and
+/// delivers each arrival into a provided buffer: no RECV is submitted or armed per request.
+#[derive(Default)]
+struct Inbox {
+    /// The multishot receive is in flight.
+    armed: bool,
+    /// Buffers (id, length) received and not read yet, in order.
+    chunks: std::collections::VecDeque<(u16, u32)>,
+    /// End of file (0) or an error (-errno): nothing more will arrive.
+    end: Option<i32>,
+    /// The buffer ring ran dry: the next read uses a one-shot RECV into its own buffer.
+    starved: bool,
+    waker: Option<Waker>,
+    /// Its stream is gone; the inbox is freed once the kernel is done with it.
+    closed: bool,
+}
+
+/// The provided-buffer ring: a ring of buffer descriptors shared with the kernel, and the
+/// buffers, both mapped outside the allocator (they are not data the server stores).
+struct BufRing {
+    ring: *mut types::BufRingEntry,
+    data: *mut u8,
+    /// The next tail to publish, ahead of the kernel's head by the buffers it may use.
+    tail: u16,
+}
+
+impl BufRing {
+    fn new(ring: &IoUring) -> io::Result<BufRing> {
+        let map = |len: usize| {
+            // SAFETY: an anonymous private mapping; checked for failure below.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(p)
+            }
+        };
+        let entries = map(BUF_COUNT as usize * std::mem::size_of::<types::BufRingEntry>())?;
+        let data = map(BUF_COUNT as usize * BUF_SIZE)?;
+        let mut bufs = BufRing {
+            ring: entries.cast(),
+            data: data.cast(),
+            tail: 0,
+        };
+        for bid in 0..BUF_COUNT {
+            bufs.give_back(bid);
+        }
+        bufs.publish();
+        // SAFETY: the ring memory is mapped for the life of the process (never unmapped: the
+        // driver lives as long as its thread).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                entries as u64,
+                BUF_COUNT,
+                BUF_GROUP,
+                0,
+            )?
+        };
+        Ok(bufs)
+    }
+
+    /// The bytes the kernel put in buffer `bid`.
+    fn chunk(&self, bid: u16, len: u32) -> &[u8] {
+        // SAFETY: `bid` < BUF_COUNT came from the kernel, which wrote `len` <= BUF_SIZE bytes.
+        unsafe { std::slice::from_raw_parts(self.data.add(bid as usize * BUF_SIZE), len as usize) }
+    }
+
+    /// Puts buffer `bid` back at the tail; the kernel sees it after [`publish`](Self::publish).
+    fn give_back(&mut self, bid: u16) {
+        // SAFETY: the slot at the tail is not one the kernel may use until published.
+        let entry = unsafe { &mut *self.ring.add((self.tail & (BUF_COUNT - 1)) as usize) };
+        // SAFETY: within the data mapping, as `bid` < BUF_COUNT.
+        entry.set_addr(unsafe { self.data.add(bid as usize * BUF_SIZE) } as u64);
+        entry.set_len(BUF_SIZE as u32);
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn publish(&self) {
+        // SAFETY: the tail field lives in the first entry of the mapped ring; the release
+        // store orders the entries written above before it.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.ring) as *const std::sync::atomic::AtomicU16;
+            (*tail).store(self.tail, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 enum State {
@@ -120,19 +238,29 @@ impl Driver {
     /// Creates this shard's ring and spawns the task that drives it. Must run on the shard's
     /// executor thread: the ring accepts submissions only from the thread that made it.
     pub fn start(mode: Mode) -> io::Result<Rc<Driver>> {
-        let ring = IoUring::builder()
+        let (ring, modern) = match IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
             .setup_taskrun_flag()
             .setup_cqsize(CQ_ENTRIES)
             .build(SQ_ENTRIES)
-            .or_else(|_| {
-                // Kernels before 6.1 lack DEFER_TASKRUN; completions then run at any kernel
-                // entry, which is correct, only less batched.
+        {
+            Ok(ring) => (ring, true),
+            // Kernels before 6.1 lack DEFER_TASKRUN; completions then run at any kernel entry,
+            // which is correct, only less batched.
+            Err(_) => (
                 IoUring::builder()
                     .setup_cqsize(CQ_ENTRIES)
-                    .build(SQ_ENTRIES)
-            })?;
+                    .build(SQ_ENTRIES)?,
+                false,
+            ),
+        };
+        // Multishot receives came with 6.0; a kernel with DEFER_TASKRUN has them.
+        let bufs = if modern {
+            BufRing::new(&ring).ok()
+        } else {
+            None
+        };
         // SAFETY: eventfd(2) with valid flags; the descriptor is owned by `efd` below. Blocking
         // on purpose: glommio's read of it must wait in the kernel, not fail with EAGAIN.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
@@ -148,6 +276,9 @@ impl Driver {
                 slots: Vec::new(),
                 free: Vec::new(),
                 resend: Vec::new(),
+                inboxes: Vec::new(),
+                free_inboxes: Vec::new(),
+                bufs,
                 sleeping: None,
             }),
         });
@@ -270,12 +401,47 @@ impl Driver {
             slots,
             free,
             resend,
+            inboxes,
+            free_inboxes,
+            bufs,
             ..
         } = inner;
+        let mut returned = false;
         for cqe in ring.completion() {
             reaped += 1;
             let ud = cqe.user_data();
             if ud == CANCEL {
+                continue;
+            }
+            if ud & INBOX != 0 {
+                let bufs = bufs
+                    .as_mut()
+                    .expect("inboxes exist only with a buffer ring");
+                let idx = (ud & !INBOX) as usize;
+                let inbox = &mut inboxes[idx];
+                let (res, flags) = (cqe.result(), cqe.flags());
+                match io_uring::cqueue::buffer_select(flags) {
+                    Some(bid) if res > 0 && !inbox.closed => {
+                        inbox.chunks.push_back((bid, res as u32))
+                    }
+                    Some(bid) => {
+                        bufs.give_back(bid);
+                        returned = true;
+                    }
+                    None if res == -libc::ENOBUFS => inbox.starved = true,
+                    None if res <= 0 => inbox.end = Some(res),
+                    None => {}
+                }
+                if !io_uring::cqueue::more(flags) {
+                    inbox.armed = false;
+                    if inbox.closed {
+                        *inbox = Inbox::default();
+                        free_inboxes.push(idx as u32);
+                    }
+                }
+                if let Some(w) = inbox.waker.take() {
+                    w.wake();
+                }
                 continue;
             }
             let slot = &mut slots[ud as usize];
@@ -306,6 +472,11 @@ impl Driver {
                 State::Free | State::Done(_) => {
                     unreachable!("a completion for slot {ud} that has no operation in flight")
                 }
+            }
+        }
+        if returned {
+            if let Some(b) = inner.bufs.as_ref() {
+                b.publish();
             }
         }
         while let Some(idx) = inner.resend.pop() {
@@ -367,6 +538,52 @@ impl Driver {
         // allocation, which the slot keeps until the completion.
         let entry = opcode::Recv::new(types::Fd(fd), ptr, len).build();
         self.submit(Some(entry), buf, None)
+    }
+
+    /// Moves what inbox `idx` received into `buf`. Ready with `Some(Ok(n))` for data or end of
+    /// file, `Some(Err(-errno))` for an error, `None` when the buffer ring ran dry and the caller
+    /// should receive once on its own; otherwise arms the multishot receive if needed and waits.
+    fn poll_inbox(
+        &self,
+        idx: u32,
+        fd: RawFd,
+        buf: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<usize, i32>>> {
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        let inbox = &mut inner.inboxes[idx as usize];
+        if !inbox.chunks.is_empty() {
+            let bufs = inner
+                .bufs
+                .as_mut()
+                .expect("inboxes exist only with a buffer ring");
+            let mut n = 0;
+            for (bid, len) in inbox.chunks.drain(..) {
+                buf.extend_from_slice(bufs.chunk(bid, len));
+                bufs.give_back(bid);
+                n += len as usize;
+            }
+            bufs.publish();
+            return Poll::Ready(Some(Ok(n)));
+        }
+        if let Some(end) = inbox.end {
+            return Poll::Ready(Some(if end == 0 { Ok(0) } else { Err(end) }));
+        }
+        if !inbox.armed {
+            if inbox.starved {
+                inbox.starved = false;
+                return Poll::Ready(None);
+            }
+            inbox.armed = true;
+            inner.push(
+                opcode::RecvMulti::new(types::Fd(fd), BUF_GROUP)
+                    .build()
+                    .user_data(INBOX | idx as u64),
+            );
+        }
+        inner.inboxes[idx as usize].waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// Sends all of `buf`; resolves to its length or `-errno`.
@@ -520,6 +737,8 @@ impl Future for Sleep<'_> {
 pub struct UringStream {
     sock: TcpStream,
     driver: Rc<Driver>,
+    /// This connection's inbox, when the kernel has multishot receives.
+    inbox: Option<u32>,
     /// The send in flight, if any.
     sending: Option<Op>,
     /// The buffer of the last finished send, cleared: the next `write_all` swaps it in.
@@ -528,9 +747,24 @@ pub struct UringStream {
 
 impl UringStream {
     pub fn new(sock: TcpStream, driver: Rc<Driver>) -> UringStream {
+        let inbox = {
+            let mut inner = driver.inner.borrow_mut();
+            if inner.bufs.is_some() {
+                Some(match inner.free_inboxes.pop() {
+                    Some(i) => i,
+                    None => {
+                        inner.inboxes.push(Inbox::default());
+                        (inner.inboxes.len() - 1) as u32
+                    }
+                })
+            } else {
+                None
+            }
+        };
         UringStream {
             sock,
             driver,
+            inbox,
             sending: None,
             spare: BytesMut::new(),
         }
@@ -540,10 +774,21 @@ impl UringStream {
         &self.sock
     }
 
-    /// Appends what the peer sent to `buf`, reading into its spare capacity; `Ok(0)` is end of
-    /// file (also after CLIENT KILL's shutdown(2)). If the future is dropped before it
-    /// finishes, `buf` is left empty: its memory stays with the pending receive.
+    /// Appends what the peer sent to `buf`; `Ok(0)` is end of file (also after CLIENT KILL's
+    /// shutdown(2)). With an inbox, everything received so far is copied out of the provided
+    /// buffers; otherwise (or when the buffers ran out) one RECV goes straight into `buf`'s
+    /// spare capacity. If the future is dropped during such a RECV, `buf` is left empty: its
+    /// memory stays with the pending receive.
     pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if let Some(idx) = self.inbox {
+            let fd = self.sock.as_raw_fd();
+            let got = std::future::poll_fn(|cx| self.driver.poll_inbox(idx, fd, buf, cx)).await;
+            match got {
+                Some(Ok(n)) => return Ok(n),
+                Some(Err(res)) => return Err(io::Error::from_raw_os_error(-res)),
+                None => {} // starved: one one-shot receive below
+            }
+        }
         if buf.capacity() == buf.len() {
             buf.reserve(MIN_READ);
         }
@@ -589,6 +834,38 @@ impl UringStream {
             0 => Err(io::ErrorKind::WriteZero.into()),
             r if r < 0 => Err(io::Error::from_raw_os_error(-r)),
             _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for UringStream {
+    fn drop(&mut self) {
+        let Some(idx) = self.inbox else {
+            return;
+        };
+        let mut guard = self.driver.inner.borrow_mut();
+        let inner = &mut *guard;
+        let inbox = &mut inner.inboxes[idx as usize];
+        let bufs = inner
+            .bufs
+            .as_mut()
+            .expect("inboxes exist only with a buffer ring");
+        for (bid, _) in inbox.chunks.drain(..) {
+            bufs.give_back(bid);
+        }
+        bufs.publish();
+        if inbox.armed {
+            // Freed by the turn that reaps the receive's last completion.
+            inbox.closed = true;
+            inbox.waker = None;
+            inner.push(
+                opcode::AsyncCancel::new(INBOX | idx as u64)
+                    .build()
+                    .user_data(CANCEL),
+            );
+        } else {
+            *inbox = Inbox::default();
+            inner.free_inboxes.push(idx);
         }
     }
 }
