@@ -11,10 +11,10 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use glommio::channels::channel_mesh::MeshBuilder;
-use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::ConfigStore;
+use crate::net::uring::{listen, Driver, Mode, UringStream};
 use crate::resp::parse::Limits;
 use crate::shard::Node;
 
@@ -162,22 +162,36 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             .spawn(move || async move {
                 let node = Node::join(global, requests, responses).await;
                 crate::shard::expire::start_active_expiry(node.clone());
+                // Connections use this shard's own io_uring rather than glommio's sockets,
+                // which make two system calls per request (see net::uring).
+                let mode = if shards == 1 {
+                    Mode::Alone
+                } else {
+                    Mode::Shared
+                };
+                let uring = Driver::start(mode).expect("cannot set up this shard's io_uring");
                 let mut accepts = Vec::new();
                 for addr in addrs {
-                    let listener =
-                        TcpListener::bind(addr).expect("bound once already in this process");
-                    let node = node.clone();
+                    let listener = listen(addr).expect("bound once already in this process");
+                    let (node, uring) = (node.clone(), uring.clone());
                     accepts.push(glommio::spawn_local(async move {
                         loop {
-                            match listener.accept().await {
-                                Ok(stream) => {
+                            match uring.accept(&listener).await {
+                                Ok(sock) => {
+                                    let stream = UringStream::new(sock, uring.clone());
                                     glommio::spawn_local(crate::net::conn::serve(
                                         node.clone(),
                                         stream,
                                     ))
                                     .detach();
                                 }
-                                Err(e) => eprintln!("accept failed: {e}"),
+                                Err(e) => {
+                                    eprintln!("accept failed: {e}");
+                                    // Out of descriptors, typically: retrying at once would
+                                    // only spin.
+                                    glommio::timer::sleep(std::time::Duration::from_millis(10))
+                                        .await;
+                                }
                             }
                         }
                     }));

@@ -4,39 +4,37 @@
 //! Replies are produced in request order because requests are executed one after another; a
 //! request for another shard is awaited before the next one starts, so pipelined replies can
 //! never overtake each other. All replies produced from one read are written with one write.
+//!
+//! The socket is read and written through the shard's io_uring driver ([`super::uring`]), which
+//! submits this connection's receive or send together with every other connection's.
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use crate::net::clients::ClientInfo;
 use crate::net::dispatch::execute;
 use crate::net::session::{ReplyMode, Session};
+use crate::net::uring::UringStream;
 use crate::resp::parse::RequestParser;
 use crate::resp::Frame;
 use crate::shard::Node;
 
+/// Free room guaranteed in the input buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Flush replies mid-batch past this size so a long pipeline of large replies does not buffer
 /// without bound.
 const OUT_FLUSH: usize = 64 * 1024;
 
-pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
+    let sock = stream.socket();
+    let _ = sock.set_nodelay(true);
     let info = Rc::new(ClientInfo {
         id: node.global.next_client_id(),
-        addr: stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        laddr: stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
+        addr: sock.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        laddr: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        fd: std::os::fd::AsRawFd::as_raw_fd(sock),
         created: Instant::now(),
         last_active: std::cell::Cell::new(Instant::now()),
         name: Default::default(),
@@ -54,22 +52,25 @@ pub async fn serve(node: Rc<Node>, mut stream: TcpStream) {
     }
     let mut session = Session::new(node.clone(), info.clone());
     let _ = run(&mut session, &mut stream).await;
+    // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
+    // leave before the socket closes.
+    let _ = stream.flush().await;
     node.data.borrow_mut().clients.remove(info.id);
 }
 
-async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
-    let mut chunk = vec![0u8; READ_CHUNK];
     // One parser per connection: it remembers how far an unfinished request got, so a huge
     // request arriving in pieces is scanned once, not once per piece.
     let mut parser = RequestParser::new();
     loop {
-        let n = stream.read(&mut chunk).await?;
+        // The kernel receives straight into the input buffer: no intermediate chunk to copy.
+        input.reserve(READ_CHUNK);
+        let n = stream.read(&mut input).await?;
         if n == 0 || s.info.killed.get() {
             return Ok(());
         }
-        input.extend_from_slice(&chunk[..n]);
         s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
         s.info.last_active.set(Instant::now());
         let limits = s.node.global.limits();
@@ -105,11 +106,15 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
 }
 
 /// Writes out the pending replies, counting them for INFO's total_net_output_bytes.
-async fn flush(s: &Session, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
-    stream.write_all(output).await?;
+/// Queues the pending replies for sending (the stream takes the buffer and leaves an empty
+/// one), counting them for INFO's total_net_output_bytes.
+async fn flush(
+    s: &Session,
+    stream: &mut UringStream,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
     s.node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
-    output.clear();
-    Ok(())
+    stream.write_all(output).await
 }
 
 fn write_reply(s: &mut Session, reply: &Frame, out: &mut BytesMut) {

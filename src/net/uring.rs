@@ -1,0 +1,883 @@
+//! The connections' transport: one io_uring per shard that batches every socket's receives and
+//! sends into one `io_uring_enter`.
+//!
+//! glommio's own `TcpStream` reads with a plain `recv(2)`, arms a POLL_ADD for readiness, and
+//! writes with a plain `send(2)`: two system calls per request however many clients are ready at
+//! once. Here a connection's `read`/`write_all` instead queue an IORING_OP_RECV/SEND on a ring of
+//! this shard's own and wait; a [`Driver`] task on the same executor submits everything queued
+//! since its last turn and reaps what completed, in one call, then wakes the connections whose
+//! operations finished. Because it yields to them before its next turn, every connection that
+//! became ready queues its next operation first, and the next call carries all of them.
+//!
+//! The ring is made with DEFER_TASKRUN, so the kernel finishes our completions only inside our
+//! own `io_uring_enter`: none of glommio's system calls does our work piecemeal, and the
+//! TASKRUN flag in the shared ring tells without a system call whether there is anything to
+//! reap. When there is nothing to submit or reap, the driver waits. glommio's own sleep is
+//! costly (each one re-arms its preemption timers in several system calls and issues a
+//! membarrier), so a shard that is alone in the process first blocks in its own ring for up
+//! to a millisecond; only other shards' messages would need glommio awake, and there are none.
+//! After that, or at once with several shards, it sleeps through glommio: the ring signals an
+//! eventfd (IORING_REGISTER_EVENTFD, enabled only for that sleep) when work arrives, and
+//! glommio waits for the eventfd with the rest of its I/O, so an idle shard uses no CPU.
+//! While busy, the driver lets glommio's reactor run at least every [`Mode::reactor_interval`].
+//!
+//! Receives are multishot where the kernel has them (6.0+): each connection keeps one RECV
+//! standing, the kernel keeps its socket's poll armed and puts each arrival into a buffer of a
+//! provided-buffer ring, and `read` copies what arrived into the connection's input and hands
+//! the buffers back. No receive is submitted, attempted in vain or re-armed per request. If
+//! the ring runs dry (connections not reading what they were sent), the multishot receive
+//! ends and that connection's next read is a one-shot RECV into its own buffer, which is also
+//! the only path on older kernels.
+//!
+//! A connection's send does not hold it up: `write_all` queues the send and returns, so the
+//! receive for the next request goes into the same submission as the reply before it. Only the
+//! next write (or `flush`) waits for that send, which keeps one send per socket in flight and
+//! the byte stream in order. A short send is continued by the driver itself.
+//!
+//! Memory the kernel writes to or reads from belongs to the driver while an operation is in
+//! flight: a buffer is moved into the operation's slot and handed back when it completes. If the
+//! waiting future is dropped first, the slot keeps the buffer until the kernel's completion
+//! arrives (after an IORING_OP_ASYNC_CANCEL), so no dropped future frees memory in use.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use glommio::io::BufferedFile;
+use io_uring::{opcode, squeue, types, IoUring};
+
+/// Submission queue size. Each connection has at most one operation and one cancellation in
+/// flight, and a full queue is simply submitted early, so this bounds only the batch size.
+const SQ_ENTRIES: u32 = 1024;
+/// Completion queue size: large, so that many connections completing at once do not overflow
+/// into the kernel's (slower) backlog list.
+const CQ_ENTRIES: u32 = 8192;
+/// How long an idle shard alone in its process blocks in its own ring before it sleeps through
+/// glommio: glommio's timers (active expiry, CLIENT PAUSE) wait at most this long meanwhile.
+const RING_WAIT: Duration = Duration::from_micros(900);
+
+/// How the driver shares its thread with glommio's reactor, which alone delivers timers and
+/// other shards' messages.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// The only shard: nothing but timers needs the reactor, so the driver visits it rarely
+    /// and waits for the network in its own ring.
+    Alone,
+    /// One of several shards: other shards' messages reach this one only through the reactor,
+    /// which must therefore run often and do all the sleeping.
+    Shared,
+}
+
+impl Mode {
+    /// The longest the driver keeps the reactor waiting while it has work of its own. Each
+    /// visit costs glommio two or three system calls (it re-arms its preemption timers).
+    fn reactor_interval(self) -> Duration {
+        match self {
+            Mode::Alone => Duration::from_millis(1),
+            Mode::Shared => Duration::from_micros(50),
+        }
+    }
+}
+
+/// A read into a buffer with no spare room gets at least this much.
+const MIN_READ: usize = 4096;
+/// The user_data of cancellations, whose own completions carry nothing to act on.
+const CANCEL: u64 = u64::MAX;
+/// Marks the user_data of a connection's multishot receive (the rest is its inbox index).
+const INBOX: u64 = 1 << 62;
+/// The provided-buffer ring multishot receives draw from: its group id, buffer count (a power
+/// of two) and buffer size. Buffers go back to the ring as soon as their bytes are copied into
+/// the connection's input, so only data not yet read holds one.
+const BUF_GROUP: u16 = 0;
+const BUF_COUNT: u16 = 256;
+const BUF_SIZE: usize = 16 * 1024;
+
+/// A shard's io_uring and the operations in flight on it. One per shard thread, shared by that
+/// shard's connections through an `Rc`; never crosses threads.
+pub struct Driver {
+    inner: RefCell<Inner>,
+}
+
+struct Inner {
+    ring: IoUring,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Sends cut short in the turn being reaped, to be continued before it ends.
+    resend: Vec<u32>,
+    /// Each connection's multishot receive and what it delivered that is not read yet.
+    inboxes: Vec<Inbox>,
+    free_inboxes: Vec<u32>,
+    /// None when the kernel lacks multishot receives: connections then use one-shot RECVs.
+    bufs: Option<BufRing>,
+    /// The driver task's waker while it sleeps, so that a newly queued operation gets
+    /// submitted without waiting for the kernel to signal something else.
+    sleeping: Option<Waker>,
+}
+
+struct Slot {
+    state: State,
+    /// The buffer the kernel reads from or writes into; owned here until the completion.
+    buf: BytesMut,
+    /// For a send: the socket, and how much of `buf` the kernel has taken so far.
+    send: Option<(RawFd, usize)>,
+}
+
+/// A connection's standing multishot receive. The kernel keeps the socket's poll armed and
+/// delivers each arrival into a provided buffer: no RECV is submitted or armed per request.
+#[derive(Default)]
+struct Inbox {
+    /// The multishot receive is in flight.
+    armed: bool,
+    /// Buffers (id, length) received and not read yet, in order.
+    chunks: std::collections::VecDeque<(u16, u32)>,
+    /// End of file (0) or an error (-errno): nothing more will arrive.
+    end: Option<i32>,
+    /// The buffer ring ran dry: the next read uses a one-shot RECV into its own buffer.
+    starved: bool,
+    waker: Option<Waker>,
+    /// Its stream is gone; the inbox is freed once the kernel is done with it.
+    closed: bool,
+}
+
+/// The provided-buffer ring: a ring of buffer descriptors shared with the kernel, and the
+/// buffers, both mapped outside the allocator (they are not data the server stores).
+struct BufRing {
+    ring: *mut types::BufRingEntry,
+    data: *mut u8,
+    /// The next tail to publish, ahead of the kernel's head by the buffers it may use.
+    tail: u16,
+}
+
+impl BufRing {
+    fn new(ring: &IoUring) -> io::Result<BufRing> {
+        let map = |len: usize| {
+            // SAFETY: an anonymous private mapping; checked for failure below.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(p)
+            }
+        };
+        let entries = map(BUF_COUNT as usize * std::mem::size_of::<types::BufRingEntry>())?;
+        let data = map(BUF_COUNT as usize * BUF_SIZE)?;
+        let mut bufs = BufRing {
+            ring: entries.cast(),
+            data: data.cast(),
+            tail: 0,
+        };
+        for bid in 0..BUF_COUNT {
+            bufs.give_back(bid);
+        }
+        bufs.publish();
+        // SAFETY: the ring memory is mapped for the life of the process (never unmapped: the
+        // driver lives as long as its thread).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                entries as u64,
+                BUF_COUNT,
+                BUF_GROUP,
+                0,
+            )?
+        };
+        Ok(bufs)
+    }
+
+    /// The bytes the kernel put in buffer `bid`.
+    fn chunk(&self, bid: u16, len: u32) -> &[u8] {
+        // SAFETY: `bid` < BUF_COUNT came from the kernel, which wrote `len` <= BUF_SIZE bytes.
+        unsafe { std::slice::from_raw_parts(self.data.add(bid as usize * BUF_SIZE), len as usize) }
+    }
+
+    /// Puts buffer `bid` back at the tail; the kernel sees it after [`publish`](Self::publish).
+    fn give_back(&mut self, bid: u16) {
+        // SAFETY: the slot at the tail is not one the kernel may use until published.
+        let entry = unsafe { &mut *self.ring.add((self.tail & (BUF_COUNT - 1)) as usize) };
+        // SAFETY: within the data mapping, as `bid` < BUF_COUNT.
+        entry.set_addr(unsafe { self.data.add(bid as usize * BUF_SIZE) } as u64);
+        entry.set_len(BUF_SIZE as u32);
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn publish(&self) {
+        // SAFETY: the tail field lives in the first entry of the mapped ring; the release
+        // store orders the entries written above before it.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.ring) as *const std::sync::atomic::AtomicU16;
+            (*tail).store(self.tail, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+enum State {
+    Free,
+    InFlight(Option<Waker>),
+    Done(i32),
+    /// Its future was dropped; the slot is freed when the kernel's completion arrives.
+    Orphaned,
+}
+
+impl Driver {
+    /// Creates this shard's ring and spawns the task that drives it. Must run on the shard's
+    /// executor thread: the ring accepts submissions only from the thread that made it.
+    pub fn start(mode: Mode) -> io::Result<Rc<Driver>> {
+        let (ring, modern) = match IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .setup_cqsize(CQ_ENTRIES)
+            .build(SQ_ENTRIES)
+        {
+            Ok(ring) => (ring, true),
+            // Kernels before 6.1 lack DEFER_TASKRUN; completions then run at any kernel entry,
+            // which is correct, only less batched.
+            Err(_) => (
+                IoUring::builder()
+                    .setup_cqsize(CQ_ENTRIES)
+                    .build(SQ_ENTRIES)?,
+                false,
+            ),
+        };
+        // Multishot receives came with 6.0; a kernel with DEFER_TASKRUN has them.
+        let bufs = if modern {
+            BufRing::new(&ring).ok()
+        } else {
+            None
+        };
+        // SAFETY: eventfd(2) with valid flags; the descriptor is owned by `efd` below. Blocking
+        // on purpose: glommio's read of it must wait in the kernel, not fail with EAGAIN.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `efd` is a fresh descriptor that nothing else owns.
+        let efd = unsafe { BufferedFile::from_raw_fd(efd) };
+        ring.submitter().register_eventfd(efd.as_raw_fd())?;
+        let driver = Rc::new(Driver {
+            inner: RefCell::new(Inner {
+                ring,
+                slots: Vec::new(),
+                free: Vec::new(),
+                resend: Vec::new(),
+                inboxes: Vec::new(),
+                free_inboxes: Vec::new(),
+                bufs,
+                sleeping: None,
+            }),
+        });
+        driver.set_eventfd(false);
+        glommio::spawn_local(driver.clone().run(efd, mode)).detach();
+        Ok(driver)
+    }
+
+    async fn run(self: Rc<Self>, efd: BufferedFile, mode: Mode) {
+        let efd = Rc::new(efd);
+        // The eventfd read outlives a wake-up by a new submission, so it is kept armed across
+        // sleeps rather than re-issued each time.
+        let mut signal: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
+        let mut last_reactor = Instant::now();
+        let mut idle_once = false;
+        loop {
+            let reaped = self.turn();
+            if reaped > 0 || self.has_work() {
+                idle_once = false;
+                if last_reactor.elapsed() < mode.reactor_interval() {
+                    // The tasks just woken run before this one resumes and queue their next
+                    // operations, which the next turn submits together.
+                    futures_lite::future::yield_now().await;
+                } else {
+                    // A timer is the one wake-up glommio delivers only from its reactor, so
+                    // this lets it process timers and other shards' messages first.
+                    glommio::timer::sleep(Duration::from_micros(1)).await;
+                    last_reactor = Instant::now();
+                }
+                continue;
+            }
+            if !idle_once {
+                // Tasks woken by the last ones to run may be queued behind this one; let them
+                // run (and queue operations) before deciding the shard is idle.
+                idle_once = true;
+                futures_lite::future::yield_now().await;
+                continue;
+            }
+            idle_once = false;
+            if mode == Mode::Alone && self.wait_in_ring() {
+                continue;
+            }
+            if signal.is_none() {
+                let efd = efd.clone();
+                signal = Some(Box::pin(async move {
+                    // An error would repeat forever; the driver then wakes by submissions only.
+                    if efd.read_at(0, 8).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }));
+            }
+            self.set_eventfd(true);
+            Sleep {
+                driver: &self,
+                signal: &mut signal,
+            }
+            .await;
+            self.set_eventfd(false);
+            last_reactor = Instant::now();
+        }
+    }
+
+    /// Blocks the thread in this ring until a completion or [`RING_WAIT`] passes; true if
+    /// it was a completion. Cheaper than glommio's sleep (which re-arms its timers in several
+    /// system calls and issues a membarrier), but glommio's own wake-ups wait meanwhile.
+    fn wait_in_ring(&self) -> bool {
+        let ts = types::Timespec::from(RING_WAIT);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        let inner = self.inner.borrow();
+        match inner.ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => true,
+            Err(e) => e.raw_os_error() != Some(libc::ETIME),
+        }
+    }
+
+    /// The eventfd wakes glommio's read of it, which costs the kernel work on every
+    /// completion: it is on only while the driver sleeps through glommio.
+    fn set_eventfd(&self, on: bool) {
+        let mut inner = self.inner.borrow_mut();
+        let cq = inner.ring.completion();
+        if on {
+            cq.enable_eventfd();
+        } else {
+            cq.disable_eventfd();
+        }
+    }
+
+    /// Submits every queued operation and reaps every completion, with at most one system call.
+    /// Returns how many completions it reaped.
+    fn turn(&self) -> usize {
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        let (to_submit, kernel_work) = {
+            let sq = inner.ring.submission();
+            (sq.len(), sq.taskrun() || sq.cq_overflow())
+        };
+        if to_submit > 0 || kernel_work {
+            // GETEVENTS runs the deferred completions; min_complete 0 never blocks.
+            // SAFETY: no extra argument is passed.
+            let r = unsafe {
+                inner.ring.submitter().enter::<libc::sigset_t>(
+                    to_submit as u32,
+                    0,
+                    io_uring::EnterFlags::GETEVENTS.bits(),
+                    None,
+                )
+            };
+            if let Err(e) = r {
+                // EINTR and EBUSY/EAGAIN (completion backlog full) are retried on the next turn,
+                // after the reaping below has made room; anything else is a bug worth seeing.
+                match e.raw_os_error() {
+                    Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                    _ => eprintln!("io_uring_enter failed: {e}"),
+                }
+            }
+        }
+        let mut reaped = 0;
+        let Inner {
+            ring,
+            slots,
+            free,
+            resend,
+            inboxes,
+            free_inboxes,
+            bufs,
+            ..
+        } = inner;
+        let mut returned = false;
+        for cqe in ring.completion() {
+            reaped += 1;
+            let ud = cqe.user_data();
+            if ud == CANCEL {
+                continue;
+            }
+            if ud & INBOX != 0 {
+                let bufs = bufs
+                    .as_mut()
+                    .expect("inboxes exist only with a buffer ring");
+                let idx = (ud & !INBOX) as usize;
+                let inbox = &mut inboxes[idx];
+                let (res, flags) = (cqe.result(), cqe.flags());
+                match io_uring::cqueue::buffer_select(flags) {
+                    Some(bid) if res > 0 && !inbox.closed => {
+                        inbox.chunks.push_back((bid, res as u32))
+                    }
+                    Some(bid) => {
+                        bufs.give_back(bid);
+                        returned = true;
+                    }
+                    None if res == -libc::ENOBUFS => inbox.starved = true,
+                    None if res <= 0 => inbox.end = Some(res),
+                    None => {}
+                }
+                if !io_uring::cqueue::more(flags) {
+                    inbox.armed = false;
+                    if inbox.closed {
+                        *inbox = Inbox::default();
+                        free_inboxes.push(idx as u32);
+                    }
+                }
+                if let Some(w) = inbox.waker.take() {
+                    w.wake();
+                }
+                continue;
+            }
+            let slot = &mut slots[ud as usize];
+            let mut res = cqe.result();
+            if let (Some((_, sent)), State::InFlight(_)) = (&mut slot.send, &slot.state) {
+                if res > 0 {
+                    *sent += res as usize;
+                    if *sent < slot.buf.len() {
+                        // Short send: the rest goes out before anyone hears of it.
+                        resend.push(ud as u32);
+                        continue;
+                    }
+                    res = *sent as i32;
+                }
+            }
+            match std::mem::replace(&mut slot.state, State::Done(res)) {
+                State::InFlight(waker) => {
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                }
+                State::Orphaned => {
+                    slot.state = State::Free;
+                    slot.buf = BytesMut::new();
+                    slot.send = None;
+                    free.push(ud as u32);
+                }
+                State::Free | State::Done(_) => {
+                    unreachable!("a completion for slot {ud} that has no operation in flight")
+                }
+            }
+        }
+        if returned {
+            if let Some(b) = inner.bufs.as_ref() {
+                b.publish();
+            }
+        }
+        while let Some(idx) = inner.resend.pop() {
+            let entry = inner.slots[idx as usize].send_entry();
+            inner.push(entry.user_data(idx as u64));
+        }
+        reaped
+    }
+
+    /// Whether a turn now would find something to do: queued submissions, or completions the
+    /// kernel has (or is holding) for us.
+    fn has_work(&self) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        let sq = inner.ring.submission();
+        let pending = !sq.is_empty() || sq.taskrun() || sq.cq_overflow();
+        drop(sq);
+        pending || !inner.ring.completion().is_empty()
+    }
+
+    /// Queues `entry` (its user_data is set here) with `buf` owned by the new operation; for
+    /// a send, `entry` is None and made from `send`.
+    fn submit(
+        self: &Rc<Self>,
+        entry: Option<squeue::Entry>,
+        buf: BytesMut,
+        send: Option<(RawFd, usize)>,
+    ) -> Op {
+        let mut inner = self.inner.borrow_mut();
+        let idx = match inner.free.pop() {
+            Some(i) => i,
+            None => {
+                inner.slots.push(Slot {
+                    state: State::Free,
+                    buf: BytesMut::new(),
+                    send: None,
+                });
+                (inner.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut inner.slots[idx as usize];
+        slot.state = State::InFlight(None);
+        slot.buf = buf;
+        slot.send = send;
+        let entry = entry.unwrap_or_else(|| slot.send_entry());
+        inner.push(entry.user_data(idx as u64));
+        Op {
+            driver: self.clone(),
+            idx,
+            finished: false,
+        }
+    }
+
+    /// Receives into the spare capacity of `buf`; the result is the byte count or `-errno`.
+    fn recv(self: &Rc<Self>, fd: RawFd, mut buf: BytesMut) -> Op {
+        let spare = buf.spare_capacity_mut();
+        let len = spare.len().min(u32::MAX as usize) as u32;
+        let ptr = spare.as_mut_ptr().cast::<u8>();
+        // The pointer stays valid when `buf` moves into the slot: it points into the heap
+        // allocation, which the slot keeps until the completion.
+        let entry = opcode::Recv::new(types::Fd(fd), ptr, len).build();
+        self.submit(Some(entry), buf, None)
+    }
+
+    /// Moves what inbox `idx` received into `buf`. Ready with `Some(Ok(n))` for data or end of
+    /// file, `Some(Err(-errno))` for an error, `None` when the buffer ring ran dry and the caller
+    /// should receive once on its own; otherwise arms the multishot receive if needed and waits.
+    fn poll_inbox(
+        &self,
+        idx: u32,
+        fd: RawFd,
+        buf: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<usize, i32>>> {
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        let inbox = &mut inner.inboxes[idx as usize];
+        if !inbox.chunks.is_empty() {
+            let bufs = inner
+                .bufs
+                .as_mut()
+                .expect("inboxes exist only with a buffer ring");
+            let mut n = 0;
+            for (bid, len) in inbox.chunks.drain(..) {
+                buf.extend_from_slice(bufs.chunk(bid, len));
+                bufs.give_back(bid);
+                n += len as usize;
+            }
+            bufs.publish();
+            return Poll::Ready(Some(Ok(n)));
+        }
+        if let Some(end) = inbox.end {
+            return Poll::Ready(Some(if end == 0 { Ok(0) } else { Err(end) }));
+        }
+        if !inbox.armed {
+            if inbox.starved {
+                inbox.starved = false;
+                return Poll::Ready(None);
+            }
+            inbox.armed = true;
+            inner.push(
+                opcode::RecvMulti::new(types::Fd(fd), BUF_GROUP)
+                    .build()
+                    .user_data(INBOX | idx as u64),
+            );
+        }
+        inner.inboxes[idx as usize].waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Sends all of `buf`; resolves to its length or `-errno`.
+    fn send(self: &Rc<Self>, fd: RawFd, buf: BytesMut) -> Op {
+        self.submit(None, buf, Some((fd, 0)))
+    }
+
+    /// Accepts one connection on `listener`, through the ring like everything else.
+    pub async fn accept(self: &Rc<Self>, listener: &TcpListener) -> io::Result<TcpStream> {
+        let entry = opcode::Accept::new(
+            types::Fd(listener.as_raw_fd()),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+        .flags(libc::SOCK_CLOEXEC)
+        .build();
+        let (res, _) = self.submit(Some(entry), BytesMut::new(), None).await;
+        if res < 0 {
+            return Err(io::Error::from_raw_os_error(-res));
+        }
+        // SAFETY: the kernel just created this descriptor for us and nothing else owns it.
+        Ok(unsafe { TcpStream::from_raw_fd(res) })
+    }
+}
+
+impl Slot {
+    /// The send of what remains of this slot's buffer.
+    fn send_entry(&self) -> squeue::Entry {
+        let (fd, sent) = self.send.expect("a send slot");
+        let rest = &self.buf[sent..];
+        let len = rest.len().min(u32::MAX as usize) as u32;
+        opcode::Send::new(types::Fd(fd), rest.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+}
+
+impl Inner {
+    fn push(&mut self, entry: squeue::Entry) {
+        loop {
+            // SAFETY: every buffer an entry points to is owned by its slot until the
+            // completion, and cancellations point to nothing.
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                break;
+            }
+            // Full: hand the kernel what is queued now rather than wait for the driver's turn.
+            if let Err(e) = self.ring.submit() {
+                if e.raw_os_error() != Some(libc::EBUSY) && e.raw_os_error() != Some(libc::EINTR) {
+                    panic!("cannot submit to io_uring: {e}");
+                }
+            }
+        }
+        if let Some(w) = self.sleeping.take() {
+            w.wake();
+        }
+    }
+}
+
+/// One operation in flight; resolves to the kernel's result and the buffer it was given.
+struct Op {
+    driver: Rc<Driver>,
+    idx: u32,
+    finished: bool,
+}
+
+impl Future for Op {
+    type Output = (i32, BytesMut);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut inner = this.driver.inner.borrow_mut();
+        let idx = this.idx;
+        let slot = &mut inner.slots[idx as usize];
+        match &mut slot.state {
+            State::Done(res) => {
+                let res = *res;
+                slot.state = State::Free;
+                slot.send = None;
+                let buf = std::mem::take(&mut slot.buf);
+                inner.free.push(idx);
+                this.finished = true;
+                Poll::Ready((res, buf))
+            }
+            State::InFlight(waker) => {
+                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            State::Free | State::Orphaned => unreachable!("polled an operation already finished"),
+        }
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut inner = self.driver.inner.borrow_mut();
+        let slot = &mut inner.slots[self.idx as usize];
+        match slot.state {
+            State::Done(_) => {
+                slot.state = State::Free;
+                slot.buf = BytesMut::new();
+                slot.send = None;
+                inner.free.push(self.idx);
+            }
+            _ => {
+                slot.state = State::Orphaned;
+                inner.push(
+                    opcode::AsyncCancel::new(self.idx as u64)
+                        .build()
+                        .user_data(CANCEL),
+                );
+            }
+        }
+    }
+}
+
+/// The driver's sleep: ends when the kernel signals the eventfd or a connection queues an
+/// operation.
+struct Sleep<'a> {
+    driver: &'a Driver,
+    signal: &'a mut Option<Pin<Box<dyn Future<Output = ()>>>>,
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Checked after arming the eventfd read: completions that arrive after this check
+        // signal the eventfd, so none is missed between the check and the sleep.
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.as_mut().poll(cx).is_ready() {
+                *self.signal = None;
+                self.driver.inner.borrow_mut().sleeping = None;
+                return Poll::Ready(());
+            }
+        }
+        if self.driver.has_work() {
+            self.driver.inner.borrow_mut().sleeping = None;
+            return Poll::Ready(());
+        }
+        self.driver.inner.borrow_mut().sleeping = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A connection's socket, read and written through its shard's [`Driver`].
+pub struct UringStream {
+    sock: TcpStream,
+    driver: Rc<Driver>,
+    /// This connection's inbox, when the kernel has multishot receives.
+    inbox: Option<u32>,
+    /// The send in flight, if any.
+    sending: Option<Op>,
+    /// The buffer of the last finished send, cleared: the next `write_all` swaps it in.
+    spare: BytesMut,
+}
+
+impl UringStream {
+    pub fn new(sock: TcpStream, driver: Rc<Driver>) -> UringStream {
+        let inbox = {
+            let mut inner = driver.inner.borrow_mut();
+            if inner.bufs.is_some() {
+                Some(match inner.free_inboxes.pop() {
+                    Some(i) => i,
+                    None => {
+                        inner.inboxes.push(Inbox::default());
+                        (inner.inboxes.len() - 1) as u32
+                    }
+                })
+            } else {
+                None
+            }
+        };
+        UringStream {
+            sock,
+            driver,
+            inbox,
+            sending: None,
+            spare: BytesMut::new(),
+        }
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    /// Appends what the peer sent to `buf`; `Ok(0)` is end of file (also after CLIENT KILL's
+    /// shutdown(2)). With an inbox, everything received so far is copied out of the provided
+    /// buffers; otherwise (or when the buffers ran out) one RECV goes straight into `buf`'s
+    /// spare capacity. If the future is dropped during such a RECV, `buf` is left empty: its
+    /// memory stays with the pending receive.
+    pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if let Some(idx) = self.inbox {
+            let fd = self.sock.as_raw_fd();
+            let got = std::future::poll_fn(|cx| self.driver.poll_inbox(idx, fd, buf, cx)).await;
+            match got {
+                Some(Ok(n)) => return Ok(n),
+                Some(Err(res)) => return Err(io::Error::from_raw_os_error(-res)),
+                None => {} // starved: one one-shot receive below
+            }
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(MIN_READ);
+        }
+        let (res, mut back) = self
+            .driver
+            .recv(self.sock.as_raw_fd(), std::mem::take(buf))
+            .await;
+        if res > 0 {
+            // SAFETY: the kernel initialised `res` bytes of the spare capacity.
+            unsafe { back.set_len(back.len() + res as usize) };
+        }
+        *buf = back;
+        if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as usize)
+        }
+    }
+
+    /// Queues all of `buf` to be sent and leaves `buf` empty (with a spare buffer's capacity).
+    /// Waits only for the previous send, so an error may be reported one write late, or by
+    /// [`flush`](Self::flush).
+    pub async fn write_all(&mut self, buf: &mut BytesMut) -> io::Result<()> {
+        self.flush().await?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::replace(buf, std::mem::take(&mut self.spare));
+        self.sending = Some(self.driver.send(self.sock.as_raw_fd(), data));
+        Ok(())
+    }
+
+    /// Waits until everything written has been sent.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        let Some(op) = self.sending.as_mut() else {
+            return Ok(());
+        };
+        let (res, mut back) = op.await;
+        self.sending = None;
+        back.clear();
+        self.spare = back;
+        match res {
+            0 => Err(io::ErrorKind::WriteZero.into()),
+            r if r < 0 => Err(io::Error::from_raw_os_error(-r)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for UringStream {
+    fn drop(&mut self) {
+        let Some(idx) = self.inbox else {
+            return;
+        };
+        let mut guard = self.driver.inner.borrow_mut();
+        let inner = &mut *guard;
+        let inbox = &mut inner.inboxes[idx as usize];
+        let bufs = inner
+            .bufs
+            .as_mut()
+            .expect("inboxes exist only with a buffer ring");
+        for (bid, _) in inbox.chunks.drain(..) {
+            bufs.give_back(bid);
+        }
+        bufs.publish();
+        if inbox.armed {
+            // Freed by the turn that reaps the receive's last completion.
+            inbox.closed = true;
+            inbox.waker = None;
+            inner.push(
+                opcode::AsyncCancel::new(INBOX | idx as u64)
+                    .build()
+                    .user_data(CANCEL),
+            );
+        } else {
+            *inbox = Inbox::default();
+            inner.free_inboxes.push(idx);
+        }
+    }
+}
+
+/// A listening socket on `addr` that every shard can bind: SO_REUSEPORT lets the kernel spread
+/// new connections over the shards. Left blocking: the ring waits for connections itself.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    Ok(sock.into())
+}
