@@ -62,7 +62,8 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        // The kernel receives straight into the input buffer: no intermediate chunk to copy.
+        // Room for what arrived: copied out of the driver's receive buffers, or received
+        // straight into this buffer when the driver falls back to a one-shot receive.
         input.reserve(READ_CHUNK);
         let n = stream.read(&mut input).await?;
         if n == 0 || s.info.killed.get() {
