@@ -65,7 +65,8 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
     // request arriving in pieces is scanned once, not once per piece.
     let mut parser = RequestParser::new();
     loop {
-        // The kernel receives straight into the input buffer: no intermediate chunk to copy.
+        // Room for what arrived: copied out of the driver's receive buffers, or received
+        // straight into this buffer when the driver falls back to a one-shot receive.
         input.reserve(READ_CHUNK);
         let n = stream.read(&mut input).await?;
         if n == 0 || s.info.killed.get() {
