@@ -84,6 +84,9 @@ const IO_MEMORY: usize = 256 << 10;
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
+    if !snapshot.save_points().is_empty() {
+        eprintln!("Warning: save points are configured, but Tessera does not persist data yet: nothing will be saved.");
+    }
     let shards = snapshot.threads();
     let cores = core_affinity::get_core_ids()
         .map(|c| c.len())
