@@ -226,7 +226,10 @@ async fn gather(
     )
     .await;
     let write = cmd.is_write();
-    let mut scratch = tx.gather(db, &owners, write).await;
+    // Copy rather than move the entries out: commands that take no key locks (SCAN, RANDOMKEY,
+    // INFO) must keep seeing every key that exists before and after, not a hole while it is
+    // away. The scatter overwrites them with the results.
+    let mut scratch = tx.gather(db, &owners).await;
     let reply = {
         let mut ctx = Ctx {
             ks: &mut scratch,

@@ -9,7 +9,7 @@
 //! Commands do not use hops directly. Two strategies cover them:
 //! - *spread*: split the command per shard, run the same handler on each part, merge replies
 //!   (MGET, MSET, DEL, EXISTS...); values never move.
-//! - *gather*: move every key's entry onto the coordinating shard into a scratch keyspace, run
+//! - *gather*: copy every key's entry onto the coordinating shard into a scratch keyspace, run
 //!   the ordinary single-shard handler there, and scatter the results back (RENAME, MSETNX,
 //!   BITOP...). Any keyed command becomes atomic across shards without code of its own; the same
 //!   path will carry MULTI/EXEC and scripts.
@@ -65,9 +65,10 @@ impl Tx {
         self.node.run_on(shard, Vec::new(), f).await
     }
 
-    /// Moves (`take`) or copies the entries of `keys` in database `db` from their shards into
-    /// a fresh scratch keyspace.
-    pub async fn gather(&self, db: usize, keys: &[(usize, Blob)], take: bool) -> Keyspace {
+    /// Copies the entries of `keys` in database `db` from their shards into a fresh scratch
+    /// keyspace. The originals stay in place, visible to readers that take no locks, until
+    /// `scatter` replaces them.
+    pub async fn gather(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
         for &shard in &self.shards {
             let wanted: Vec<Blob> = keys
@@ -80,15 +81,11 @@ impl Tx {
             }
             let entries = self
                 .hop(shard, move |data| {
-                    let db = &mut data.ks.dbs[db];
+                    let db = &data.ks.dbs[db];
                     wanted
                         .into_iter()
                         .map(|k| {
-                            let e = if take {
-                                db.remove(&k)
-                            } else {
-                                db.peek(&k).cloned()
-                            };
+                            let e = db.peek(&k).cloned();
                             (k, e)
                         })
                         .collect::<Vec<(Blob, Option<Entry>)>>()
