@@ -5,9 +5,9 @@
 //! shards; what is here is read rarely or through atomics.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use glommio::channels::channel_mesh::MeshBuilder;
@@ -23,9 +23,7 @@ pub struct Global {
     pub shards: usize,
     pub config: Arc<ConfigStore>,
     pub started: Instant,
-    pub started_unix: SystemTime,
     next_client_id: AtomicU64,
-    pub connected_clients: AtomicUsize,
     /// CLIENT PAUSE: Unix ms until which clients are paused (0 = not), and whether only writes.
     pub pause_until_ms: AtomicU64,
     pub pause_writes_only: std::sync::atomic::AtomicBool,
@@ -99,9 +97,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         shards,
         config: config.clone(),
         started: Instant::now(),
-        started_unix: SystemTime::now(),
         next_client_id: AtomicU64::new(1),
-        connected_clients: AtomicUsize::new(0),
         pause_until_ms: AtomicU64::new(0),
         pause_writes_only: Default::default(),
         active_expire: std::sync::atomic::AtomicBool::new(true),

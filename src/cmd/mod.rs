@@ -154,11 +154,6 @@ impl Command {
         };
         (first..end.max(first)).step_by(step)
     }
-
-    /// The display name: `get`, or `client|list` for subcommands.
-    pub fn full_name(&self) -> &'static str {
-        self.name
-    }
 }
 
 /// All command families; each contributes its rows.

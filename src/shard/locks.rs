@@ -130,10 +130,6 @@ impl LockTable {
         }
         self.queue = still_waiting;
     }
-
-    pub fn held_count(&self) -> usize {
-        self.held.len()
-    }
 }
 
 #[cfg(test)]
