@@ -384,10 +384,39 @@ impl Db {
     }
 }
 
+/// When a collection leaves its compact encoding, from the `*-max-listpack-*` and
+/// `set-max-intset-entries` parameters. Kept with the keyspace so that data-structure code gets
+/// them from its caller rather than from the runtime's configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    /// Positive: entries per list node; -1..=-5: node size 4 KiB..64 KiB.
+    pub list_max_listpack_size: i32,
+}
+
+impl Default for EncodingLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+        }
+    }
+}
+
 /// All databases of one shard.
 pub struct Keyspace {
     pub dbs: Vec<Db>,
     pub stats: KeyStats,
+    pub limits: EncodingLimits,
 }
 
 impl Keyspace {
@@ -395,6 +424,7 @@ impl Keyspace {
         Keyspace {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             stats: KeyStats::default(),
+            limits: EncodingLimits::default(),
         }
     }
 
