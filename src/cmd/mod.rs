@@ -138,8 +138,23 @@ impl Command {
         (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
     }
 
-    /// The key arguments' positions in `args`, by the row's key spec.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// The key arguments' positions in `args`: by the row's (first, last, step), or, for a
+    /// command whose keys move (a key count argument, a STORE keyword), by Redis's key specs
+    /// and then the command's own finder. Positions a malformed command cannot give are left
+    /// out; the handler then reports the error.
+    pub fn key_positions(&self, args: &[Bytes]) -> KeyPositions {
+        if self.flags.contains(&"movablekeys") {
+            let by_specs = meta::reference(self.name)
+                .and_then(|r| meta::keys_by_specs(&r.specs, args))
+                .map(|keys| keys.into_iter().map(|(i, _)| i).collect::<Vec<_>>());
+            let listed = match (by_specs, self.getkeys) {
+                (Some(keys), _) => keys,
+                (None, Some(f)) => f(args).into_iter().map(|(i, _)| i).collect(),
+                (None, None) => Vec::new(),
+            };
+            return KeyPositions::Listed(listed.into_iter());
+        }
+        let argc = args.len();
         let KeySpec { first, last, step } = self.keys;
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
         let last = if last < 0 {
@@ -152,7 +167,24 @@ impl Command {
         } else {
             (last.max(0) as usize + 1).min(argc)
         };
-        (first..end.max(first)).step_by(step)
+        KeyPositions::Range((first..end.max(first)).step_by(step))
+    }
+}
+
+/// See [`Command::key_positions`].
+pub enum KeyPositions {
+    Range(std::iter::StepBy<std::ops::Range<usize>>),
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyPositions::Range(r) => r.next(),
+            KeyPositions::Listed(l) => l.next(),
+        }
     }
 }
 

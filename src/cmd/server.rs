@@ -944,7 +944,7 @@ fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
             .collect(),
         // Tessera's own commands: the row's positions, without flags.
         (None, None) if reference.is_none() => cmd
-            .key_positions(target.len())
+            .key_positions(target)
             .map(|i| (i, Frame::Set(Vec::new())))
             .collect(),
         (None, None) => Vec::new(),

@@ -90,7 +90,7 @@ pub async fn run_keyed(
 ) -> Frame {
     let mut owner = None;
     let mut spans = false;
-    for p in cmd.key_positions(args.len()) {
+    for p in cmd.key_positions(&args) {
         let o = key_owner(&args[p], node.shards);
         match owner {
             None => owner = Some(o),
@@ -130,13 +130,13 @@ pub async fn run_keyed(
 }
 
 fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
-    cmd.key_positions(args.len())
+    cmd.key_positions(&args)
         .map(|p| (db as u32, Blob::new(&args[p])))
         .collect()
 }
 
 fn keys_with_owners(node: &Node, cmd: &Command, args: &[Bytes]) -> Vec<(usize, Blob)> {
-    cmd.key_positions(args.len())
+    cmd.key_positions(&args)
         .map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p])))
         .collect()
 }
@@ -158,7 +158,7 @@ async fn spread(
     .await;
     let first = cmd.keys.first as usize;
     let step = cmd.keys.step.max(1) as usize;
-    let positions: Vec<usize> = cmd.key_positions(args.len()).collect();
+    let positions: Vec<usize> = cmd.key_positions(&args).collect();
     let mut parts: Vec<Frame> = Vec::new();
     let mut order: Vec<Vec<usize>> = Vec::new();
     for &shard in tx.shards() {
