@@ -11,6 +11,7 @@ use hashbrown::HashTable;
 
 use crate::types::blob::Blob;
 
+#[derive(Clone)]
 pub struct DenseMap<V> {
     index: HashTable<u32>,
     entries: Vec<(Blob, V)>,
@@ -114,6 +115,31 @@ impl<V> DenseMap<V> {
 
     pub fn iter(&self) -> impl Iterator<Item = (&Blob, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Visits about `count` entries from `cursor` (0 starts) and returns the cursor to continue
+    /// from, 0 when done. The walk goes down the dense vector: removal moves only the last entry
+    /// (already visited) into a hole, and insertion appends above the walk, so an entry present
+    /// for the whole scan is visited at least once, as SCAN promises.
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Blob, &V)) -> u64 {
+        let len = self.entries.len() as u64;
+        let mut pos = if cursor == 0 {
+            len
+        } else {
+            (cursor - 1).min(len)
+        };
+        let mut visited = 0;
+        while pos > 0 && visited < count.max(1) {
+            pos -= 1;
+            let (k, v) = &self.entries[pos as usize];
+            visit(k, v);
+            visited += 1;
+        }
+        if pos == 0 {
+            0
+        } else {
+            pos + 1
+        }
     }
 
     /// Bytes allocated by the table itself (not counting what values own).

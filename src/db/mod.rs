@@ -275,25 +275,8 @@ impl Db {
     /// Visits up to `count` positions of the key table from `cursor` downwards (see the module
     /// comment) and returns the next cursor, 0 when the walk is complete. Cursor `0` starts a
     /// walk; internally positions are shifted by one so that 0 can mean both "start" and "end".
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Blob, &Entry)) -> u64 {
-        let len = self.keys.len() as u64;
-        let mut pos = if cursor == 0 {
-            len
-        } else {
-            (cursor - 1).min(len)
-        };
-        let mut visited = 0;
-        while pos > 0 && visited < count.max(1) {
-            pos -= 1;
-            let (k, e) = self.keys.at(pos as usize).expect("pos < len");
-            visit(k, e);
-            visited += 1;
-        }
-        if pos == 0 {
-            0
-        } else {
-            pos + 1
-        }
+    pub fn scan(&self, cursor: u64, count: usize, visit: impl FnMut(&Blob, &Entry)) -> u64 {
+        self.keys.scan(cursor, count, visit)
     }
 
     /// Samples `samples` keys (volatile ones only if `volatile_only`) and returns the one with
