@@ -16,6 +16,7 @@
 
 pub mod args;
 pub mod bitmap;
+pub mod blocking;
 pub mod connection;
 pub mod error;
 pub mod keyspace;

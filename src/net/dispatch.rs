@@ -114,7 +114,9 @@ pub async fn run_keyed(
                 db,
                 now: now_ms(),
             };
-            return f(&mut ctx, &args).unwrap_or_else(Frame::from);
+            let reply = f(&mut ctx, &args).unwrap_or_else(Frame::from);
+            node.serve_blocked(&mut data);
+            return reply;
         }
     }
     let wait_for = lock_keys(cmd, db, &args);

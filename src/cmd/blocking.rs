@@ -1,0 +1,194 @@
+//! Waiting for data: the client side of blocking commands (BLPOP, BLMOVE, BZPOPMIN...).
+//!
+//! [`block_on`] is the whole journey of a blocking command: register on each key's shard in
+//! argument order (a shard that already has data serves at once), then wait for a reply, the
+//! timeout, CLIENT UNBLOCK, or the client leaving. The serving side, and why every element is
+//! delivered exactly once, is in [`crate::shard::blocking`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{Args, CmdError, Table};
+use crate::db::now_ms;
+use crate::net::dispatch::run_keyed;
+use crate::net::session::Session;
+use crate::resp::Frame;
+use crate::shard::blocking::{self, BlockState, Delivery, Registration, ServeFn, Waiter};
+use crate::shard::{Node, ShardData};
+use crate::slot::key_owner;
+use crate::types::blob::Blob;
+use crate::types::longdouble;
+
+/// What a blocking command waits for and how it is served.
+pub struct Block {
+    /// Positions of the keys to wait on, in the order they are tried.
+    pub keys: Vec<usize>,
+    /// Milliseconds; 0 waits forever.
+    pub timeout_ms: u64,
+    pub serve: ServeFn,
+    /// The type a key must hold to serve the command.
+    pub wants: &'static str,
+    /// For a move (BLMOVE, BRPOPLPUSH): where the destination key is, and the non-blocking
+    /// command (LMOVE's arguments) that performs the move when the two keys are on different
+    /// shards.
+    pub moves: Option<(usize, Args)>,
+    /// The reply on timeout: a null array for pops, a null bulk for moves.
+    pub on_timeout: Frame,
+}
+
+/// Parses a timeout argument in seconds (decimals allowed) with Redis's errors.
+pub fn parse_timeout(arg: &[u8]) -> Result<u64, CmdError> {
+    match longdouble::timeout_ms(arg) {
+        None => Err(CmdError::err("ERR timeout is not a float or out of range")),
+        Some(ms) if ms < 0 => Err(CmdError::err("ERR timeout is negative")),
+        Some(ms) if ms > 0 && ms > i64::MAX - now_ms() as i64 => {
+            Err(CmdError::err("ERR timeout is out of range"))
+        }
+        Some(ms) => Ok(ms as u64),
+    }
+}
+
+/// Ends a wait that is abandoned (timeout, CLIENT UNBLOCK, the connection dropping the
+/// command): no shard may serve it afterwards, and the waiters it left are cleaned up.
+struct Registered {
+    node: std::rc::Rc<Node>,
+    state: Arc<BlockState>,
+    db: usize,
+    keys: Vec<(usize, Bytes)>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.state.end();
+        self.node
+            .data
+            .borrow_mut()
+            .blocking
+            .remove_client(self.state.id);
+        let db = self.db;
+        for (shard, key) in std::mem::take(&mut self.keys) {
+            let node = self.node.clone();
+            glommio::spawn_local(async move {
+                node.run_on(shard, Vec::new(), move |data: &mut ShardData| {
+                    blocking::prune(&mut data.blocking, &mut data.ks, db, &key)
+                })
+                .await
+            })
+            .detach();
+        }
+    }
+}
+
+/// Runs a blocking command to its reply.
+pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
+    let args = Arc::new(args);
+    loop {
+        match block_once(s, &args, &block).await {
+            Outcome::Reply(reply) => return reply,
+            Outcome::Retry { shard, db, key } => {
+                // Claimed for a move across shards: do it atomically through the
+                // transaction layer, then let the source's next waiter have a look.
+                let (_, lmove) = block.moves.as_ref().expect("only moves retry");
+                let cmd = Table::get()
+                    .lookup(&lmove[0])
+                    .expect("the move's command exists");
+                let super::Run::Keyed(f) = cmd.run else {
+                    unreachable!("LMOVE is a keyed command")
+                };
+                let reply = run_keyed(&s.node, s.db, cmd, f, None, lmove.clone()).await;
+                let _ = s
+                    .node
+                    .run_on(shard, Vec::new(), move |data: &mut ShardData| {
+                        data.ks.dbs[db].mark_ready(&key)
+                    })
+                    .await;
+                if !matches!(reply, Frame::Null) {
+                    return reply;
+                }
+                // Someone else took the element first: wait again.
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Reply(Frame),
+    Retry { shard: usize, db: usize, key: Bytes },
+}
+
+async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome {
+    let node = s.node.clone();
+    let db = s.db;
+    let state = Arc::new(BlockState::new(node.id, node.fresh_id()));
+    let delivered = node
+        .data
+        .borrow_mut()
+        .blocking
+        .add_client(s.info.id, state.clone());
+    let mut registered = Registered {
+        node: node.clone(),
+        state: state.clone(),
+        db,
+        keys: Vec::new(),
+    };
+    let dest_owner = block
+        .moves
+        .as_ref()
+        .map(|(p, _)| key_owner(&args[*p], node.shards));
+    for &p in &block.keys {
+        let key = args[p].clone();
+        let shard = key_owner(&key, node.shards);
+        let waiter = Waiter {
+            state: state.clone(),
+            db,
+            args: args.clone(),
+            serve: block.serve,
+            wants: block.wants,
+            retry_elsewhere: dest_owner.is_some_and(|d| d != shard),
+        };
+        let lock = vec![(db as u32, Blob::new(&key))];
+        let k = key.clone();
+        let outcome = node
+            .run_on(shard, lock, move |data: &mut ShardData| {
+                blocking::register(&mut data.blocking, &mut data.ks, now_ms(), k, waiter)
+            })
+            .await;
+        registered.keys.push((shard, key.clone()));
+        match outcome {
+            Registration::Served(reply) | Registration::Failed(reply) => {
+                return Outcome::Reply(reply)
+            }
+            Registration::Retry => return Outcome::Retry { shard, db, key },
+            Registration::Queued | Registration::Skipped => {}
+        }
+    }
+    s.info.blocked.set(true);
+    let delivery = if block.timeout_ms == 0 {
+        delivered.await
+    } else {
+        let timeout = glommio::timer::sleep(Duration::from_millis(block.timeout_ms));
+        let mut delivered = std::pin::pin!(delivered);
+        match futures_lite::future::or(async { Some(delivered.as_mut().await) }, async {
+            timeout.await;
+            None
+        })
+        .await
+        {
+            Some(d) => d,
+            // Timed out, unless a shard claimed the client at the same moment: its reply is
+            // on the way, and its element already taken, so wait for it.
+            None if state.end() => Some(Delivery::TimedOut),
+            None => delivered.await,
+        }
+    };
+    s.info.blocked.set(false);
+    drop(registered);
+    match delivery {
+        Some(Delivery::Reply(reply)) => Outcome::Reply(reply),
+        Some(Delivery::Error(err)) => Outcome::Reply(err),
+        Some(Delivery::Retry { shard, db, key }) => Outcome::Retry { shard, db, key },
+        Some(Delivery::TimedOut) | None => Outcome::Reply(block.on_timeout.clone()),
+    }
+}
