@@ -384,6 +384,14 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         format!("{:.2}", rss as f64 / used.max(1) as f64),
                     ),
                     ("mem_allocator".into(), "mimalloc".into()),
+                    (
+                        "lazyfree_pending_objects".into(),
+                        crate::db::lazyfree::pending().to_string(),
+                    ),
+                    (
+                        "lazyfreed_objects".into(),
+                        crate::db::lazyfree::freed().to_string(),
+                    ),
                 ],
             });
         }
