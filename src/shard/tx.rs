@@ -70,6 +70,8 @@ impl Tx {
     /// `scatter` replaces them.
     pub async fn gather(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
+        // Commands run on the scratch copy must pick encodings by the configured thresholds.
+        scratch.limits = self.node.data.borrow().ks.limits;
         for &shard in &self.shards {
             let wanted: Vec<Blob> = keys
                 .iter()
