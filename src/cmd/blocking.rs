@@ -147,8 +147,16 @@ async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome
             serve: block.serve,
             wants: block.wants,
             retry_elsewhere: dest_owner.is_some_and(|d| d != shard),
+            also_writes: block
+                .moves
+                .as_ref()
+                .filter(|_| dest_owner == Some(shard))
+                .map(|(p, _)| args[*p].clone()),
         };
-        let lock = vec![(db as u32, Blob::new(&key))];
+        let mut lock = vec![(db as u32, Blob::new(&key))];
+        if let Some(dst) = &waiter.also_writes {
+            lock.push((db as u32, Blob::new(dst)));
+        }
         let k = key.clone();
         let outcome = node
             .run_on(shard, lock, move |data: &mut ShardData| {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use ahash::AHashMap;
 use bytes::Bytes;
 
+use super::locks::LockTable;
 use super::oneshot;
 use crate::cmd::{CmdError, Ctx};
 use crate::db::Keyspace;
@@ -87,6 +88,9 @@ pub struct Waiter {
     /// Serving needs keys of another shard (BLMOVE across shards): claim and let the client
     /// retry under the transaction layer instead of serving here.
     pub retry_elsewhere: bool,
+    /// Another key of this shard that serving writes (BLMOVE's destination): it must not be
+    /// locked by a transaction either.
+    pub also_writes: Option<Bytes>,
 }
 
 /// What a blocked client receives.
@@ -265,14 +269,18 @@ fn serve_one(ctx: &mut Ctx, key: &Bytes, w: &Waiter) -> Frame {
 
 /// Serves the clients blocked on keys created since the last call, in the order they blocked,
 /// for as long as the keys hold something. Replies for this shard's own connections are handed
-/// over directly; those for other shards are returned.
+/// over directly; those for other shards are returned. A key a transaction holds (it may
+/// still write it back from its copy) waits until the locks are released, when this runs
+/// again.
 pub fn serve_ready(
     shard: usize,
     blocking: &mut Blocking,
     ks: &mut Keyspace,
+    locks: &LockTable,
     now: u64,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
+    let mut later: Vec<(usize, Bytes)> = Vec::new();
     loop {
         let mut ready = Vec::new();
         for (i, db) in ks.dbs.iter_mut().enumerate() {
@@ -281,33 +289,47 @@ pub fn serve_ready(
             }
         }
         if ready.is_empty() {
+            for (db, key) in later {
+                ks.dbs[db].mark_ready(&key);
+            }
             return out;
         }
         for (db, key) in ready {
-            serve_key(shard, blocking, ks, now, db, key, &mut out);
+            if let Some(key) = serve_key(shard, blocking, ks, locks, now, db, key, &mut out) {
+                later.push((db, key));
+            }
         }
     }
 }
 
+/// Serves `key`'s waiters; returns the key if locks stopped it, to be tried again later.
+#[allow(clippy::too_many_arguments)]
 fn serve_key(
     shard: usize,
     blocking: &mut Blocking,
     ks: &mut Keyspace,
+    locks: &LockTable,
     now: u64,
     db: usize,
     key: Bytes,
     out: &mut Vec<Outgoing>,
-) {
+) -> Option<Bytes> {
     let queue_key = (db, key);
     let Some(mut queue) = blocking.queues.remove(&queue_key) else {
         ks.dbs[db].unwatch_blocked(&queue_key.1);
-        return;
+        return None;
     };
     let key = &queue_key.1;
+    let mut deferred = None;
     while let Some(w) = queue.front() {
         if !w.state.waiting() {
             queue.pop_front();
             continue;
+        }
+        let touched = std::iter::once(&key[..]).chain(w.also_writes.as_deref());
+        if !locks.can_grant(touched.map(|k| (db as u32, k))) {
+            deferred = Some(key.clone());
+            break;
         }
         let (d, stats) = ks.db(db);
         let holds = d
@@ -347,6 +369,7 @@ fn serve_key(
     } else {
         blocking.queues.insert(queue_key, queue);
     }
+    deferred
 }
 
 /// Drops the waiters of clients that no longer wait on `key` (timed out, served elsewhere).
@@ -386,6 +409,7 @@ mod tests {
             serve: take,
             wants: "string",
             retry_elsewhere: retry,
+            also_writes: None,
         }
     }
 
@@ -417,11 +441,11 @@ mod tests {
             Registration::Queued
         ));
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        assert!(serve_ready(0, &mut b, &mut ks, 0).is_empty());
+        assert!(serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0).is_empty());
         assert!(matches!(poll(&mut rx1), Some(Some(Delivery::Reply(Frame::Bulk(v)))) if v == "a"));
         assert!(poll(&mut rx2).is_none(), "one element serves one client");
         ks.dbs[0].set(b"k", Value::from_bytes(b"b"), 0);
-        serve_ready(0, &mut b, &mut ks, 0);
+        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(Frame::Bulk(v)))) if v == "b"));
         assert!(!b.has_waiters(), "served queues are dropped");
         assert!(!ks.dbs[0].has_blocked());
@@ -439,7 +463,7 @@ mod tests {
         register(&mut b, &mut ks, 0, key("k"), w2);
         assert!(first.end(), "the timeout wins while nothing was pushed");
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        serve_ready(0, &mut b, &mut ks, 0);
+        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(_)))));
         assert!(!first.end(), "ending twice fails");
     }
@@ -472,14 +496,14 @@ mod tests {
         register(&mut b, &mut ks, 0, key("k"), w1);
         register(&mut b, &mut ks, 0, key("k"), w2);
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        serve_ready(0, &mut b, &mut ks, 0);
+        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
         assert!(matches!(poll(&mut rx1), Some(Some(Delivery::Retry { .. }))));
         assert!(
             poll(&mut rx2).is_none(),
             "the next waiter waits for the retry"
         );
         ks.dbs[0].mark_ready(b"k");
-        serve_ready(0, &mut b, &mut ks, 0);
+        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(_)))));
     }
 }

@@ -224,9 +224,13 @@ impl Node {
 
     fn serve_blocked_slow(self: &Rc<Self>, data: &mut ShardData) {
         let ShardData {
-            id, ks, blocking, ..
+            id,
+            ks,
+            blocking,
+            locks,
+            ..
         } = data;
-        let out = blocking::serve_ready(*id, blocking, ks, crate::db::now_ms());
+        let out = blocking::serve_ready(*id, blocking, ks, locks, crate::db::now_ms());
         for (shard, block, delivery) in out {
             self.send_delivery(shard, block, delivery);
         }
@@ -285,7 +289,9 @@ impl Node {
     /// shards are delivered in order, so the unlock arrives after the transaction's hops.
     pub fn unlock_on(self: &Rc<Self>, shard: usize, owner: u64) {
         if shard == self.id {
-            self.data.borrow_mut().locks.release(owner);
+            let mut data = self.data.borrow_mut();
+            data.locks.release(owner);
+            self.serve_blocked(&mut data);
         } else {
             let node = self.clone();
             glommio::spawn_local(async move {
@@ -359,7 +365,11 @@ async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Reque
                     }
                 }
             }
-            Request::Unlock { owner } => node.data.borrow_mut().locks.release(owner),
+            Request::Unlock { owner } => {
+                let mut data = node.data.borrow_mut();
+                data.locks.release(owner);
+                node.serve_blocked(&mut data);
+            }
         }
     }
 }
