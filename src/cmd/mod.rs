@@ -19,6 +19,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod error;
 pub mod keyspace;
+pub mod list;
 pub mod meta;
 pub mod server;
 pub mod string;
@@ -194,6 +195,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         string::COMMANDS,
         bitmap::COMMANDS,
         keyspace::COMMANDS,
+        list::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]

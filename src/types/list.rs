@@ -189,13 +189,19 @@ fn decode(buf: &[u8], off: usize) -> (Elem<'_>, usize) {
             let len = u32::from_le_bytes(le::<4>(buf, off + 1)) as usize;
             (Elem::Str(&buf[off + 5..off + 5 + len]), 5 + len)
         }
-        0xF1 => (Elem::Int(i16::from_le_bytes(le::<2>(buf, off + 1)) as i64), 3),
+        0xF1 => (
+            Elem::Int(i16::from_le_bytes(le::<2>(buf, off + 1)) as i64),
+            3,
+        ),
         0xF2 => {
             let [a, b, c] = le::<3>(buf, off + 1);
             // Sign-extend the 24-bit value by placing it in the top of an i32.
             (Elem::Int((i32::from_le_bytes([0, a, b, c]) >> 8) as i64), 4)
         }
-        0xF3 => (Elem::Int(i32::from_le_bytes(le::<4>(buf, off + 1)) as i64), 5),
+        0xF3 => (
+            Elem::Int(i32::from_le_bytes(le::<4>(buf, off + 1)) as i64),
+            5,
+        ),
         _ => (Elem::Int(i64::from_le_bytes(le::<8>(buf, off + 1))), 9),
     };
     (elem, body + backlen_size(body))
@@ -733,14 +739,42 @@ mod tests {
     #[test]
     fn entries_round_trip() {
         let cases: Vec<Vec<u8>> = [
-            "0", "1", "127", "128", "-1", "4095", "4096", "-4096", "-4097", "32767", "-32768",
-            "32768", "8388607", "-8388608", "8388608", "2147483647", "-2147483648",
-            "2147483648", "9223372036854775807", "-9223372036854775808", "", "a", "01", "-0",
-            "+1", "1.5", " 1",
+            "0",
+            "1",
+            "127",
+            "128",
+            "-1",
+            "4095",
+            "4096",
+            "-4096",
+            "-4097",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "",
+            "a",
+            "01",
+            "-0",
+            "+1",
+            "1.5",
+            " 1",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
-        .chain([vec![b'x'; 63], vec![b'y'; 64], vec![b'z'; 4095], vec![b'w'; 4096]])
+        .chain([
+            vec![b'x'; 63],
+            vec![b'y'; 64],
+            vec![b'z'; 4095],
+            vec![b'w'; 4096],
+        ])
         .chain([vec![b'v'; 200_000]])
         .collect();
         for c in &cases {
@@ -808,11 +842,17 @@ mod tests {
         assert!(!l.set(10, b"z"));
         assert_eq!(l.get(9), Some(Elem::Int(123)));
         l.retain_range(2, 6);
-        assert_eq!(contents(&l), ["b", "c", "x", "d", "e"].map(|s| s.as_bytes().to_vec()));
+        assert_eq!(
+            contents(&l),
+            ["b", "c", "x", "d", "e"].map(|s| s.as_bytes().to_vec())
+        );
         l.push(End::Tail, b"c");
         l.push(End::Head, b"c");
         assert_eq!(l.remove_matches(b"c", -2), 2);
-        assert_eq!(contents(&l), ["c", "b", "x", "d", "e"].map(|s| s.as_bytes().to_vec()));
+        assert_eq!(
+            contents(&l),
+            ["c", "b", "x", "d", "e"].map(|s| s.as_bytes().to_vec())
+        );
         l.check_invariants();
         l.retain_range(3, 1);
         assert!(l.is_empty());
@@ -875,8 +915,7 @@ mod tests {
                         let needle = format!("v{}", rng.gen_range(0..10)).into_bytes();
                         let count = rng.gen_range(-3i64..=3);
                         let removed = l.remove_matches(&needle, count);
-                        let mut idx: Vec<usize> =
-                            (0..len).filter(|&i| m[i] == needle).collect();
+                        let mut idx: Vec<usize> = (0..len).filter(|&i| m[i] == needle).collect();
                         if count < 0 {
                             idx.reverse();
                         }
