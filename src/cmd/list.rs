@@ -528,3 +528,97 @@ pub fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<(&[Bytes], End, u
     }
     Ok((&args[first..end_at], end, count.unwrap_or(1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (Db, KeyStats) {
+        let mut db = Db::default();
+        db.set(
+            b"l",
+            Value::List(Box::new(List::from_elems(-2, ["a", "b", "c"]))),
+            0,
+        );
+        db.set(b"s", Value::from_bytes(b"v"), 0);
+        (db, KeyStats::default())
+    }
+
+    fn contents(db: &mut Db, stats: &mut KeyStats, key: &[u8]) -> Option<Vec<Bytes>> {
+        lookup_list(db, key, 0, stats)
+            .unwrap()
+            .map(|l| l.iter().map(|e| e.to_bytes()).collect())
+    }
+
+    #[test]
+    fn pop_elems_deletes_emptied_lists() {
+        let (mut db, mut st) = setup();
+        assert_eq!(pop_elems(&mut db, &mut st, 0, b"x", End::Head, 1), Ok(None));
+        assert_eq!(
+            pop_elems(&mut db, &mut st, 0, b"s", End::Head, 1),
+            Err(CmdError::WrongType)
+        );
+        assert_eq!(
+            pop_elems(&mut db, &mut st, 0, b"l", End::Tail, 0),
+            Ok(Some(vec![]))
+        );
+        let got = pop_elems(&mut db, &mut st, 0, b"l", End::Tail, 5).unwrap();
+        assert_eq!(
+            got,
+            Some(vec![Bytes::from("c"), Bytes::from("b"), Bytes::from("a")])
+        );
+        assert!(db.peek(b"l").is_none());
+    }
+
+    #[test]
+    fn move_elem_checks_both_types_before_moving() {
+        let (mut db, mut st) = setup();
+        let moved = move_elem(&mut db, &mut st, 0, b"l", b"s", End::Head, End::Tail, -2);
+        assert_eq!(moved, Err(CmdError::WrongType));
+        assert_eq!(contents(&mut db, &mut st, b"l").unwrap().len(), 3);
+        let moved = move_elem(&mut db, &mut st, 0, b"l", b"l", End::Head, End::Tail, -2);
+        assert_eq!(moved, Ok(Some(Bytes::from("a"))));
+        assert_eq!(
+            contents(&mut db, &mut st, b"l"),
+            Some(vec![Bytes::from("b"), Bytes::from("c"), Bytes::from("a")])
+        );
+        for _ in 0..3 {
+            move_elem(&mut db, &mut st, 0, b"l", b"n", End::Tail, End::Head, -2).unwrap();
+        }
+        assert!(db.peek(b"l").is_none());
+        assert_eq!(
+            contents(&mut db, &mut st, b"n"),
+            Some(vec![Bytes::from("b"), Bytes::from("c"), Bytes::from("a")])
+        );
+        assert_eq!(
+            move_elem(&mut db, &mut st, 0, b"l", b"n", End::Tail, End::Head, -2),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn mpop_takes_the_first_non_empty_list() {
+        let (mut db, mut st) = setup();
+        let keys = [Bytes::from("x"), Bytes::from("l"), Bytes::from("s")];
+        let reply = mpop(&mut db, &mut st, 0, &keys, End::Head, 2).unwrap();
+        assert_eq!(
+            reply,
+            Some(Frame::Array(vec![
+                Frame::Bulk(Bytes::from("l")),
+                Frame::Array(vec![
+                    Frame::Bulk(Bytes::from("a")),
+                    Frame::Bulk(Bytes::from("b"))
+                ]),
+            ]))
+        );
+        let keys = [Bytes::from("x"), Bytes::from("s"), Bytes::from("l")];
+        assert_eq!(
+            mpop(&mut db, &mut st, 0, &keys, End::Head, 1),
+            Err(CmdError::WrongType)
+        );
+        assert_eq!(
+            mpop(&mut db, &mut st, 0, &keys[..1], End::Head, 1),
+            Ok(None)
+        );
+    }
+}
