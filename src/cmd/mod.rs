@@ -20,6 +20,7 @@ pub mod blocking;
 pub mod connection;
 pub mod error;
 pub mod keyspace;
+pub mod list;
 pub mod meta;
 pub mod server;
 pub mod string;
@@ -195,6 +196,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         string::COMMANDS,
         bitmap::COMMANDS,
         keyspace::COMMANDS,
+        list::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use crate::types::blob::Blob;
+use crate::types::list::List;
 use crate::types::numfmt::parse_i64_strict;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
@@ -16,6 +17,8 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
+    /// Boxed: a list is rare next to strings and should not widen every entry.
+    List(Box<List>),
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +50,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -55,6 +59,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Emb(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            // Redis 7.0 has no other list encoding (listpack lists came in 7.2).
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -64,6 +70,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Emb(b)) => b.heap_size(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::List(l) => l.heap_size(),
         }
     }
 }

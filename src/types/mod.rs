@@ -5,5 +5,6 @@ pub mod bits;
 pub mod blob;
 pub mod glob;
 pub mod lcs;
+pub mod list;
 pub mod longdouble;
 pub mod numfmt;
