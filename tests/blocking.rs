@@ -49,7 +49,10 @@ fn wait_blocked(port: u16, n: usize) {
         if blocked >= n {
             return;
         }
-        assert!(Instant::now() < deadline, "{blocked} of {n} clients blocked");
+        assert!(
+            Instant::now() < deadline,
+            "{blocked} of {n} clients blocked"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -141,13 +144,21 @@ fn every_element_is_consumed_exactly_once() {
     let mut conn = client(port);
     let mut all = consumed.lock().unwrap().clone();
     for k in &keys {
-        let rest: Vec<String> = redis::cmd("LRANGE").arg(k).arg(0).arg(-1).query(&mut conn).unwrap();
+        let rest: Vec<String> = redis::cmd("LRANGE")
+            .arg(k)
+            .arg(0)
+            .arg(-1)
+            .query(&mut conn)
+            .unwrap();
         all.extend(rest);
     }
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(unique.len(), all.len(), "no element delivered twice");
     assert_eq!(all.len(), PRODUCERS * PER_PRODUCER, "no element lost");
-    assert!(timeouts.load(Ordering::Relaxed) > 0, "the test exercised timeouts");
+    assert!(
+        timeouts.load(Ordering::Relaxed) > 0,
+        "the test exercised timeouts"
+    );
 }
 
 /// The elements of a BLPOP/BRPOP ([key, element]) or BLMPOP ([key, [elements]]) reply.
@@ -203,12 +214,22 @@ fn blmove_across_shards() {
         tessera::slot::key_owner(dst.as_bytes(), 4)
     );
     let mut raw = common::RawConn::connect(port).unwrap();
-    raw.send(&["BLMOVE", src, dst, "RIGHT", "LEFT", "5"]).unwrap();
+    raw.send(&["BLMOVE", src, dst, "RIGHT", "LEFT", "5"])
+        .unwrap();
     wait_blocked(port, 1);
     let mut conn = client(port);
-    let () = redis::cmd("RPUSH").arg(src).arg("x").query(&mut conn).unwrap();
+    let () = redis::cmd("RPUSH")
+        .arg(src)
+        .arg("x")
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(raw.read_reply().unwrap(), b"$1\r\nx\r\n");
-    let moved: Vec<String> = redis::cmd("LRANGE").arg(dst).arg(0).arg(-1).query(&mut conn).unwrap();
+    let moved: Vec<String> = redis::cmd("LRANGE")
+        .arg(dst)
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(moved, vec!["x"]);
     let left: usize = redis::cmd("LLEN").arg(src).query(&mut conn).unwrap();
     assert_eq!(left, 0);
@@ -225,7 +246,11 @@ fn unblock_and_timeouts() {
     raw.send(&["BLPOP", "u1", "u2", "0"]).unwrap();
     wait_blocked(port, 1);
     let mut conn = client(port);
-    let n: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(&id).query(&mut conn).unwrap();
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(&id)
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(raw.read_reply().unwrap(), b"*-1\r\n");
     raw.send(&["BZPOPMIN", "u1", "0"]).unwrap();
@@ -241,7 +266,11 @@ fn unblock_and_timeouts() {
         raw.read_reply().unwrap(),
         b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     );
-    let n: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(&id).query(&mut conn).unwrap();
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(&id)
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(n, 0, "not blocked any more");
     let began = Instant::now();
     assert_eq!(raw.command(&["BRPOP", "u1", "0.05"]).unwrap(), b"*-1\r\n");
@@ -257,11 +286,18 @@ fn unblock_and_timeouts() {
         if info.contains("blocked_clients:0") {
             break;
         }
-        assert!(Instant::now() < deadline, "the departed client still counts as blocked");
+        assert!(
+            Instant::now() < deadline,
+            "the departed client still counts as blocked"
+        );
         thread::sleep(Duration::from_millis(20));
     }
     // Pushing afterwards leaves the element in place: nobody took it for the departed client.
-    let () = redis::cmd("RPUSH").arg("u3").arg("kept").query(&mut conn).unwrap();
+    let () = redis::cmd("RPUSH")
+        .arg("u3")
+        .arg("kept")
+        .query(&mut conn)
+        .unwrap();
     let len: usize = redis::cmd("LLEN").arg("u3").query(&mut conn).unwrap();
     assert_eq!(len, 1);
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Args, CmdError, Table};
+use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
+use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
 use crate::db::now_ms;
 use crate::net::dispatch::run_keyed;
 use crate::net::session::Session;
@@ -19,7 +20,161 @@ use crate::shard::blocking::{self, BlockState, Delivery, Registration, ServeFn, 
 use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 use crate::types::blob::Blob;
+use crate::types::list::End;
 use crate::types::longdouble;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("blpop", -3, Run::Session(blpop))
+        .flags(&["write", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("brpop", -3, Run::Session(brpop))
+        .flags(&["write", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("blmove", 6, Run::Session(blmove))
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, 2, 1)),
+    Command::new("brpoplpush", 4, Run::Session(brpoplpush))
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, 2, 1)),
+    Command::new("blmpop", -5, Run::Session(blmpop))
+        .flags(&["write", "blocking", "movablekeys"])
+        .acl(&["@write", "@list", "@slow", "@blocking"]),
+];
+
+// --- The blocking list commands: parse, then wait with the serving half of the command. ---
+
+fn blpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(pop_any(s, args, End::Head))
+}
+
+fn brpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(pop_any(s, args, End::Tail))
+}
+
+/// BLPOP/BRPOP key [key ...] timeout.
+async fn pop_any(s: &mut Session, args: Args, end: End) -> Frame {
+    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let block = Block {
+        keys: (1..args.len() - 1).collect(),
+        timeout_ms,
+        serve: match end {
+            End::Head => serve_lpop,
+            End::Tail => serve_rpop,
+        },
+        wants: "list",
+        moves: None,
+        on_timeout: Frame::NullArray,
+    };
+    block_on(s, args, block).await
+}
+
+fn serve_lpop(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    serve_pop(ctx, key, End::Head)
+}
+
+fn serve_rpop(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    serve_pop(ctx, key, End::Tail)
+}
+
+/// BLPOP's reply: the key and one element.
+fn serve_pop(ctx: &mut Ctx, key: &Bytes, end: End) -> Result<Option<Frame>, CmdError> {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(pop_elems(db, stats, now, key, end, 1)?
+        .and_then(|mut popped| popped.pop())
+        .map(|e| Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(e)])))
+}
+
+fn blmove(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(move_any(s, args))
+}
+
+fn brpoplpush(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(move_any(s, args))
+}
+
+/// BLMOVE and BRPOPLPUSH: wait on the source; the move runs as LMOVE would.
+async fn move_any(s: &mut Session, args: Args) -> Frame {
+    let (from, to) = match move_ends(&args) {
+        Ok(ends) => ends,
+        Err(e) => return e.into(),
+    };
+    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });
+    let lmove = vec![
+        Bytes::from_static(b"LMOVE"),
+        args[1].clone(),
+        args[2].clone(),
+        side(from),
+        side(to),
+    ];
+    let block = Block {
+        keys: vec![1],
+        timeout_ms,
+        serve: serve_move,
+        wants: "list",
+        moves: Some((2, lmove)),
+        on_timeout: Frame::Null,
+    };
+    block_on(s, args, block).await
+}
+
+/// BLMOVE's and BRPOPLPUSH's move from the ready source `key`, as LMOVE does it.
+fn serve_move(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    let (from, to) = move_ends(args)?;
+    let (now, fill) = (ctx.now, ctx.ks.limits.list_max_listpack_size);
+    let (db, stats) = ctx.db();
+    Ok(move_elem(db, stats, now, key, &args[2], from, to, fill)?.map(Frame::Bulk))
+}
+
+/// BLMOVE names its ends; BRPOPLPUSH is BLMOVE ... RIGHT LEFT.
+fn move_ends(args: &[Bytes]) -> Result<(End, End), CmdError> {
+    if args.len() == 6 {
+        Ok((parse_end(&args[3])?, parse_end(&args[4])?))
+    } else {
+        Ok((End::Tail, End::Head))
+    }
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
+fn blmpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let timeout_ms = match parse_timeout(&args[1]) {
+            Ok(t) => t,
+            Err(e) => return e.into(),
+        };
+        let keys = match parse_mpop(&args, 2) {
+            Ok((keys, _, _)) => 3..3 + keys.len(),
+            Err(e) => return e.into(),
+        };
+        let block = Block {
+            keys: keys.collect(),
+            timeout_ms,
+            serve: serve_mpop,
+            wants: "list",
+            moves: None,
+            on_timeout: Frame::NullArray,
+        };
+        block_on(s, args, block).await
+    })
+}
+
+fn serve_mpop(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    let (_, end, count) = parse_mpop(args, 2)?;
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    mpop(db, stats, now, std::slice::from_ref(key), end, count)
+}
 
 /// What a blocking command waits for and how it is served.
 pub struct Block {

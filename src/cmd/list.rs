@@ -464,7 +464,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// LEFT or RIGHT, as LMOVE and LMPOP spell the ends.
-fn parse_end(a: &[u8]) -> Result<End, CmdError> {
+pub fn parse_end(a: &[u8]) -> Result<End, CmdError> {
     if is_cstr(a, "left") {
         Ok(End::Head)
     } else if is_cstr(a, "right") {

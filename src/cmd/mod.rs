@@ -197,6 +197,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         bitmap::COMMANDS,
         keyspace::COMMANDS,
         list::COMMANDS,
+        blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
     ]
