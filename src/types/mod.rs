@@ -7,3 +7,4 @@ pub mod glob;
 pub mod lcs;
 pub mod longdouble;
 pub mod numfmt;
+pub mod set;
