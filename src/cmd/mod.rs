@@ -21,6 +21,7 @@ pub mod error;
 pub mod keyspace;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -196,6 +197,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         keyspace::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        set::COMMANDS,
     ]
     .into_iter()
     .flatten()

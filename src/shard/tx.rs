@@ -70,6 +70,9 @@ impl Tx {
     /// `scatter` replaces them.
     pub async fn gather(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
+        // Values built in the scratch space (SUNIONSTORE's result...) pick their encoding by
+        // the configured limits, which every shard holds alike.
+        scratch.limits = self.node.data.borrow().ks.limits;
         for &shard in &self.shards {
             let wanted: Vec<Blob> = keys
                 .iter()
