@@ -206,20 +206,22 @@ fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     sinter(ctx, args)
 }
 
+/// SRANDMEMBER's count: any integer whose negation is one too (not `i64::MIN`).
+fn parse_rand_count(arg: &[u8]) -> Result<i64, CmdError> {
+    let n = parse_int(arg)?;
+    if n == i64::MIN {
+        return Err(CmdError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    Ok(n)
+}
+
 fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let count = match args.get(2) {
-        Some(arg) => Some(parse_int(arg).and_then(|n| {
-            if n == i64::MIN {
-                Err(CmdError::err("value is out of range, value must between -9223372036854775807 and 9223372036854775807"))
-            } else {
-                Ok(n)
-            }
-        })?),
-        None => None,
-    };
+    let count = args.get(2).map(|a| parse_rand_count(a)).transpose()?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let set = lookup_set(db, &args[1], now, stats)?;
