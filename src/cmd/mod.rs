@@ -23,6 +23,7 @@ pub mod keyspace;
 pub mod list;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -200,6 +201,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        set::COMMANDS,
     ]
     .into_iter()
     .flatten()

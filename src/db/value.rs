@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::types::blob::Blob;
 use crate::types::list::List;
 use crate::types::numfmt::parse_i64_strict;
+use crate::types::set::Set;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
 pub const EMBSTR_MAX: usize = 44;
@@ -19,6 +20,7 @@ pub enum Value {
     Str(StrValue),
     /// Boxed: a list is rare next to strings and should not widen every entry.
     List(Box<List>),
+    Set(Set),
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
         }
     }
 
@@ -61,6 +64,7 @@ impl Value {
             Value::Str(StrValue::Raw(_)) => "raw",
             // Redis 7.0 has no other list encoding (listpack lists came in 7.2).
             Value::List(_) => "quicklist",
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Value {
             Value::Str(StrValue::Emb(b)) => b.heap_size(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
             Value::List(l) => l.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }

@@ -8,3 +8,4 @@ pub mod lcs;
 pub mod list;
 pub mod longdouble;
 pub mod numfmt;
+pub mod set;
