@@ -7,3 +7,5 @@ pub mod glob;
 pub mod lcs;
 pub mod longdouble;
 pub mod numfmt;
+pub mod ostree;
+pub mod zset;
