@@ -22,6 +22,7 @@ pub mod keyspace;
 pub mod meta;
 pub mod server;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -196,6 +197,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         keyspace::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::types::blob::Blob;
 use crate::types::numfmt::parse_i64_strict;
+use crate::types::zset::ZSet;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
 pub const EMBSTR_MAX: usize = 44;
@@ -16,6 +17,7 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
+    ZSet(ZSet),
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -55,6 +58,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Emb(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -64,6 +68,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Emb(b)) => b.heap_size(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
