@@ -244,7 +244,9 @@ fn entries_reply(entries: Vec<(Bytes, f64)>, withscores: bool) -> Frame {
 
 fn collect(z: &ZSet, start: usize, end: usize, rev: bool) -> Vec<(Bytes, f64)> {
     let mut out = Vec::with_capacity(end.saturating_sub(start).min(z.len()));
-    z.range(start, end, rev, |m, s| out.push((Bytes::copy_from_slice(m), s)));
+    z.range(start, end, rev, |m, s| {
+        out.push((Bytes::copy_from_slice(m), s))
+    });
     out
 }
 
@@ -462,7 +464,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], incr: bool) -> CmdResult {
         i += 1;
     }
     let pairs = &args[i..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if f.nx && f.xx {
@@ -470,7 +472,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], incr: bool) -> CmdResult {
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -549,7 +551,10 @@ fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Array(
         args[2..]
             .iter()
-            .map(|m| z.and_then(|z| z.score(m)).map_or(Frame::Null, Frame::Double))
+            .map(|m| {
+                z.and_then(|z| z.score(m))
+                    .map_or(Frame::Null, Frame::Double)
+            })
             .collect(),
     ))
 }
@@ -1001,9 +1006,9 @@ type Input = Vec<(Bytes, f64)>;
 /// Sets are another family's type; until it is wired in here (match the set variant and list
 /// its members), a set input is WRONGTYPE like any other non-zset value.
 fn set_input(value: &Value) -> Option<Input> {
-    match value {
-        _ => None,
-    }
+    // Wire the set variant here: `Value::Set(s) => Some(members of s, each with score 1.0)`.
+    let _ = value;
+    None
 }
 
 /// Reads the input at `key`: empty when absent, WRONGTYPE unless a sorted set or a set.
@@ -1268,9 +1273,9 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let next = z.scan(cursor, count, |m, s| {
         if pattern.is_none_or(|p| glob_match(p, m, false)) {
             items.push(member(m));
-            items.push(Frame::Bulk(Bytes::from(
-                crate::resp::frame::format_double(s),
-            )));
+            items.push(Frame::Bulk(Bytes::from(crate::resp::frame::format_double(
+                s,
+            ))));
         }
     });
     Ok(Frame::Array(vec![

@@ -185,7 +185,8 @@ impl ZSet {
         match self {
             ZSet::Packed(p) => {
                 if rev {
-                    let entries: Vec<(&[u8], f64)> = p.iter().skip(start).take(end - start).collect();
+                    let entries: Vec<(&[u8], f64)> =
+                        p.iter().skip(start).take(end - start).collect();
                     entries.into_iter().rev().for_each(|(m, s)| f(m, s));
                 } else {
                     p.iter()
@@ -473,7 +474,10 @@ impl Tree {
     }
 
     fn entry(&self, id: u32) -> (&[u8], f64) {
-        let (m, s) = self.members.at(id as usize).expect("the tree holds live ids");
+        let (m, s) = self
+            .members
+            .at(id as usize)
+            .expect("the tree holds live ids");
         (m.as_bytes(), *s)
     }
 
@@ -597,7 +601,10 @@ mod tests {
                 let n = model.len();
                 let (a, b) = (rnd(n as u64) as usize, rnd(n as u64 + 3) as usize);
                 let (start, end) = (a.min(b), a.max(b));
-                assert_eq!(packed.remove_range(start, end), tree.remove_range(start, end));
+                assert_eq!(
+                    packed.remove_range(start, end),
+                    tree.remove_range(start, end)
+                );
                 let mut sorted: Vec<(Vec<u8>, f64)> =
                     model.iter().map(|(m, s)| (m.clone(), *s)).collect();
                 sorted.sort_by(|a, b| cmp_entry((a.1, &a.0), (b.1, &b.0)));
@@ -648,8 +655,14 @@ mod tests {
         assert_eq!(ZSet::new(limits, 6).encoding(), "skiplist");
         let built = ZSet::from_pairs([(&b"x"[..], 2.0), (b"y", 1.0)], limits);
         assert_eq!(built.encoding(), "listpack");
-        assert_eq!(members(&built), vec![(b"y".to_vec(), 1.0), (b"x".to_vec(), 2.0)]);
-        assert_eq!(ZSet::from_pairs([(&b"xxxxxx"[..], 2.0)], limits).encoding(), "skiplist");
+        assert_eq!(
+            members(&built),
+            vec![(b"y".to_vec(), 1.0), (b"x".to_vec(), 2.0)]
+        );
+        assert_eq!(
+            ZSet::from_pairs([(&b"xxxxxx"[..], 2.0)], limits).encoding(),
+            "skiplist"
+        );
     }
 
     #[test]
