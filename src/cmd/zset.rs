@@ -6,8 +6,8 @@
 //! (ZUNION, ZINTER, ZDIFF and their STORE forms) read their inputs into plain vectors first,
 //! which is also where a plain set enters as members of score 1.
 //!
-//! For the blocking layer: [`pop`] removes from one key and [`zmpop_reply`] /
-//! [`bzpop_reply`] shape what it removed as ZMPOP/BZMPOP and BZPOPMIN/BZPOPMAX reply.
+//! For the blocking layer: [`pop_reply`] pops from one key and replies as ZMPOP/BZMPOP or
+//! BZPOPMIN/BZPOPMAX do ([`pop`], [`zmpop_reply`] and [`bzpop_reply`] are its parts).
 
 use std::collections::HashMap;
 use std::os::raw::c_char;
@@ -499,7 +499,11 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], incr: bool) -> CmdResult {
         }
         db.set(&args[1], Value::ZSet(ZSet::new(limits, pairs[1].len())), 0);
     }
-    let z = lookup_zset(db, &args[1], now, stats)?.expect("present: found or created above");
+    // Fetched again without counting a second keyspace hit.
+    let z = match db.get(&args[1], now, stats).map(|e| &mut e.value) {
+        Some(Value::ZSet(z)) => z,
+        _ => unreachable!("found or created as a sorted set just above"),
+    };
     let (mut added, mut updated, mut last) = (0, 0, None);
     for (p, &score) in pairs.chunks(2).zip(&scores) {
         if let Added::Done(change, new) = add_one(z, &p[1], score, f, limits)? {
@@ -811,6 +815,30 @@ pub fn pop(
     })
 }
 
+/// The reply shapes a pop can take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopShape {
+    /// ZMPOP, BZMPOP: `[key, [[member, score], ...]]`.
+    Multi,
+    /// BZPOPMIN, BZPOPMAX: `[key, member, score]`.
+    Single,
+}
+
+/// [`pop`] with its reply: `Ok(None)` when `key` is absent (the blocking layer then waits or
+/// tries the next key), WRONGTYPE when it holds another type.
+pub fn pop_reply(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    count: usize,
+    shape: PopShape,
+) -> Result<Option<Frame>, CmdError> {
+    Ok(pop(ctx, key, end, count)?.map(|popped| match shape {
+        PopShape::Multi => zmpop_reply(key, popped),
+        PopShape::Single => bzpop_reply(key, popped),
+    }))
+}
+
 /// ZMPOP's (and BZMPOP's) reply: the key, then the popped pairs, nested in both protocols.
 pub fn zmpop_reply(key: &[u8], popped: Vec<(Bytes, f64)>) -> Frame {
     Frame::Array(vec![
@@ -900,8 +928,8 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     for key in &args[2..where_at] {
-        if let Some(popped) = pop(ctx, key, end, count.unwrap_or(1))? {
-            return Ok(zmpop_reply(key, popped));
+        if let Some(reply) = pop_reply(ctx, key, end, count.unwrap_or(1), PopShape::Multi)? {
+            return Ok(reply);
         }
     }
     Ok(Frame::NullArray)

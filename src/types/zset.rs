@@ -260,7 +260,7 @@ impl ZSet {
             ZSet::Tree(t) => {
                 std::mem::size_of::<Tree>()
                     + t.members.allocated()
-                    + t.members.iter().map(|(m, _)| m.heap_size()).sum::<usize>()
+                    + t.member_heap
                     + t.order.heap_size()
             }
         }
@@ -456,6 +456,9 @@ impl Packed {
 pub struct Tree {
     members: DenseMap<f64>,
     order: OsTree,
+    /// Heap bytes of members too long to sit inline in the map, kept so that memory
+    /// accounting need not walk the set.
+    member_heap: usize,
 }
 
 impl std::fmt::Debug for Tree {
@@ -488,10 +491,19 @@ impl Tree {
         })
     }
 
+    fn add_member(&mut self, member: &[u8], score: f64) {
+        self.members.insert(member, score);
+        let (stored, _) = self
+            .members
+            .at(self.members.len() - 1)
+            .expect("just appended");
+        self.member_heap += stored.heap_size();
+    }
+
     /// Appends an entry known to sort after every present one and to be new.
     fn push_back(&mut self, member: &[u8], score: f64) {
         let id = self.members.len() as u32;
-        self.members.insert(member, score);
+        self.add_member(member, score);
         self.order.insert(self.order.len(), id);
     }
 
@@ -510,7 +522,7 @@ impl Tree {
         }
         let rank = self.rank_of(score, member);
         let id = u32::try_from(self.members.len()).expect("fewer than 2^32 members");
-        self.members.insert(member, score);
+        self.add_member(member, score);
         self.order.insert(rank, id);
         Change::Added
     }
@@ -534,6 +546,7 @@ impl Tree {
             self.rank_of(s, m)
         });
         let member = self.members.at(id as usize).expect("live id").0.clone();
+        self.member_heap -= member.heap_size();
         self.members.swap_remove(&member);
         if let Some(r) = moved_rank {
             self.order.set(r, id);
