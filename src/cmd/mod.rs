@@ -25,6 +25,7 @@ pub mod meta;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -202,6 +203,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         connection::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -11,6 +11,7 @@ use crate::types::blob::Blob;
 use crate::types::list::List;
 use crate::types::numfmt::parse_i64_strict;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
 pub const EMBSTR_MAX: usize = 44;
@@ -21,6 +22,7 @@ pub enum Value {
     /// Boxed: a list is rare next to strings and should not widen every entry.
     List(Box<List>),
     Set(Set),
+    ZSet(ZSet),
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -65,6 +68,7 @@ impl Value {
             // Redis 7.0 has no other list encoding (listpack lists came in 7.2).
             Value::List(_) => "quicklist",
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -76,6 +80,7 @@ impl Value {
             Value::Str(StrValue::Raw(v)) => v.capacity(),
             Value::List(l) => l.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

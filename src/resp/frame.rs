@@ -25,6 +25,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// A RESP3 set; RESP2 clients get an array.
     Set(Vec<Frame>),
+    /// Pairs that RESP3 clients get as an array of two-element arrays and RESP2 clients as one
+    /// flat array (ZRANGE ... WITHSCORES, ZRANDMEMBER ... WITHSCORES), as Redis replies them.
+    Pairs(Vec<(Frame, Frame)>),
     /// A RESP3 double; RESP2 clients get a bulk string in Redis's `%.17g` format.
     Double(f64),
     /// A RESP3 boolean; RESP2 clients get the integer 1 or 0.
@@ -93,6 +96,17 @@ impl Frame {
             Frame::Push(items) => {
                 write_int_line(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
                 items.iter().for_each(|f| f.write(out, resp3));
+            }
+            Frame::Pairs(pairs) => {
+                let n = pairs.len() as i64;
+                write_int_line(out, b'*', if resp3 { n } else { 2 * n });
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.write(out, resp3);
+                    b.write(out, resp3);
+                }
             }
             Frame::Map(pairs) => {
                 if resp3 {
@@ -221,6 +235,13 @@ mod tests {
         let m = Frame::Map(vec![(Frame::bulk_str("a"), Frame::Integer(1))]);
         assert_eq!(render(&m, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(render(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn pairs_nest_only_in_resp3() {
+        let p = Frame::Pairs(vec![(Frame::bulk_str("a"), Frame::Integer(1))]);
+        assert_eq!(render(&p, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(render(&p, true), "*1\r\n*2\r\n$1\r\na\r\n:1\r\n");
     }
 
     #[test]

@@ -81,18 +81,22 @@ impl Tx {
             if wanted.is_empty() {
                 continue;
             }
-            let entries = self
+            // The command runs against the scratch keyspace, so it takes the shards' encoding
+            // limits too (a STORE result's encoding depends on them).
+            let (entries, limits) = self
                 .hop(shard, move |data| {
                     let db = &data.ks.dbs[db];
-                    wanted
+                    let entries = wanted
                         .into_iter()
                         .map(|k| {
                             let e = db.peek(&k).cloned();
                             (k, e)
                         })
-                        .collect::<Vec<(Blob, Option<Entry>)>>()
+                        .collect::<Vec<(Blob, Option<Entry>)>>();
+                    (entries, data.ks.limits)
                 })
                 .await;
+            scratch.limits = limits;
             for (k, e) in entries {
                 if let Some(e) = e {
                     scratch.dbs[db].insert_entry(&k, e);

@@ -9,3 +9,5 @@ pub mod list;
 pub mod longdouble;
 pub mod numfmt;
 pub mod set;
+pub mod ostree;
+pub mod zset;
