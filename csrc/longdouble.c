@@ -126,15 +126,16 @@ int tessera_strtod_strict(const char *s, size_t len, double *out) {
     return ok;
 }
 
-/* A blocking command's timeout in seconds, as Redis 7.0 reads it (getTimeoutFromObjectOrReply):
- * parsed as a long double, then (long long)(value * 1000.0). Redis's cast of a product that
+/* A blocking command's timeout in seconds, as Redis 7.0.15 reads it: parsed as a long double,
+ * times 1000, rounded up to whole milliseconds (so 0.0001 times out at once rather than meaning
+ * "forever", and 0.001, just under 1 ms in long double, is 1 ms). Redis's cast of a product that
  * does not fit is undefined in C and gives LLONG_MIN on x86_64, hence "timeout is negative"
  * for 1e300 or inf; that result is spelled out here rather than left undefined.
  * Returns 0 when the input is not a valid long double. */
 int tessera_ld_timeout_ms(const char *s, size_t len, long long *out) {
     long double v;
     if (!parse_ld(s, len, &v)) return 0;
-    v *= 1000.0L;
+    v = ceill(v * 1000.0L);
     if (!(v > -9223372036854775808.0L && v < 9223372036854775808.0L))
         *out = LLONG_MIN;
     else

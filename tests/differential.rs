@@ -112,7 +112,9 @@ macro_rules! differential_scripts {
     };
 }
 
-differential_scripts!(strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets);
+differential_scripts!(
+    strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, blocking
+);
 
 /// A script file nobody listed would silently never run.
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
+use super::zset::{self, PopShape};
 use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
 use crate::db::now_ms;
 use crate::net::dispatch::run_keyed;
@@ -43,6 +44,17 @@ pub static COMMANDS: &[Command] = &[
     Command::new("blmpop", -5, Run::Session(blmpop))
         .flags(&["write", "blocking", "movablekeys"])
         .acl(&["@write", "@list", "@slow", "@blocking"]),
+    Command::new("bzpopmin", -3, Run::Session(bzpopmin))
+        .flags(&["write", "noscript", "blocking", "fast"])
+        .acl(&["@write", "@sortedset", "@fast", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("bzpopmax", -3, Run::Session(bzpopmax))
+        .flags(&["write", "noscript", "blocking", "fast"])
+        .acl(&["@write", "@sortedset", "@fast", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("bzmpop", -5, Run::Session(bzmpop))
+        .flags(&["write", "blocking", "movablekeys"])
+        .acl(&["@write", "@sortedset", "@slow", "@blocking"]),
 ];
 
 // --- The blocking list commands: parse, then wait with the serving half of the command. ---
@@ -124,7 +136,8 @@ async fn move_any(s: &mut Session, args: Args) -> Frame {
         serve: serve_move,
         wants: "list",
         moves: Some((2, lmove)),
-        on_timeout: Frame::Null,
+        // Redis answers a move's timeout with a null array too, unlike LMOVE's null bulk.
+        on_timeout: Frame::NullArray,
     };
     block_on(s, args, block).await
 }
@@ -176,6 +189,69 @@ fn serve_mpop(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame
     mpop(db, stats, now, std::slice::from_ref(key), end, count)
 }
 
+// --- The blocking sorted set commands. ---
+
+fn bzpopmin(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(zpop_any(s, args, serve_zpopmin))
+}
+
+fn bzpopmax(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(zpop_any(s, args, serve_zpopmax))
+}
+
+/// BZPOPMIN/BZPOPMAX key [key ...] timeout.
+async fn zpop_any(s: &mut Session, args: Args, serve: ServeFn) -> Frame {
+    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let block = Block {
+        keys: (1..args.len() - 1).collect(),
+        timeout_ms,
+        serve,
+        wants: "zset",
+        moves: None,
+        on_timeout: Frame::NullArray,
+    };
+    block_on(s, args, block).await
+}
+
+fn serve_zpopmin(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    zset::pop_reply(ctx, key, zset::End::Min, 1, PopShape::Single)
+}
+
+fn serve_zpopmax(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    zset::pop_reply(ctx, key, zset::End::Max, 1, PopShape::Single)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].
+fn bzmpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let timeout_ms = match parse_timeout(&args[1]) {
+            Ok(t) => t,
+            Err(e) => return e.into(),
+        };
+        let keys = match zset::parse_zmpop(&args, 2) {
+            Ok((keys, _, _)) => keys,
+            Err(e) => return e.into(),
+        };
+        let block = Block {
+            keys: keys.collect(),
+            timeout_ms,
+            serve: serve_zmpop,
+            wants: "zset",
+            moves: None,
+            on_timeout: Frame::NullArray,
+        };
+        block_on(s, args, block).await
+    })
+}
+
+fn serve_zmpop(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    let (_, end, count) = zset::parse_zmpop(args, 2)?;
+    zset::pop_reply(ctx, key, end, count, PopShape::Multi)
+}
+
 /// What a blocking command waits for and how it is served.
 pub struct Block {
     /// Positions of the keys to wait on, in the order they are tried.
@@ -189,17 +265,17 @@ pub struct Block {
     /// command (LMOVE's arguments) that performs the move when the two keys are on different
     /// shards.
     pub moves: Option<(usize, Args)>,
-    /// The reply on timeout: a null array for pops, a null bulk for moves.
+    /// The reply on timeout.
     pub on_timeout: Frame,
 }
 
 /// Parses a timeout argument in seconds (decimals allowed) with Redis's errors.
 pub fn parse_timeout(arg: &[u8]) -> Result<u64, CmdError> {
     match longdouble::timeout_ms(arg) {
-        None => Err(CmdError::err("ERR timeout is not a float or out of range")),
-        Some(ms) if ms < 0 => Err(CmdError::err("ERR timeout is negative")),
+        None => Err(CmdError::err("timeout is not a float or out of range")),
+        Some(ms) if ms < 0 => Err(CmdError::err("timeout is negative")),
         Some(ms) if ms > 0 && ms > i64::MAX - now_ms() as i64 => {
-            Err(CmdError::err("ERR timeout is out of range"))
+            Err(CmdError::err("timeout is out of range"))
         }
         Some(ms) => Ok(ms as u64),
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::args::{is, parse_int, ArgCursor};
 use super::keyspace::db_index;
-use super::{boxed, unknown_subcommand, Args, CmdError, Command, Run, SessionFuture};
+use super::{boxed, Args, CmdError, Command, Run, SessionFuture};
 use crate::db::now_ms;
 use crate::net::session::{ReplyMode, Session};
 use crate::resp::Frame;
@@ -380,7 +380,10 @@ struct KillFilter {
 fn client_unblock(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         if args.len() > 4 {
-            return unknown_subcommand(&args);
+            return Frame::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(&args[1])
+            ));
         }
         let Ok(id) = parse_int(&args[2]) else {
             return CmdError::NotInteger.into();

@@ -907,9 +907,25 @@ fn positive(a: &[u8], msg: &str) -> Result<usize, CmdError> {
 }
 
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys = positive(&args[1], "numkeys should be greater than 0")?;
+    let (keys, end, count) = parse_zmpop(args, 1)?;
+    for key in &args[keys] {
+        if let Some(reply) = pop_reply(ctx, key, end, count, PopShape::Multi)? {
+            return Ok(reply);
+        }
+    }
+    Ok(Frame::NullArray)
+}
+
+/// The arguments of ZMPOP (and BZMPOP, whose key count is at index 2): where the keys are, the
+/// end to pop from and the count, checked in Redis's order.
+pub fn parse_zmpop(
+    args: &[Bytes],
+    numkeys_at: usize,
+) -> Result<(std::ops::Range<usize>, End, usize), CmdError> {
+    let numkeys = positive(&args[numkeys_at], "numkeys should be greater than 0")?;
+    let first = numkeys_at + 1;
     let where_at = numkeys
-        .checked_add(2)
+        .checked_add(first)
         .filter(|&w| w < args.len())
         .ok_or(CmdError::Syntax)?;
     let end = match &args[where_at] {
@@ -927,12 +943,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    for key in &args[2..where_at] {
-        if let Some(reply) = pop_reply(ctx, key, end, count.unwrap_or(1), PopShape::Multi)? {
-            return Ok(reply);
-        }
-    }
-    Ok(Frame::NullArray)
+    Ok((first..where_at, end, count.unwrap_or(1)))
 }
 
 // ---------------------------------------------------------------------------------------------

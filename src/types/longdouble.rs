@@ -301,7 +301,7 @@ mod tests {
 }
 
 /// A blocking command's timeout argument in milliseconds, as Redis computes it: seconds as a
-/// long double times 1000, truncated; values too large for that come out negative, as on
+/// long double times 1000, rounded up; values too large for that come out negative, as on
 /// Redis. `None` when the argument is not a float.
 pub fn timeout_ms(s: &[u8]) -> Option<i64> {
     let mut out = 0i64;
