@@ -18,6 +18,7 @@ pub mod args;
 pub mod bitmap;
 pub mod connection;
 pub mod error;
+pub mod hash;
 pub mod keyspace;
 pub mod meta;
 pub mod server;
@@ -193,6 +194,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
+        hash::COMMANDS,
         keyspace::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,

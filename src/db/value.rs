@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use crate::types::blob::Blob;
+use crate::types::hash::Hash;
 use crate::types::numfmt::parse_i64_strict;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
@@ -16,6 +17,7 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
+    Hash(Hash),
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -55,6 +58,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Emb(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -64,6 +68,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Emb(b)) => b.heap_size(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// A RESP3 set; RESP2 clients get an array.
     Set(Vec<Frame>),
+    /// Pairs such as HRANDFIELD's fields with values: RESP3 clients get an array of
+    /// two-element arrays, RESP2 clients one flat array.
+    Pairs(Vec<(Frame, Frame)>),
     /// A RESP3 double; RESP2 clients get a bulk string in Redis's `%.17g` format.
     Double(f64),
     /// A RESP3 boolean; RESP2 clients get the integer 1 or 0.
@@ -103,6 +106,20 @@ impl Frame {
                 for (k, v) in pairs {
                     k.write(out, resp3);
                     v.write(out, resp3);
+                }
+            }
+            Frame::Pairs(pairs) => {
+                if resp3 {
+                    write_int_line(out, b'*', pairs.len() as i64);
+                } else {
+                    write_int_line(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.write(out, resp3);
+                    b.write(out, resp3);
                 }
             }
             Frame::Double(d) => {
