@@ -153,59 +153,40 @@ fn decode(buf: &[u8], pos: usize) -> (Item<'_>, usize) {
     }
 }
 
-/// The compact encoding: a two-byte field count, then field, value, field, value... entries,
-/// in insertion order (as Redis's listpack, so replies list fields in the same order).
-#[derive(Clone)]
+/// The compact encoding: field, value, field, value... entries in one exact-size block, in
+/// insertion order (as Redis's listpack, so replies list fields in the same order). The pair
+/// count lives beside the block rather than in it, where the value's slot has room anyway.
+#[derive(Clone, Default)]
 pub struct Listpack {
     buf: Box<[u8]>,
-}
-
-/// Position of the first entry.
-const HEADER: usize = 2;
-/// A count that no longer fits the header: the pairs are counted by walking them.
-const COUNT_UNKNOWN: u16 = u16::MAX;
-
-impl Default for Listpack {
-    fn default() -> Self {
-        Listpack {
-            buf: Box::new([0, 0]),
-        }
-    }
+    len: u32,
 }
 
 impl Listpack {
     pub fn len(&self) -> usize {
-        match u16::from_le_bytes([self.buf[0], self.buf[1]]) {
-            COUNT_UNKNOWN => self.iter().count(),
-            n => n as usize,
-        }
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buf.len() == HEADER
+        self.len == 0
     }
 
-    /// Bytes of the packed buffer.
+    /// Bytes of the packed block.
     pub fn bytes(&self) -> usize {
         self.buf.len()
-    }
-
-    fn set_len(&mut self, n: usize) {
-        let stored = u16::try_from(n).unwrap_or(COUNT_UNKNOWN).min(COUNT_UNKNOWN);
-        self.buf[..HEADER].copy_from_slice(&stored.to_le_bytes());
     }
 
     pub fn iter(&self) -> ListpackIter<'_> {
         ListpackIter {
             buf: &self.buf,
-            pos: HEADER,
+            pos: 0,
         }
     }
 
     /// Where the pair of `field` lies: (pair start, value start, pair end).
     fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
         let probe = Item::of(field);
-        let mut pos = HEADER;
+        let mut pos = 0;
         while pos < self.buf.len() {
             let (f, value_at) = decode(&self.buf, pos);
             let (_, end) = decode(&self.buf, value_at);
@@ -222,7 +203,7 @@ impl Listpack {
             .map(|(_, value_at, _)| decode(&self.buf, value_at).0)
     }
 
-    /// Replaces `range` of the buffer with `len` new bytes (returned for the caller to fill),
+    /// Replaces `range` of the block with `len` new bytes (returned for the caller to fill),
     /// reallocating once to the exact new size.
     fn open(&mut self, range: std::ops::Range<usize>, len: usize) -> &mut [u8] {
         let mut v = std::mem::take(&mut self.buf).into_vec();
@@ -260,8 +241,7 @@ impl Listpack {
                 let (f, v) = out.split_at_mut(flen);
                 encode(field, f);
                 encode(value, v);
-                let n = self.len();
-                self.set_len(n + 1);
+                self.len += 1;
                 true
             }
         }
@@ -271,16 +251,14 @@ impl Listpack {
         let Some((start, _, end)) = self.find(field) else {
             return false;
         };
-        let n = self.len();
         self.open(start..end, 0);
-        self.set_len(n - 1);
+        self.len -= 1;
         true
     }
 
-    /// The start of every pair, for picking pairs at random.
     fn pair_offsets(&self) -> Vec<usize> {
         let mut out = Vec::new();
-        let mut pos = HEADER;
+        let mut pos = 0;
         while pos < self.buf.len() {
             out.push(pos);
             let (_, value_at) = decode(&self.buf, pos);
@@ -673,34 +651,13 @@ mod tests {
     }
 
     #[test]
-    fn count_beyond_the_header_is_walked() {
-        let big = Limits {
-            max_entries: 100_000,
-            max_value: 64,
-        };
-        // Packed directly: growing a 66,000-field listpack one HSET at a time is quadratic.
-        let mut buf = vec![0u8; HEADER];
-        for i in 0..66_000 {
-            for item in [Item::Int(i), Item::Str(b"v")] {
-                let at = buf.len();
-                buf.resize(at + encoded_len(item), 0);
-                encode(item, &mut buf[at..]);
-            }
-        }
-        let mut lp = Listpack {
-            buf: buf.into_boxed_slice(),
-        };
-        lp.set_len(66_000);
-        let mut h = Hash::Listpack(lp);
-        assert_eq!(h.len(), 66_000);
-        assert_eq!(h.get(b"65999"), Some(Item::Str(b"v")));
-        for i in 0..1_000 {
-            assert!(h.remove(format!("{i}").as_bytes()));
-        }
-        assert_eq!(h.len(), 65_000);
-        h.set(b"x", b"v", big);
-        assert_eq!(h.len(), 65_001);
-        assert_eq!(h.encoding(), "listpack");
+    fn an_empty_listpack_owns_no_memory() {
+        let mut h = Hash::new();
+        assert_eq!(h.heap_size(), 0);
+        h.set(b"f", b"v", DEFAULT);
+        assert_eq!(h.heap_size(), 4);
+        h.remove(b"f");
+        assert_eq!(h.heap_size(), 0);
     }
 
     #[test]
