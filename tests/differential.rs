@@ -112,7 +112,7 @@ macro_rules! differential_scripts {
     };
 }
 
-differential_scripts!(strings, bitmaps, keyspace, expiry, connection, server);
+differential_scripts!(strings, bitmaps, keyspace, expiry, connection, server, hashes);
 
 /// A script file nobody listed would silently never run.
 #[test]

@@ -309,9 +309,13 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // A negative count repeats picks without bound: refuse what memory cannot hold rather
     // than abort the server.
     let mut fields = Vec::new();
-    fields.try_reserve(replies).map_err(|_| CmdError::Overflow)?;
+    fields
+        .try_reserve(replies)
+        .map_err(|_| CmdError::Overflow)?;
     if !with_values {
-        h.random_pairs(count, distinct, |f, _| fields.push(Frame::Bulk(f.to_bytes())));
+        h.random_pairs(count, distinct, |f, _| {
+            fields.push(Frame::Bulk(f.to_bytes()))
+        });
         return Ok(Frame::Array(fields));
     }
     let mut pairs = Vec::new();

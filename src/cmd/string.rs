@@ -274,12 +274,12 @@ pub fn expire_at(
 fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let old = lookup_str(db, key, now, stats)?;
-    let existed = old.is_some();
-    let old_value = if opts.get {
-        Some(old.map(|e| str_of(e).to_bytes()))
+    // Only GET needs the old value to be a string: plain SET replaces a key of any type.
+    let (existed, old_value) = if opts.get {
+        let old = lookup_str(db, key, now, stats)?;
+        (old.is_some(), Some(old.map(|e| str_of(e).to_bytes())))
     } else {
-        None
+        (db.lookup(key, now, stats).is_some(), None)
     };
     let blocked = match opts.condition {
         Condition::IfAbsent => existed,

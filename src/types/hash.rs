@@ -461,7 +461,12 @@ impl Hash {
 
     /// HSCAN's walk: a listpack is visited whole (cursor 0 next, as Redis does); a table by
     /// about `count` pairs from `cursor`, returning the cursor to continue from (0: done).
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(Item<'_>, Item<'_>)) -> u64 {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(Item<'_>, Item<'_>),
+    ) -> u64 {
         match self {
             Hash::Listpack(lp) => {
                 lp.iter().for_each(|(f, v)| visit(f, v));
@@ -478,7 +483,9 @@ impl Hash {
             Hash::Table(t) => {
                 std::mem::size_of::<DenseMap<Blob>>()
                     + t.allocated()
-                    + t.iter().map(|(f, v)| f.heap_size() + v.heap_size()).sum::<usize>()
+                    + t.iter()
+                        .map(|(f, v)| f.heap_size() + v.heap_size())
+                        .sum::<usize>()
             }
         }
     }
@@ -572,7 +579,10 @@ mod tests {
         assert!(!h.set(b"a", b"a much longer value than before", DEFAULT));
         assert_eq!(h.encoding(), "listpack");
         assert_eq!(h.len(), 3);
-        assert_eq!(h.get(b"a").map(text), Some(b"a much longer value than before".to_vec()));
+        assert_eq!(
+            h.get(b"a").map(text),
+            Some(b"a much longer value than before".to_vec())
+        );
         assert_eq!(h.get(b"c"), Some(Item::Int(-300)));
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
@@ -662,10 +672,20 @@ mod tests {
 
     #[test]
     fn random_pairs_distinct_and_repeated() {
-        for limits in [DEFAULT, Limits { max_entries: 0, max_value: 64 }] {
+        for limits in [
+            DEFAULT,
+            Limits {
+                max_entries: 0,
+                max_value: 64,
+            },
+        ] {
             let mut h = Hash::new();
             for i in 0..10 {
-                h.set(format!("f{i}").as_bytes(), format!("{i}").as_bytes(), limits);
+                h.set(
+                    format!("f{i}").as_bytes(),
+                    format!("{i}").as_bytes(),
+                    limits,
+                );
             }
             let mut seen = Vec::new();
             h.random_pairs(5, true, |f, v| {
