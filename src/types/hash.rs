@@ -365,8 +365,8 @@ impl Hash {
     }
 
     /// Sets `field` to `value`; true if the field is new. Converts to a table first when either
-    /// is too long for a listpack, and after adding when there are too many fields, where
-    /// Redis's `hashTypeSet` does.
+    /// is too long for a listpack, and afterwards when there are too many fields, where Redis's
+    /// `hashTypeSet` does.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: Limits) -> bool {
         if let Hash::Listpack(lp) = self {
             let too_long = field.len() > limits.max_value || value.len() > limits.max_value;
@@ -378,7 +378,8 @@ impl Hash {
         match self {
             Hash::Listpack(lp) => {
                 let added = lp.insert(field, value);
-                if added && lp.len() > limits.max_entries {
+                // Checked on replacing too: the limit may have been lowered since.
+                if lp.len() > limits.max_entries {
                     self.convert();
                 }
                 added
@@ -642,6 +643,20 @@ mod tests {
         };
         let mut h = Hash::new();
         h.set(b"a", b"1", none);
+        assert_eq!(h.encoding(), "hashtable");
+
+        // Lowering the limit converts on the next write, even one that replaces a value.
+        let mut h = Hash::new();
+        for f in [b"a", b"b", b"c"] {
+            h.set(f, b"1", DEFAULT);
+        }
+        assert!(h.remove(b"c"));
+        assert_eq!(h.encoding(), "listpack");
+        let lowered = Limits {
+            max_entries: 1,
+            max_value: 64,
+        };
+        assert!(!h.set(b"a", b"2", lowered));
         assert_eq!(h.encoding(), "hashtable");
     }
 
