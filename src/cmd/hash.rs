@@ -279,7 +279,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let (db, stats) = ctx.db();
         let mut reply = Frame::Null;
         if let Some(h) = lookup_hash(db, &args[1], now, stats)? {
-            h.random_pairs(1, false, |f, _| reply = Frame::Bulk(f.to_bytes()));
+            h.random_pairs(1, false, |_, f, _| reply = Frame::Bulk(f.to_bytes()));
         }
         return Ok(reply);
     }
@@ -307,23 +307,31 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = usize::try_from(l.unsigned_abs()).map_err(|_| CmdError::Overflow)?;
     let replies = if distinct { count.min(h.len()) } else { count };
     // A negative count repeats picks without bound: refuse what memory cannot hold rather
-    // than abort the server.
-    let mut fields = Vec::new();
-    fields
-        .try_reserve(replies)
-        .map_err(|_| CmdError::Overflow)?;
-    if !with_values {
-        h.random_pairs(count, distinct, |f, _| {
-            fields.push(Frame::Bulk(f.to_bytes()))
-        });
-        return Ok(Frame::Array(fields));
-    }
-    let mut pairs = Vec::new();
-    pairs.try_reserve(replies).map_err(|_| CmdError::Overflow)?;
-    h.random_pairs(count, distinct, |f, v| {
-        pairs.push((Frame::Bulk(f.to_bytes()), Frame::Bulk(v.to_bytes())))
+    // than abort the server, and render each pair once however often it is picked.
+    let mut picks = Vec::new();
+    picks.try_reserve(replies).map_err(|_| CmdError::Overflow)?;
+    let render = |f: Item, v: Item| {
+        let v = if with_values {
+            v.to_bytes()
+        } else {
+            Bytes::new()
+        };
+        (f.to_bytes(), v)
+    };
+    let repeats = !distinct && count > h.len();
+    let mut rendered: Vec<Option<(Bytes, Bytes)>> = vec![None; if repeats { h.len() } else { 0 }];
+    h.random_pairs(count, distinct, |i, f, v| {
+        let (f, v) = match rendered.get_mut(i) {
+            Some(slot) => slot.get_or_insert_with(|| render(f, v)).clone(),
+            None => render(f, v),
+        };
+        picks.push((Frame::Bulk(f), Frame::Bulk(v)));
     });
-    Ok(Frame::Pairs(pairs))
+    Ok(if with_values {
+        Frame::Pairs(picks)
+    } else {
+        Frame::Array(picks.into_iter().map(|(f, _)| f).collect())
+    })
 }
 
 /// A SCAN cursor as Redis reads it (C's `strtoul`): optional sign, decimal digits, nothing

@@ -241,6 +241,13 @@ mod tests {
     }
 
     #[test]
+    fn pairs_nest_in_resp3_only() {
+        let p = Frame::Pairs(vec![(Frame::bulk_str("f"), Frame::bulk_str("v"))]);
+        assert_eq!(render(&p, false), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+        assert_eq!(render(&p, true), "*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
     fn errors_never_break_the_line() {
         let e = Frame::error("ERR unknown command 'a\r\nb'");
         assert_eq!(render(&e, false), "-ERR unknown command 'a  b'\r\n");

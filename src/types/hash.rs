@@ -416,20 +416,23 @@ impl Hash {
         }
     }
 
-    /// Visits `count` random pairs: distinct ones when `distinct` (all of them, in order, when
-    /// `count` is at least the size), or independent picks that may repeat otherwise.
+    /// Visits `count` random pairs with their position (0..len): distinct ones when `distinct`
+    /// (all of them, in order, when `count` is at least the size), or independent picks that
+    /// may repeat otherwise.
     pub fn random_pairs(
         &self,
         count: usize,
         distinct: bool,
-        mut visit: impl FnMut(Item<'_>, Item<'_>),
+        mut visit: impl FnMut(usize, Item<'_>, Item<'_>),
     ) {
         let len = self.len();
         if len == 0 {
             return;
         }
         if distinct && count >= len {
-            self.iter().for_each(|(f, v)| visit(f, v));
+            self.iter()
+                .enumerate()
+                .for_each(|(i, (f, v))| visit(i, f, v));
             return;
         }
         let mut rng = rand::thread_rng();
@@ -441,11 +444,11 @@ impl Hash {
         let mut emit = |i: usize| match self {
             Hash::Listpack(lp) => {
                 let (f, v) = lp.pair_at(offsets[i]);
-                visit(f, v)
+                visit(i, f, v)
             }
             Hash::Table(t) => {
                 if let Some((f, v)) = t.at(i) {
-                    visit(Item::Str(f), Item::Str(v))
+                    visit(i, Item::Str(f), Item::Str(v))
                 }
             }
         };
@@ -703,7 +706,7 @@ mod tests {
                 );
             }
             let mut seen = Vec::new();
-            h.random_pairs(5, true, |f, v| {
+            h.random_pairs(5, true, |_, f, v| {
                 assert_eq!(&text(f)[1..], &text(v)[..]);
                 seen.push(text(f));
             });
@@ -711,10 +714,13 @@ mod tests {
             seen.dedup();
             assert_eq!(seen.len(), 5);
             let mut n = 0;
-            h.random_pairs(50, false, |_, _| n += 1);
+            h.random_pairs(50, false, |i, _, _| {
+                assert!(i < 10);
+                n += 1
+            });
             assert_eq!(n, 50);
             let mut all = Vec::new();
-            h.random_pairs(11, true, |f, _| all.push(text(f)));
+            h.random_pairs(11, true, |_, f, _| all.push(text(f)));
             assert_eq!(all.len(), 10);
         }
     }
