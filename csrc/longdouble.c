@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,20 @@ int tessera_strtod_strict(const char *s, size_t len, double *out) {
     if (buf != small) free(buf);
     if (ok) *out = v;
     return ok;
+}
+
+/* A blocking command's timeout in seconds, as Redis 7.0 reads it (getTimeoutFromObjectOrReply):
+ * parsed as a long double, then (long long)(value * 1000.0). Redis's cast of a product that
+ * does not fit is undefined in C and gives LLONG_MIN on x86_64, hence "timeout is negative"
+ * for 1e300 or inf; that result is spelled out here rather than left undefined.
+ * Returns 0 when the input is not a valid long double. */
+int tessera_ld_timeout_ms(const char *s, size_t len, long long *out) {
+    long double v;
+    if (!parse_ld(s, len, &v)) return 0;
+    v *= 1000.0L;
+    if (!(v > -9223372036854775808.0L && v < 9223372036854775808.0L))
+        *out = LLONG_MIN;
+    else
+        *out = (long long)v;
+    return 1;
 }

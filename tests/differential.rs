@@ -112,7 +112,9 @@ macro_rules! differential_scripts {
     };
 }
 
-differential_scripts!(strings, bitmaps, keyspace, expiry, connection, server, hashes);
+differential_scripts!(
+    strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes
+);
 
 /// A script file nobody listed would silently never run.
 #[test]

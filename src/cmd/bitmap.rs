@@ -55,6 +55,7 @@ fn read_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     let (db, stats) = ctx.db();
     Ok(lookup_str(db, key, now, stats)?.map(|e| match &e.value {
         Value::Str(s) => s.to_bytes(),
+        #[allow(unreachable_patterns)]
         _ => unreachable!("lookup_str checked the type"),
     }))
 }
@@ -71,6 +72,7 @@ fn raw_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Vec<u8>, Cm
         .expect("present: found or created just above");
     match &mut entry.value {
         Value::Str(s) => Ok(s.make_raw()),
+        #[allow(unreachable_patterns)]
         _ => unreachable!("lookup_str checked the type"),
     }
 }

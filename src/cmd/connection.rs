@@ -9,10 +9,11 @@ use bytes::Bytes;
 
 use super::args::{is, parse_int, ArgCursor};
 use super::keyspace::db_index;
-use super::{boxed, Args, CmdError, Command, Run, SessionFuture};
+use super::{boxed, unknown_subcommand, Args, CmdError, Command, Run, SessionFuture};
 use crate::db::now_ms;
 use crate::net::session::{ReplyMode, Session};
 use crate::resp::Frame;
+use crate::shard::blocking::Delivery;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
@@ -86,6 +87,9 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
         .flags(&["noscript", "loading", "stale"])
         .acl(&["@slow", "@connection"]),
     Command::new("client|kill", -3, Run::Session(client_kill))
+        .flags(&["admin", "noscript", "loading", "stale"])
+        .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
+    Command::new("client|unblock", -3, Run::Session(client_unblock))
         .flags(&["admin", "noscript", "loading", "stale"])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|pause", -3, Run::Session(client_pause))
@@ -370,6 +374,39 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     skip_id: Option<u64>,
+}
+
+/// Ends a blocked client's wait as if it timed out, or with an error.
+fn client_unblock(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        if args.len() > 4 {
+            return unknown_subcommand(&args);
+        }
+        let Ok(id) = parse_int(&args[2]) else {
+            return CmdError::NotInteger.into();
+        };
+        let with_error = match args.get(3) {
+            None => false,
+            Some(a) if is(a, "timeout") => false,
+            Some(a) if is(a, "error") => true,
+            Some(_) => return Frame::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        };
+        let unblocked = s
+            .node
+            .broadcast(move |data| {
+                data.blocking.unblock(id as u64, || {
+                    if with_error {
+                        Delivery::Error(Frame::error(
+                            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+                        ))
+                    } else {
+                        Delivery::TimedOut
+                    }
+                })
+            })
+            .await;
+        Frame::Integer(unblocked.into_iter().any(|u| u) as i64)
+    })
 }
 
 fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {

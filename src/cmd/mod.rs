@@ -16,13 +16,17 @@
 
 pub mod args;
 pub mod bitmap;
+pub mod blocking;
 pub mod connection;
 pub mod error;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -196,8 +200,12 @@ fn families() -> impl Iterator<Item = &'static Command> {
         bitmap::COMMANDS,
         hash::COMMANDS,
         keyspace::COMMANDS,
+        list::COMMANDS,
+        blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

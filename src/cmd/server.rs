@@ -172,7 +172,7 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::DbIndexOutOfRange.into();
         };
         s.node
-            .broadcast_atomic(move |data| data.ks.dbs.swap(a, b))
+            .broadcast_atomic(move |data| data.ks.swap_dbs(a, b))
             .await;
         Frame::ok()
     })
@@ -249,6 +249,7 @@ fn cpu_times() -> (f64, f64, f64, f64) {
 #[derive(Default)]
 struct ShardReport {
     clients: usize,
+    blocked_clients: usize,
     keys: Vec<(usize, usize, u64)>,
     commands: Vec<(&'static str, CmdStat)>,
     total_commands: u64,
@@ -277,6 +278,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .node
             .broadcast(|data| ShardReport {
                 clients: data.clients.len(),
+                blocked_clients: data.blocking.blocked_clients(),
                 keys: data
                     .ks
                     .dbs
@@ -349,7 +351,14 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         reports.iter().map(|r| r.clients).sum::<usize>().to_string(),
                     ),
                     ("maxclients".into(), cfg.maxclients().to_string()),
-                    ("blocked_clients".into(), "0".into()),
+                    (
+                        "blocked_clients".into(),
+                        reports
+                            .iter()
+                            .map(|r| r.blocked_clients)
+                            .sum::<usize>()
+                            .to_string(),
+                    ),
                     ("tracking_clients".into(), "0".into()),
                 ],
             });
@@ -375,6 +384,14 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         format!("{:.2}", rss as f64 / used.max(1) as f64),
                     ),
                     ("mem_allocator".into(), "mimalloc".into()),
+                    (
+                        "lazyfree_pending_objects".into(),
+                        crate::db::lazyfree::pending().to_string(),
+                    ),
+                    (
+                        "lazyfreed_objects".into(),
+                        crate::db::lazyfree::freed().to_string(),
+                    ),
                 ],
             });
         }

@@ -274,12 +274,15 @@ pub fn expire_at(
 fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    // Only GET needs the old value to be a string: plain SET replaces a key of any type.
-    let (existed, old_value) = if opts.get {
-        let old = lookup_str(db, key, now, stats)?;
-        (old.is_some(), Some(old.map(|e| str_of(e).to_bytes())))
+    // SET overwrites a key of any type; only GET needs the old value to be a string.
+    let old_value = if opts.get {
+        Some(lookup_str(db, key, now, stats)?.map(|e| str_of(e).to_bytes()))
     } else {
-        (db.lookup(key, now, stats).is_some(), None)
+        None
+    };
+    let existed = match &old_value {
+        Some(old) => old.is_some(),
+        None => db.lookup(key, now, stats).is_some(),
     };
     let blocked = match opts.condition {
         Condition::IfAbsent => existed,

@@ -10,8 +10,10 @@
 //! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
 
 pub mod dense;
+pub mod lazyfree;
 pub mod value;
 
+use bytes::Bytes;
 use rand::Rng;
 
 use crate::types::blob::Blob;
@@ -115,6 +117,11 @@ pub struct Db {
     /// Running estimate of the remaining TTL of volatile keys, from the active cycle's samples,
     /// as Redis estimates INFO keyspace's avg_ttl.
     avg_ttl: u64,
+    /// Keys some client is blocked on (BLPOP, BZPOPMIN...), kept by the shard's blocking
+    /// table. Blocked keys are always absent, so creating one is what makes it ready.
+    blocked: ahash::AHashSet<Bytes>,
+    /// Blocked keys created since the shard last served its blocked clients.
+    ready: Vec<Bytes>,
 }
 
 impl Db {
@@ -213,7 +220,12 @@ impl Db {
 
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
         let expiring = entry.expire_at != 0;
-        self.keys.insert(key, entry);
+        let created = self.keys.insert(key, entry).is_none();
+        if created && !self.blocked.is_empty() {
+            if let Some(k) = self.blocked.get(key) {
+                self.ready.push(k.clone());
+            }
+        }
         if expiring {
             if !self.volatile.contains(key) {
                 self.volatile.insert(key, ());
@@ -246,8 +258,38 @@ impl Db {
         true
     }
 
+    /// Empties the database and returns its old contents; which keys are blocked on stays.
     pub fn clear(&mut self) -> Db {
-        std::mem::take(self)
+        let mut old = std::mem::take(self);
+        self.blocked = std::mem::take(&mut old.blocked);
+        old
+    }
+
+    /// Notes that a client blocks on `key` (absent), so its creation makes it ready.
+    pub fn watch_blocked(&mut self, key: &Bytes) {
+        self.blocked.insert(key.clone());
+    }
+
+    /// No client blocks on `key` any more.
+    pub fn unwatch_blocked(&mut self, key: &[u8]) {
+        self.blocked.remove(key);
+    }
+
+    /// Blocked keys created since the last call.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Marks a blocked key ready whether or not it was just created: after SWAPDB, or when a
+    /// client served elsewhere leaves elements behind.
+    pub fn mark_ready(&mut self, key: &[u8]) {
+        if let Some(k) = self.blocked.get(key) {
+            self.ready.push(k.clone());
+        }
+    }
+
+    pub fn has_blocked(&self) -> bool {
+        !self.blocked.is_empty()
     }
 
     /// A uniformly random live key, deleting expired ones met on the way.
@@ -413,6 +455,26 @@ impl Keyspace {
 
     pub fn db(&mut self, index: usize) -> (&mut Db, &mut KeyStats) {
         (&mut self.dbs[index], &mut self.stats)
+    }
+
+    /// SWAPDB: the data moves, but clients stay blocked on the database index they named, and
+    /// their keys may now exist.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+        let (x, y) = (
+            std::mem::take(&mut self.dbs[a].blocked),
+            std::mem::take(&mut self.dbs[b].blocked),
+        );
+        self.dbs[a].blocked = y;
+        self.dbs[b].blocked = x;
+        for db in [a, b] {
+            let keys: Vec<Bytes> = self.dbs[db].blocked.iter().cloned().collect();
+            for k in keys {
+                if self.dbs[db].keys.contains(&k) {
+                    self.dbs[db].ready.push(k);
+                }
+            }
+        }
     }
 }
 

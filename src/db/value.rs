@@ -9,7 +9,10 @@ use bytes::Bytes;
 
 use crate::types::blob::Blob;
 use crate::types::hash::Hash;
+use crate::types::list::List;
 use crate::types::numfmt::parse_i64_strict;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Redis keeps strings up to this length in one allocation with their header (`embstr`).
 pub const EMBSTR_MAX: usize = 44;
@@ -17,6 +20,10 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
+    /// Boxed: a list is rare next to strings and should not widen every entry.
+    List(Box<List>),
+    Set(Set),
+    ZSet(ZSet),
     Hash(Hash),
 }
 
@@ -49,6 +56,9 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
             Value::Hash(_) => "hash",
         }
     }
@@ -58,6 +68,10 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Emb(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            // Redis 7.0 has no other list encoding (listpack lists came in 7.2).
+            Value::List(_) => "quicklist",
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
             Value::Hash(h) => h.encoding(),
         }
     }
@@ -68,6 +82,9 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Emb(b)) => b.heap_size(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::List(l) => l.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
             Value::Hash(h) => h.heap_size(),
         }
     }

@@ -26,6 +26,9 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: Cell<bool>,
     pub query_buf: Cell<usize>,
+    /// Waiting in a blocking command (BLPOP...): CLIENT LIST's `b` flag, and the connection
+    /// watches its socket meanwhile so that a client that leaves stops waiting.
+    pub blocked: Cell<bool>,
 }
 
 impl ClientInfo {
@@ -46,7 +49,11 @@ impl ClientInfo {
             name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            if shard_flags.is_empty() { "N" } else { shard_flags },
+            match (shard_flags.is_empty(), self.blocked.get()) {
+                (_, true) => "b",
+                (true, false) => "N",
+                (false, false) => shard_flags,
+            },
             self.db.get(),
             self.query_buf.get(),
             self.last_cmd.get(),

@@ -8,7 +8,9 @@
 //! The socket is read and written through the shard's io_uring driver ([`super::uring`]), which
 //! submits this connection's receive or send together with every other connection's.
 
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -44,6 +46,7 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
         no_evict: Default::default(),
         killed: Default::default(),
         query_buf: Default::default(),
+        blocked: Default::default(),
     });
     {
         let mut data = node.data.borrow_mut();
@@ -83,7 +86,10 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                     if args.is_empty() {
                         continue;
                     }
-                    let reply = execute(s, args).await;
+                    let Some(reply) = execute_watching(s, args, stream, &mut input).await else {
+                        // The client left while blocked.
+                        return Ok(());
+                    };
                     write_reply(s, &reply, &mut output);
                     if s.close {
                         return flush(s, stream, &mut output).await;
@@ -104,6 +110,35 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
             flush(s, stream, &mut output).await?;
         }
     }
+}
+
+/// Runs one command. While it is blocked (BLPOP...), also watches the socket: input that
+/// arrives meanwhile is kept in `input`, and if the client goes away the command is dropped,
+/// which ends its wait. `None` then. Other commands are never interrupted: a command that
+/// spans shards must finish once started.
+async fn execute_watching(
+    s: &mut Session,
+    args: crate::cmd::Args,
+    stream: &mut UringStream,
+    input: &mut BytesMut,
+) -> Option<Frame> {
+    let info = s.info.clone();
+    let mut exec = std::pin::pin!(execute(s, args));
+    let mut closed = std::pin::pin!(stream.closed(input));
+    let mut gone = false;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(reply) = exec.as_mut().poll(cx) {
+            return Poll::Ready(Some(reply));
+        }
+        if info.blocked.get() && !gone && closed.as_mut().poll(cx).is_ready() {
+            gone = true;
+        }
+        if gone && info.blocked.get() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Writes out the pending replies, counting them for INFO's total_net_output_bytes.

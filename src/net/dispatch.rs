@@ -114,7 +114,9 @@ pub async fn run_keyed(
                 db,
                 now: now_ms(),
             };
-            return f(&mut ctx, &args).unwrap_or_else(Frame::from);
+            let reply = f(&mut ctx, &args).unwrap_or_else(Frame::from);
+            node.serve_blocked(&mut data);
+            return reply;
         }
     }
     let wait_for = lock_keys(cmd, db, &args);
@@ -217,7 +219,29 @@ async fn gather(
     f: KeyedFn,
     args: Args,
 ) -> Frame {
-    let mut owners = keys_with_owners(node, cmd, &args);
+    let keys: Vec<Bytes> = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
+    run_with_keys(node, db, &keys, f, args, cmd.is_write(), |_| true)
+        .await
+        .unwrap_or_else(|| unreachable!("accepts every gathering"))
+}
+
+/// Runs `f` on a scratch keyspace holding copies of `keys` (any keys, from any shards), with
+/// all of them locked, then writes them back if the command writes. `accept` first checks the
+/// gathered copies; if it refuses (SORT finds its source now names keys it did not gather),
+/// nothing runs and `None` tells the caller to try again with the right keys.
+pub async fn run_with_keys(
+    node: &Rc<Node>,
+    db: usize,
+    keys: &[Bytes],
+    f: KeyedFn,
+    args: Args,
+    write: bool,
+    accept: impl FnOnce(&mut crate::db::Keyspace) -> bool,
+) -> Option<Frame> {
+    let mut owners: Vec<(usize, Blob)> = keys
+        .iter()
+        .map(|k| (key_owner(k, node.shards), Blob::new(k)))
+        .collect();
     owners.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
     owners.dedup_by(|a, b| a.1 == b.1);
     let tx = Tx::begin(
@@ -225,11 +249,13 @@ async fn gather(
         owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
     )
     .await;
-    let write = cmd.is_write();
     // Copy rather than move the entries out: commands that take no key locks (SCAN, RANDOMKEY,
     // INFO) must keep seeing every key that exists before and after, not a hole while it is
     // away. The scatter overwrites them with the results.
     let mut scratch = tx.gather(db, &owners).await;
+    if !accept(&mut scratch) {
+        return None;
+    }
     let reply = {
         let mut ctx = Ctx {
             ks: &mut scratch,
@@ -241,5 +267,5 @@ async fn gather(
     if write {
         tx.scatter(db, &owners, &mut scratch).await;
     }
-    reply
+    Some(reply)
 }

@@ -808,6 +808,36 @@ impl UringStream {
         }
     }
 
+    /// Resolves when the peer closes the connection or it fails, appending whatever the peer
+    /// sends meanwhile to `buf`. Unlike [`read`](Self::read) it can be dropped at any point
+    /// without losing input, so it can watch the socket while a command waits.
+    pub async fn closed(&mut self, buf: &mut BytesMut) {
+        let fd = self.sock.as_raw_fd();
+        loop {
+            if let Some(idx) = self.inbox {
+                match std::future::poll_fn(|cx| self.driver.poll_inbox(idx, fd, buf, cx)).await {
+                    Some(Ok(0)) | Some(Err(_)) => return,
+                    Some(Ok(_)) => continue,
+                    None => {} // starved: peek below until buffers are back
+                }
+            }
+            let mut probe = 0u8;
+            // SAFETY: a one-byte peek into a local; the data stays queued in the socket.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    (&mut probe as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
+                return;
+            }
+            glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Queues all of `buf` to be sent and leaves `buf` empty (with a spare buffer's capacity).
     /// Waits only for the previous send, so an error may be reported one write late, or by
     /// [`flush`](Self::flush).

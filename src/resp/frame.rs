@@ -25,8 +25,8 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// A RESP3 set; RESP2 clients get an array.
     Set(Vec<Frame>),
-    /// Pairs such as HRANDFIELD's fields with values: RESP3 clients get an array of
-    /// two-element arrays, RESP2 clients one flat array.
+    /// Pairs that RESP3 clients get as an array of two-element arrays and RESP2 clients as one
+    /// flat array (ZRANGE ... WITHSCORES, ZRANDMEMBER ... WITHSCORES), as Redis replies them.
     Pairs(Vec<(Frame, Frame)>),
     /// A RESP3 double; RESP2 clients get a bulk string in Redis's `%.17g` format.
     Double(f64),
@@ -97,6 +97,17 @@ impl Frame {
                 write_int_line(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
                 items.iter().for_each(|f| f.write(out, resp3));
             }
+            Frame::Pairs(pairs) => {
+                let n = pairs.len() as i64;
+                write_int_line(out, b'*', if resp3 { n } else { 2 * n });
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.write(out, resp3);
+                    b.write(out, resp3);
+                }
+            }
             Frame::Map(pairs) => {
                 if resp3 {
                     write_int_line(out, b'%', pairs.len() as i64);
@@ -106,20 +117,6 @@ impl Frame {
                 for (k, v) in pairs {
                     k.write(out, resp3);
                     v.write(out, resp3);
-                }
-            }
-            Frame::Pairs(pairs) => {
-                if resp3 {
-                    write_int_line(out, b'*', pairs.len() as i64);
-                } else {
-                    write_int_line(out, b'*', 2 * pairs.len() as i64);
-                }
-                for (a, b) in pairs {
-                    if resp3 {
-                        out.put_slice(b"*2\r\n");
-                    }
-                    a.write(out, resp3);
-                    b.write(out, resp3);
                 }
             }
             Frame::Double(d) => {
@@ -241,10 +238,10 @@ mod tests {
     }
 
     #[test]
-    fn pairs_nest_in_resp3_only() {
-        let p = Frame::Pairs(vec![(Frame::bulk_str("f"), Frame::bulk_str("v"))]);
-        assert_eq!(render(&p, false), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
-        assert_eq!(render(&p, true), "*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    fn pairs_nest_only_in_resp3() {
+        let p = Frame::Pairs(vec![(Frame::bulk_str("a"), Frame::Integer(1))]);
+        assert_eq!(render(&p, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(render(&p, true), "*1\r\n*2\r\n$1\r\na\r\n:1\r\n");
     }
 
     #[test]

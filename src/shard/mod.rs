@@ -9,6 +9,7 @@
 //! [`Node`] is a shard's handle on all of this; connection tasks on the shard share it through
 //! an `Rc`. The cross-shard transaction layer built on it lives in [`tx`].
 
+pub mod blocking;
 pub mod evict;
 pub mod expire;
 pub mod locks;
@@ -35,6 +36,7 @@ pub struct ShardData {
     pub locks: LockTable,
     pub stats: ShardStats,
     pub clients: crate::net::clients::ClientRegistry,
+    pub blocking: blocking::Blocking,
 }
 
 impl ShardData {
@@ -133,6 +135,7 @@ impl Node {
                 ks: Keyspace::new(databases),
                 locks: LockTable::default(),
                 stats: ShardStats::default(),
+                blocking: Default::default(),
                 clients: Default::default(),
             }),
             global,
@@ -194,7 +197,9 @@ impl Node {
                     .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
             if free {
                 // Runs to completion without yielding, so it needs no lock to be atomic.
-                return f(&mut data);
+                let r = f(&mut data);
+                self.serve_blocked(&mut data);
+                return r;
             }
             data.locks.acquire(owner, wait_for)
         };
@@ -204,7 +209,43 @@ impl Node {
         let mut data = self.data.borrow_mut();
         let r = f(&mut data);
         data.locks.release(owner);
+        self.serve_blocked(&mut data);
         r
+    }
+
+    /// Serves clients blocked on keys the last command created. Called after every piece of
+    /// work that may write, before anything else runs on this shard.
+    #[inline]
+    pub fn serve_blocked(self: &Rc<Self>, data: &mut ShardData) {
+        if data.blocking.has_waiters() {
+            self.serve_blocked_slow(data);
+        }
+    }
+
+    fn serve_blocked_slow(self: &Rc<Self>, data: &mut ShardData) {
+        let ShardData {
+            id,
+            ks,
+            blocking,
+            locks,
+            ..
+        } = data;
+        let out = blocking::serve_ready(*id, blocking, ks, locks, crate::db::now_ms());
+        for (shard, block, delivery) in out {
+            self.send_delivery(shard, block, delivery);
+        }
+    }
+
+    /// Hands a blocked client's reply to its shard without waiting.
+    pub fn send_delivery(self: &Rc<Self>, shard: usize, block: u64, delivery: blocking::Delivery) {
+        let node = self.clone();
+        glommio::spawn_local(async move {
+            node.run_on(shard, Vec::new(), move |data| {
+                data.blocking.deliver(block, delivery)
+            })
+            .await
+        })
+        .detach();
     }
 
     /// Runs `f` on every shard, this one included, and returns the results in shard order.
@@ -248,7 +289,9 @@ impl Node {
     /// shards are delivered in order, so the unlock arrives after the transaction's hops.
     pub fn unlock_on(self: &Rc<Self>, shard: usize, owner: u64) {
         if shard == self.id {
-            self.data.borrow_mut().locks.release(owner);
+            let mut data = self.data.borrow_mut();
+            data.locks.release(owner);
+            self.serve_blocked(&mut data);
         } else {
             let node = self.clone();
             glommio::spawn_local(async move {
@@ -292,7 +335,12 @@ async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Reque
                             .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
                 };
                 if runnable {
-                    let value = job(&mut node.data.borrow_mut());
+                    let value = {
+                        let mut data = node.data.borrow_mut();
+                        let value = job(&mut data);
+                        node.serve_blocked(&mut data);
+                        value
+                    };
                     node.respond(peer, id, value);
                 } else {
                     let node = node.clone();
@@ -317,7 +365,11 @@ async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Reque
                     }
                 }
             }
-            Request::Unlock { owner } => node.data.borrow_mut().locks.release(owner),
+            Request::Unlock { owner } => {
+                let mut data = node.data.borrow_mut();
+                data.locks.release(owner);
+                node.serve_blocked(&mut data);
+            }
         }
     }
 }

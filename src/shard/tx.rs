@@ -70,6 +70,8 @@ impl Tx {
     /// `scatter` replaces them.
     pub async fn gather(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
+        // Commands run on the scratch copy must pick encodings by the configured thresholds.
+        scratch.limits = self.node.data.borrow().ks.limits;
         for &shard in &self.shards {
             let wanted: Vec<Blob> = keys
                 .iter()
@@ -79,18 +81,22 @@ impl Tx {
             if wanted.is_empty() {
                 continue;
             }
-            let entries = self
+            // The command runs against the scratch keyspace, so it takes the shards' encoding
+            // limits too (a STORE result's encoding depends on them).
+            let (entries, limits) = self
                 .hop(shard, move |data| {
                     let db = &data.ks.dbs[db];
-                    wanted
+                    let entries = wanted
                         .into_iter()
                         .map(|k| {
                             let e = db.peek(&k).cloned();
                             (k, e)
                         })
-                        .collect::<Vec<(Blob, Option<Entry>)>>()
+                        .collect::<Vec<(Blob, Option<Entry>)>>();
+                    (entries, data.ks.limits)
                 })
                 .await;
+            scratch.limits = limits;
             for (k, e) in entries {
                 if let Some(e) = e {
                     scratch.dbs[db].insert_entry(&k, e);

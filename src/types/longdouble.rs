@@ -12,6 +12,7 @@ use crate::cmd::error::CmdError;
 
 extern "C" {
     fn tessera_ld_check(s: *const c_char, len: usize) -> c_int;
+    fn tessera_ld_timeout_ms(s: *const c_char, len: usize, out: *mut i64) -> c_int;
     fn tessera_ld_add(
         cur: *const c_char,
         curlen: usize,
@@ -297,4 +298,14 @@ mod tests {
             Err("ERR increment would produce NaN or Infinity".into())
         );
     }
+}
+
+/// A blocking command's timeout argument in milliseconds, as Redis computes it: seconds as a
+/// long double times 1000, truncated; values too large for that come out negative, as on
+/// Redis. `None` when the argument is not a float.
+pub fn timeout_ms(s: &[u8]) -> Option<i64> {
+    let mut out = 0i64;
+    // SAFETY: the shim reads `len` bytes from the pointer and writes one i64 to `out`.
+    let ok = unsafe { tessera_ld_timeout_ms(s.as_ptr().cast(), s.len(), &mut out) };
+    (ok == 1).then_some(out)
 }

@@ -1,0 +1,357 @@
+//! Waiting for data: the client side of blocking commands (BLPOP, BLMOVE, BZPOPMIN...).
+//!
+//! [`block_on`] is the whole journey of a blocking command: register on each key's shard in
+//! argument order (a shard that already has data serves at once), then wait for a reply, the
+//! timeout, CLIENT UNBLOCK, or the client leaving. The serving side, and why every element is
+//! delivered exactly once, is in [`crate::shard::blocking`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
+use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
+use crate::db::now_ms;
+use crate::net::dispatch::run_keyed;
+use crate::net::session::Session;
+use crate::resp::Frame;
+use crate::shard::blocking::{self, BlockState, Delivery, Registration, ServeFn, Waiter};
+use crate::shard::{Node, ShardData};
+use crate::slot::key_owner;
+use crate::types::blob::Blob;
+use crate::types::list::End;
+use crate::types::longdouble;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("blpop", -3, Run::Session(blpop))
+        .flags(&["write", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("brpop", -3, Run::Session(brpop))
+        .flags(&["write", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, -2, 1)),
+    Command::new("blmove", 6, Run::Session(blmove))
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, 2, 1)),
+    Command::new("brpoplpush", 4, Run::Session(brpoplpush))
+        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .acl(&["@write", "@list", "@slow", "@blocking"])
+        .keys(keys(1, 2, 1)),
+    Command::new("blmpop", -5, Run::Session(blmpop))
+        .flags(&["write", "blocking", "movablekeys"])
+        .acl(&["@write", "@list", "@slow", "@blocking"]),
+];
+
+// --- The blocking list commands: parse, then wait with the serving half of the command. ---
+
+fn blpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(pop_any(s, args, End::Head))
+}
+
+fn brpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(pop_any(s, args, End::Tail))
+}
+
+/// BLPOP/BRPOP key [key ...] timeout.
+async fn pop_any(s: &mut Session, args: Args, end: End) -> Frame {
+    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let block = Block {
+        keys: (1..args.len() - 1).collect(),
+        timeout_ms,
+        serve: match end {
+            End::Head => serve_lpop,
+            End::Tail => serve_rpop,
+        },
+        wants: "list",
+        moves: None,
+        on_timeout: Frame::NullArray,
+    };
+    block_on(s, args, block).await
+}
+
+fn serve_lpop(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    serve_pop(ctx, key, End::Head)
+}
+
+fn serve_rpop(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    serve_pop(ctx, key, End::Tail)
+}
+
+/// BLPOP's reply: the key and one element.
+fn serve_pop(ctx: &mut Ctx, key: &Bytes, end: End) -> Result<Option<Frame>, CmdError> {
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    Ok(pop_elems(db, stats, now, key, end, 1)?
+        .and_then(|mut popped| popped.pop())
+        .map(|e| Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(e)])))
+}
+
+fn blmove(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(move_any(s, args))
+}
+
+fn brpoplpush(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(move_any(s, args))
+}
+
+/// BLMOVE and BRPOPLPUSH: wait on the source; the move runs as LMOVE would.
+async fn move_any(s: &mut Session, args: Args) -> Frame {
+    let (from, to) = match move_ends(&args) {
+        Ok(ends) => ends,
+        Err(e) => return e.into(),
+    };
+    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });
+    let lmove = vec![
+        Bytes::from_static(b"LMOVE"),
+        args[1].clone(),
+        args[2].clone(),
+        side(from),
+        side(to),
+    ];
+    let block = Block {
+        keys: vec![1],
+        timeout_ms,
+        serve: serve_move,
+        wants: "list",
+        moves: Some((2, lmove)),
+        on_timeout: Frame::Null,
+    };
+    block_on(s, args, block).await
+}
+
+/// BLMOVE's and BRPOPLPUSH's move from the ready source `key`, as LMOVE does it.
+fn serve_move(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    let (from, to) = move_ends(args)?;
+    let (now, fill) = (ctx.now, ctx.ks.limits.list_max_listpack_size);
+    let (db, stats) = ctx.db();
+    Ok(move_elem(db, stats, now, key, &args[2], from, to, fill)?.map(Frame::Bulk))
+}
+
+/// BLMOVE names its ends; BRPOPLPUSH is BLMOVE ... RIGHT LEFT.
+fn move_ends(args: &[Bytes]) -> Result<(End, End), CmdError> {
+    if args.len() == 6 {
+        Ok((parse_end(&args[3])?, parse_end(&args[4])?))
+    } else {
+        Ok((End::Tail, End::Head))
+    }
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
+fn blmpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let timeout_ms = match parse_timeout(&args[1]) {
+            Ok(t) => t,
+            Err(e) => return e.into(),
+        };
+        let keys = match parse_mpop(&args, 2) {
+            Ok((keys, _, _)) => 3..3 + keys.len(),
+            Err(e) => return e.into(),
+        };
+        let block = Block {
+            keys: keys.collect(),
+            timeout_ms,
+            serve: serve_mpop,
+            wants: "list",
+            moves: None,
+            on_timeout: Frame::NullArray,
+        };
+        block_on(s, args, block).await
+    })
+}
+
+fn serve_mpop(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
+    let (_, end, count) = parse_mpop(args, 2)?;
+    let now = ctx.now;
+    let (db, stats) = ctx.db();
+    mpop(db, stats, now, std::slice::from_ref(key), end, count)
+}
+
+/// What a blocking command waits for and how it is served.
+pub struct Block {
+    /// Positions of the keys to wait on, in the order they are tried.
+    pub keys: Vec<usize>,
+    /// Milliseconds; 0 waits forever.
+    pub timeout_ms: u64,
+    pub serve: ServeFn,
+    /// The type a key must hold to serve the command.
+    pub wants: &'static str,
+    /// For a move (BLMOVE, BRPOPLPUSH): where the destination key is, and the non-blocking
+    /// command (LMOVE's arguments) that performs the move when the two keys are on different
+    /// shards.
+    pub moves: Option<(usize, Args)>,
+    /// The reply on timeout: a null array for pops, a null bulk for moves.
+    pub on_timeout: Frame,
+}
+
+/// Parses a timeout argument in seconds (decimals allowed) with Redis's errors.
+pub fn parse_timeout(arg: &[u8]) -> Result<u64, CmdError> {
+    match longdouble::timeout_ms(arg) {
+        None => Err(CmdError::err("ERR timeout is not a float or out of range")),
+        Some(ms) if ms < 0 => Err(CmdError::err("ERR timeout is negative")),
+        Some(ms) if ms > 0 && ms > i64::MAX - now_ms() as i64 => {
+            Err(CmdError::err("ERR timeout is out of range"))
+        }
+        Some(ms) => Ok(ms as u64),
+    }
+}
+
+/// Ends a wait that is abandoned (timeout, CLIENT UNBLOCK, the connection dropping the
+/// command): no shard may serve it afterwards, and the waiters it left are cleaned up.
+struct Registered {
+    node: std::rc::Rc<Node>,
+    state: Arc<BlockState>,
+    db: usize,
+    keys: Vec<(usize, Bytes)>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.state.end();
+        self.node
+            .data
+            .borrow_mut()
+            .blocking
+            .remove_client(self.state.id);
+        let db = self.db;
+        for (shard, key) in std::mem::take(&mut self.keys) {
+            let node = self.node.clone();
+            glommio::spawn_local(async move {
+                node.run_on(shard, Vec::new(), move |data: &mut ShardData| {
+                    blocking::prune(&mut data.blocking, &mut data.ks, db, &key)
+                })
+                .await
+            })
+            .detach();
+        }
+    }
+}
+
+/// Runs a blocking command to its reply.
+pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
+    let args = Arc::new(args);
+    loop {
+        match block_once(s, &args, &block).await {
+            Outcome::Reply(reply) => return reply,
+            Outcome::Retry { shard, db, key } => {
+                // Claimed for a move across shards: do it atomically through the
+                // transaction layer, then let the source's next waiter have a look.
+                let (_, lmove) = block.moves.as_ref().expect("only moves retry");
+                let cmd = Table::get()
+                    .lookup(&lmove[0])
+                    .expect("the move's command exists");
+                let super::Run::Keyed(f) = cmd.run else {
+                    unreachable!("LMOVE is a keyed command")
+                };
+                let reply = run_keyed(&s.node, s.db, cmd, f, None, lmove.clone()).await;
+                let _ = s
+                    .node
+                    .run_on(shard, Vec::new(), move |data: &mut ShardData| {
+                        data.ks.dbs[db].mark_ready(&key)
+                    })
+                    .await;
+                if !matches!(reply, Frame::Null) {
+                    return reply;
+                }
+                // Someone else took the element first: wait again.
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Reply(Frame),
+    Retry { shard: usize, db: usize, key: Bytes },
+}
+
+async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome {
+    let node = s.node.clone();
+    let db = s.db;
+    let state = Arc::new(BlockState::new(node.id, node.fresh_id()));
+    let delivered = node
+        .data
+        .borrow_mut()
+        .blocking
+        .add_client(s.info.id, state.clone());
+    let mut registered = Registered {
+        node: node.clone(),
+        state: state.clone(),
+        db,
+        keys: Vec::new(),
+    };
+    let dest_owner = block
+        .moves
+        .as_ref()
+        .map(|(p, _)| key_owner(&args[*p], node.shards));
+    for &p in &block.keys {
+        let key = args[p].clone();
+        let shard = key_owner(&key, node.shards);
+        let waiter = Waiter {
+            state: state.clone(),
+            db,
+            args: args.clone(),
+            serve: block.serve,
+            wants: block.wants,
+            retry_elsewhere: dest_owner.is_some_and(|d| d != shard),
+            also_writes: block
+                .moves
+                .as_ref()
+                .filter(|_| dest_owner == Some(shard))
+                .map(|(p, _)| args[*p].clone()),
+        };
+        let mut lock = vec![(db as u32, Blob::new(&key))];
+        if let Some(dst) = &waiter.also_writes {
+            lock.push((db as u32, Blob::new(dst)));
+        }
+        let k = key.clone();
+        let outcome = node
+            .run_on(shard, lock, move |data: &mut ShardData| {
+                blocking::register(&mut data.blocking, &mut data.ks, now_ms(), k, waiter)
+            })
+            .await;
+        registered.keys.push((shard, key.clone()));
+        match outcome {
+            Registration::Served(reply) | Registration::Failed(reply) => {
+                return Outcome::Reply(reply)
+            }
+            Registration::Retry => return Outcome::Retry { shard, db, key },
+            Registration::Queued | Registration::Skipped => {}
+        }
+    }
+    s.info.blocked.set(true);
+    let delivery = if block.timeout_ms == 0 {
+        delivered.await
+    } else {
+        let timeout = glommio::timer::sleep(Duration::from_millis(block.timeout_ms));
+        let mut delivered = std::pin::pin!(delivered);
+        match futures_lite::future::or(async { Some(delivered.as_mut().await) }, async {
+            timeout.await;
+            None
+        })
+        .await
+        {
+            Some(d) => d,
+            // Timed out, unless a shard claimed the client at the same moment: its reply is
+            // on the way, and its element already taken, so wait for it.
+            None if state.end() => Some(Delivery::TimedOut),
+            None => delivered.await,
+        }
+    };
+    s.info.blocked.set(false);
+    drop(registered);
+    match delivery {
+        Some(Delivery::Reply(reply)) => Outcome::Reply(reply),
+        Some(Delivery::Error(err)) => Outcome::Reply(err),
+        Some(Delivery::Retry { shard, db, key }) => Outcome::Retry { shard, db, key },
+        Some(Delivery::TimedOut) | None => Outcome::Reply(block.on_timeout.clone()),
+    }
+}
