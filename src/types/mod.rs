@@ -9,6 +9,6 @@ pub mod lcs;
 pub mod list;
 pub mod longdouble;
 pub mod numfmt;
-pub mod set;
 pub mod ostree;
+pub mod set;
 pub mod zset;
