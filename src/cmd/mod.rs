@@ -19,6 +19,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod connection;
 pub mod error;
+pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod meta;
@@ -197,6 +198,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
     [
         string::COMMANDS,
         bitmap::COMMANDS,
+        hash::COMMANDS,
         keyspace::COMMANDS,
         list::COMMANDS,
         blocking::COMMANDS,

@@ -256,7 +256,7 @@ fn lookup_by_pattern(db: &mut Db, stats: &mut KeyStats, now: u64, pattern: &[u8]
     let entry = db.get(&key, now, stats)?;
     match (&entry.value, field) {
         (Value::Str(s), None) => Some(s.to_bytes()),
-        (Value::Hash(h), Some(f)) => h.get(&f).map(|v| Bytes::copy_from_slice(&v)),
+        (Value::Hash(h), Some(f)) => h.get(&f).map(|v| v.to_bytes()),
         _ => None,
     }
 }

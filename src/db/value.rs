@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use crate::types::blob::Blob;
+use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::numfmt::parse_i64_strict;
 use crate::types::set::Set;
@@ -23,6 +24,7 @@ pub enum Value {
     List(Box<List>),
     Set(Set),
     ZSet(ZSet),
+    Hash(Hash),
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -69,6 +72,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -81,6 +85,7 @@ impl Value {
             Value::List(l) => l.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod bitfield;
 pub mod bits;
 pub mod blob;
 pub mod glob;
+pub mod hash;
 pub mod lcs;
 pub mod list;
 pub mod longdouble;
