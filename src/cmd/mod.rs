@@ -25,6 +25,7 @@ pub mod list;
 pub mod meta;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -205,6 +206,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         connection::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         zset::COMMANDS,
     ]
     .into_iter()

@@ -370,7 +370,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
         });
     }
     if not_a_number {
-        return Err(CmdError::err("ERR One or more scores can't be converted into double"));
+        return Err(CmdError::err("One or more scores can't be converted into double"));
     }
     let picked: &[Item] = if end >= start {
         &items[start as usize..=end as usize]
@@ -401,7 +401,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
         for v in &out {
             list.push(End::Tail, v.as_deref().unwrap_or(b""));
         }
-        db.set(&store, Value::List(list), 0);
+        db.set(&store, Value::List(Box::new(list)), 0);
     }
     Ok(Frame::Integer(stored as i64))
 }
