@@ -25,12 +25,26 @@ use crate::types::numfmt::parse_f64_strict;
 pub static COMMANDS: &[Command] = &[
     Command::new("sort", -2, Run::Session(sort))
         .flags(&["write", "denyoom", "movablekeys"])
-        .acl(&["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"])
+        .acl(&[
+            "@write",
+            "@set",
+            "@sortedset",
+            "@list",
+            "@slow",
+            "@dangerous",
+        ])
         .keys(super::one_key())
         .getkeys(sort_keys),
     Command::new("sort_ro", -2, Run::Session(sort_ro))
         .flags(&["readonly", "movablekeys"])
-        .acl(&["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"])
+        .acl(&[
+            "@read",
+            "@set",
+            "@sortedset",
+            "@list",
+            "@slow",
+            "@dangerous",
+        ])
         .keys(super::one_key())
         .getkeys(sort_keys),
 ];
@@ -146,7 +160,12 @@ fn named_keys(patterns: &[Bytes], elements: &[Bytes]) -> Vec<Bytes> {
 }
 
 /// The elements of the source key, for finding the keys its patterns name.
-fn elements_of(db: &mut Db, stats: &mut KeyStats, key: &[u8], now: u64) -> Result<Vec<Bytes>, CmdError> {
+fn elements_of(
+    db: &mut Db,
+    stats: &mut KeyStats,
+    key: &[u8],
+    now: u64,
+) -> Result<Vec<Bytes>, CmdError> {
     match db.lookup_untouched(key, now, stats).map(|e| &e.value) {
         None => Ok(Vec::new()),
         Some(v) => source_elements(v),
@@ -248,7 +267,13 @@ fn substitute(pattern: &[u8], subst: &[u8]) -> Option<(Bytes, Option<Bytes>)> {
 
 /// The value a BY or GET pattern yields for `subst`: `#` is the element itself; a string key's
 /// value, or a hash field's; nothing for a missing key, another type, or a constant pattern.
-fn lookup_by_pattern(db: &mut Db, stats: &mut KeyStats, now: u64, pattern: &[u8], subst: &Bytes) -> Option<Bytes> {
+fn lookup_by_pattern(
+    db: &mut Db,
+    stats: &mut KeyStats,
+    now: u64,
+    pattern: &[u8],
+    subst: &Bytes,
+) -> Option<Bytes> {
     if pattern == b"#" {
         return Some(subst.clone());
     }
@@ -298,7 +323,11 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
     let (limit_start, limit_count) = o.limit.unwrap_or((0, -1));
     let mut start = limit_start.max(0).min(len);
     let count = limit_count.max(-1).min(len);
-    let mut end = if count < 0 { len - 1 } else { start + count - 1 };
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
     if start >= len {
         start = len - 1;
         end = len - 2;
@@ -311,7 +340,12 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
         let mut picked: Vec<Bytes> = if end >= start {
             let n = (end - start + 1) as usize;
             if o.desc {
-                elements.into_iter().rev().skip(start as usize).take(n).collect()
+                elements
+                    .into_iter()
+                    .rev()
+                    .skip(start as usize)
+                    .take(n)
+                    .collect()
             } else {
                 elements.into_iter().skip(start as usize).take(n).collect()
             }
@@ -370,7 +404,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
         });
     }
     if not_a_number {
-        return Err(CmdError::err("One or more scores can't be converted into double"));
+        return Err(CmdError::err(
+            "One or more scores can't be converted into double",
+        ));
     }
     let picked: &[Item] = if end >= start {
         &items[start as usize..=end as usize]
@@ -409,7 +445,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
 /// A sort weight read as Redis reads it with `strtod`: the whole string (leading blanks
 /// allowed), not NaN, not out of range.
 fn sort_score(b: &[u8]) -> Option<f64> {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace() && *c != 0x0b)?;
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace() && *c != 0x0b)?;
     parse_f64_strict(&b[start..])
 }
 

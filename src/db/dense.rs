@@ -11,14 +11,15 @@ use hashbrown::HashTable;
 
 use crate::types::blob::Blob;
 
+/// `V: Send` so that a big table can be freed on the lazyfree thread (see [`Drop`]).
 #[derive(Clone)]
-pub struct DenseMap<V> {
+pub struct DenseMap<V: Send + 'static> {
     index: HashTable<u32>,
     entries: Vec<(Blob, V)>,
     hasher: RandomState,
 }
 
-impl<V> Default for DenseMap<V> {
+impl<V: Send + 'static> Default for DenseMap<V> {
     fn default() -> Self {
         DenseMap {
             index: HashTable::new(),
@@ -28,7 +29,7 @@ impl<V> Default for DenseMap<V> {
     }
 }
 
-impl<V> DenseMap<V> {
+impl<V: Send + 'static> DenseMap<V> {
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -146,6 +147,19 @@ impl<V> DenseMap<V> {
     pub fn allocated(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(Blob, V)>()
             + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+}
+
+impl<V: Send + 'static> Drop for DenseMap<V> {
+    /// A table of many entries (a collection of millions of elements, a flushed database) is
+    /// handed to the lazyfree thread: freeing it here would stall the shard.
+    fn drop(&mut self) {
+        if self.entries.len() > super::lazyfree::LAZYFREE_THRESHOLD {
+            super::lazyfree::defer((
+                std::mem::take(&mut self.entries),
+                std::mem::take(&mut self.index),
+            ));
+        }
     }
 }
 
