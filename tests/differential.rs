@@ -113,7 +113,8 @@ macro_rules! differential_scripts {
 }
 
 differential_scripts!(
-    strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking, sort
+    strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking,
+    sort
 );
 
 /// A script file nobody listed would silently never run.
