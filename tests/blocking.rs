@@ -88,13 +88,17 @@ fn every_element_is_consumed_exactly_once() {
                 round += 1;
                 // Every few rounds, wait on a fresh connection and drop it mid-wait: a client
                 // that leaves must not take an element with it.
-                if round % 50 == 0 {
+                if round.is_multiple_of(50) {
                     let mut raw = common::RawConn::connect(port).unwrap();
                     raw.send(&["BLPOP", "never:pushed", "0"]).unwrap();
                     drop(raw);
                 }
                 let mine: Vec<&String> = keys.iter().skip(c % 3).step_by(2).collect();
-                let timeout = if round % 3 == 0 { "0.01" } else { "0.2" };
+                let timeout = if round.is_multiple_of(3) {
+                    "0.01"
+                } else {
+                    "0.2"
+                };
                 let reply: Value = match c % 3 {
                     0 => redis::cmd("BLPOP").arg(&mine).arg(timeout).query(&mut conn),
                     1 => redis::cmd("BRPOP").arg(&mine).arg(timeout).query(&mut conn),

@@ -132,13 +132,13 @@ pub async fn run_keyed(
 }
 
 fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
-    cmd.key_positions(&args)
+    cmd.key_positions(args)
         .map(|p| (db as u32, Blob::new(&args[p])))
         .collect()
 }
 
 fn keys_with_owners(node: &Node, cmd: &Command, args: &[Bytes]) -> Vec<(usize, Blob)> {
-    cmd.key_positions(&args)
+    cmd.key_positions(args)
         .map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p])))
         .collect()
 }

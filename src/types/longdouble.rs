@@ -132,6 +132,16 @@ pub fn hincr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, Cm
     })
 }
 
+/// A blocking command's timeout argument in milliseconds, as Redis computes it: seconds as a
+/// long double times 1000, rounded up; values too large for that come out negative, as on
+/// Redis. `None` when the argument is not a float.
+pub fn timeout_ms(s: &[u8]) -> Option<i64> {
+    let mut out = 0i64;
+    // SAFETY: the shim reads `len` bytes from the pointer and writes one i64 to `out`.
+    let ok = unsafe { tessera_ld_timeout_ms(s.as_ptr().cast(), s.len(), &mut out) };
+    (ok == 1).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,14 +308,4 @@ mod tests {
             Err("ERR increment would produce NaN or Infinity".into())
         );
     }
-}
-
-/// A blocking command's timeout argument in milliseconds, as Redis computes it: seconds as a
-/// long double times 1000, rounded up; values too large for that come out negative, as on
-/// Redis. `None` when the argument is not a float.
-pub fn timeout_ms(s: &[u8]) -> Option<i64> {
-    let mut out = 0i64;
-    // SAFETY: the shim reads `len` bytes from the pointer and writes one i64 to `out`.
-    let ok = unsafe { tessera_ld_timeout_ms(s.as_ptr().cast(), s.len(), &mut out) };
-    (ok == 1).then_some(out)
 }
