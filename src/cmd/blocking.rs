@@ -315,8 +315,11 @@ impl Drop for Registered {
 /// Runs a blocking command to its reply.
 pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
     let args = Arc::new(args);
+    // One deadline for the whole command, however many times a cross-shard move retries.
+    let deadline = (block.timeout_ms > 0)
+        .then(|| std::time::Instant::now() + Duration::from_millis(block.timeout_ms));
     loop {
-        match block_once(s, &args, &block).await {
+        match block_once(s, &args, &block, deadline).await {
             Outcome::Reply(reply) => return reply,
             Outcome::Retry { shard, db, key } => {
                 // Claimed for a move across shards: do it atomically through the
@@ -349,7 +352,12 @@ enum Outcome {
     Retry { shard: usize, db: usize, key: Bytes },
 }
 
-async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome {
+async fn block_once(
+    s: &mut Session,
+    args: &Arc<Args>,
+    block: &Block,
+    deadline: Option<std::time::Instant>,
+) -> Outcome {
     let node = s.node.clone();
     let db = s.db;
     let state = Arc::new(BlockState::new(node.id, node.fresh_id()));
@@ -404,10 +412,9 @@ async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome
         }
     }
     s.info.blocked.set(true);
-    let delivery = if block.timeout_ms == 0 {
-        delivered.await
-    } else {
-        let timeout = glommio::timer::sleep(Duration::from_millis(block.timeout_ms));
+    let delivery = if let Some(deadline) = deadline {
+        let timeout =
+            glommio::timer::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
         let mut delivered = std::pin::pin!(delivered);
         match futures_lite::future::or(async { Some(delivered.as_mut().await) }, async {
             timeout.await;
@@ -421,6 +428,8 @@ async fn block_once(s: &mut Session, args: &Arc<Args>, block: &Block) -> Outcome
             None if state.end() => Some(Delivery::TimedOut),
             None => delivered.await,
         }
+    } else {
+        delivered.await
     };
     s.info.blocked.set(false);
     drop(registered);
