@@ -87,3 +87,79 @@ pub fn is_cstr(a: &[u8], word: &str) -> bool {
     let end = memchr::memchr(0, a).unwrap_or(a.len());
     is(&a[..end], word)
 }
+/// A SCAN cursor as Redis reads it (C's `strtoul`): optional sign, decimal digits, nothing
+/// else, up to a NUL; a leading space or a value beyond 64 bits is invalid. `-1` wraps around
+/// and the empty string is 0, as in Redis.
+pub fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match s[0] {
+        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return Err(invalid()),
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
+}
+
+/// The options of HSCAN, SSCAN and ZSCAN (`COUNT n`, `MATCH pattern`, from `args[3]` on), read
+/// with Redis's errors. A MATCH of `*` matches everything and is dropped.
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    pub fn parse(args: &'a [Bytes]) -> Result<ScanOptions<'a>, CmdError> {
+        let mut o = ScanOptions {
+            count: 10,
+            pattern: None,
+        };
+        let mut i = 3;
+        while i < args.len() {
+            let has_value = i + 1 < args.len();
+            if is_cstr(&args[i], "count") && has_value {
+                o.count = usize::try_from(parse_int(&args[i + 1])?)
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .ok_or(CmdError::Syntax)?;
+            } else if is_cstr(&args[i], "match") && has_value {
+                o.pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::types::glob::glob_match(p, item, false))
+    }
+}
+
+/// A SCAN-family reply: the next cursor and the items found.
+pub fn scan_reply(cursor: u64, items: Vec<crate::resp::Frame>) -> crate::resp::Frame {
+    use crate::resp::Frame;
+    Frame::Array(vec![
+        Frame::Bulk(Bytes::from(cursor.to_string())),
+        Frame::Array(items),
+    ])
+}

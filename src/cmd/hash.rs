@@ -7,11 +7,10 @@
 
 use bytes::Bytes;
 
-use super::args::{is_cstr, parse_int};
+use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, Entry, KeyStats, Value};
 use crate::resp::Frame;
-use crate::types::glob::glob_match;
 use crate::types::hash::{Hash, Item, Limits};
 use crate::types::longdouble;
 use crate::types::numfmt::parse_i64_strict;
@@ -334,66 +333,19 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })
 }
 
-/// A SCAN cursor as Redis reads it (C's `strtoul`): optional sign, decimal digits, nothing
-/// else, up to a NUL; a leading space or a value beyond 64 bits is invalid. `-1` wraps around
-/// and the empty string is 0, as in Redis.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
-    if s.is_empty() {
-        return Ok(0);
-    }
-    let (negative, digits) = match s[0] {
-        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return Err(invalid()),
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return Err(invalid());
-        }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if negative { v.wrapping_neg() } else { v })
-}
-
 fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&args[2])?;
+    let cursor = parse_scan_cursor(&args[2])?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
     // Redis reads the options only once it has a hash to scan.
     let Some(h) = lookup_hash(db, &args[1], now, stats)? else {
         return Ok(scan_reply(0, Vec::new()));
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is_cstr(&args[i], "count") && has_value {
-            count = usize::try_from(parse_int(&args[i + 1])?)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or(CmdError::Syntax)?;
-        } else if is_cstr(&args[i], "match") && has_value {
-            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(args)?;
     let mut found = Vec::new();
-    let next = h.scan(cursor, count, |f, v| {
+    let next = h.scan(cursor, opts.count, |f, v| {
         let field = f.to_bytes();
-        if pattern.is_none_or(|p| glob_match(p, &field, false)) {
+        if opts.matches(&field) {
             found.push(Frame::Bulk(field));
             found.push(Frame::Bulk(v.to_bytes()));
         }
@@ -401,16 +353,9 @@ fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(scan_reply(next, found))
 }
 
-fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
-    Frame::Array(vec![
-        Frame::Bulk(Bytes::from(cursor.to_string())),
-        Frame::Array(items),
-    ])
-}
-
 #[cfg(test)]
 mod tests {
-    use super::parse_cursor;
+    use crate::cmd::args::parse_scan_cursor as parse_cursor;
 
     #[test]
     fn cursors_parse_like_strtoul() {

@@ -9,11 +9,10 @@
 use bytes::Bytes;
 use rand::seq::index::sample;
 
-use super::args::{is_cstr, parse_int};
+use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run, NO_KEYS};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
-use crate::types::glob::glob_match;
 use crate::types::set::{Member, Set};
 
 pub static COMMANDS: &[Command] = &[
@@ -542,80 +541,24 @@ fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(store(db, &args[1], result))
 }
 
-/// A SCAN cursor as Redis reads it (C's `strtoul`): optional sign, decimal digits, nothing
-/// else; a negative number wraps, and an empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let (negative, digits) = match arg.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        // strtoul consumed nothing: valid only if there was nothing to consume.
-        return if arg.is_empty() {
-            Ok(0)
-        } else {
-            Err(invalid())
-        };
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return Err(invalid());
-        }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if negative { v.wrapping_neg() } else { v })
-}
-
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&args[2])?;
+    let cursor = parse_scan_cursor(&args[2])?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let Some(set) = lookup_set(db, &args[1], now, stats)? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     // Options are read only once the key is known to be a set, as in Redis.
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is_cstr(&args[i], "count") && has_value {
-            let n = parse_int(&args[i + 1])?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if is_cstr(&args[i], "match") && has_value {
-            pattern = Some(&args[i + 1])
-                .filter(|p| p.as_ref() != b"*")
-                .map(|p| &p[..]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(args)?;
     let mut found = Vec::new();
-    let next = set.scan(cursor, count, |m| {
+    let next = set.scan(cursor, opts.count, |m| {
         m.with_bytes(|b| {
-            if pattern.is_none_or(|p| glob_match(p, b, false)) {
+            if opts.matches(b) {
                 found.push(Frame::Bulk(Bytes::copy_from_slice(b)));
             }
         })
     });
     Ok(scan_reply(next, found))
-}
-
-fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
-    Frame::Array(vec![
-        Frame::Bulk(Bytes::from(cursor.to_string())),
-        Frame::Array(items),
-    ])
 }
 
 #[cfg(test)]
@@ -624,6 +567,7 @@ mod tests {
 
     #[test]
     fn cursor_reads_like_strtoul() {
+        use crate::cmd::args::parse_scan_cursor as parse_cursor;
         assert_eq!(parse_cursor(b""), Ok(0));
         assert_eq!(parse_cursor(b"+5"), Ok(5));
         assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));

@@ -14,11 +14,10 @@ use std::os::raw::c_char;
 
 use bytes::Bytes;
 
-use super::args::{is_cstr, parse_float, parse_int};
+use super::args::{is_cstr, parse_float, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
-use crate::types::glob::glob_match;
 use crate::types::zset::{cmp_entry, Change, Limits, ZSet};
 
 const W_FAST: &[&str] = &["write", "denyoom", "fast"];
@@ -1259,58 +1258,22 @@ fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
 
-/// A SCAN cursor as Redis reads it (`strtoul`): an optional sign, digits, nothing else, and
-/// no leading space; a minus wraps around as in C.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let (neg, digits) = match b.split_first()? {
-        (b'-', rest) => (true, rest),
-        (b'+', rest) => (false, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&args[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = parse_scan_cursor(&args[2])?;
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let Some(z) = lookup_zset(db, &args[1], now, stats)? else {
-        return Ok(Frame::Array(vec![
-            Frame::bulk_str("0"),
-            Frame::Array(Vec::new()),
-        ]));
+        return Ok(scan_reply(0, Vec::new()));
     };
-    let (mut count, mut pattern) = (10usize, None);
-    let mut j = 3;
-    while j < args.len() {
-        let a = &args[j];
-        if kw(a, "count") && j + 1 < args.len() {
-            count = match parse_int(&args[j + 1])? {
-                n if n >= 1 => n as usize,
-                _ => return Err(CmdError::Syntax),
-            };
-        } else if kw(a, "match") && j + 1 < args.len() {
-            pattern = Some(&args[j + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 2;
-    }
+    let opts = ScanOptions::parse(args)?;
     let mut items = Vec::new();
-    let next = z.scan(cursor, count, |m, s| {
-        if pattern.is_none_or(|p| glob_match(p, m, false)) {
+    let next = z.scan(cursor, opts.count, |m, s| {
+        if opts.matches(m) {
             items.push(member(m));
             items.push(Frame::Bulk(Bytes::from(crate::resp::frame::format_double(
                 s,
             ))));
         }
     });
-    Ok(Frame::Array(vec![
-        Frame::Bulk(Bytes::from(next.to_string())),
-        Frame::Array(items),
-    ]))
+    Ok(scan_reply(next, items))
 }
