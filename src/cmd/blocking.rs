@@ -60,15 +60,16 @@ pub static COMMANDS: &[Command] = &[
 // --- The blocking list commands: parse, then wait with the serving half of the command. ---
 
 fn blpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(pop_any(s, args, End::Head))
+    boxed(pop_any(s, args, serve_lpop, "list"))
 }
 
 fn brpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(pop_any(s, args, End::Tail))
+    boxed(pop_any(s, args, serve_rpop, "list"))
 }
 
-/// BLPOP/BRPOP key [key ...] timeout.
-async fn pop_any(s: &mut Session, args: Args, end: End) -> Frame {
+/// BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: key [key ...] timeout, served by `serve` from the first
+/// key holding a `wants`.
+async fn pop_any(s: &mut Session, args: Args, serve: ServeFn, wants: &'static str) -> Frame {
     let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
         Ok(t) => t,
         Err(e) => return e.into(),
@@ -76,13 +77,9 @@ async fn pop_any(s: &mut Session, args: Args, end: End) -> Frame {
     let block = Block {
         keys: (1..args.len() - 1).collect(),
         timeout_ms,
-        serve: match end {
-            End::Head => serve_lpop,
-            End::Tail => serve_rpop,
-        },
-        wants: "list",
+        serve,
+        wants,
         moves: None,
-        on_timeout: Frame::NullArray,
     };
     block_on(s, args, block).await
 }
@@ -136,8 +133,6 @@ async fn move_any(s: &mut Session, args: Args) -> Frame {
         serve: serve_move,
         wants: "list",
         moves: Some((2, lmove)),
-        // Redis answers a move's timeout with a null array too, unlike LMOVE's null bulk.
-        on_timeout: Frame::NullArray,
     };
     block_on(s, args, block).await
 }
@@ -176,7 +171,6 @@ fn blmpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
             serve: serve_mpop,
             wants: "list",
             moves: None,
-            on_timeout: Frame::NullArray,
         };
         block_on(s, args, block).await
     })
@@ -192,28 +186,11 @@ fn serve_mpop(ctx: &mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame
 // --- The blocking sorted set commands. ---
 
 fn bzpopmin(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(zpop_any(s, args, serve_zpopmin))
+    boxed(pop_any(s, args, serve_zpopmin, "zset"))
 }
 
 fn bzpopmax(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(zpop_any(s, args, serve_zpopmax))
-}
-
-/// BZPOPMIN/BZPOPMAX key [key ...] timeout.
-async fn zpop_any(s: &mut Session, args: Args, serve: ServeFn) -> Frame {
-    let timeout_ms = match parse_timeout(&args[args.len() - 1]) {
-        Ok(t) => t,
-        Err(e) => return e.into(),
-    };
-    let block = Block {
-        keys: (1..args.len() - 1).collect(),
-        timeout_ms,
-        serve,
-        wants: "zset",
-        moves: None,
-        on_timeout: Frame::NullArray,
-    };
-    block_on(s, args, block).await
+    boxed(pop_any(s, args, serve_zpopmax, "zset"))
 }
 
 fn serve_zpopmin(ctx: &mut Ctx, key: &Bytes, _args: &[Bytes]) -> Result<Option<Frame>, CmdError> {
@@ -241,7 +218,6 @@ fn bzmpop(s: &mut Session, args: Args) -> SessionFuture<'_> {
             serve: serve_zmpop,
             wants: "zset",
             moves: None,
-            on_timeout: Frame::NullArray,
         };
         block_on(s, args, block).await
     })
@@ -265,8 +241,6 @@ pub struct Block {
     /// command (LMOVE's arguments) that performs the move when the two keys are on different
     /// shards.
     pub moves: Option<(usize, Args)>,
-    /// The reply on timeout.
-    pub on_timeout: Frame,
 }
 
 /// Parses a timeout argument in seconds (decimals allowed) with Redis's errors.
@@ -437,6 +411,8 @@ async fn block_once(
         Some(Delivery::Reply(reply)) => Outcome::Reply(reply),
         Some(Delivery::Error(err)) => Outcome::Reply(err),
         Some(Delivery::Retry { shard, db, key }) => Outcome::Retry { shard, db, key },
-        Some(Delivery::TimedOut) | None => Outcome::Reply(block.on_timeout.clone()),
+        // Every blocking command times out with a null array (BLMOVE too, unlike LMOVE's
+        // null bulk).
+        Some(Delivery::TimedOut) | None => Outcome::Reply(Frame::NullArray),
     }
 }
