@@ -163,3 +163,26 @@ pub fn scan_reply(cursor: u64, items: Vec<crate::resp::Frame>) -> crate::resp::F
         Frame::Array(items),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_reads_like_strtoul() {
+        assert_eq!(parse_scan_cursor(b""), Ok(0));
+        assert_eq!(parse_scan_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_scan_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            &b" 1"[..],
+            b"1 ",
+            b"abc",
+            b"-",
+            b"+",
+            b"18446744073709551616",
+        ] {
+            assert!(parse_scan_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -560,27 +560,3 @@ fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     });
     Ok(scan_reply(next, found))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_reads_like_strtoul() {
-        use crate::cmd::args::parse_scan_cursor as parse_cursor;
-        assert_eq!(parse_cursor(b""), Ok(0));
-        assert_eq!(parse_cursor(b"+5"), Ok(5));
-        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        for bad in [
-            &b" 1"[..],
-            b"1 ",
-            b"abc",
-            b"-",
-            b"+",
-            b"18446744073709551616",
-        ] {
-            assert!(parse_cursor(bad).is_err(), "{bad:?}");
-        }
-    }
-}
