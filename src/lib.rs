@@ -18,6 +18,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod net;
+pub mod rdb;
 pub mod resp;
 pub mod server;
 pub mod shard;

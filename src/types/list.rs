@@ -606,6 +606,22 @@ impl List {
         }
     }
 
+    /// The elements node by node, from the head: Redis 7.0 writes each quicklist node as one
+    /// listpack in RDB files and DUMP payloads, and the nodes here split where Redis's do.
+    pub fn node_elems(&self) -> impl Iterator<Item = impl Iterator<Item = Elem<'_>> + '_> + '_ {
+        self.nodes.iter().map(|node| {
+            let mut off = 0;
+            std::iter::from_fn(move || {
+                if off >= node.buf.len() {
+                    return None;
+                }
+                let (e, size) = decode(&node.buf, off);
+                off += size;
+                Some(e)
+            })
+        })
+    }
+
     /// Elements from the head.
     pub fn iter(&self) -> Iter<'_> {
         self.iter_from(0)
