@@ -23,7 +23,10 @@ impl AofLog {
     pub fn command<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
         if self.db != Some(db) {
             let mut n = itoa::Buffer::new();
-            encode(&mut self.buf, &[b"SELECT".as_slice(), n.format(db).as_bytes()]);
+            encode(
+                &mut self.buf,
+                &[b"SELECT".as_slice(), n.format(db).as_bytes()],
+            );
             self.db = Some(db);
         }
         encode(&mut self.buf, args);

@@ -17,7 +17,8 @@
 //!   file. All shards open their incremental files together, so the files of one generation
 //!   share a `seq`; within the manifest incremental files are ordered by `(seq, shard)`.
 //!   Redis ignores unknown keys, but refuses two incremental files with the same `seq`: a
-//!   manifest with more than one shard is Tessera's alone.
+//!   manifest with more than one shard is Tessera's alone. An incremental file without
+//!   `shard` (Redis's own manifest) is accepted; its commands may touch any shard's keys.
 //! - File names containing spaces, quotes or non-printable bytes are quoted as Redis quotes
 //!   them (`"..."` with `\n`, `\xHH`... escapes); lines starting with `#` are comments.
 //!
@@ -55,7 +56,8 @@ pub struct AofFile {
     pub name: String,
     pub seq: u64,
     pub kind: FileKind,
-    /// The shard an incremental file belongs to (history files keep theirs).
+    /// The shard an incremental file belongs to (history files keep theirs). `None` on an
+    /// incremental file Redis wrote: its commands may touch keys of any shard.
     pub shard: Option<u32>,
 }
 
@@ -204,17 +206,10 @@ impl Manifest {
                 FileKind::Base => m.base = Some(file),
                 FileKind::History => m.history.push(file),
                 FileKind::Incr => {
-                    let Some(shard) = shard else {
-                        return Err(error(
-                            linenum,
-                            line,
-                            "Found an incremental file without a shard",
-                        ));
-                    };
                     let monotonic = m
                         .incr
                         .last()
-                        .is_none_or(|p| (p.seq, p.shard) < (seq, Some(shard)));
+                        .is_none_or(|p| (p.seq, p.shard) < (seq, shard));
                     if !monotonic {
                         return Err(error(
                             linenum,
@@ -526,13 +521,17 @@ mod tests {
 
     #[test]
     fn accepts_what_redis_writes() {
-        // redis-server 7.0.15 with appendonly yes writes exactly this (one shard's worth).
+        // What redis-server 7.0.15 writes with appendonly yes.
         let m = Manifest::parse(
-            b"# comment\nfile appendonly.aof.1.base.rdb seq 1 type b\n\
-              FILE appendonly.aof.1.incr.aof SEQ 1 TYPE i shard 0 future x\n",
+            b"file appendonly.aof.1.base.rdb seq 1 type b\n\
+              file appendonly.aof.1.incr.aof seq 1 type i\n",
         )
         .unwrap();
-        assert_eq!(m.incr[0].seq, 1);
+        assert_eq!((m.incr[0].seq, m.incr[0].shard), (1, None));
+        // Comments, keys in any case, and keys it does not know (forward compatibility).
+        let m = Manifest::parse(b"# comment\nFILE a.1.incr.0.aof SEQ 1 TYPE i shard 0 future x\n")
+            .unwrap();
+        assert_eq!((m.incr[0].seq, m.incr[0].shard), (1, Some(0)));
     }
 
     #[test]
@@ -569,18 +568,15 @@ mod tests {
         );
         assert_eq!(err("file a seq 1 type z\n").1, "Unknown AOF file type");
         assert_eq!(
-            err("file a seq 1 type i\n").1,
-            "Found an incremental file without a shard"
+            err("file a seq 2 type i\nfile b seq 2 type i\n").1,
+            "Found a non-monotonic sequence number"
         );
         assert_eq!(
             err("file \"a seq 1 type b\n").1,
             "Invalid AOF manifest file format"
         );
         let long = format!("file {} seq 1 type b\n", "x".repeat(1100));
-        assert_eq!(
-            err(&long).1,
-            "The AOF manifest file contains too long line"
-        );
+        assert_eq!(err(&long).1, "The AOF manifest file contains too long line");
     }
 
     #[test]
@@ -597,7 +593,12 @@ mod tests {
         assert_eq!(Manifest::parse(&text).unwrap(), m);
         assert_eq!(
             split_args(b"a 'b c' \"d\\x41\" e'f'").unwrap(),
-            vec![b"a".to_vec(), b"b c".to_vec(), b"dA".to_vec(), b"ef".to_vec()]
+            vec![
+                b"a".to_vec(),
+                b"b c".to_vec(),
+                b"dA".to_vec(),
+                b"ef".to_vec()
+            ]
         );
         assert_eq!(split_args(b"\"a\"b"), None);
     }

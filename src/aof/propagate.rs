@@ -74,6 +74,95 @@ pub enum Propagation {
     Restate(Vec<(usize, Bytes)>),
 }
 
+/// Every write command whose propagation was decided (see the table above); a test checks that
+/// every write command of the table is listed, so that a new one gets a decision.
+pub const DECIDED: &[&str] = &[
+    // Rewritten or conditional, see `propagate`.
+    "set",
+    "setex",
+    "psetex",
+    "setnx",
+    "msetnx",
+    "getset",
+    "getex",
+    "getdel",
+    "incrbyfloat",
+    "hincrbyfloat",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "restore",
+    "spop",
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "blmpop",
+    "lmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
+    "zmpop",
+    "del",
+    "unlink",
+    "persist",
+    "renamenx",
+    "move",
+    "sadd",
+    "srem",
+    "smove",
+    "zrem",
+    "zremrangebyrank",
+    "zremrangebyscore",
+    "zremrangebylex",
+    "hdel",
+    "hsetnx",
+    "lpushx",
+    "rpushx",
+    "lrem",
+    "lpop",
+    "rpop",
+    "zpopmin",
+    "zpopmax",
+    "lmove",
+    "rpoplpush",
+    "linsert",
+    "sort",
+    "copy",
+    // As is: deterministic given the data.
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "mset",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "append",
+    "setrange",
+    "setbit",
+    "bitfield",
+    "bitop",
+    "rename",
+    "lpush",
+    "rpush",
+    "lset",
+    "ltrim",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "zadd",
+    "zincrby",
+    "zrangestore",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "hset",
+    "hmset",
+    "hincrby",
+];
+
 /// Members per SREM when logging a big SPOP, as Redis batches them.
 const SPOP_BATCH: usize = 1024;
 /// Elements per command when restating a collection, Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
@@ -82,13 +171,7 @@ const ITEMS_PER_CMD: usize = 64;
 /// What the successfully executed write command `name` (the table row's lower-case name; a
 /// client's spelling works too) must be logged as. `args` are the command's arguments, name
 /// included; `reply` its reply; `now` the time it ran with (`Ctx::now`); `db` its database.
-pub fn propagate(
-    name: &str,
-    db: usize,
-    args: &[Bytes],
-    reply: &Frame,
-    now: u64,
-) -> Propagation {
+pub fn propagate(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
     let lower;
     let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
         lower = name.to_ascii_lowercase();
@@ -105,7 +188,10 @@ pub fn propagate(
     }
     let key = &args[1];
     let one = |cmd: &[&[u8]]| -> Propagation {
-        Propagation::Rewritten(vec![cmd.iter().map(|a| Bytes::copy_from_slice(a)).collect()])
+        Propagation::Rewritten(vec![cmd
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect()])
     };
     let unless_zero = || match reply {
         Frame::Integer(0) => Propagation::Nothing,
@@ -128,8 +214,8 @@ pub fn propagate(
             }
         }
         "setnx" | "msetnx" | "del" | "unlink" | "persist" | "renamenx" | "move" | "sadd"
-        | "srem" | "smove" | "zrem" | "zremrangebyrank" | "zremrangebyscore"
-        | "zremrangebylex" | "hdel" | "hsetnx" | "lpushx" | "rpushx" | "lrem" => unless_zero(),
+        | "srem" | "smove" | "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex"
+        | "hdel" | "hsetnx" | "lpushx" | "rpushx" | "lrem" => unless_zero(),
         "linsert" => match reply {
             Frame::Integer(n) if *n <= 0 => Propagation::Nothing,
             _ => Propagation::AsIs,
@@ -157,7 +243,9 @@ pub fn propagate(
         | "bzpopmax" | "bzmpop" | "zmpop" => blocked_served(name, args, reply),
         "sort" => sort(db, args),
         "copy" => match reply {
-            Frame::Integer(1) => Propagation::Restate(vec![(copy_target(db, args), args[2].clone())]),
+            Frame::Integer(1) => {
+                Propagation::Restate(vec![(copy_target(db, args), args[2].clone())])
+            }
             _ => Propagation::Nothing,
         },
         _ => Propagation::AsIs,
@@ -473,10 +561,12 @@ pub fn restate(key: &[u8], entry: Option<&Entry>) -> Vec<Vec<Bytes>> {
     match entry {
         None => vec![vec![Bytes::from_static(b"DEL"), key]],
         // SET replaces a value of any type and its expiry.
-        Some(e @ Entry {
-            value: Value::Str(_),
-            ..
-        }) => value_records(&key, e),
+        Some(
+            e @ Entry {
+                value: Value::Str(_),
+                ..
+            },
+        ) => value_records(&key, e),
         Some(e) => {
             let mut out = vec![vec![Bytes::from_static(b"DEL"), key.clone()]];
             out.extend(value_records(&key, e));
@@ -490,7 +580,9 @@ pub fn restate(key: &[u8], entry: Option<&Entry>) -> Vec<Vec<Bytes>> {
 pub fn value_records(key: &Bytes, entry: &Entry) -> Vec<Vec<Bytes>> {
     let b = Bytes::from_static;
     let mut out = Vec::new();
-    let batched = |out: &mut Vec<Vec<Bytes>>, cmd: &'static str, items: &mut dyn Iterator<Item = Vec<Bytes>>| {
+    let batched = |out: &mut Vec<Vec<Bytes>>,
+                   cmd: &'static str,
+                   items: &mut dyn Iterator<Item = Vec<Bytes>>| {
         let mut rec: Vec<Bytes> = Vec::new();
         let mut n = 0;
         for item in items {
@@ -524,10 +616,7 @@ pub fn value_records(key: &Bytes, entry: &Entry) -> Vec<Vec<Bytes>> {
             &mut out,
             "ZADD",
             &mut z.iter().map(|(m, score)| {
-                vec![
-                    Bytes::from(format_double(score)),
-                    Bytes::copy_from_slice(m),
-                ]
+                vec![Bytes::from(format_double(score)), Bytes::copy_from_slice(m)]
             }),
         ),
         Value::Hash(h) => batched(

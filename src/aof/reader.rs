@@ -219,9 +219,8 @@ enum Marker {
 fn marker(args: &[&[u8]]) -> Result<Marker, String> {
     let name = args[0];
     if name.eq_ignore_ascii_case(super::TX_COMMAND.as_bytes()) {
-        let num = |i: usize| -> Option<u64> {
-            std::str::from_utf8(args.get(i)?).ok()?.parse().ok()
-        };
+        let num =
+            |i: usize| -> Option<u64> { std::str::from_utf8(args.get(i)?).ok()?.parse().ok() };
         let sub = args.get(1).copied().unwrap_or_default();
         if sub.eq_ignore_ascii_case(b"BEGIN") && args.len() == 4 {
             if let (Some(id), Some(parts)) = (num(2), num(3)) {
@@ -346,7 +345,10 @@ mod tests {
         let input = b"#TS:1700000000\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*1\r\n$0\r\n\r\n";
         assert_eq!(
             all(input),
-            vec![Ok(vec![b"DEL".to_vec(), b"k".to_vec()]), Ok(vec![Vec::new()])]
+            vec![
+                Ok(vec![b"DEL".to_vec(), b"k".to_vec()]),
+                Ok(vec![Vec::new()])
+            ]
         );
         let mut r = Reader::new(input);
         let rec = r.next_record().unwrap().unwrap();
@@ -361,12 +363,13 @@ mod tests {
             input.extend_from_slice(&whole[..cut]);
             let got = all(&input);
             assert_eq!(got.len(), 2, "cut {cut}");
-            assert_eq!(got[1], Err(ReadError::Truncated { offset: 14 }), "cut {cut}");
+            assert_eq!(
+                got[1],
+                Err(ReadError::Truncated { offset: 14 }),
+                "cut {cut}"
+            );
         }
-        assert_eq!(
-            all(b"#TS:1"),
-            vec![Err(ReadError::Truncated { offset: 0 })]
-        );
+        assert_eq!(all(b"#TS:1"), vec![Err(ReadError::Truncated { offset: 0 })]);
     }
 
     #[test]

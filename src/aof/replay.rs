@@ -254,11 +254,7 @@ impl Replayer<'_> {
         }
         match command.run {
             Run::Keyed(f) | Run::Spread(f, _) => {
-                let args: Vec<Bytes> = rec
-                    .args
-                    .iter()
-                    .map(|a| Bytes::copy_from_slice(a))
-                    .collect();
+                let args: Vec<Bytes> = rec.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
                 let mut ctx = Ctx {
                     ks: self.ks,
                     db: self.db,
