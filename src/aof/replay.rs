@@ -125,18 +125,37 @@ pub fn replay(
     file: &str,
     committed: &Committed,
 ) -> Result<ReplayStats, AofError> {
+    run(ks, input, file, committed, false)
+}
+
+/// Checks that `input` would load: the format, the brackets, and that every command is one
+/// the loader can run with its arity; nothing is executed (`tessera-check-aof`). Every part is
+/// counted as applied: whether its other parts exist is for [`scan_transactions`] to say.
+pub fn check(input: &[u8], file: &str) -> Result<ReplayStats, AofError> {
+    let mut scratch = Keyspace::new(0);
+    run(&mut scratch, input, file, &Committed::default(), true)
+}
+
+fn run(
+    ks: &mut Keyspace,
+    input: &[u8],
+    file: &str,
+    committed: &Committed,
+    dry: bool,
+) -> Result<ReplayStats, AofError> {
     let mut r = Replayer {
         ks,
         db: 0,
         file,
         stats: ReplayStats::default(),
+        dry,
     };
     for event in Walker::new(input) {
         match event {
             Ok(Event::Command(rec)) => r.apply(&rec)?,
             Ok(Event::Block { kind, records, .. }) => {
                 let apply = match kind {
-                    BlockKind::Tx { id, .. } => committed.contains(id),
+                    BlockKind::Tx { id, .. } => dry || committed.contains(id),
                     BlockKind::Multi => true,
                 };
                 for rec in &records {
@@ -192,6 +211,8 @@ struct Replayer<'a> {
     db: usize,
     file: &'a str,
     stats: ReplayStats,
+    /// Check only: validate every record, run none.
+    dry: bool,
 }
 
 impl Replayer<'_> {
@@ -207,7 +228,7 @@ impl Replayer<'_> {
         std::str::from_utf8(arg)
             .ok()
             .and_then(|s| s.parse::<usize>().ok())
-            .filter(|&i| i < self.ks.dbs.len())
+            .filter(|&i| self.dry || i < self.ks.dbs.len())
             .ok_or_else(|| {
                 self.corrupt(
                     rec.offset,
@@ -253,6 +274,7 @@ impl Replayer<'_> {
             ));
         }
         match command.run {
+            Run::Keyed(_) | Run::Spread(..) if self.dry => {}
             Run::Keyed(f) | Run::Spread(f, _) => {
                 let args: Vec<Bytes> = rec.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
                 let mut ctx = Ctx {
@@ -267,6 +289,11 @@ impl Replayer<'_> {
             }
             Run::Session(_) => match command.name {
                 "select" => self.db = self.db_index(rec, rec.args[1])?,
+                "flushdb" | "flushall" if self.dry => {}
+                "swapdb" if self.dry => {
+                    self.db_index(rec, rec.args[1])?;
+                    self.db_index(rec, rec.args[2])?;
+                }
                 "flushdb" => drop(self.ks.dbs[self.db].clear()),
                 "flushall" => {
                     for db in self.ks.dbs.iter_mut() {
