@@ -48,6 +48,26 @@
 //! system allocated but a crash left unwritten) counts as such an incomplete end too. Anything
 //! else that does not follow the format is corruption, and loading stops naming the file and
 //! the offset.
+//!
+//! # What the runtime does with this module
+//!
+//! - After every write command that succeeded: [`propagate`] with the command's `now`, then
+//!   log its arguments, the rewritten records, or, for [`Propagation::Restate`], [`restate`]
+//!   of each key on the shard that owns it. A blocked client served later: [`blocked_served`].
+//! - A `DEL key` for every key expired (lazily or actively) or evicted: loading expires
+//!   nothing, so a later command must not find the old value (Redis logs these too).
+//! - A command run on a gathered copy (keys on several shards): [`restate`] of every key
+//!   written back, on its shard; with more than one shard written, each shard's records
+//!   between [`AofLog::tx_begin`] and [`AofLog::tx_end`] with the same id. Spread commands
+//!   (MSET, DEL across shards) log each shard's part as [`propagate`] says, bracketed the same
+//!   way when atomicity matters (MSET).
+//! - Loading: the base, then [`scan_transactions`] over every shard's incremental files, then
+//!   [`replay`] of each shard's files in order. [`AofError::Truncated`] is acceptable only in a
+//!   shard's last file (Redis: only the last file may be truncated): truncate it at the offset
+//!   and go on; anything else refuses to start with the error's text.
+//! - A write that depends on a multi-shard part (it read a key the part wrote) must not be
+//!   acknowledged before every part of it is durable: otherwise a crash can skip the part on
+//!   loading while keeping the acknowledged write that saw it.
 
 pub mod log;
 pub mod manifest;

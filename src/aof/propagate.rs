@@ -240,7 +240,7 @@ pub fn propagate(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64)
             _ => unless_null(),
         },
         "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" | "lmpop" | "bzpopmin"
-        | "bzpopmax" | "bzmpop" | "zmpop" => blocked_served(name, args, reply),
+        | "bzpopmax" | "bzmpop" | "zmpop" => blocked_served(args, reply),
         "sort" => sort(db, args),
         "copy" => match reply {
             Frame::Integer(1) => {
@@ -253,11 +253,16 @@ pub fn propagate(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64)
 }
 
 /// The records for a blocked client served now, or a blocking command that found data at
-/// once: `args` are the blocking command's (BLPOP, BLMOVE, BZMPOP...; LMPOP and ZMPOP too),
-/// `reply` what the client received. For the lead's `serve_ready`: the `Waiter`'s args and the
-/// `Delivery::Reply` frame. A null reply (timeout) logs nothing.
-pub fn blocked_served(name: &str, args: &[Bytes], reply: &Frame) -> Propagation {
-    let name = name.to_ascii_lowercase();
+/// once: `args` are the blocking command's, name first (BLPOP, BLMOVE, BZMPOP...; LMPOP and
+/// ZMPOP too), `reply` what the client received. In `serve_ready`: the `Waiter`'s args and the
+/// `Delivery::Reply` frame, logged in the waiter's database. A null reply (timeout) logs
+/// nothing. (A BLMOVE served through a retry across shards is logged as any gathered command:
+/// with [`restate`] of both keys.)
+pub fn blocked_served(args: &[Bytes], reply: &Frame) -> Propagation {
+    let Some(name) = args.first() else {
+        return Propagation::Nothing;
+    };
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
     let rec = |parts: Vec<Bytes>| Propagation::Rewritten(vec![parts]);
     let word = |w: &'static str| Bytes::from_static(w.as_bytes());
     // The key the reply names, and what follows it.
