@@ -14,6 +14,7 @@
 //! [`server`] starts the shards and the control thread; [`config`] reads redis.conf.
 
 pub mod alloc;
+pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod db;

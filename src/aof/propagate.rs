@@ -1,0 +1,658 @@
+//! What a write command is logged as, so that replaying the log later gives the same data,
+//! whenever and wherever it is replayed.
+//!
+//! [`propagate`] is called after a write command ran successfully (its reply is not an error)
+//! with the `now` the command ran with. It follows what Redis 7.0 propagates (t_string.c,
+//! expire.c, t_set.c, t_list.c, t_zset.c, blocked.c: `rewriteClientCommandVector`,
+//! `alsoPropagate`): relative times become absolute, random choices become the choice made,
+//! blocking commands become the non-blocking command that did the work, and a command that
+//! changed nothing is not logged. The decision for every write command of the table:
+//!
+//! | command | logged as |
+//! |---|---|
+//! | SET with EX/PX/EXAT/PXAT | `SET key value PXAT <abs ms>` (NX/XX/GET dropped: it did set); not at all when NX/XX stopped it |
+//! | SET otherwise (KEEPTTL, GET, NX, XX) | as is; not at all when NX/XX stopped it |
+//! | SETEX, PSETEX | `SET key value PXAT <abs ms>` |
+//! | SETNX, MSETNX | as is; not at all when the reply is 0 |
+//! | GETSET | `SET key value` (as Redis 7.0) |
+//! | GETEX EX/PX/EXAT/PXAT | `PEXPIREAT key <abs ms>`, or `DEL key` when that time has passed |
+//! | GETEX PERSIST | `PERSIST key`; GETEX without option, or on a missing key: nothing |
+//! | GETDEL | `DEL key`; nothing when the key was missing |
+//! | INCRBYFLOAT | `SET key <new value> KEEPTTL` (float text is what counts, as in Redis) |
+//! | HINCRBYFLOAT | `HSET key field <new value>` |
+//! | EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT | `PEXPIREAT key <abs ms>`, or `DEL key` when that time has passed; nothing when the reply is 0 |
+//! | RESTORE with a relative TTL | the TTL made absolute, with ABSTTL; `DEL key` (REPLACE) or nothing when it has passed |
+//! | SPOP | `SREM key <the popped members>` (batches of 1024); nothing when nothing was popped |
+//! | BLPOP, BRPOP (served at once or later) | `LPOP key` / `RPOP key` for the key the reply names |
+//! | BLMOVE, BRPOPLPUSH | `LMOVE src dst LEFT\|RIGHT LEFT\|RIGHT` / `RPOPLPUSH src dst` |
+//! | BLMPOP, LMPOP | `LPOP key <count>` / `RPOP key <count>`, count = elements popped |
+//! | BZPOPMIN, BZPOPMAX | `ZPOPMIN key` / `ZPOPMAX key` |
+//! | BZMPOP, ZMPOP | `ZPOPMIN key <count>` / `ZPOPMAX key <count>` |
+//! | a blocking command that timed out (null reply) | nothing |
+//! | DEL, UNLINK, PERSIST, RENAMENX, MOVE, SADD, SREM, SMOVE, ZREM, ZREMRANGEBY*, HDEL, HSETNX, LPUSHX, RPUSHX, LREM | as is; nothing when the reply is 0 |
+//! | LPOP, RPOP, ZPOPMIN, ZPOPMAX, LMOVE, RPOPLPUSH | as is (deterministic); nothing when nothing was popped |
+//! | LINSERT | as is; nothing when the reply is 0 or -1 |
+//! | SORT ... STORE | [`Propagation::Restate`] of the destination: its BY/GET patterns may read keys of other shards |
+//! | SORT without STORE | nothing |
+//! | COPY | [`Propagation::Restate`] of the destination (its source may live on another shard); nothing when the reply is 0 |
+//! | FLUSHDB, FLUSHALL, SWAPDB | as is (the loader handles them) |
+//! | everything else (APPEND, SETRANGE, INCR*, DECR*, MSET, SETBIT, BITFIELD, BITOP, RENAME, LPUSH, RPUSH, LSET, LTRIM, *STORE, ZADD, ZINCRBY, HSET, HMSET, HINCRBY...) | as is: deterministic given the data |
+//!
+//! Multi-key commands whose keys span shards run on a gathered copy (see
+//! [`crate::shard::tx`]); the runtime logs them with [`restate`] of every key written back, on
+//! each key's shard, bracketed with `TESSERA.TX` when more than one shard is written.
+//! Two more records the runtime must write, that no command's reply shows: a `DEL key` for
+//! every key expired (lazily or by the active cycle) or evicted, as Redis does, since the
+//! loader expires nothing and a later command must not find the old value.
+
+use bytes::Bytes;
+
+use crate::cmd::args::{is_cstr, parse_int};
+use crate::cmd::list::parse_mpop;
+use crate::cmd::string::expire_at;
+use crate::cmd::zset::parse_zmpop;
+use crate::cmd::Table;
+use crate::db::{Entry, Keyspace, Value};
+use crate::resp::frame::format_double;
+use crate::resp::Frame;
+use crate::types::list::End;
+
+use super::AofLog;
+
+/// What to log for one executed write command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Propagation {
+    /// The command's own arguments.
+    AsIs,
+    /// Nothing: the command changed nothing.
+    Nothing,
+    /// These commands instead, in order, in the command's database.
+    Rewritten(Vec<Vec<Bytes>>),
+    /// The values these `(db, key)` hold after the command, logged with [`restate`] on the
+    /// shard that owns each key: the command's effect cannot be told from its arguments and
+    /// reply alone.
+    Restate(Vec<(usize, Bytes)>),
+}
+
+/// Every write command whose propagation was decided (see the table above); a test checks that
+/// every write command of the table is listed, so that a new one gets a decision.
+pub const DECIDED: &[&str] = &[
+    // Rewritten or conditional, see `propagate`.
+    "set",
+    "setex",
+    "psetex",
+    "setnx",
+    "msetnx",
+    "getset",
+    "getex",
+    "getdel",
+    "incrbyfloat",
+    "hincrbyfloat",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "restore",
+    "spop",
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "blmpop",
+    "lmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
+    "zmpop",
+    "del",
+    "unlink",
+    "persist",
+    "renamenx",
+    "move",
+    "sadd",
+    "srem",
+    "smove",
+    "zrem",
+    "zremrangebyrank",
+    "zremrangebyscore",
+    "zremrangebylex",
+    "hdel",
+    "hsetnx",
+    "lpushx",
+    "rpushx",
+    "lrem",
+    "lpop",
+    "rpop",
+    "zpopmin",
+    "zpopmax",
+    "lmove",
+    "rpoplpush",
+    "linsert",
+    "sort",
+    "copy",
+    // As is: deterministic given the data.
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "mset",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "append",
+    "setrange",
+    "setbit",
+    "bitfield",
+    "bitop",
+    "rename",
+    "lpush",
+    "rpush",
+    "lset",
+    "ltrim",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "zadd",
+    "zincrby",
+    "zrangestore",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "hset",
+    "hmset",
+    "hincrby",
+];
+
+/// Members per SREM when logging a big SPOP, as Redis batches them.
+const SPOP_BATCH: usize = 1024;
+/// Elements per command when restating a collection, Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
+const ITEMS_PER_CMD: usize = 64;
+
+/// What the successfully executed write command `name` (the table row's lower-case name; a
+/// client's spelling works too) must be logged as. `args` are the command's arguments, name
+/// included; `reply` its reply; `now` the time it ran with (`Ctx::now`); `db` its database.
+pub fn propagate(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+    let lower;
+    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        lower = name.to_ascii_lowercase();
+        lower.as_str()
+    } else {
+        name
+    };
+    if reply.is_error() || args.len() < 2 {
+        // FLUSHALL and FLUSHDB take no key; every other write names one.
+        return match name {
+            "flushall" | "flushdb" if !reply.is_error() => Propagation::AsIs,
+            _ => Propagation::Nothing,
+        };
+    }
+    let key = &args[1];
+    let one = |cmd: &[&[u8]]| -> Propagation {
+        Propagation::Rewritten(vec![cmd
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect()])
+    };
+    let unless_zero = || match reply {
+        Frame::Integer(0) => Propagation::Nothing,
+        _ => Propagation::AsIs,
+    };
+    let unless_null = || {
+        if is_null(reply) {
+            Propagation::Nothing
+        } else {
+            Propagation::AsIs
+        }
+    };
+    match name {
+        "set" => set(args, reply, now),
+        "setex" | "psetex" => {
+            let unit = if name == "setex" { 1000 } else { 1 };
+            match parse_int(&args[2]).map(|n| expire_at(name, n, unit, false, now)) {
+                Ok(Ok(at)) => one(&[b"SET", key, &args[3], b"PXAT", ms(at).as_bytes()]),
+                _ => Propagation::AsIs,
+            }
+        }
+        "setnx" | "msetnx" | "del" | "unlink" | "persist" | "renamenx" | "move" | "sadd"
+        | "srem" | "smove" | "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex"
+        | "hdel" | "hsetnx" | "lpushx" | "rpushx" | "lrem" => unless_zero(),
+        "linsert" => match reply {
+            Frame::Integer(n) if *n <= 0 => Propagation::Nothing,
+            _ => Propagation::AsIs,
+        },
+        "getset" if args.len() == 3 => one(&[b"SET", key, &args[2]]),
+        "getex" => getex(args, reply, now),
+        "getdel" if !is_null(reply) => one(&[b"DEL", key]),
+        "getdel" => Propagation::Nothing,
+        "incrbyfloat" => match reply {
+            Frame::Bulk(v) => one(&[b"SET", key, v, b"KEEPTTL"]),
+            _ => Propagation::AsIs,
+        },
+        "hincrbyfloat" if args.len() == 4 => match reply {
+            Frame::Bulk(v) => one(&[b"HSET", key, &args[2], v]),
+            _ => Propagation::AsIs,
+        },
+        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(name, args, reply, now),
+        "restore" => restore(args, now),
+        "spop" => spop(key, reply),
+        "lpop" | "rpop" | "zpopmin" | "zpopmax" | "lmove" | "rpoplpush" => match reply {
+            Frame::Array(a) | Frame::Set(a) if a.is_empty() => Propagation::Nothing,
+            _ => unless_null(),
+        },
+        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" | "lmpop" | "bzpopmin"
+        | "bzpopmax" | "bzmpop" | "zmpop" => blocked_served(args, reply),
+        "sort" => sort(db, args),
+        "copy" => match reply {
+            Frame::Integer(1) => {
+                Propagation::Restate(vec![(copy_target(db, args), args[2].clone())])
+            }
+            _ => Propagation::Nothing,
+        },
+        _ => Propagation::AsIs,
+    }
+}
+
+/// The records for a blocked client served now, or a blocking command that found data at
+/// once: `args` are the blocking command's, name first (BLPOP, BLMOVE, BZMPOP...; LMPOP and
+/// ZMPOP too), `reply` what the client received. In `serve_ready`: the `Waiter`'s args and the
+/// `Delivery::Reply` frame, logged in the waiter's database. A null reply (timeout) logs
+/// nothing. (A BLMOVE served through a retry across shards is logged as any gathered command:
+/// with [`restate`] of both keys.)
+pub fn blocked_served(args: &[Bytes], reply: &Frame) -> Propagation {
+    let Some(name) = args.first() else {
+        return Propagation::Nothing;
+    };
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let rec = |parts: Vec<Bytes>| Propagation::Rewritten(vec![parts]);
+    let word = |w: &'static str| Bytes::from_static(w.as_bytes());
+    // The key the reply names, and what follows it.
+    let (key, rest) = match reply {
+        Frame::Array(items) if !items.is_empty() => match &items[0] {
+            Frame::Bulk(k) => (Some(k.clone()), &items[1..]),
+            _ => (None, &items[..0]),
+        },
+        _ => (None, &[][..]),
+    };
+    let nested_count = || match rest.first() {
+        Some(Frame::Array(inner)) => inner.len(),
+        _ => 0,
+    };
+    match name.as_str() {
+        "blmove" | "brpoplpush" if args.len() >= 3 => {
+            if is_null(reply) {
+                return Propagation::Nothing;
+            }
+            if name == "brpoplpush" {
+                rec(vec![word("RPOPLPUSH"), args[1].clone(), args[2].clone()])
+            } else if args.len() >= 5 {
+                rec(vec![
+                    word("LMOVE"),
+                    args[1].clone(),
+                    args[2].clone(),
+                    args[3].clone(),
+                    args[4].clone(),
+                ])
+            } else {
+                Propagation::Nothing
+            }
+        }
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => match key {
+            Some(k) => {
+                let cmd = match name.as_str() {
+                    "blpop" => "LPOP",
+                    "brpop" => "RPOP",
+                    "bzpopmin" => "ZPOPMIN",
+                    _ => "ZPOPMAX",
+                };
+                rec(vec![word(cmd), k])
+            }
+            None => Propagation::Nothing,
+        },
+        "blmpop" | "lmpop" | "bzmpop" | "zmpop" => {
+            let (Some(k), n) = (key, nested_count()) else {
+                return Propagation::Nothing;
+            };
+            if n == 0 {
+                return Propagation::Nothing;
+            }
+            let numkeys_at = if name.starts_with('b') { 2 } else { 1 };
+            let cmd = if name.ends_with("zmpop") {
+                match parse_zmpop(args, numkeys_at) {
+                    Ok((_, crate::cmd::zset::End::Min, _)) => "ZPOPMIN",
+                    Ok((_, crate::cmd::zset::End::Max, _)) => "ZPOPMAX",
+                    Err(_) => return Propagation::Nothing,
+                }
+            } else {
+                match parse_mpop(args, numkeys_at) {
+                    Ok((_, End::Head, _)) => "LPOP",
+                    Ok((_, End::Tail, _)) => "RPOP",
+                    Err(_) => return Propagation::Nothing,
+                }
+            };
+            rec(vec![word(cmd), k, Bytes::from(n.to_string())])
+        }
+        _ => Propagation::Nothing,
+    }
+}
+
+fn is_null(f: &Frame) -> bool {
+    matches!(f, Frame::Null | Frame::NullArray)
+}
+
+fn ms(at: u64) -> String {
+    at.to_string()
+}
+
+/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL].
+fn set(args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+    if args.len() < 3 {
+        return Propagation::Nothing;
+    }
+    let (mut nx, mut xx, mut get) = (false, false, false);
+    let mut expire: Option<(i64, bool, &[u8])> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let a = &args[i];
+        if is_cstr(a, "nx") {
+            nx = true;
+        } else if is_cstr(a, "xx") {
+            xx = true;
+        } else if is_cstr(a, "get") {
+            get = true;
+        } else if let Some((unit, absolute)) = expire_option(a) {
+            if let Some(v) = args.get(i + 1) {
+                expire = Some((unit, absolute, v));
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    let stopped = match (get, nx, xx) {
+        (false, _, _) => is_null(reply),
+        (true, true, _) => !is_null(reply),
+        (true, _, true) => is_null(reply),
+        (true, false, false) => false,
+    };
+    if stopped {
+        return Propagation::Nothing;
+    }
+    let Some((unit, absolute, v)) = expire else {
+        return Propagation::AsIs;
+    };
+    match parse_int(v).map(|n| expire_at("set", n, unit, absolute, now)) {
+        Ok(Ok(at)) => Propagation::Rewritten(vec![vec![
+            Bytes::from_static(b"SET"),
+            args[1].clone(),
+            args[2].clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(ms(at)),
+        ]]),
+        _ => Propagation::AsIs,
+    }
+}
+
+/// EX, PX, EXAT, PXAT: (unit in ms, absolute).
+fn expire_option(a: &[u8]) -> Option<(i64, bool)> {
+    [
+        ("ex", 1000, false),
+        ("px", 1, false),
+        ("exat", 1000, true),
+        ("pxat", 1, true),
+    ]
+    .into_iter()
+    .find(|(w, _, _)| is_cstr(a, w))
+    .map(|(_, unit, absolute)| (unit, absolute))
+}
+
+/// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST].
+fn getex(args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+    if is_null(reply) {
+        return Propagation::Nothing;
+    }
+    let key = args[1].clone();
+    let mut out = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is_cstr(&args[i], "persist") {
+            out = Some(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+        } else if let Some((unit, absolute)) = expire_option(&args[i]) {
+            let at = args
+                .get(i + 1)
+                .and_then(|v| parse_int(v).ok())
+                .and_then(|n| expire_at("getex", n, unit, absolute, now).ok());
+            out = at.map(|at| deadline_record(&key, at, now));
+            i += 1;
+        }
+        i += 1;
+    }
+    match out {
+        Some(rec) => Propagation::Rewritten(vec![rec]),
+        None => Propagation::Nothing,
+    }
+}
+
+/// `PEXPIREAT key at`, or `DEL key` when `at` has passed, as Redis propagates an expiry.
+fn deadline_record(key: &Bytes, at: u64, now: u64) -> Vec<Bytes> {
+    if at <= now {
+        vec![Bytes::from_static(b"DEL"), key.clone()]
+    } else {
+        vec![
+            Bytes::from_static(b"PEXPIREAT"),
+            key.clone(),
+            Bytes::from(ms(at)),
+        ]
+    }
+}
+
+/// EXPIRE and friends, with the arithmetic of their handler.
+fn expire(name: &str, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+    if *reply != Frame::Integer(1) || args.len() < 3 {
+        return Propagation::Nothing;
+    }
+    let Ok(mut when) = parse_int(&args[2]) else {
+        return Propagation::AsIs;
+    };
+    if name == "expire" || name == "expireat" {
+        when = when.saturating_mul(1000);
+    }
+    if name == "expire" || name == "pexpire" {
+        when = when.saturating_add(now as i64);
+    }
+    let rec = if when <= now as i64 {
+        vec![Bytes::from_static(b"DEL"), args[1].clone()]
+    } else {
+        deadline_record(&args[1], when as u64, now)
+    };
+    Propagation::Rewritten(vec![rec])
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f].
+fn restore(args: &[Bytes], now: u64) -> Propagation {
+    if args.len() < 4 {
+        return Propagation::AsIs;
+    }
+    let Ok(ttl) = parse_int(&args[2]) else {
+        return Propagation::AsIs;
+    };
+    if ttl <= 0 {
+        return Propagation::AsIs;
+    }
+    let opts = &args[4..];
+    let absttl = opts.iter().any(|a| is_cstr(a, "absttl"));
+    let replace = opts.iter().any(|a| is_cstr(a, "replace"));
+    let at = if absttl {
+        ttl
+    } else {
+        ttl.saturating_add(now as i64)
+    };
+    if at <= now as i64 {
+        return if replace {
+            Propagation::Rewritten(vec![vec![Bytes::from_static(b"DEL"), args[1].clone()]])
+        } else {
+            Propagation::Nothing
+        };
+    }
+    if absttl {
+        return Propagation::AsIs;
+    }
+    let mut rec = args.to_vec();
+    rec[2] = Bytes::from(at.to_string());
+    rec.push(Bytes::from_static(b"ABSTTL"));
+    Propagation::Rewritten(vec![rec])
+}
+
+fn spop(key: &Bytes, reply: &Frame) -> Propagation {
+    let members: Vec<Bytes> = match reply {
+        Frame::Bulk(m) => vec![m.clone()],
+        Frame::Array(items) | Frame::Set(items) => items
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Bulk(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if members.is_empty() {
+        return Propagation::Nothing;
+    }
+    Propagation::Rewritten(
+        members
+            .chunks(SPOP_BATCH)
+            .map(|chunk| {
+                let mut rec = vec![Bytes::from_static(b"SREM"), key.clone()];
+                rec.extend_from_slice(chunk);
+                rec
+            })
+            .collect(),
+    )
+}
+
+/// SORT ... STORE dst: the destination restated; SORT without STORE wrote nothing.
+fn sort(db: usize, args: &[Bytes]) -> Propagation {
+    let store = args
+        .iter()
+        .enumerate()
+        .skip(2)
+        .filter(|(_, a)| is_cstr(a, "store"))
+        .filter_map(|(i, _)| args.get(i + 1))
+        .last();
+    match store {
+        Some(dst) => Propagation::Restate(vec![(db, dst.clone())]),
+        None => Propagation::Nothing,
+    }
+}
+
+/// COPY src dst [DB n] [REPLACE]: the destination's database.
+fn copy_target(db: usize, args: &[Bytes]) -> usize {
+    let mut target = db;
+    let mut i = 3;
+    while i < args.len() {
+        if is_cstr(&args[i], "db") {
+            if let Some(n) = args.get(i + 1).and_then(|a| parse_int(a).ok()) {
+                target = n.max(0) as usize;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    target
+}
+
+/// Records that make `key` hold exactly `entry` (or not exist), whatever it held before: for
+/// keys a multi-shard command wrote back, SORT ... STORE and COPY destinations.
+pub fn restate(key: &[u8], entry: Option<&Entry>) -> Vec<Vec<Bytes>> {
+    let key = Bytes::copy_from_slice(key);
+    match entry {
+        None => vec![vec![Bytes::from_static(b"DEL"), key]],
+        // SET replaces a value of any type and its expiry.
+        Some(
+            e @ Entry {
+                value: Value::Str(_),
+                ..
+            },
+        ) => value_records(&key, e),
+        Some(e) => {
+            let mut out = vec![vec![Bytes::from_static(b"DEL"), key.clone()]];
+            out.extend(value_records(&key, e));
+            out
+        }
+    }
+}
+
+/// Records that create `key` holding `entry` where it does not exist: what an AOF rewrite
+/// without an RDB preamble writes, as Redis's `rewriteAppendOnlyFileRio` does.
+pub fn value_records(key: &Bytes, entry: &Entry) -> Vec<Vec<Bytes>> {
+    let b = Bytes::from_static;
+    let mut out = Vec::new();
+    let batched = |out: &mut Vec<Vec<Bytes>>,
+                   cmd: &'static str,
+                   items: &mut dyn Iterator<Item = Vec<Bytes>>| {
+        let mut rec: Vec<Bytes> = Vec::new();
+        let mut n = 0;
+        for item in items {
+            if n == 0 {
+                rec = vec![b(cmd.as_bytes()), key.clone()];
+            }
+            rec.extend(item);
+            n += 1;
+            if n == ITEMS_PER_CMD {
+                out.push(std::mem::take(&mut rec));
+                n = 0;
+            }
+        }
+        if n > 0 {
+            out.push(rec);
+        }
+    };
+    match &entry.value {
+        Value::Str(s) => {
+            let mut rec = vec![b(b"SET"), key.clone(), s.to_bytes()];
+            if let Some(at) = entry.expire() {
+                rec.push(b(b"PXAT"));
+                rec.push(Bytes::from(ms(at)));
+            }
+            out.push(rec);
+            return out;
+        }
+        Value::List(l) => batched(&mut out, "RPUSH", &mut l.iter().map(|e| vec![e.to_bytes()])),
+        Value::Set(s) => batched(&mut out, "SADD", &mut s.iter().map(|m| vec![m.to_bytes()])),
+        Value::ZSet(z) => batched(
+            &mut out,
+            "ZADD",
+            &mut z.iter().map(|(m, score)| {
+                vec![Bytes::from(format_double(score)), Bytes::copy_from_slice(m)]
+            }),
+        ),
+        Value::Hash(h) => batched(
+            &mut out,
+            "HSET",
+            &mut h.iter().map(|(f, v)| vec![f.to_bytes(), v.to_bytes()]),
+        ),
+    }
+    if let Some(at) = entry.expire() {
+        out.push(vec![b(b"PEXPIREAT"), key.clone(), Bytes::from(ms(at))]);
+    }
+    out
+}
+
+/// Writes every key of `ks` alive at `now` into `log`, one database after the other: the body
+/// of a rewritten AOF when it has no RDB preamble.
+pub fn rewrite_keyspace(ks: &Keyspace, now: u64, log: &mut AofLog) {
+    for (i, db) in ks.dbs.iter().enumerate() {
+        for (k, e) in db.iter() {
+            if e.expire_at != 0 && e.expire_at <= now {
+                continue;
+            }
+            let key = Bytes::copy_from_slice(k);
+            for rec in value_records(&key, e) {
+                log.command(i, &rec);
+            }
+        }
+    }
+}
+
+/// Whether the table knows `name` as a write command (for tests and the runtime's checks).
+pub fn is_write(name: &[u8]) -> bool {
+    Table::get().lookup(name).is_some_and(|c| c.is_write())
+}
