@@ -44,8 +44,9 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         let reference = htab[slot] as usize;
         htab[slot] = ip as u32;
         let off = ip.wrapping_sub(reference).wrapping_sub(1);
+        // Redis 7.0's liblzf has no `ip + 4 < in_end` test here (later versions added one),
+        // so a match may start as late as three bytes before the end.
         if off < MAX_OFF
-            && ip + 4 < in_len
             && reference > 0
             && input[reference] == input[ip]
             && input[reference + 1] == input[ip + 1]
