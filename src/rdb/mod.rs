@@ -675,7 +675,10 @@ fn zset_limits(l: &EncodingLimits) -> zset::Limits {
     }
 }
 
-fn build_hash(pairs: &[(Cow<[u8]>, Cow<[u8]>)], limits: hash::Limits) -> Result<Value, RdbError> {
+/// Field/value pairs as decoded: borrowed from the payload or built from packed integers.
+type Pairs<'a> = [(Cow<'a, [u8]>, Cow<'a, [u8]>)];
+
+fn build_hash(pairs: &Pairs, limits: hash::Limits) -> Result<Value, RdbError> {
     if pairs.is_empty() {
         return Err(RdbError::EmptyKey);
     }
@@ -726,7 +729,7 @@ fn entry_pairs<'a>(
     entries: Vec<Entry<'a>>,
     what: &str,
 ) -> Result<Vec<(Entry<'a>, Entry<'a>)>, RdbError> {
-    if entries.len() % 2 != 0 {
+    if !entries.len().is_multiple_of(2) {
         return Err(format_err(format!(
             "{what} integrity check failed (odd entry count)"
         )));
@@ -993,7 +996,7 @@ impl<R: Read> RdbReader<R> {
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| format_err("not an RDB file: bad version digits"))?;
-        if version < 1 || version > RDB_MAX_VERSION {
+        if !(1..=RDB_MAX_VERSION).contains(&version) {
             return Err(format_err(format!(
                 "can't handle RDB format version {version} (this server reads 1 to {RDB_MAX_VERSION})"
             )));
