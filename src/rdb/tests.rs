@@ -665,3 +665,19 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn hostile_lengths_fail_without_allocating_them() {
+    // A string value claiming 2^60 bytes in a tiny file.
+    let mut f = b"REDIS0010\x00\x01k\x81".to_vec();
+    f.extend((1u64 << 60).to_be_bytes());
+    f.extend(b"abc");
+    let e = read_all(&f).expect_err("truncated");
+    assert!(e.to_string().contains("unexpected end of file"), "{e}");
+    // A list claiming 2^40 elements, and an LZF string claiming 1 GiB from 3 bytes.
+    let mut v = vec![0x81];
+    v.extend((1u64 << 40).to_be_bytes());
+    assert!(decode_value(&raw(ty::LIST, v), &limits()).is_err());
+    let lzf = vec![0xc3, 0x03, 0x80, 0x40, 0, 0, 0, 0x00, b'a', b'b'];
+    assert!(decode_value(&raw(ty::STRING, lzf), &limits()).is_err());
+}
