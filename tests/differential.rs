@@ -114,7 +114,7 @@ macro_rules! differential_scripts {
 
 differential_scripts!(
     strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking,
-    sort
+    sort, dump
 );
 
 /// A script file nobody listed would silently never run.

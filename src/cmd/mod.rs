@@ -18,6 +18,7 @@ pub mod args;
 pub mod bitmap;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod hash;
 pub mod keyspace;
@@ -201,6 +202,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         bitmap::COMMANDS,
         hash::COMMANDS,
         keyspace::COMMANDS,
+        dump::COMMANDS,
         list::COMMANDS,
         blocking::COMMANDS,
         connection::COMMANDS,

@@ -21,16 +21,59 @@ fn idx(h: u32) -> usize {
     ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
 }
 
+/// The compressor's hash table, reused across calls: zeroing 2^16 slots for every string of a
+/// snapshot would cost more than compressing most of them. Each slot carries the generation
+/// (call) that wrote it; a slot from an earlier call reads as empty.
+struct Table {
+    generation: u32,
+    slots: Vec<u64>,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table { generation: 0, slots: Vec::new() })
+    };
+}
+
 /// Compresses `input` into at most `max_out` bytes; `None` when it does not fit (or either is
 /// empty), as `lzf_compress` returning 0.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let in_len = input.len();
-    if in_len == 0 || max_out == 0 {
+    if input.is_empty() || max_out == 0 || input.len() > u32::MAX as usize {
         return None;
     }
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.slots.is_empty() {
+            t.slots = vec![0; HSIZE];
+        }
+        t.generation = t.generation.wrapping_add(1);
+        if t.generation == 0 {
+            t.slots.iter_mut().for_each(|s| *s = 0);
+            t.generation = 1;
+        }
+        let generation = t.generation;
+        compress_with(input, max_out, &mut t.slots, generation)
+    })
+}
+
+fn compress_with(
+    input: &[u8],
+    max_out: usize,
+    htab: &mut [u64],
+    generation: u32,
+) -> Option<Vec<u8>> {
+    let in_len = input.len();
+    let tag = (generation as u64) << 32;
     // Positions in the input; 0 doubles as "empty", which the `reference > 0` test rejects just
     // as liblzf rejects a reference at the very start of the input.
-    let mut htab = vec![0u32; HSIZE];
+    let get = |htab: &[u64], slot: usize| -> usize {
+        let v = htab[slot];
+        if v >> 32 == generation as u64 {
+            (v & 0xffff_ffff) as usize
+        } else {
+            0
+        }
+    };
     let mut out = vec![0u8; max_out];
     let mut op = 1usize; // out[0] is the first literal run's header
     let mut lit = 0usize;
@@ -41,11 +84,12 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while ip + 2 < in_len {
         hval = (hval << 8) | at(ip + 2);
         let slot = idx(hval);
-        let reference = htab[slot] as usize;
-        htab[slot] = ip as u32;
+        let reference = get(htab, slot);
+        htab[slot] = tag | ip as u64;
         let off = ip.wrapping_sub(reference).wrapping_sub(1);
+        // Redis 7.0's liblzf has no `ip + 4 < in_end` test here (later versions added one),
+        // so a match may start as late as three bytes before the end.
         if off < MAX_OFF
-            && ip + 4 < in_len
             && reference > 0
             && input[reference] == input[ip]
             && input[reference + 1] == input[ip + 1]
@@ -104,10 +148,10 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = (at(ip) << 8) | at(ip + 1);
             hval = (hval << 8) | at(ip + 2);
-            htab[idx(hval)] = ip as u32;
+            htab[idx(hval)] = tag | ip as u64;
             ip += 1;
             hval = (hval << 8) | at(ip + 2);
-            htab[idx(hval)] = ip as u32;
+            htab[idx(hval)] = tag | ip as u64;
             ip += 1;
         } else {
             if op >= max_out {
@@ -248,6 +292,20 @@ mod tests {
             vec![0x01, b'a', b'a', 0xe0, 0x57, 0x00, 0x01, b'a', b'a']
         );
         assert_eq!(compress(b"abcdefghijklmnopqrstuvwxyz", 22), None);
+    }
+
+    #[test]
+    fn reused_table_leaks_nothing_between_calls() {
+        let a: Vec<u8> = b"the quick brown fox jumps over the lazy dog ".repeat(40);
+        let b: Vec<u8> = b"the quick brown cat naps under the lazy dog ".repeat(3);
+        let fresh = std::thread::spawn({
+            let b = b.clone();
+            move || compress(&b, b.len() - 4)
+        })
+        .join()
+        .expect("thread");
+        compress(&a, a.len() - 4);
+        assert_eq!(compress(&b, b.len() - 4), fresh);
     }
 
     #[test]

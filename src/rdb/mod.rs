@@ -653,6 +653,14 @@ fn parse_score(s: &[u8]) -> Option<f64> {
     }
 }
 
+/// Redis 7.0 converts a packed hash or zset (ziplist, listpack) on load only when it has too
+/// many entries, not for long elements (checking those would mean a scan); a packed value that
+/// fits by count stays packed.
+fn by_count<T>(mut limits: T, value: impl FnOnce(&mut T)) -> T {
+    value(&mut limits);
+    limits
+}
+
 fn hash_limits(l: &EncodingLimits) -> hash::Limits {
     hash::Limits {
         max_entries: l.hash_max_listpack_entries,
@@ -667,18 +675,21 @@ fn zset_limits(l: &EncodingLimits) -> zset::Limits {
     }
 }
 
-fn build_hash(pairs: &[(Cow<[u8]>, Cow<[u8]>)], l: &EncodingLimits) -> Result<Value, RdbError> {
+/// Field/value pairs as decoded: borrowed from the payload or built from packed integers.
+type Pairs<'a> = [(Cow<'a, [u8]>, Cow<'a, [u8]>)];
+
+fn build_hash(pairs: &Pairs, limits: hash::Limits) -> Result<Value, RdbError> {
     if pairs.is_empty() {
         return Err(RdbError::EmptyKey);
     }
-    let h = Hash::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])), hash_limits(l));
+    let h = Hash::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])), limits);
     if h.len() != pairs.len() {
         return Err(format_err("duplicate hash fields detected"));
     }
     Ok(Value::Hash(h))
 }
 
-fn build_zset(pairs: Vec<(Cow<[u8]>, f64)>, l: &EncodingLimits) -> Result<Value, RdbError> {
+fn build_zset(pairs: Vec<(Cow<[u8]>, f64)>, limits: zset::Limits) -> Result<Value, RdbError> {
     if pairs.is_empty() {
         return Err(RdbError::EmptyKey);
     }
@@ -690,7 +701,7 @@ fn build_zset(pairs: Vec<(Cow<[u8]>, f64)>, l: &EncodingLimits) -> Result<Value,
         return Err(format_err("duplicate zset fields detected"));
     }
     drop(seen);
-    Ok(Value::ZSet(ZSet::from_pairs(pairs, zset_limits(l))))
+    Ok(Value::ZSet(ZSet::from_pairs(pairs, limits)))
 }
 
 fn build_set<M: AsRef<[u8]>>(members: &[M], l: &EncodingLimits) -> Result<Value, RdbError> {
@@ -718,7 +729,7 @@ fn entry_pairs<'a>(
     entries: Vec<Entry<'a>>,
     what: &str,
 ) -> Result<Vec<(Entry<'a>, Entry<'a>)>, RdbError> {
-    if entries.len() % 2 != 0 {
+    if !entries.len().is_multiple_of(2) {
         return Err(format_err(format!(
             "{what} integrity check failed (odd entry count)"
         )));
@@ -758,7 +769,7 @@ fn decode_from(t: u8, c: &mut Cursor, l: &EncodingLimits) -> Result<Value, RdbEr
                 };
                 pairs.push((m, s));
             }
-            build_zset(pairs, l)
+            build_zset(pairs, zset_limits(l))
         }
         ty::HASH => {
             let n = c.count(2)?;
@@ -766,7 +777,7 @@ fn decode_from(t: u8, c: &mut Cursor, l: &EncodingLimits) -> Result<Value, RdbEr
             for _ in 0..n {
                 pairs.push((c.string()?, c.string()?));
             }
-            build_hash(&pairs, l)
+            build_hash(&pairs, hash_limits(l))
         }
         ty::HASH_ZIPMAP => {
             let blob = c.string()?;
@@ -776,7 +787,8 @@ fn decode_from(t: u8, c: &mut Cursor, l: &EncodingLimits) -> Result<Value, RdbEr
                 .into_iter()
                 .map(|(f, v)| (Cow::Borrowed(f), Cow::Borrowed(v)))
                 .collect();
-            build_hash(&pairs, l)
+            // Zipmaps are converted by length too, as Redis does.
+            build_hash(&pairs, hash_limits(l))
         }
         ty::LIST_ZIPLIST => {
             let blob = c.string()?;
@@ -829,7 +841,7 @@ fn decode_from(t: u8, c: &mut Cursor, l: &EncodingLimits) -> Result<Value, RdbEr
                 };
                 pairs.push((Cow::Owned(entry_bytes(m).into_owned()), score));
             }
-            build_zset(pairs, l)
+            build_zset(pairs, by_count(zset_limits(l), |z| z.value = usize::MAX))
         }
         ty::HASH_ZIPLIST | ty::HASH_LISTPACK => {
             let what = if t == ty::HASH_ZIPLIST {
@@ -853,7 +865,10 @@ fn decode_from(t: u8, c: &mut Cursor, l: &EncodingLimits) -> Result<Value, RdbEr
                     )
                 })
                 .collect();
-            build_hash(&pairs, l)
+            build_hash(
+                &pairs,
+                by_count(hash_limits(l), |h| h.max_value = usize::MAX),
+            )
         }
         ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => {
             let n = c.count(1)?;
@@ -981,7 +996,7 @@ impl<R: Read> RdbReader<R> {
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| format_err("not an RDB file: bad version digits"))?;
-        if version < 1 || version > RDB_MAX_VERSION {
+        if !(1..=RDB_MAX_VERSION).contains(&version) {
             return Err(format_err(format!(
                 "can't handle RDB format version {version} (this server reads 1 to {RDB_MAX_VERSION})"
             )));

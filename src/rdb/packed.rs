@@ -144,13 +144,10 @@ fn encode_backlen(l: usize, out: &mut [u8; 5]) -> usize {
         2097151..=268435454 => 4,
         _ => 5,
     };
-    for i in 0..groups {
+    for (i, slot) in out.iter_mut().take(groups).enumerate() {
         let shift = 7 * (groups - 1 - i);
-        let mut b = ((l >> shift) & 127) as u8;
-        if i > 0 {
-            b |= 128;
-        }
-        out[i] = b;
+        let b = ((l >> shift) & 127) as u8;
+        *slot = if i > 0 { b | 128 } else { b };
     }
     groups
 }
@@ -361,10 +358,7 @@ pub fn parse_zipmap(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     let stated = *b.first()? as usize;
     let mut p = 1;
     let mut out = Vec::new();
-    loop {
-        let Some(klen) = len_at(b, &mut p)? else {
-            break;
-        };
+    while let Some(klen) = len_at(b, &mut p)? {
         let key = slice(b, p, klen)?;
         p += klen;
         let vlen = len_at(b, &mut p)??;

@@ -166,12 +166,18 @@ fn redis_payloads_byte_identical() {
         b"\x00\xc190\n\x00\x9d\x94\xea'\x93\xfc\x08\xb9",
         // SET big 9223372036854775807
         b"\x00\x139223372036854775807\n\x00:e~\x94\x81\xe8_\"",
+        // SADD k 1 -2 70000 5000000000 (an 8-byte-wide intset, LZF-compressed)
+        b"\x0b\xc3 (\x04\x08\x00\x00\x00\x04 \x03\x01\xfe\xff\x80\x00\x00\x01 \x0b@\x00\x01p\x11\xa0\t\x02\xf2\x05* \t\x00\x00\n\x00\xc4\x82]CR\xa8\xd5\xd2",
         // ZADD zf 0.1 x (listpack LZF-compressed)
         b"\x11\xc3\x16\x1f\r\x1f\x00\x00\x00\x02\x00\x81x\x02\x930.10\xe0\x05\x00\x021\x14\xff\n\x00\xec\xb9\xc4\xc1\xcd\x1d\xf1\xdc",
     ];
     for payload in cases {
         let v = parse_dump_payload(payload, &limits()).expect("Redis payload decodes");
-        assert_eq!(&dump_payload(&v, true)[..], *payload, "{v:?}");
+        let ours = dump_payload(&v, true);
+        assert!(
+            ours == *payload,
+            "{v:?}\nours:  {ours:x?}\nredis: {payload:x?}"
+        );
     }
     // list-max-listpack-size 2: three nodes, as Redis splits them.
     let ql: &[u8] = b"\x12\x03\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff\x02\r\r\x00\x00\x00\x02\x00\x81c\x02\x81d\x02\xff\x02\n\n\x00\x00\x00\x01\x00\x81e\x02\xff\n\x00\xecR6\xa7` \xa1\xdb";
@@ -658,4 +664,20 @@ mod fuzz {
             }
         }
     }
+}
+
+#[test]
+fn hostile_lengths_fail_without_allocating_them() {
+    // A string value claiming 2^60 bytes in a tiny file.
+    let mut f = b"REDIS0010\x00\x01k\x81".to_vec();
+    f.extend((1u64 << 60).to_be_bytes());
+    f.extend(b"abc");
+    let e = read_all(&f).expect_err("truncated");
+    assert!(e.to_string().contains("unexpected end of file"), "{e}");
+    // A list claiming 2^40 elements, and an LZF string claiming 1 GiB from 3 bytes.
+    let mut v = vec![0x81];
+    v.extend((1u64 << 40).to_be_bytes());
+    assert!(decode_value(&raw(ty::LIST, v), &limits()).is_err());
+    let lzf = vec![0xc3, 0x03, 0x80, 0x40, 0, 0, 0, 0x00, b'a', b'b'];
+    assert!(decode_value(&raw(ty::STRING, lzf), &limits()).is_err());
 }

@@ -343,8 +343,14 @@ impl List {
     }
 
     fn node_takes(&self, node: &Node, elem: Elem) -> bool {
-        // A lone entry always has a node, however big.
-        node.count == 0 || self.fits(node.buf.len(), node.count as usize, elem.entry_len(), 1)
+        // A lone entry always has a node, however big. Otherwise Redis 7.0 estimates what the
+        // entry adds as its text length plus 8 (`SIZE_ESTIMATE_OVERHEAD`), not its encoded size;
+        // estimating alike splits nodes where Redis does, which DUMP and RDB files show.
+        let text_len = match elem {
+            Elem::Int(n) => itoa::Buffer::new().format(n).len(),
+            Elem::Str(s) => s.len(),
+        };
+        node.count == 0 || self.fits(node.buf.len(), node.count as usize, text_len + 8, 1)
     }
 
     pub fn push(&mut self, end: End, bytes: &[u8]) {
