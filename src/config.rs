@@ -255,17 +255,19 @@ parameters! {
     // Persistence.
     Dir: "dir", Kind::Dir, Cwd, PROTECTED;
     Dbfilename: "dbfilename", base_name("filename", true), Text("dump.rdb"), PROTECTED;
-    // Redis saves by default ("3600 1 300 100 60 10000"). Tessera cannot save yet, so its
-    // default says so, and save points from a file or the command line draw a warning at
-    // start-up; they are kept for when persistence lands.
-    Save: "save", Kind::Save, Text(""), MULTI_ARG;
+    Save: "save", Kind::Save, Text("3600 1 300 100 60 10000"), MULTI_ARG;
     Rdbcompression: "rdbcompression", Kind::Bool, Text("yes"), 0;
     Rdbchecksum: "rdbchecksum", Kind::Bool, Text("yes"), IMMUTABLE;
     StopWritesOnBgsaveError: "stop-writes-on-bgsave-error", Kind::Bool, Text("yes"), 0;
+    RdbKeySaveDelay: "rdb-key-save-delay", int(INT_MIN, INT_MAX), Text("0"), 0;
+    // Tessera's own: a snapshot child whose progress stalls this many seconds is killed
+    // (0 = never).
+    RdbChildStallTimeout: "rdb-child-stall-timeout", int(0, INT_MAX), Text("60"), 0;
     Appendonly: "appendonly", Kind::Bool, Text("no"), LIVE;
     Appendfsync: "appendfsync", Kind::Enum(FSYNC_POLICIES), Text("everysec"), 0;
     Appendfilename: "appendfilename", base_name("filename", false), Text("appendonly.aof"), IMMUTABLE;
     Appenddirname: "appenddirname", base_name("dirname", false), Text("appendonlydir"), IMMUTABLE;
+    AofLoadTruncated: "aof-load-truncated", Kind::Bool, Text("yes"), 0;
     // Memory and eviction.
     Maxmemory: "maxmemory", umem(0, ULLONG_MAX), Text("0"), 0;
     MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), Text("noeviction"), 0;
@@ -305,7 +307,7 @@ const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "acl-pubsub-default", "aclfile", "acllog-max-len", "active-defrag-cycle-max",
     "active-defrag-cycle-min", "active-defrag-ignore-bytes", "active-defrag-max-scan-fields",
     "active-defrag-threshold-lower", "active-defrag-threshold-upper", "activedefrag",
-    "activerehashing", "always-show-logo", "aof-disable-auto-gc", "aof-load-truncated",
+    "activerehashing", "always-show-logo", "aof-disable-auto-gc",
     "aof-rewrite-incremental-fsync", "aof-timestamp-enabled", "aof-use-rdb-preamble",
     "aof_rewrite_cpulist", "auto-aof-rewrite-min-size", "auto-aof-rewrite-percentage",
     "bgsave_cpulist", "bind-source-addr", "bio_cpulist", "busy-reply-threshold",
@@ -660,6 +662,16 @@ impl Config {
         self.flag(Param::Rdbchecksum)
     }
 
+    /// Microseconds a snapshot sleeps after each key (`rdb-key-save-delay`, for tests).
+    pub fn rdb_key_save_delay(&self) -> i64 {
+        self.int(Param::RdbKeySaveDelay) as i64
+    }
+
+    /// Seconds without progress after which a snapshot child is killed; 0 means never.
+    pub fn rdb_child_stall_timeout(&self) -> u64 {
+        self.int(Param::RdbChildStallTimeout).max(0) as u64
+    }
+
     pub fn stop_writes_on_bgsave_error(&self) -> bool {
         self.flag(Param::StopWritesOnBgsaveError)
     }
@@ -675,6 +687,11 @@ impl Config {
     /// Base name of the AOF files (never empty, never contains a `/`).
     pub fn appendfilename(&self) -> &Path {
         self.path(Param::Appendfilename)
+    }
+
+    /// Whether an AOF whose last record is cut short loads (truncated there) or stops the start.
+    pub fn aof_load_truncated(&self) -> bool {
+        self.flag(Param::AofLoadTruncated)
     }
 
     /// Directory, under [`Config::dir`], holding the AOF files.
@@ -1484,6 +1501,15 @@ impl Loader {
                 if !def.has(MULTI_ARG) && args.len() != 1 {
                     return Err(fail("wrong number of arguments".into()));
                 }
+                // As Redis: a multi-argument parameter given one non-empty argument
+                // (`save "60 1"`, typical of `--save "60 1"`) has it split on spaces.
+                let split: Vec<Vec<u8>>;
+                let args = if def.has(MULTI_ARG) && args.len() == 1 && !args[0].is_empty() {
+                    split = args[0].split(|&b| b == b' ').map(<[u8]>::to_vec).collect();
+                    &split[..]
+                } else {
+                    args
+                };
                 self.set_from_file(def, args).map_err(fail)?;
             } else if args.len() == 1 && IGNORED_DEPRECATED.contains(&as_str(&name)) {
                 // Redis accepts and ignores these; so do we.
@@ -1960,7 +1986,7 @@ mod tests {
             ("logfile", ""),
             ("daemonize", "no"),
             ("protected-mode", "yes"),
-            ("save", ""),
+            ("save", "3600 1 300 100 60 10000"),
             ("appendonly", "no"),
             ("appendfsync", "everysec"),
             ("appendfilename", "appendonly.aof"),
@@ -2026,8 +2052,23 @@ mod tests {
         assert_eq!(c.loglevel(), LogLevel::Notice);
         assert_eq!(c.logfile(), None);
         assert_eq!(c.dbfilename(), Path::new("dump.rdb"));
-        // No save points by default until Tessera can persist (Redis: 3600 1 300 100 60 10000).
-        assert_eq!(c.save_points(), &[] as &[SavePoint]);
+        assert_eq!(
+            c.save_points(),
+            &[
+                SavePoint {
+                    seconds: 3600,
+                    changes: 1
+                },
+                SavePoint {
+                    seconds: 300,
+                    changes: 100
+                },
+                SavePoint {
+                    seconds: 60,
+                    changes: 10000
+                },
+            ]
+        );
         assert_eq!(c.appendfsync(), AppendFsync::EverySec);
         assert_eq!(c.maxmemory_policy(), MaxmemoryPolicy::NoEviction);
         assert_eq!(c.list_max_listpack_size(), -2);
@@ -2187,8 +2228,11 @@ mod tests {
         assert_eq!(save("save 100 1\nsave \"\"\nsave 200 2\n"), "200 2");
         assert_eq!(save("save 100 1\nsave \"\"\n"), "");
         assert_eq!(save("save \"\"\nsave 200 2\n"), "200 2");
+        // One quoted argument is split on spaces, as `--save "60 1"` needs.
+        assert_eq!(save("save \"60 1 30 5\"\n"), "60 1 30 5");
         assert_eq!(save("save\n"), "");
-        assert_eq!(save("port 7000\n"), "");
+        // No `save` line: Redis's defaults.
+        assert_eq!(save("port 7000\n"), "3600 1 300 100 60 10000");
     }
 
     #[test]
