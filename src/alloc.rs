@@ -4,10 +4,16 @@
 //! would bounce a cache line between cores on every allocation, so each thread adds to its own
 //! padded counter and INFO sums them; a block freed by another thread than the one that allocated
 //! it simply makes one counter go down and another up.
+//!
+//! A snapshot child (see `persist::fork`) is forked from a multi-threaded process: another
+//! thread may have held one of mimalloc's locks at the fork, and nothing in the child would ever
+//! release it. So the child switches this allocator to an arena of its own, fresh `mmap`ed
+//! memory handed out by bumping a pointer and never reused; it frees nothing and exits when its
+//! file is written, so that is all it needs. The switch is one relaxed load per allocation.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::Relaxed};
 
 use mimalloc::MiMalloc;
 
@@ -38,8 +44,73 @@ fn slot() -> usize {
 
 pub struct Counting;
 
+/// Set once, in a forked child, by [`enter_fork_child`]; never cleared.
+static IN_FORK_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Switches this process, which must be a freshly forked child with a single thread, to the
+/// fork arena: from here on nothing reaches mimalloc.
+pub fn enter_fork_child() {
+    IN_FORK_CHILD.store(true, Relaxed);
+}
+
+pub fn in_fork_child() -> bool {
+    IN_FORK_CHILD.load(Relaxed)
+}
+
+/// The child's bump arena: single-threaded by construction (the child has one thread).
+mod arena {
+    use std::cell::Cell;
+
+    const CHUNK: usize = 64 << 20;
+
+    struct Arena {
+        next: Cell<usize>,
+        end: Cell<usize>,
+    }
+
+    // SAFETY: only the forked child, which has exactly one thread, ever touches the arena.
+    unsafe impl Sync for Arena {}
+
+    static ARENA: Arena = Arena {
+        next: Cell::new(0),
+        end: Cell::new(0),
+    };
+
+    pub fn alloc(size: usize, align: usize) -> *mut u8 {
+        let start = ARENA.next.get().next_multiple_of(align);
+        if ARENA.next.get() != 0 && start + size <= ARENA.end.get() {
+            ARENA.next.set(start + size);
+            return start as *mut u8;
+        }
+        // A fresh mapping: mmap is a system call, safe after fork whatever other threads held.
+        let len = (size + align).max(CHUNK).next_multiple_of(4096);
+        // SAFETY: an anonymous private mapping with no address hint; checked for failure.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return std::ptr::null_mut();
+        }
+        let base = base as usize;
+        let start = base.next_multiple_of(align);
+        ARENA.next.set(start + size);
+        ARENA.end.set(base + len);
+        start as *mut u8
+    }
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if in_fork_child() {
+            return arena::alloc(layout.size(), layout.align());
+        }
         let p = unsafe { MiMalloc.alloc(layout) };
         if !p.is_null() {
             COUNTERS[slot()].0.fetch_add(layout.size() as i64, Relaxed);
@@ -48,11 +119,20 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if in_fork_child() {
+            // The arena never reuses memory, and blocks from before the fork stay where they
+            // are: the child exits soon and the kernel takes everything back.
+            return;
+        }
         COUNTERS[slot()].0.fetch_sub(layout.size() as i64, Relaxed);
         unsafe { MiMalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if in_fork_child() {
+            // Fresh mmap memory is zero, and the arena never hands out a byte twice.
+            return arena::alloc(layout.size(), layout.align());
+        }
         let p = unsafe { MiMalloc.alloc_zeroed(layout) };
         if !p.is_null() {
             COUNTERS[slot()].0.fetch_add(layout.size() as i64, Relaxed);
@@ -61,6 +141,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if in_fork_child() {
+            let p = arena::alloc(new_size, layout.align());
+            if !p.is_null() {
+                // SAFETY: both blocks are valid for the smaller of the two sizes and distinct.
+                unsafe { std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size)) };
+            }
+            return p;
+        }
         let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             COUNTERS[slot()]
