@@ -6,6 +6,13 @@ use std::sync::Arc;
 static GLOBAL: tessera::alloc::Counting = tessera::alloc::Counting;
 
 fn main() {
+    // A panic in any thread (a shard, the control thread) ends the process, as Redis's
+    // serverPanic does: a server with a dead shard would hang its clients instead.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
     // Prints --help / --version and exits by itself; any other problem comes back as the
     // message redis-server would print.
     let config = match tessera::config::load(std::env::args()) {
