@@ -19,6 +19,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod net;
+pub mod persist;
 pub mod rdb;
 pub mod resp;
 pub mod server;

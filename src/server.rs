@@ -5,6 +5,7 @@
 //! shards; what is here is read rarely or through atomics.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -35,10 +36,22 @@ pub struct Global {
     requirepass: RwLock<Option<Bytes>>,
     /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
     maxmemory: AtomicU64,
+    pub persist: crate::persist::State,
 }
 
 pub enum ControlMsg {
+    /// Exit now (SHUTDOWN has already done what had to be done).
     Shutdown,
+    /// SIGTERM or SIGINT arrived.
+    Signal(i32),
+    /// Every shard is frozen: fork the snapshot child over their data (addresses, shard
+    /// order) and answer with its pid once it runs.
+    Fork {
+        shards: Vec<usize>,
+        target: crate::persist::snapshot::Target,
+        dirty: u64,
+        reply: std::sync::mpsc::Sender<Result<i32, String>>,
+    },
 }
 
 impl Global {
@@ -82,9 +95,6 @@ const IO_MEMORY: usize = 256 << 10;
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
-    if !snapshot.save_points().is_empty() {
-        eprintln!("Warning: save points are configured, but Tessera does not persist data yet: nothing will be saved.");
-    }
     let shards = snapshot.threads();
     let cores = core_affinity::get_core_ids()
         .map(|c| c.len())
@@ -106,8 +116,20 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         limits: RwLock::new(Limits::default()),
         requirepass: RwLock::new(None),
         maxmemory: AtomicU64::new(0),
+        persist: crate::persist::State::new(shards),
     });
     global.refresh();
+    {
+        let g = Arc::downgrade(&global);
+        config.subscribe(move |c| {
+            if let Some(g) = g.upgrade() {
+                g.persist.update_refusal(c);
+                g.persist.set_aof_always(
+                    c.appendonly() && c.appendfsync() == crate::config::AppendFsync::Always,
+                );
+            }
+        });
+    }
 
     // Bind once here so that a busy port is reported before any thread starts. As in Redis,
     // `*` is every IPv4 address, `::*` every IPv6 one, and a `-` prefix (the default
@@ -141,6 +163,13 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         ));
     }
 
+    // AOF wins over RDB, as in Redis: with appendonly on, the RDB file is not loaded.
+    let aof_plan = crate::persist::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
+    global.persist.set_aof_always(
+        aof_plan.is_some() && snapshot.appendfsync() == crate::config::AppendFsync::Always,
+    );
+    let (inboxes, mut shard_inboxes) = crate::persist::load::channels(shards);
+    let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
     let requests = MeshBuilder::full(shards, 1024);
     let responses = MeshBuilder::full(shards, 1024);
     let mut handles = Vec::new();
@@ -151,6 +180,8 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             responses.clone(),
             addrs.clone(),
         );
+        let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
+        let aof_plan = aof_plan.clone();
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
         let placement = Placement::Fixed(i % cores);
         let handle = LocalExecutorBuilder::new(placement)
@@ -160,7 +191,18 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             .name(&format!("shard-{i}"))
             .spawn(move || async move {
                 let node = Node::join(global, requests, responses).await;
+                // The snapshot first, then this shard's AOF on top: no client sees a
+                // half-loaded keyspace.
+                let absorbed = crate::persist::load::absorb(&mut node.data.borrow_mut().ks, inbox);
+                let result = absorbed.and_then(|r| match &aof_plan {
+                    Some(plan) => open_aof(&node, plan).map(|_| r),
+                    None => Ok(r),
+                });
+                let _ = loaded.send(result);
                 crate::shard::expire::start_active_expiry(node.clone());
+                if node.id == 0 {
+                    crate::persist::cron::start(node.clone());
+                }
                 // Connections use this shard's own io_uring rather than glommio's sockets,
                 // which make two system calls per request (see net::uring).
                 let mode = if shards == 1 {
@@ -169,6 +211,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                     Mode::Shared
                 };
                 let uring = Driver::start(mode).expect("cannot set up this shard's io_uring");
+                crate::persist::aof::start_writer(node.clone(), uring.clone());
                 let mut accepts = Vec::new();
                 for addr in addrs {
                     let listener = listen(addr).expect("bound once already in this process");
@@ -202,22 +245,120 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             .map_err(|e| format!("cannot start shard {i}: {e}"))?;
         handles.push(handle);
     }
+    drop(loaded_tx);
+    let rdb = match &aof_plan {
+        Some(plan) => plan.base.clone(),
+        None => Some(snapshot.dir().join(snapshot.dbfilename())),
+    };
+    load_snapshot(&global, rdb, inboxes, loaded_rx)?;
     println!(
         "Tessera {} ready: {} shard(s), port {}",
         env!("CARGO_PKG_VERSION"),
         shards,
         snapshot.port()
     );
-    // The control thread is this one: it waits for process-wide work such as shutdown.
-    match control_rx.recv() {
-        Ok(ControlMsg::Shutdown) | Err(_) => {
-            println!("Tessera is now ready to exit, bye bye...");
-            std::process::exit(0);
-        }
-    }
+    control_loop(&global, control_rx);
+    Ok(())
 }
 
-/// SIGTERM and SIGINT become an orderly shutdown through the control thread, as in Redis. They
+/// Feeds the RDB file, if any, to the shards, which decode and insert in parallel.
+fn load_snapshot(
+    global: &Arc<Global>,
+    rdb: Option<std::path::PathBuf>,
+    inboxes: Vec<std::sync::mpsc::SyncSender<crate::persist::load::Batch>>,
+    loaded: std::sync::mpsc::Receiver<Result<crate::persist::load::ShardLoad, String>>,
+) -> Result<(), String> {
+    let started = Instant::now();
+    global.persist.loading.store(true, Ordering::Relaxed);
+    let read = match rdb {
+        Some(path) => crate::persist::load::read(&path, global.databases, inboxes),
+        None => Ok(false),
+    };
+    // The inboxes are closed now, so every shard finishes and reports.
+    let mut keys = 0;
+    let mut expired = 0;
+    for result in loaded.iter().take(global.shards) {
+        let shard = result.map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+        keys += shard.keys;
+        expired += shard.expired;
+    }
+    global.persist.loading.store(false, Ordering::Relaxed);
+    if read? {
+        let p = &global.persist;
+        p.loaded_keys.store(keys, Ordering::Relaxed);
+        p.expired_on_load.store(expired, Ordering::Relaxed);
+        println!(
+            "Done loading RDB, keys loaded: {keys}, keys expired: {expired}.\nDB loaded from disk: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Replays this shard's AOF files over what the base loaded, then appends to its last file.
+fn open_aof(node: &Rc<Node>, plan: &crate::persist::aof_load::Plan) -> Result<(), String> {
+    let mut data = node.data.borrow_mut();
+    let commands = crate::persist::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
+    if commands > 0 {
+        println!("Shard {} replayed {commands} AOF command(s)", node.id);
+    }
+    let path = &plan.append_to[node.id];
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+    let config = node.global.config.snapshot();
+    data.aof.start(
+        file,
+        config.appendfsync(),
+        node.global.persist.aof_marks[node.id].clone(),
+    );
+    data.ks.stats.record_reaped = true;
+    Ok(())
+}
+
+/// The control thread is this one: it forks snapshot children and handles signals.
+fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<ControlMsg>) {
+    while let Ok(msg) = control.recv() {
+        match msg {
+            ControlMsg::Shutdown => break,
+            ControlMsg::Signal(sig) => {
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                let again = global.persist.request_shutdown();
+                if again && sig == libc::SIGINT {
+                    println!("You insist... exiting now.");
+                    std::process::exit(1);
+                }
+                println!("Received {name} scheduling shutdown...");
+            }
+            ControlMsg::Fork {
+                shards,
+                target,
+                dirty,
+                reply,
+            } => {
+                // SAFETY: the addresses come from a live `Frozen`, whose shard waits for this
+                // reply before letting the shards go.
+                let shards: Vec<&crate::shard::ShardData> = shards
+                    .iter()
+                    .map(|&a| unsafe { &*(a as *const crate::shard::ShardData) })
+                    .collect();
+                let _ = reply.send(crate::persist::fork::start_bgsave(
+                    global, &shards, target, dirty,
+                ));
+            }
+        }
+    }
+    println!("Tessera is now ready to exit, bye bye...");
+    std::process::exit(0);
+}
+
+/// SIGTERM and SIGINT become an orderly shutdown, as in Redis: the control thread raises a flag
+/// that the persistence cron acts on (final save, exit). They
 /// are blocked in every thread (the shards inherit this thread's mask) and received by a
 /// dedicated thread with sigwait, so no handler ever runs in the middle of a shard's work.
 fn watch_signals(control: std::sync::mpsc::Sender<ControlMsg>) {
@@ -236,13 +377,7 @@ fn watch_signals(control: std::sync::mpsc::Sender<ControlMsg>) {
             let mut sig = 0;
             // SAFETY: `set` is a valid signal set; sigwait only writes the signal number.
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                let name = if sig == libc::SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                println!("Received {name} scheduling shutdown...");
-                let _ = control.send(ControlMsg::Shutdown);
+                let _ = control.send(ControlMsg::Signal(sig));
             }
         })
         .expect("spawning the signal thread");

@@ -370,10 +370,16 @@ async fn block_once(
         if let Some(dst) = &waiter.also_writes {
             lock.push((db as u32, Blob::new(dst)));
         }
-        let k = key.clone();
+        let (k, client_args) = (key.clone(), args.clone());
         let outcome = node
             .run_on(shard, lock, move |data: &mut ShardData| {
-                blocking::register(&mut data.blocking, &mut data.ks, now_ms(), k, waiter)
+                let now = now_ms();
+                let outcome = blocking::register(&mut data.blocking, &mut data.ks, now, k, waiter);
+                if let Registration::Served(reply) = &outcome {
+                    data.aof
+                        .record_served(&mut data.ks, db, &client_args, reply);
+                }
+                outcome
             })
             .await;
         registered.keys.push((shard, key.clone()));

@@ -404,6 +404,8 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
             let mut entry = entry;
             entry.access = lru_clock();
             db.insert_entry(&dst, entry);
+            // Logged as its result: the source may live in another shard's log.
+            data.aof.record_keys(&mut data.ks, target, &[dst]);
             Frame::Integer(1)
         })
         .await

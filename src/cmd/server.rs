@@ -13,7 +13,6 @@ use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::db::{now_ms, Value};
 use crate::net::session::Session;
 use crate::resp::Frame;
-use crate::server::ControlMsg;
 use crate::shard::CmdStat;
 use crate::slot::key_slot;
 
@@ -46,6 +45,15 @@ pub static COMMANDS: &[Command] = &[
             "allow_busy",
         ])
         .acl(&["@admin", "@slow", "@dangerous"]),
+    Command::new("save", 1, Run::Session(save))
+        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .acl(&["@admin", "@slow", "@dangerous"]),
+    Command::new("bgsave", -1, Run::Session(bgsave))
+        .flags(&["admin", "noscript", "no_async_loading"])
+        .acl(&["@admin", "@slow", "@dangerous"]),
+    Command::new("lastsave", 1, Run::Session(lastsave))
+        .flags(&["loading", "stale", "fast"])
+        .acl(&["@admin", "@fast", "@dangerous"]),
     Command::new("command", -1, Run::Session(command_all))
         .flags(&["loading", "stale"])
         .acl(&["@slow", "@connection"])
@@ -136,7 +144,7 @@ fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
         }
         let db = s.db;
         s.node
-            .broadcast_atomic(move |data| drop(data.ks.dbs[db].clear()))
+            .broadcast_write(db, args.to_vec(), move |data| drop(data.ks.dbs[db].clear()))
             .await;
         Frame::ok()
     })
@@ -148,7 +156,7 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::Syntax.into();
         }
         s.node
-            .broadcast_atomic(|data| {
+            .broadcast_write(s.db, args.to_vec(), |data| {
                 for db in data.ks.dbs.iter_mut() {
                     drop(db.clear());
                 }
@@ -172,7 +180,7 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::DbIndexOutOfRange.into();
         };
         s.node
-            .broadcast_atomic(move |data| data.ks.swap_dbs(a, b))
+            .broadcast_write(s.db, args.to_vec(), move |data| data.ks.swap_dbs(a, b))
             .await;
         Frame::ok()
     })
@@ -192,24 +200,69 @@ fn time(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
 
 fn shutdown(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        let mut mode = crate::persist::ShutdownMode::default();
+        let (mut abort, mut flagged) = (false, false);
         for a in &args[1..] {
-            if !(is(a, "nosave")
-                || is(a, "save")
-                || is(a, "now")
-                || is(a, "force")
-                || is(a, "abort"))
-            {
-                return CmdError::Syntax.into();
+            if is(a, "nosave") || is(a, "save") {
+                if mode.save == Some(!is(a, "save")) {
+                    return CmdError::Syntax.into();
+                }
+                mode.save = Some(is(a, "save"));
+            } else if is(a, "force") {
+                mode.force = true;
+            } else if !is(a, "now") {
+                if !is(a, "abort") {
+                    return CmdError::Syntax.into();
+                }
+                abort = true;
+                continue;
             }
-            if is(a, "abort") {
-                return Frame::error("ERR No shutdown in progress.");
-            }
+            flagged = true;
         }
-        let _ = s.node.global.control.send(ControlMsg::Shutdown);
-        // The process exits from the control thread; this connection gets no reply, as in Redis.
-        s.close = true;
-        std::future::pending::<Frame>().await
+        if abort {
+            return if flagged {
+                CmdError::Syntax.into()
+            } else {
+                // Shutdowns never wait for replicas here, so none is ever in progress.
+                Frame::error("ERR No shutdown in progress.")
+            };
+        }
+        // On success the process exits and this connection gets no reply, as in Redis.
+        Frame::error(crate::persist::shutdown(&s.node, mode).await)
     })
+}
+
+fn save(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match crate::persist::save(&s.node).await {
+            Ok(()) => Frame::ok(),
+            Err(e) => Frame::error(e),
+        }
+    })
+}
+
+fn bgsave(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let schedule = match &args[1..] {
+            [] => false,
+            [a] if is(a, "schedule") => true,
+            _ => return CmdError::Syntax.into(),
+        };
+        let state = &s.node.global.persist;
+        // The only other fork-using work would be an AOF rewrite; SCHEDULE waits for that.
+        if schedule && state.saving() && !state.bgsave_in_progress() {
+            state.schedule();
+            return Frame::simple("Background saving scheduled");
+        }
+        match crate::persist::bgsave(&s.node).await {
+            Ok(()) => Frame::simple("Background saving started"),
+            Err(e) => Frame::error(e),
+        }
+    })
+}
+
+fn lastsave(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(s.node.global.persist.last_save_unix() as i64) })
 }
 
 fn cluster_keyslot(_s: &mut Session, args: Args) -> SessionFuture<'_> {
@@ -395,6 +448,12 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 ],
             });
         }
+        if want("persistence", true) {
+            sections.push(InfoSection {
+                title: "Persistence",
+                lines: g.persist.info_lines(&cfg),
+            });
+        }
         if want("stats", true) {
             sections.push(InfoSection {
                 title: "Stats",
@@ -419,6 +478,11 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("evicted_keys".into(), sum(|r| r.evicted_keys).to_string()),
                     ("keyspace_hits".into(), sum(|r| r.hits).to_string()),
                     ("keyspace_misses".into(), sum(|r| r.misses).to_string()),
+                    (
+                        "latest_fork_usec".into(),
+                        g.persist.latest_fork_usec().to_string(),
+                    ),
+                    ("total_forks".into(), g.persist.total_forks().to_string()),
                 ],
             });
         }
@@ -704,6 +768,7 @@ async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize
             s.node
                 .run_on(shard, Vec::new(), move |data| {
                     let now = now_ms();
+                    let mut created = Vec::new();
                     let (d, stats) = data.ks.db(db);
                     for k in keys {
                         if d.contains(&k, now, stats) {
@@ -716,6 +781,11 @@ async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize
                             v.resize(size, 0);
                         }
                         d.set(&k, Value::from_bytes(&v), 0);
+                        created.push((k, v));
+                    }
+                    for (k, v) in created {
+                        data.aof
+                            .record_raw(&mut data.ks, db, &[&b"SET"[..], &k, &v]);
                     }
                 })
                 .await;

@@ -71,6 +71,11 @@ pub struct KeyStats {
     pub evicted_keys: u64,
     /// Set while an LFU maxmemory policy is selected: lookups then update `Entry::freq`.
     pub lfu: Option<Lfu>,
+    /// Set while the AOF is on: keys deleted by expiry or eviction are remembered (in
+    /// `Db::reaped`) so that the log records their deletion, as Redis propagates a DEL.
+    pub record_reaped: bool,
+    /// Some database has reaped keys the AOF has not logged yet.
+    pub reaped_pending: bool,
 }
 
 /// A new key's LFU counter, so that it is not evicted before it had a chance to be used.
@@ -122,6 +127,8 @@ pub struct Db {
     blocked: ahash::AHashSet<Bytes>,
     /// Blocked keys created since the shard last served its blocked clients.
     ready: Vec<Bytes>,
+    /// Keys deleted by expiry or eviction, not yet in the AOF (see `KeyStats::record_reaped`).
+    reaped: Vec<Blob>,
 }
 
 impl Db {
@@ -150,7 +157,7 @@ impl Db {
         let idx = self.keys.position(key)?;
         let expire_at = self.keys.at_mut(idx).expire_at;
         if expire_at != 0 && expire_at <= now {
-            self.remove(key);
+            self.reap(key, stats);
             stats.expired_keys += 1;
             return None;
         }
@@ -259,6 +266,21 @@ impl Db {
     }
 
     /// Empties the database and returns its old contents; which keys are blocked on stays.
+    /// Deletes a key whose time is up (or that eviction chose), counting it, and remembering it
+    /// for the AOF when that is on.
+    pub fn reap(&mut self, key: &[u8], stats: &mut KeyStats) {
+        self.remove(key);
+        if stats.record_reaped {
+            self.reaped.push(Blob::new(key));
+            stats.reaped_pending = true;
+        }
+    }
+
+    /// The reaped keys not logged yet.
+    pub fn take_reaped(&mut self) -> Vec<Blob> {
+        std::mem::take(&mut self.reaped)
+    }
+
     pub fn clear(&mut self) -> Db {
         let mut old = std::mem::take(self);
         self.blocked = std::mem::take(&mut old.blocked);
@@ -305,7 +327,7 @@ impl Db {
             let (key, entry) = self.keys.at(idx)?;
             if entry.expire_at != 0 && entry.expire_at <= now {
                 let key = key.clone();
-                self.remove(&key);
+                self.reap(key.as_bytes(), stats);
                 stats.expired_keys += 1;
                 continue;
             }
@@ -391,7 +413,7 @@ impl Db {
                 ttl_count += 1;
             }
             if dead {
-                self.remove(&key);
+                self.reap(key.as_bytes(), stats);
                 stats.expired_keys += 1;
                 expired += 1;
             }

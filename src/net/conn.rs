@@ -149,6 +149,10 @@ async fn flush(
     stream: &mut UringStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
+    if s.node.global.persist.aof_always() {
+        // Nothing leaves before what it may reflect is on disk.
+        crate::persist::aof::settle(&s.node).await;
+    }
     s.node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
     stream.write_all(output).await
 }

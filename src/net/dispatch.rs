@@ -17,7 +17,7 @@ use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::locks::LockKey;
 use crate::shard::tx::Tx;
-use crate::shard::Node;
+use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 use crate::types::blob::Blob;
 
@@ -52,6 +52,14 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     {
         crate::cmd::connection::wait_while_paused(s, cmd.is_write()).await;
     }
+    // As Redis: while the disk refuses what it is given (a failed background save with save
+    // points set and stop-writes-on-bgsave-error on, or an AOF write error), writes (and
+    // PING) are refused rather than risked.
+    if cmd.is_write() || cmd.name == "ping" {
+        if let Some(refusal) = s.node.global.persist.writes_refused() {
+            return Frame::error(refusal);
+        }
+    }
     if cmd.flags.contains(&"denyoom") {
         if let Err(oom) = s.node.make_room().await {
             return oom;
@@ -66,6 +74,9 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     stat.usec += started.elapsed().as_micros() as u64;
     if reply.is_error() {
         stat.failed += 1;
+    } else if cmd.is_write() {
+        // Redis counts each change; one per write command is close enough for save points.
+        s.node.global.persist.add_dirty(s.node.id, 1);
     }
     data.stats.total_commands += 1;
     reply
@@ -109,26 +120,25 @@ pub async fn run_keyed(
         // The common case: local keys, nothing locked. Runs without yielding or allocating.
         let mut data = node.data.borrow_mut();
         if data.locks.is_idle() {
-            let mut ctx = Ctx {
-                ks: &mut data.ks,
-                db,
-                now: now_ms(),
-            };
-            let reply = f(&mut ctx, &args).unwrap_or_else(Frame::from);
+            let reply = run_logged(&mut data, cmd, f, db, &args);
             node.serve_blocked(&mut data);
             return reply;
         }
     }
     let wait_for = lock_keys(cmd, db, &args);
     node.run_on(shard, wait_for, move |data| {
-        let mut ctx = Ctx {
-            ks: &mut data.ks,
-            db,
-            now: now_ms(),
-        };
-        f(&mut ctx, &args).unwrap_or_else(Frame::from)
+        run_logged(data, cmd, f, db, &args)
     })
     .await
+}
+
+/// Runs a keyed handler on the shard that owns its keys, and logs it to that shard's AOF.
+fn run_logged(data: &mut ShardData, cmd: &Command, f: KeyedFn, db: usize, args: &[Bytes]) -> Frame {
+    let now = now_ms();
+    let ShardData { ks, aof, .. } = data;
+    let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
+    aof.record(ks, cmd, db, args, &reply, now);
+    reply
 }
 
 fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
@@ -172,14 +182,17 @@ async fn spread(
                 mine.push(i);
             }
         }
+        let (id, nparts, write) = (tx.id(), tx.shards().len(), cmd.is_write());
         let reply = tx
             .hop(shard, move |data| {
-                let mut ctx = Ctx {
-                    ks: &mut data.ks,
-                    db,
-                    now: now_ms(),
-                };
-                f(&mut ctx, &sub).unwrap_or_else(Frame::from)
+                if write {
+                    data.aof.tx_begin(id, nparts);
+                }
+                let reply = run_logged(data, cmd, f, db, &sub);
+                if write {
+                    data.aof.tx_end(id);
+                }
+                reply
             })
             .await;
         if reply.is_error() {
@@ -188,6 +201,7 @@ async fn spread(
         parts.push(reply);
         order.push(mine);
     }
+    settle_before_unlock(node).await;
     drop(tx);
     match merge {
         Merge::Ok => Frame::ok(),
@@ -266,6 +280,16 @@ pub async fn run_with_keys(
     };
     if write {
         tx.scatter(db, &owners, &mut scratch).await;
+        settle_before_unlock(node).await;
     }
     Some(reply)
+}
+
+/// Under `appendfsync always`, a multi-shard write keeps its keys locked until every part is
+/// on disk: a later command on those keys, acknowledged once its own shard synced, must never
+/// build on a part that a crash could still take away.
+async fn settle_before_unlock(node: &Rc<Node>) {
+    if node.global.persist.aof_always() {
+        crate::persist::aof::settle(node).await;
+    }
 }

@@ -591,6 +591,43 @@ impl Driver {
         self.submit(None, buf, Some((fd, 0)))
     }
 
+    /// Appends all of `buf` to the file `fd` (opened with O_APPEND), continuing short writes.
+    /// The AOF goes through here so that a shard's disk writes share its ring and its turns.
+    pub async fn append_file(self: &Rc<Self>, fd: RawFd, mut buf: BytesMut) -> io::Result<()> {
+        while !buf.is_empty() {
+            let len = buf.len().min(1 << 30) as u32;
+            // Offset -1: the file position, which O_APPEND keeps at the end.
+            let entry = opcode::Write::new(types::Fd(fd), buf.as_ptr(), len)
+                .offset(u64::MAX)
+                .build();
+            let (res, back) = self.submit(Some(entry), buf, None).await;
+            buf = back;
+            if res < 0 {
+                return Err(io::Error::from_raw_os_error(-res));
+            }
+            if res == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the file took no bytes",
+                ));
+            }
+            let _ = buf.split_to(res as usize);
+        }
+        Ok(())
+    }
+
+    /// fdatasync(2) through the ring.
+    pub async fn fdatasync(self: &Rc<Self>, fd: RawFd) -> io::Result<()> {
+        let entry = opcode::Fsync::new(types::Fd(fd))
+            .flags(types::FsyncFlags::DATASYNC)
+            .build();
+        let (res, _) = self.submit(Some(entry), BytesMut::new(), None).await;
+        if res < 0 {
+            return Err(io::Error::from_raw_os_error(-res));
+        }
+        Ok(())
+    }
+
     /// Accepts one connection on `listener`, through the ring like everything else.
     pub async fn accept(self: &Rc<Self>, listener: &TcpListener) -> io::Result<TcpStream> {
         let entry = opcode::Accept::new(

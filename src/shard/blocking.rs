@@ -26,6 +26,7 @@ use super::locks::LockTable;
 use super::oneshot;
 use crate::cmd::{CmdError, Ctx};
 use crate::db::Keyspace;
+use crate::persist::aof::AofState;
 use crate::resp::Frame;
 
 const WAITING: u8 = 0;
@@ -276,6 +277,7 @@ pub fn serve_ready(
     shard: usize,
     blocking: &mut Blocking,
     ks: &mut Keyspace,
+    aof: &mut AofState,
     locks: &LockTable,
     now: u64,
 ) -> Vec<Outgoing> {
@@ -295,7 +297,7 @@ pub fn serve_ready(
             return out;
         }
         for (db, key) in ready {
-            if let Some(key) = serve_key(shard, blocking, ks, locks, now, db, key, &mut out) {
+            if let Some(key) = serve_key(shard, blocking, ks, aof, locks, now, db, key, &mut out) {
                 later.push((db, key));
             }
         }
@@ -308,6 +310,7 @@ fn serve_key(
     shard: usize,
     blocking: &mut Blocking,
     ks: &mut Keyspace,
+    aof: &mut AofState,
     locks: &LockTable,
     now: u64,
     db: usize,
@@ -350,7 +353,9 @@ fn serve_key(
             }
         } else {
             let mut ctx = Ctx { ks, db, now };
-            Delivery::Reply(serve_one(&mut ctx, key, &w))
+            let reply = serve_one(&mut ctx, key, &w);
+            aof.record_served(ks, db, &w.args, &reply);
+            Delivery::Reply(reply)
         };
         let retry = matches!(delivery, Delivery::Retry { .. });
         if w.state.client_shard == shard {
@@ -441,11 +446,26 @@ mod tests {
             Registration::Queued
         ));
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        assert!(serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0).is_empty());
+        assert!(serve_ready(
+            0,
+            &mut b,
+            &mut ks,
+            &mut AofState::default(),
+            &LockTable::default(),
+            0
+        )
+        .is_empty());
         assert!(matches!(poll(&mut rx1), Some(Some(Delivery::Reply(Frame::Bulk(v)))) if v == "a"));
         assert!(poll(&mut rx2).is_none(), "one element serves one client");
         ks.dbs[0].set(b"k", Value::from_bytes(b"b"), 0);
-        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
+        serve_ready(
+            0,
+            &mut b,
+            &mut ks,
+            &mut AofState::default(),
+            &LockTable::default(),
+            0,
+        );
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(Frame::Bulk(v)))) if v == "b"));
         assert!(!b.has_waiters(), "served queues are dropped");
         assert!(!ks.dbs[0].has_blocked());
@@ -463,7 +483,14 @@ mod tests {
         register(&mut b, &mut ks, 0, key("k"), w2);
         assert!(first.end(), "the timeout wins while nothing was pushed");
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
+        serve_ready(
+            0,
+            &mut b,
+            &mut ks,
+            &mut AofState::default(),
+            &LockTable::default(),
+            0,
+        );
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(_)))));
         assert!(!first.end(), "ending twice fails");
     }
@@ -496,14 +523,28 @@ mod tests {
         register(&mut b, &mut ks, 0, key("k"), w1);
         register(&mut b, &mut ks, 0, key("k"), w2);
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);
-        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
+        serve_ready(
+            0,
+            &mut b,
+            &mut ks,
+            &mut AofState::default(),
+            &LockTable::default(),
+            0,
+        );
         assert!(matches!(poll(&mut rx1), Some(Some(Delivery::Retry { .. }))));
         assert!(
             poll(&mut rx2).is_none(),
             "the next waiter waits for the retry"
         );
         ks.dbs[0].mark_ready(b"k");
-        serve_ready(0, &mut b, &mut ks, &LockTable::default(), 0);
+        serve_ready(
+            0,
+            &mut b,
+            &mut ks,
+            &mut AofState::default(),
+            &LockTable::default(),
+            0,
+        );
         assert!(matches!(poll(&mut rx2), Some(Some(Delivery::Reply(_)))));
     }
 }

@@ -62,8 +62,10 @@ pub fn evict_local(
         let Some((_, db, key)) = best else {
             return false;
         };
-        data.ks.dbs[db].remove(&key);
-        data.ks.stats.evicted_keys += 1;
+        let ks = &mut data.ks;
+        ks.dbs[db].reap(&key, &mut ks.stats);
+        ks.stats.evicted_keys += 1;
+        data.aof.log_reaped(ks);
     }
     true
 }

@@ -57,4 +57,5 @@ fn cycle(node: &Node, budget: Duration) {
             break;
         }
     }
+    data.aof.log_reaped(&mut data.ks);
 }

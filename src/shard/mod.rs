@@ -37,6 +37,7 @@ pub struct ShardData {
     pub stats: ShardStats,
     pub clients: crate::net::clients::ClientRegistry,
     pub blocking: blocking::Blocking,
+    pub aof: crate::persist::aof::AofState,
 }
 
 impl ShardData {
@@ -52,6 +53,7 @@ impl ShardData {
             zset_max_listpack_value: config.zset_max_listpack_value(),
             list_max_listpack_size: config.list_max_listpack_size(),
         };
+        self.aof.fsync = config.appendfsync();
     }
 }
 
@@ -137,6 +139,7 @@ impl Node {
                 stats: ShardStats::default(),
                 blocking: Default::default(),
                 clients: Default::default(),
+                aof: Default::default(),
             }),
             global,
             requests: req_tx,
@@ -228,9 +231,10 @@ impl Node {
             ks,
             blocking,
             locks,
+            aof,
             ..
         } = data;
-        let out = blocking::serve_ready(*id, blocking, ks, locks, crate::db::now_ms());
+        let out = blocking::serve_ready(*id, blocking, ks, aof, locks, crate::db::now_ms());
         for (shard, block, delivery) in out {
             self.send_delivery(shard, block, delivery);
         }

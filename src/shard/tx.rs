@@ -39,7 +39,9 @@ impl Tx {
                 per_shard[shard].push(key);
             }
         }
-        let owner = node.fresh_id();
+        // Unique across shards and across restarts: it also names the transaction's parts in
+        // the AOF, which outlives the process.
+        let owner = node.global.persist.next_tx_id();
         let mut tx = Tx {
             node: node.clone(),
             owner,
@@ -109,6 +111,11 @@ impl Tx {
     /// Writes the scratch keyspace's state of `keys` back to their shards: present keys are
     /// stored, absent ones deleted.
     pub async fn scatter(&self, db: usize, keys: &[(usize, Blob)], scratch: &mut Keyspace) {
+        let writing = self
+            .shards
+            .iter()
+            .filter(|&&sh| keys.iter().any(|(s, _)| *s == sh))
+            .count();
         for &shard in &self.shards {
             let updates: Vec<(Blob, Option<Entry>)> = keys
                 .iter()
@@ -118,19 +125,31 @@ impl Tx {
             if updates.is_empty() {
                 continue;
             }
+            let (id, parts) = (self.owner, writing);
             self.hop(shard, move |data| {
-                let db = &mut data.ks.dbs[db];
+                let d = &mut data.ks.dbs[db];
+                let mut written = Vec::with_capacity(updates.len());
                 for (k, e) in updates {
                     match e {
-                        Some(e) => db.insert_entry(&k, e),
+                        Some(e) => d.insert_entry(&k, e),
                         None => {
-                            db.remove(&k);
+                            d.remove(&k);
                         }
                     }
+                    written.push(k);
                 }
+                // The result, not the command: the command ran on a copy, elsewhere.
+                data.aof.tx_begin(id, parts);
+                data.aof.record_keys(&mut data.ks, db, &written);
+                data.aof.tx_end(id);
             })
             .await;
         }
+    }
+
+    /// Unique across shards: names the transaction's parts in the AOF.
+    pub fn id(&self) -> u64 {
+        self.owner
     }
 
     pub fn shards(&self) -> &[usize] {
@@ -166,5 +185,32 @@ impl Node {
             out.push(tx.hop(shard, f.clone()).await);
         }
         out
+    }
+
+    /// [`Node::broadcast_atomic`] for a write of every shard (FLUSHALL, SWAPDB...): each shard
+    /// logs `command` to its AOF as its part of one multi-shard transaction.
+    pub async fn broadcast_write<F>(self: &Rc<Self>, db: usize, command: Vec<bytes::Bytes>, f: F)
+    where
+        F: Fn(&mut ShardData) + Send + Clone + 'static,
+    {
+        let tx = Tx::begin(
+            self,
+            (0..self.shards).map(|s| (s, super::locks::everything())),
+        )
+        .await;
+        let (id, parts) = (tx.id(), self.shards);
+        for shard in 0..self.shards {
+            let (f, command) = (f.clone(), command.clone());
+            tx.hop(shard, move |data| {
+                f(data);
+                data.aof.tx_begin(id, parts);
+                data.aof.record_raw(&mut data.ks, db, &command);
+                data.aof.tx_end(id);
+            })
+            .await;
+        }
+        if self.global.persist.aof_always() {
+            crate::persist::aof::settle(self).await;
+        }
     }
 }

@@ -112,3 +112,9 @@ mod tests {
         }
     }
 }
+
+impl AsRef<[u8]> for Blob {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}

@@ -1,0 +1,406 @@
+//! The append-only file's runtime half: each shard logs its writes and writes its own file
+//! through its own io_uring.
+//!
+//! A shard appends every write it performs to its [`AofLog`] while the command runs (on the
+//! shard's thread, in execution order, so the log's order is the shard's order). Its writer
+//! task takes whatever accumulated since its last turn and appends it to the shard's current
+//! incremental file with one write; under `appendfsync always` it then fdatasyncs, and every
+//! client whose writes that covered gets its reply: commands logged while a sync is in flight
+//! ride on the next one, which is group commit. `everysec` syncs at most once a second (also
+//! from a timer, so the last second is synced when writes stop); `no` leaves it to the kernel.
+//!
+//! A reply to a write is held back until the log positions it produced are durable (see
+//! `Session::durable_wait` and `net::conn::flush`): under `always`, an acknowledged write has
+//! reached the disk.
+
+use std::future::Future;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Release},
+};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::aof::log::AofLog;
+use crate::aof::propagate::{blocked_served, propagate, restate, Propagation};
+use crate::cmd::Command;
+use crate::config::AppendFsync;
+use crate::db::Keyspace;
+use crate::net::uring::Driver;
+use crate::resp::Frame;
+use crate::shard::{Node, ShardData};
+
+/// One shard's AOF: its log, where it goes, and who waits for it.
+pub struct AofState {
+    pub log: AofLog,
+    /// Logging is on (`appendonly yes`).
+    pub on: bool,
+    pub fsync: AppendFsync,
+    /// The incremental file the writer appends to.
+    file: Option<Rc<std::fs::File>>,
+    /// Log position the file holds (written, maybe not synced).
+    written: u64,
+    /// Bytes in the current file: where a failed append is cut back to.
+    file_len: u64,
+    /// Log position known to be on disk.
+    durable: u64,
+    writer: Option<Waker>,
+    /// Replies waiting for a position to be durable.
+    waiters: Vec<(u64, Waker)>,
+    /// The last write or sync error, until a later one succeeds: writes are refused meanwhile.
+    pub error: Option<String>,
+    /// This shard's positions as other shards' connections see them (`persist::State`).
+    mark: Option<Arc<AofMark>>,
+}
+
+/// How far one shard's log goes and how much of it is on disk, readable from any shard: a
+/// reply under `appendfsync always` waits until everything logged before it is durable,
+/// on every shard, as Redis's replies wait for the fsync of their event-loop turn.
+#[derive(Default)]
+#[repr(align(128))]
+pub struct AofMark {
+    pub logged: AtomicU64,
+    pub written: AtomicU64,
+    pub durable: AtomicU64,
+}
+
+impl Default for AofState {
+    fn default() -> Self {
+        AofState {
+            log: AofLog::new(),
+            on: false,
+            fsync: AppendFsync::EverySec,
+            file: None,
+            written: 0,
+            file_len: 0,
+            durable: 0,
+            writer: None,
+            waiters: Vec::new(),
+            error: None,
+            mark: None,
+        }
+    }
+}
+
+impl AofState {
+    /// Starts logging into `file`, an incremental file opened for appending.
+    pub fn start(&mut self, file: std::fs::File, fsync: AppendFsync, mark: Arc<AofMark>) {
+        mark.logged.store(self.log.position(), Release);
+        mark.durable.store(self.durable, Release);
+        self.mark = Some(mark);
+        self.file_len = file.metadata().map_or(0, |m| m.len());
+        self.file = Some(Rc::new(file));
+        self.on = true;
+        self.fsync = fsync;
+        self.log.forget_db();
+        self.wake_writer();
+    }
+
+    /// Logs what a command did, if the AOF is on: keys it reaped, and for a write that
+    /// succeeded, the command in its replayable form.
+    pub fn record(
+        &mut self,
+        ks: &mut Keyspace,
+        cmd: &Command,
+        db: usize,
+        args: &[Bytes],
+        reply: &Frame,
+        now: u64,
+    ) {
+        if !self.on {
+            return;
+        }
+        self.log_reaped(ks);
+        if !cmd.is_write() || reply.is_error() {
+            return;
+        }
+        match propagate(cmd.name, db, args, reply, now) {
+            Propagation::AsIs => self.log.command(db, args),
+            Propagation::Nothing => {}
+            Propagation::Rewritten(commands) => {
+                for c in commands {
+                    self.log.command(db, &c);
+                }
+            }
+            Propagation::Restate(keys) => {
+                for (db, key) in keys {
+                    for c in restate(&key, ks.dbs[db].peek(&key)) {
+                        self.log.command(db, &c);
+                    }
+                }
+            }
+        }
+        self.published();
+    }
+
+    /// Logs a blocking command served from its key, at once or later when the key came:
+    /// `args` are the client's command, `reply` what it received.
+    pub fn record_served(&mut self, ks: &mut Keyspace, db: usize, args: &[Bytes], reply: &Frame) {
+        if !self.on {
+            return;
+        }
+        self.log_reaped(ks);
+        if let Propagation::Rewritten(commands) = blocked_served(args, reply) {
+            for c in commands {
+                self.log.command(db, &c);
+            }
+        }
+        self.published();
+    }
+
+    /// Logs each of `keys` as it now is (its value rebuilt, or DEL when it is gone). For
+    /// writes done outside a command's own handler (the scatter of a multi-shard command,
+    /// COPY...), whose effect is simplest to state as the result.
+    pub fn record_keys<K: AsRef<[u8]>>(&mut self, ks: &mut Keyspace, db: usize, keys: &[K]) {
+        if !self.on {
+            return;
+        }
+        self.log_reaped(ks);
+        for key in keys {
+            for c in restate(key.as_ref(), ks.dbs[db].peek(key.as_ref())) {
+                self.log.command(db, &c);
+            }
+        }
+        self.published();
+    }
+
+    /// Logs one command of the shard's own making (a blocked client served, a part of a
+    /// multi-shard write...).
+    pub fn record_raw<A: AsRef<[u8]>>(&mut self, ks: &mut Keyspace, db: usize, args: &[A]) {
+        if !self.on {
+            return;
+        }
+        self.log_reaped(ks);
+        self.log.command(db, args);
+        self.published();
+    }
+
+    /// Brackets the records of one shard's part of a multi-shard write: replay applies it
+    /// only if every part made it to disk.
+    pub fn tx_begin(&mut self, id: u64, parts: usize) {
+        if self.on {
+            self.log.tx_begin(id, parts as u32);
+        }
+    }
+
+    pub fn tx_end(&mut self, id: u64) {
+        if self.on {
+            self.log.tx_end(id);
+            self.published();
+        }
+    }
+
+    /// Logs the deletion of keys that expired or were evicted since the last record.
+    pub fn log_reaped(&mut self, ks: &mut Keyspace) {
+        if !ks.stats.reaped_pending {
+            return;
+        }
+        ks.stats.reaped_pending = false;
+        for (db, d) in ks.dbs.iter_mut().enumerate() {
+            for key in d.take_reaped() {
+                self.log.command(db, &[&b"DEL"[..], key.as_bytes()]);
+            }
+        }
+        self.published();
+    }
+
+    /// New records are in the log: tells replies what they must wait for, and the writer.
+    fn published(&mut self) {
+        if let Some(mark) = &self.mark {
+            mark.logged.store(self.log.position(), Release);
+        }
+        self.wake_writer();
+    }
+
+    fn wake_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+    }
+
+    fn mark_durable(&mut self, pos: u64) {
+        self.durable = self.durable.max(pos);
+        let durable = self.durable;
+        if let Some(mark) = &self.mark {
+            mark.durable.store(durable, Release);
+        }
+        self.waiters.retain(|(p, w)| {
+            if *p <= durable {
+                w.wake_by_ref();
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+/// Resolves once `pos` of this shard's log is on disk (or the AOF is off).
+pub struct Durable<'a> {
+    pub node: &'a Node,
+    pub pos: u64,
+}
+
+impl Future for Durable<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut data = self.node.data.borrow_mut();
+        let st = &mut data.aof;
+        if st.durable >= self.pos || !st.on {
+            return Poll::Ready(());
+        }
+        st.waiters.push((self.pos, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// Starts the shard's writer task and, for `everysec`, its once-a-second sync.
+pub fn start_writer(node: Rc<Node>, uring: Rc<Driver>) {
+    glommio::spawn_local(write_loop(node.clone(), uring.clone())).detach();
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(Duration::from_secs(1)).await;
+            let pending = {
+                let data = node.data.borrow();
+                let st = &data.aof;
+                (st.on && st.fsync == AppendFsync::EverySec && st.written > st.durable)
+                    .then(|| (st.file.clone(), st.written))
+            };
+            if let Some((Some(file), upto)) = pending {
+                if uring.fdatasync(file.as_raw_fd()).await.is_ok() {
+                    node.data.borrow_mut().aof.mark_durable(upto);
+                }
+            }
+        }
+    })
+    .detach();
+}
+
+/// Appends what the log accumulated, then syncs as the policy says; again and again.
+async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
+    let mut last_sync = Instant::now();
+    loop {
+        std::future::poll_fn(|cx| {
+            let mut data = node.data.borrow_mut();
+            let ShardData { ks, aof, .. } = &mut *data;
+            // Keys reaped by reads or by the expiry cycle are logged even if no write follows.
+            aof.log_reaped(ks);
+            if aof.on && aof.log.position() > aof.written {
+                Poll::Ready(())
+            } else {
+                aof.writer = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        let (file, bytes, end, policy) = {
+            let mut data = node.data.borrow_mut();
+            let st = &mut data.aof;
+            (st.file.clone(), st.log.take(), st.log.position(), st.fsync)
+        };
+        let Some(file) = file else { continue };
+        let fd = file.as_raw_fd();
+        let bytes = BytesMut::from(&bytes[..]);
+        loop {
+            let mut result = uring.append_file(fd, bytes.clone()).await;
+            let sync_now = match policy {
+                AppendFsync::Always => true,
+                AppendFsync::EverySec => last_sync.elapsed() >= Duration::from_secs(1),
+                AppendFsync::No => false,
+            };
+            if result.is_ok() && sync_now {
+                result = uring.fdatasync(fd).await;
+                last_sync = Instant::now();
+            }
+            let mut data = node.data.borrow_mut();
+            let st = &mut data.aof;
+            match result {
+                Ok(()) => {
+                    st.written = end;
+                    if let Some(mark) = &st.mark {
+                        mark.written.store(end, Release);
+                    }
+                    st.file_len += bytes.len() as u64;
+                    if st.error.take().is_some() {
+                        node.global.persist.aof_write_result(None, true);
+                        eprintln!("AOF write error looks solved. Tessera can write again.");
+                    }
+                    if sync_now || policy == AppendFsync::No {
+                        st.mark_durable(end);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    // As Redis: cut off whatever part of the bytes did land (so the retry does
+                    // not write them twice), log, refuse writes meanwhile, retry.
+                    // SAFETY: ftruncate(2) on our own open descriptor.
+                    if unsafe { libc::ftruncate(fd, st.file_len as libc::off_t) } != 0 {
+                        eprintln!(
+                            "Could not remove short write from the append-only file: {}",
+                            std::io::Error::last_os_error()
+                        );
+                    }
+                    if st.error.is_none() {
+                        eprintln!("Error writing to the AOF file: {e}");
+                        // strerror's text, as Redis's MISCONF message has it.
+                        let text = e.to_string();
+                        let text = text.split(" (os error").next().unwrap_or(&text);
+                        node.global.persist.aof_write_result(Some(text), false);
+                    }
+                    st.error = Some(e.to_string());
+                    drop(data);
+                    glommio::timer::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Waits until everything logged so far, on every shard, is on disk; replies go out after
+/// that under `appendfsync always`. This shard's own log is waited on directly; other shards'
+/// positions are polled, since their wake-ups cannot cross threads.
+pub async fn settle(node: &Rc<Node>) {
+    let marks = &node.global.persist.aof_marks;
+    for (shard, mark) in marks.iter().enumerate() {
+        let target = mark.logged.load(Acquire);
+        if mark.durable.load(Acquire) >= target {
+            continue;
+        }
+        if shard == node.id {
+            Durable { node, pos: target }.await;
+        } else {
+            while mark.durable.load(Acquire) < target && node.global.persist.aof_always() {
+                glommio::timer::sleep(Duration::from_micros(20)).await;
+            }
+        }
+    }
+}
+
+/// Before exiting: lets every shard's writer finish what was logged (for up to five seconds),
+/// then syncs every file, as Redis flushes and fsyncs its AOF on shutdown.
+pub async fn flush_all(node: &Rc<Node>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for mark in node.global.persist.aof_marks.iter() {
+        let target = mark.logged.load(Acquire);
+        while mark.written.load(Acquire) < target && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    for shard in 0..node.shards {
+        node.run_on(shard, Vec::new(), |data| {
+            if let Some(file) = &data.aof.file {
+                if let Err(e) = file.sync_data() {
+                    eprintln!("Error syncing the AOF on shutdown: {e}");
+                }
+            }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,216 @@
+//! BGSAVE's child process, and the thread in the parent that watches it.
+//!
+//! The child is forked by the control thread while every shard is frozen (see `freeze`; the
+//! shard that froze them waits for the fork), so it starts with one thread, a plain one with
+//! no executor on its stack, and a consistent image of all keyspaces. Before anything else it
+//! switches the allocator to its private arena (`alloc::enter_fork_child`): another thread of
+//! the parent may have been inside mimalloc at the fork. It then only reads memory and makes
+//! plain system calls: no glommio, no io_uring, no lock the parent's threads use. It never
+//! returns into the executor: it ends with `_exit`.
+//!
+//! Progress travels through one shared page: the watcher kills a child whose figures have not
+//! moved for `stall_after`, and reads the child's copy-on-write figure from the same page.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::snapshot::{self, Progress, Target};
+use super::State;
+use crate::server::Global;
+use crate::shard::ShardData;
+
+/// Figures the child publishes; lives in a MAP_SHARED page, so both processes see it.
+#[repr(C)]
+struct Report {
+    keys: AtomicU64,
+    bytes: AtomicU64,
+    /// Private dirty bytes of the child at the end: memory that copy-on-write duplicated.
+    cow_bytes: AtomicU64,
+}
+
+struct SharedReport(*mut Report);
+
+// SAFETY: the page is only accessed through atomics.
+unsafe impl Send for SharedReport {}
+
+impl SharedReport {
+    fn new() -> Result<SharedReport, String> {
+        // SAFETY: an anonymous shared mapping, checked for failure; zeroed atomics are valid.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+        }
+        Ok(SharedReport(p as *mut Report))
+    }
+
+    fn get(&self) -> &Report {
+        // SAFETY: mapped in `new` and unmapped only in `drop`.
+        unsafe { &*self.0 }
+    }
+}
+
+impl Drop for SharedReport {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer referenced.
+        unsafe { libc::munmap(self.0 as *mut libc::c_void, 4096) };
+    }
+}
+
+impl Progress for Report {
+    fn keys_written(&self, keys: u64, bytes: u64) {
+        self.keys.store(keys, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+    }
+}
+
+/// Forks the snapshot child; runs on the control thread while every shard is frozen, and
+/// returns as soon as the child exists: a watcher thread takes it from there. `dirty` is the
+/// write count the snapshot contains. On failure nothing is left running.
+pub fn start_bgsave(
+    global: &Arc<Global>,
+    shards: &[&ShardData],
+    target: Target,
+    dirty: u64,
+) -> Result<i32, String> {
+    let report = SharedReport::new()?;
+    // SAFETY: fork in a multi-threaded process: the child below touches only memory frozen at
+    // this instant, the arena allocator and plain system calls, then _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!(
+            "Can't save in background: fork: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if pid == 0 {
+        crate::alloc::enter_fork_child();
+        let code = match snapshot::save(&target, shards, report.get()) {
+            Ok(_) => {
+                report.get().cow_bytes.store(private_dirty(), Relaxed);
+                0
+            }
+            Err(e) => {
+                raw_log(&format!("{e}\n"));
+                1
+            }
+        };
+        // SAFETY: ends the child without running anything of the parent's (atexit, destructors).
+        unsafe { libc::_exit(code) };
+    }
+    global.persist.bgsave_started(pid, dirty);
+    let state_owner = global.clone();
+    let stall_after = Duration::from_secs(global.config.snapshot().rdb_child_stall_timeout());
+    std::thread::Builder::new()
+        .name("bgsave-watch".into())
+        .spawn(move || watch(&state_owner.persist, pid, report, stall_after, &state_owner))
+        .map_err(|e| {
+            // SAFETY: our own child; reaping it so that no zombie is left.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            global.persist.finish_bgsave(false, Duration::ZERO);
+            format!("Can't start the background save watcher: {e}")
+        })?;
+    Ok(pid)
+}
+
+/// Waits for the child, killing it if it stops making progress, then records the outcome.
+fn watch(state: &State, pid: i32, report: SharedReport, stall_after: Duration, global: &Global) {
+    let started = Instant::now();
+    let mut last = (0, 0);
+    let mut last_move = Instant::now();
+    let mut status = 0;
+    let mut killed_for_stall = false;
+    loop {
+        // SAFETY: waiting on our own child; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid || r < 0 {
+            break;
+        }
+        let now = (
+            report.get().keys.load(Relaxed),
+            report.get().bytes.load(Relaxed),
+        );
+        if now != last {
+            last = now;
+            last_move = Instant::now();
+        } else if !stall_after.is_zero() && last_move.elapsed() >= stall_after && !killed_for_stall
+        {
+            println!(
+                "Background saving child {pid} made no progress for {}s: killing it",
+                stall_after.as_secs()
+            );
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed_for_stall = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 && !killed_for_stall;
+    state
+        .last_cow_bytes
+        .store(report.get().cow_bytes.load(Relaxed), Relaxed);
+    state.finish_bgsave(ok, started.elapsed());
+    if ok {
+        println!("Background saving terminated with success");
+    } else if libc::WIFSIGNALED(status) {
+        println!(
+            "Background saving terminated by signal {}",
+            libc::WTERMSIG(status)
+        );
+        // A killed child leaves its temporary file behind.
+        let tmp = global
+            .config
+            .snapshot()
+            .dir()
+            .join(format!("temp-{pid}.rdb"));
+        let _ = std::fs::remove_file(tmp);
+    } else {
+        println!("Background saving error");
+    }
+    state.update_refusal(&global.config.snapshot());
+}
+
+/// Kills a running snapshot child (shutdown does this before its own save) and waits for the
+/// watcher to record it.
+pub fn kill_child(state: &State) {
+    let pid = state.child_pid.load(Relaxed);
+    if pid != 0 {
+        println!("There is a child saving an .rdb. Killing it!");
+        // SAFETY: signalling our own child; the watcher reaps it.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        while state.child_pid.load(Relaxed) != 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The child's memory duplicated by copy-on-write since the fork.
+fn private_dirty() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
+        return 0;
+    };
+    text.lines()
+        .filter(|l| l.starts_with("Private_Dirty:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
+}
+
+/// Logging from the child: one write(2) to stderr, since the parent's threads may have held
+/// the standard streams' locks at the fork.
+fn raw_log(msg: &str) {
+    // SAFETY: writing a valid buffer to a descriptor we inherited.
+    unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+}
