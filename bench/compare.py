@@ -116,7 +116,7 @@ def main():
         start("redis", ["taskset", "-c", core, "redis-server", "--port", str(rport), "--save", "",
                         "--appendonly", "no", "--dir", workdir], rport),
         start("tessera", ["taskset", "-c", core, args.tessera, "--port", str(tport),
-                          "--threads", str(args.threads), "--dir", workdir], tport),
+                          "--threads", str(args.threads), "--save", "", "--dir", workdir], tport),
     ]
     results = {}  # (test, pipeline, server) -> list of samples
     try:

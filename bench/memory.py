@@ -94,7 +94,7 @@ def main():
         start("redis", ["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
                         "--enable-debug-command", "yes", "--dir", workdir], rport),
         start("tessera", [args.tessera, "--port", str(tport), "--threads", str(args.threads),
-                          "--dir", workdir, "--enable-debug-command", "yes"], tport),
+                          "--save", "", "--dir", workdir, "--enable-debug-command", "yes"], tport),
     ]
     rows = {}
     try:

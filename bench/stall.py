@@ -104,7 +104,8 @@ def main():
     servers = [
         start("redis", ["taskset", "-c", "0", "redis-server", "--port", str(rport), "--save", "",
                         "--appendonly", "no"], rport),
-        start("tessera", ["taskset", "-c", "0", args.tessera, "--port", str(tport), "--threads", "1"], tport),
+        start("tessera", ["taskset", "-c", "0", args.tessera, "--port", str(tport), "--threads", "1",
+                          "--save", ""], tport),
     ]
     results = {}
     try:

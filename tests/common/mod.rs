@@ -29,7 +29,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to answer its first PING. Generous because CI
@@ -57,8 +57,9 @@ pub struct Server {
     child: Child,
     /// Its `--dir` and the home of its stdout/stderr logs. Declared after
     /// `child` only for readability: Drop kills the child explicitly before
-    /// the fields (and so the directory) are dropped.
-    dir: TempDir,
+    /// the fields (and so the directory) are dropped. Shared when a test
+    /// restarts a server on the files an earlier one left.
+    dir: Arc<TempDir>,
 }
 
 impl Server {
@@ -73,11 +74,18 @@ impl Server {
     /// option overrides or is refused is a property of the server's option
     /// parser, which tests should not depend on.
     pub fn tessera_threads(threads: usize, extra_args: &[&str]) -> Server {
+        Server::tessera_in(None, threads, extra_args)
+    }
+
+    /// Starts Tessera in `dir` (a fresh one when `None`), so a test can
+    /// restart it on the files an earlier server left there.
+    pub fn tessera_in(dir: Option<Arc<TempDir>>, threads: usize, extra_args: &[&str]) -> Server {
         let program = env!("CARGO_BIN_EXE_tessera-server");
         let threads = threads.to_string();
         Server::start(
             &format!("tessera-server --threads {threads}"),
             Path::new(program),
+            dir,
             |port, dir| {
                 let mut args: Vec<OsString> = vec![
                     "--port".into(),
@@ -107,35 +115,50 @@ impl Server {
     /// keeps nothing on disk (`--save ''`, no AOF) so a test never depends on
     /// what an earlier one left behind. Check [`redis_available`] first.
     pub fn redis(extra_args: &[&str]) -> Server {
-        Server::start("redis-server", Path::new("redis-server"), |port, dir| {
-            let mut args: Vec<OsString> = vec![
-                "--port".into(),
-                port.to_string().into(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--save".into(),
-                "".into(),
-                "--appendonly".into(),
-                "no".into(),
-                "--dir".into(),
-                dir.as_os_str().to_owned(),
-                "--enable-debug-command".into(),
-                "yes".into(),
-            ];
-            args.extend(extra_args.iter().map(OsString::from));
-            args
-        })
+        Server::redis_in(None, extra_args)
+    }
+
+    /// Starts `redis-server` in `dir` (a fresh one when `None`).
+    pub fn redis_in(dir: Option<Arc<TempDir>>, extra_args: &[&str]) -> Server {
+        Server::start(
+            "redis-server",
+            Path::new("redis-server"),
+            dir,
+            |port, dir| {
+                let mut args: Vec<OsString> = vec![
+                    "--port".into(),
+                    port.to_string().into(),
+                    "--bind".into(),
+                    "127.0.0.1".into(),
+                    "--save".into(),
+                    "".into(),
+                    "--appendonly".into(),
+                    "no".into(),
+                    "--dir".into(),
+                    dir.as_os_str().to_owned(),
+                    "--enable-debug-command".into(),
+                    "yes".into(),
+                ];
+                args.extend(extra_args.iter().map(OsString::from));
+                args
+            },
+        )
     }
 
     /// Spawns `program` with the arguments `args(port, dir)` and waits until
     /// it answers PING. Panics, with the server's output, if it cannot.
-    fn start(label: &str, program: &Path, args: impl Fn(u16, &Path) -> Vec<OsString>) -> Server {
+    fn start(
+        label: &str,
+        program: &Path,
+        dir: Option<Arc<TempDir>>,
+        args: impl Fn(u16, &Path) -> Vec<OsString>,
+    ) -> Server {
         for attempt in 1..=START_ATTEMPTS {
-            let dir = TempDir::new();
+            let dir = dir.clone().unwrap_or_else(|| Arc::new(TempDir::new()));
             let port = free_port();
-            let stdout = File::create(dir.path().join("stdout.log"))
+            let stdout = append(&dir.path().join("stdout.log"))
                 .expect("temp dir was just created, a file in it can be");
-            let stderr = File::create(dir.path().join("stderr.log"))
+            let stderr = append(&dir.path().join("stderr.log"))
                 .expect("temp dir was just created, a file in it can be");
             // Output goes to files, not pipes: nobody drains a pipe while the
             // test runs, and a chatty server would block once it filled up.
@@ -200,6 +223,35 @@ impl Server {
     /// Whether the process is still running (it may have crashed mid-test).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its directory, to start another server on the same files.
+    pub fn shared_dir(&self) -> Arc<TempDir> {
+        self.dir.clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (SIGTERM, SIGKILL...) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -327,10 +379,10 @@ pub fn redis_available() -> bool {
 
 /// A directory under the system temp dir, removed on drop. Hand-rolled so the
 /// tests need no extra crate; names are unique per process and call.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub fn new() -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("tessera-test-{}-{n}", std::process::id()));
@@ -342,7 +394,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -756,4 +808,9 @@ impl<'a> Parser<'a> {
         self.pos = end + 2;
         Ok(payload)
     }
+}
+
+/// Opens a log file for appending, so a restarted server's output follows its predecessor's.
+fn append(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new().create(true).append(true).open(path)
 }

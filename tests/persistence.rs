@@ -1,0 +1,532 @@
+//! RDB persistence against the real binary: snapshots written by SAVE, BGSAVE and shutdown,
+//! loaded at start-up; files interchanged with real `redis-server` 7.0 in both directions; the
+//! failure paths (MISCONF, a stalled child) and the atomicity of a snapshot across shards.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{redis_available, Server, TempDir};
+
+fn client(s: &Server) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{}/", s.port))
+        .and_then(|c| c.get_connection())
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", s.label))
+}
+
+/// A reply, or an error reply as `-CODE detail`.
+fn cmd(c: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
+    let mut command = redis::cmd(args[0]);
+    for a in &args[1..] {
+        command.arg(*a);
+    }
+    command
+        .query::<redis::Value>(c)
+        .map_err(|e| format!("-{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
+}
+
+/// A reply as comparable text: the same for both servers exactly when the replies are equal.
+fn text_of(r: &Result<redis::Value, String>) -> String {
+    match r {
+        Ok(v) => text(v),
+        Err(e) => e.clone(),
+    }
+}
+
+fn text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Okay => "OK".into(),
+        redis::Value::Int(i) => i.to_string(),
+        redis::Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => format!("{other:?}"),
+    }
+}
+
+fn run(c: &mut redis::Connection, args: &[&str]) -> String {
+    text_of(&cmd(c, args))
+}
+
+/// Every type in its every encoding, in two databases, with expiries.
+fn populate(c: &mut redis::Connection) {
+    let long_a = "a".repeat(3000);
+    let noise: String = (0..500)
+        .map(|i| char::from(b'!' + (i * 7 % 90) as u8))
+        .collect();
+    let mut script: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "int".into(), "12345".into()],
+        vec!["SET".into(), "negint".into(), "-9223372036854775808".into()],
+        vec![
+            "SET".into(),
+            "bigint".into(),
+            "123456789012345678901234567890".into(),
+        ],
+        vec!["SET".into(), "short".into(), "hello world".into()],
+        vec!["SET".into(), "compressible".into(), long_a.clone()],
+        vec!["SET".into(), "noise".into(), noise.clone()],
+        vec!["SET".into(), "empty".into(), "".into()],
+        vec![
+            "SET".into(),
+            "ttl-ms".into(),
+            "v".into(),
+            "PX".into(),
+            "86400123".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "list-small".into(),
+            "a".into(),
+            "1".into(),
+            "-7".into(),
+            "9999999999".into(),
+            long_a.clone(),
+        ],
+        vec![
+            "SADD".into(),
+            "intset16".into(),
+            "1".into(),
+            "2".into(),
+            "-3".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "intset64".into(),
+            "1".into(),
+            "5000000000".into(),
+            "-70000".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "set-small".into(),
+            "a".into(),
+            "b".into(),
+            "12".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "zset-small".into(),
+            "1".into(),
+            "a".into(),
+            "2.5".into(),
+            "b".into(),
+            "-inf".into(),
+            "c".into(),
+            "1e300".into(),
+            "d".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash-small".into(),
+            "f".into(),
+            "v".into(),
+            "n".into(),
+            "123".into(),
+            "".into(),
+            "empty-field".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash-longval".into(),
+            "f".into(),
+            noise.clone(),
+        ],
+        vec!["SET".into(), "{tag}a".into(), "1".into()],
+        vec!["SET".into(), "{tag}b".into(), "2".into()],
+    ];
+    let mut big_list = vec!["RPUSH".to_string(), "list-big".into()];
+    let mut big_set = vec!["SADD".to_string(), "set-big".into()];
+    let mut big_ints = vec!["SADD".to_string(), "intset-big".into()];
+    let mut big_zset = vec!["ZADD".to_string(), "zset-big".into()];
+    let mut big_hash = vec!["HSET".to_string(), "hash-big".into()];
+    for i in 0..1500 {
+        big_list.push(if i % 3 == 0 {
+            i.to_string()
+        } else {
+            format!("elem-{i}-{}", "x".repeat(i % 40))
+        });
+        big_set.push(format!("m{i}"));
+        big_ints.push((i * 1000).to_string());
+        big_zset.push(format!("{}", (i as f64) / 7.0 - 50.0));
+        big_zset.push(format!("z{i}"));
+        big_hash.push(format!("field{i}"));
+        big_hash.push(if i % 2 == 0 {
+            i.to_string()
+        } else {
+            format!("value-{i}")
+        });
+    }
+    script.extend([big_list, big_set, big_ints, big_zset, big_hash]);
+    for line in &script {
+        let args: Vec<&str> = line.iter().map(String::as_str).collect();
+        let r = cmd(c, &args);
+        assert!(r.is_ok(), "{line:?}: {r:?}");
+    }
+    for (key, at) in [
+        ("list-small", "4102444800123"),
+        ("zset-big", "4102444800"),
+        ("hash-small", "4102444801"),
+    ] {
+        let command = if at.len() > 10 {
+            "PEXPIREAT"
+        } else {
+            "EXPIREAT"
+        };
+        assert_eq!(run(c, &[command, key, at]), "1");
+    }
+    run(c, &["SELECT", "3"]);
+    run(c, &["SET", "db3-key", "in db 3"]);
+    run(c, &["RPUSH", "db3-list", "x", "y"]);
+    run(c, &["SELECT", "0"]);
+}
+
+/// Every key of every database, with type, encoding, contents (sorted where the type has no
+/// order) and absolute expiry: two servers hold the same data exactly when their walks match.
+fn walk(c: &mut redis::Connection) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for db in 0..16 {
+        run(c, &["SELECT", &db.to_string()]);
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let r = cmd(c, &["SCAN", &cursor, "COUNT", "1000"]);
+            let Ok(redis::Value::Array(parts)) = r else {
+                panic!("SCAN: {r:?}")
+            };
+            cursor = text(&parts[0]);
+            if let redis::Value::Array(ks) = &parts[1] {
+                keys.extend(ks.iter().map(text));
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+        for key in keys {
+            let kind = run(c, &["TYPE", &key]);
+            let contents = match kind.as_str() {
+                "string" => run(c, &["GET", &key]),
+                "list" => run(c, &["LRANGE", &key, "0", "-1"]),
+                "set" => {
+                    let mut m: Vec<String> = run(c, &["SMEMBERS", &key])
+                        .split(',')
+                        .map(String::from)
+                        .collect();
+                    m.sort();
+                    m.join(",")
+                }
+                "zset" => run(c, &["ZRANGE", &key, "0", "-1", "WITHSCORES"]),
+                "hash" => {
+                    let flat: Vec<String> = run(c, &["HGETALL", &key])
+                        .split(',')
+                        .map(String::from)
+                        .collect();
+                    let mut pairs: Vec<String> = flat.chunks(2).map(|p| p.join("=")).collect();
+                    pairs.sort();
+                    pairs.join(",")
+                }
+                other => panic!("unexpected type {other} for {key}"),
+            };
+            let encoding = run(c, &["OBJECT", "ENCODING", &key]);
+            let expiry = run(c, &["PEXPIRETIME", &key]);
+            out.insert(
+                format!("{db}/{key}"),
+                format!("{kind} {encoding} exp={expiry} {contents}"),
+            );
+        }
+    }
+    run(c, &["SELECT", "0"]);
+    out
+}
+
+fn assert_same(expected: &BTreeMap<String, String>, actual: &BTreeMap<String, String>, what: &str) {
+    assert_eq!(expected.len(), actual.len(), "{what}: key counts differ");
+    for (k, v) in expected {
+        let got = actual
+            .get(k)
+            .unwrap_or_else(|| panic!("{what}: {k} missing"));
+        if got != v {
+            panic!(
+                "{what}: {k} differs\nexpected {}\n     got {}",
+                common::escape(v.as_bytes(), 300),
+                common::escape(got.as_bytes(), 300)
+            );
+        }
+    }
+}
+
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let info = run(c, &["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO persistence"))
+        .trim()
+        .to_string()
+}
+
+fn wait_bgsave(c: &mut redis::Connection) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while info_field(c, "rdb_bgsave_in_progress") == "1" {
+        assert!(Instant::now() < deadline, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    info_field(c, "rdb_last_bgsave_status")
+}
+
+fn check_rdb(path: &Path) {
+    let out = std::process::Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb runs");
+    assert!(
+        out.status.success(),
+        "redis-check-rdb refused {}:\n{}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn tessera_snapshot_loads_into_redis() {
+    if !redis_available() {
+        return;
+    }
+    let tessera = Server::tessera_threads(2, &[]);
+    let mut t = client(&tessera);
+    populate(&mut t);
+    let expected = walk(&mut t);
+    assert_eq!(run(&mut t, &["SAVE"]), "OK");
+    let file = tessera.dir().join("dump.rdb");
+    check_rdb(&file);
+    let redis = Server::redis_in(Some(tessera.shared_dir()), &[]);
+    let mut r = client(&redis);
+    assert_same(
+        &expected,
+        &walk(&mut r),
+        "Tessera's dump.rdb loaded by Redis",
+    );
+}
+
+#[test]
+fn redis_snapshot_loads_into_tessera() {
+    if !redis_available() {
+        return;
+    }
+    let redis = Server::redis(&[]);
+    let mut r = client(&redis);
+    populate(&mut r);
+    let expected = walk(&mut r);
+    assert_eq!(run(&mut r, &["SAVE"]), "OK");
+    for threads in [1, 4] {
+        let tessera = Server::tessera_in(Some(redis.shared_dir()), threads, &[]);
+        let mut t = client(&tessera);
+        assert_same(
+            &expected,
+            &walk(&mut t),
+            &format!("Redis's dump.rdb in Tessera --threads {threads}"),
+        );
+        assert_eq!(
+            info_field(&mut t, "rdb_last_load_keys_loaded"),
+            expected.len().to_string()
+        );
+    }
+}
+
+#[test]
+fn bgsave_and_restart_with_another_shard_count() {
+    let first = Server::tessera_threads(2, &[]);
+    let mut c = client(&first);
+    populate(&mut c);
+    let expected = walk(&mut c);
+    let before = run(&mut c, &["LASTSAVE"]).parse::<u64>().expect("integer");
+    assert_eq!(run(&mut c, &["BGSAVE"]), "Background saving started");
+    assert_eq!(wait_bgsave(&mut c), "ok");
+    assert!(run(&mut c, &["LASTSAVE"]).parse::<u64>().expect("integer") >= before);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    drop(c);
+    let dir = first.shared_dir();
+    drop(first);
+    let second = Server::tessera_in(Some(dir), 3, &[]);
+    let mut c = client(&second);
+    assert_same(&expected, &walk(&mut c), "restart on 3 shards");
+}
+
+#[test]
+fn shutdown_saves_as_asked() {
+    // SHUTDOWN NOSAVE with save points: no file.
+    let s = Server::tessera_threads(2, &["--save", "3600 1"]);
+    let mut c = client(&s);
+    run(&mut c, &["SET", "k", "v"]);
+    let _ = cmd(&mut c, &["SHUTDOWN", "NOSAVE"]);
+    let mut s = s;
+    assert!(
+        s.wait_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN NOSAVE did not exit"
+    );
+    assert!(!s.dir().join("dump.rdb").exists());
+
+    // SHUTDOWN SAVE without save points: a file, which the next start loads.
+    let s = Server::tessera_threads(2, &[]);
+    let mut c = client(&s);
+    run(&mut c, &["SET", "k", "saved by shutdown"]);
+    let _ = cmd(&mut c, &["SHUTDOWN", "SAVE"]);
+    let mut s = s;
+    assert!(
+        s.wait_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN SAVE did not exit"
+    );
+    let again = Server::tessera_in(Some(s.shared_dir()), 2, &[]);
+    assert_eq!(run(&mut client(&again), &["GET", "k"]), "saved by shutdown");
+
+    // SIGTERM with save points: saved, as Redis does.
+    let mut s = Server::tessera_threads(2, &["--save", "3600 1"]);
+    let mut c = client(&s);
+    run(&mut c, &["SET", "k", "saved on SIGTERM"]);
+    s.signal(libc::SIGTERM);
+    let status = s.wait_exit(Duration::from_secs(10)).expect("SIGTERM exits");
+    assert!(status.success(), "{status:?}\n{}", s.logs());
+    let again = Server::tessera_in(Some(s.shared_dir()), 1, &[]);
+    assert_eq!(run(&mut client(&again), &["GET", "k"]), "saved on SIGTERM");
+
+    // SIGTERM without save points: nothing written.
+    let mut s = Server::tessera_threads(2, &[]);
+    run(&mut client(&s), &["SET", "k", "v"]);
+    s.signal(libc::SIGTERM);
+    s.wait_exit(Duration::from_secs(10)).expect("SIGTERM exits");
+    assert!(!s.dir().join("dump.rdb").exists());
+}
+
+/// The same script against a server whose `dir` vanished, and against Redis likewise.
+fn failing_save_script(s: &Server, dir: &Path) -> Vec<String> {
+    let mut c = client(s);
+    let mut out = vec![run(&mut c, &["SET", "k", "v"])];
+    std::fs::remove_dir_all(dir).expect("remove the save dir");
+    out.push(run(&mut c, &["SAVE"]));
+    out.push(run(&mut c, &["BGSAVE"]));
+    wait_bgsave(&mut c);
+    out.push(info_field(&mut c, "rdb_last_bgsave_status"));
+    out.push(run(&mut c, &["SET", "k", "v2"]));
+    out.push(run(&mut c, &["PING"]));
+    out.push(run(&mut c, &["GET", "k"]));
+    out.push(run(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+    ));
+    out.push(run(&mut c, &["SET", "k", "v3"]));
+    out.push(run(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],
+    ));
+    out.push(run(&mut c, &["DEL", "k"]));
+    out.push(run(&mut c, &["CONFIG", "SET", "save", ""]));
+    out.push(run(&mut c, &["DEL", "k"]));
+    out
+}
+
+#[test]
+fn failed_background_save_refuses_writes_like_redis() {
+    if !redis_available() {
+        return;
+    }
+    let mut results = Vec::new();
+    for redis in [false, true] {
+        let holder = TempDir::new();
+        let dir = holder.path().join("vanishing");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let dir_arg = dir.to_str().expect("utf-8 temp path").to_string();
+        let args = ["--save", "3600 1", "--dir", dir_arg.as_str()];
+        let s = if redis {
+            Server::redis(&args)
+        } else {
+            Server::tessera_threads(2, &args)
+        };
+        results.push(failing_save_script(&s, &dir));
+    }
+    assert_eq!(results[0], results[1], "Tessera (left) vs Redis (right)");
+}
+
+#[test]
+fn stalled_snapshot_child_is_killed() {
+    // Each key takes 3 s to write; a child with no progress for 1 s is declared stalled.
+    let s = Server::tessera_threads(
+        2,
+        &[
+            "--rdb-key-save-delay",
+            "3000000",
+            "--rdb-child-stall-timeout",
+            "1",
+        ],
+    );
+    let mut c = client(&s);
+    run(&mut c, &["SET", "a", "1"]);
+    run(&mut c, &["SET", "b", "2"]);
+    assert_eq!(run(&mut c, &["BGSAVE"]), "Background saving started");
+    assert!(run(&mut c, &["BGSAVE"]).contains("Background save already in progress"));
+    assert!(run(&mut c, &["BGSAVE", "SCHEDULE"]).contains("Background save already in progress"));
+    assert!(run(&mut c, &["SAVE"]).contains("Background save already in progress"));
+    let started = Instant::now();
+    assert_eq!(wait_bgsave(&mut c), "err");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the stall was not cut short"
+    );
+    assert!(!s.dir().join("dump.rdb").exists());
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn snapshot_never_splits_a_multi_shard_write() {
+    let s = Server::tessera_threads(4, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Each round sets 8 keys on different shards to the same value in one MSET.
+    let writer = {
+        let (port, stop) = (s.port, stop.clone());
+        std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .and_then(|c| c.get_connection())
+                .expect("connect");
+            let mut round = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                round += 1;
+                let mut m = redis::cmd("MSET");
+                for k in 0..8 {
+                    m.arg(format!("key{k}")).arg(round);
+                }
+                let _: () = m.query(&mut c).expect("MSET");
+            }
+            round
+        })
+    };
+    let mut c = client(&s);
+    let mut checked = 0;
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(run(&mut c, &["BGSAVE"]), "Background saving started");
+        assert_eq!(wait_bgsave(&mut c), "ok");
+        let copy = TempDir::new();
+        std::fs::copy(s.dir().join("dump.rdb"), copy.path().join("dump.rdb")).expect("copy");
+        let check = Server::tessera_in(Some(Arc::new(copy)), 1, &[]);
+        let mut k = client(&check);
+        let values: Vec<String> = (0..8)
+            .map(|i| run(&mut k, &["GET", &format!("key{i}")]))
+            .collect();
+        assert!(
+            values.iter().all(|v| v == &values[0]),
+            "torn snapshot: {values:?}"
+        );
+        checked += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.join().expect("writer");
+    assert!(rounds > 0 && checked == 5);
+}
