@@ -347,6 +347,13 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             std::io::Error::last_os_error()
                         );
                     }
+                    if policy == AppendFsync::Always {
+                        // As Redis: the writes waiting on this were not acknowledged, and
+                        // later ones could not be either; stopping is the only safe course.
+                        eprintln!("Error writing to the AOF file: {e}");
+                        eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                        std::process::exit(1);
+                    }
                     if st.error.is_none() {
                         eprintln!("Error writing to the AOF file: {e}");
                         // strerror's text, as Redis's MISCONF message has it.
