@@ -101,7 +101,12 @@ def main():
     ap.add_argument("--server-core", type=int, default=0)
     ap.add_argument("--bench-core", type=int, default=1)
     ap.add_argument("--tessera", default=os.path.join(ROOT, "target", "release", "tessera-server"))
+    ap.add_argument("--appendfsync", choices=["always", "everysec", "no"],
+                    help="run both servers with appendonly yes and this fsync policy")
     args = ap.parse_args()
+    aof = ["--appendonly", "no"]
+    if args.appendfsync:
+        aof = ["--appendonly", "yes", "--appendfsync", args.appendfsync]
 
     for tool in ("redis-server", "redis-benchmark", "taskset"):
         if not shutil.which(tool):
@@ -110,13 +115,16 @@ def main():
         sys.exit(f"{args.tessera} not found: cargo build --release")
 
     workdir = tempfile.mkdtemp(prefix="tessera-bench-")
+    for sub in ("redis", "tessera"):
+        os.mkdir(os.path.join(workdir, sub))
     rport, tport = free_port(), free_port()
     core = str(args.server_core)
     servers = [
         start("redis", ["taskset", "-c", core, "redis-server", "--port", str(rport), "--save", "",
-                        "--appendonly", "no", "--dir", workdir], rport),
+                        *aof, "--dir", os.path.join(workdir, "redis")], rport),
         start("tessera", ["taskset", "-c", core, args.tessera, "--port", str(tport),
-                          "--threads", str(args.threads), "--save", "", "--dir", workdir], tport),
+                          "--threads", str(args.threads), "--save", "", *aof,
+                          "--dir", os.path.join(workdir, "tessera")], tport),
     ]
     results = {}  # (test, pipeline, server) -> list of samples
     try:
@@ -137,7 +145,8 @@ def main():
     def med(test, pipeline, name, field):
         return statistics.median(x[field] for x in results[(test, pipeline, name)])
 
-    print(f"\nTessera (--threads {args.threads}) vs Redis {redis_version()}: medians of {args.rounds} "
+    persistence = f"appendfsync {args.appendfsync}" if args.appendfsync else "no AOF"
+    print(f"\nTessera (--threads {args.threads}) vs Redis {redis_version()}, {persistence}: medians of {args.rounds} "
           f"interleaved rounds, {args.clients} clients, servers on core {args.server_core}, "
           f"redis-benchmark on core {args.bench_core}\n")
     header = ("| test | -P | Redis rps | Tessera rps | ratio | Redis p50/p99 ms | Tessera p50/p99 ms "
