@@ -155,10 +155,14 @@ def one(kind, n, args):
             "file_mb": size / 1e6,
             "used_mib": used / 2**20,
         }
+    except BaseException:
+        print(f"{kind} failed; its files and log are kept in {workdir}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     finally:
         proc.terminate()
         proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():
