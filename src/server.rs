@@ -170,6 +170,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     );
     let (inboxes, mut shard_inboxes) = crate::persist::load::channels(shards);
     let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
+    let all_loaded = Arc::new(std::sync::Barrier::new(shards));
     let requests = MeshBuilder::full(shards, 1024);
     let responses = MeshBuilder::full(shards, 1024);
     let mut handles = Vec::new();
@@ -181,7 +182,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             addrs.clone(),
         );
         let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
-        let aof_plan = aof_plan.clone();
+        let (aof_plan, all_loaded) = (aof_plan.clone(), all_loaded.clone());
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
         let placement = Placement::Fixed(i % cores);
         let handle = LocalExecutorBuilder::new(placement)
@@ -199,6 +200,10 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                     None => Ok(r),
                 });
                 let _ = loaded.send(result);
+                // No shard serves before every shard has loaded and opened its AOF: a
+                // command for this shard's keys may arrive through any other shard, and a
+                // write here must never run before this shard logs it.
+                all_loaded.wait();
                 crate::shard::expire::start_active_expiry(node.clone());
                 if node.id == 0 {
                     crate::persist::cron::start(node.clone());

@@ -319,53 +319,58 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                 result = uring.fdatasync(fd).await;
                 last_sync = Instant::now();
             }
-            let mut data = node.data.borrow_mut();
-            let st = &mut data.aof;
-            match result {
-                Ok(()) => {
-                    st.written = end;
-                    if let Some(mark) = &st.mark {
-                        mark.written.store(end, Release);
+            let failed = {
+                let mut data = node.data.borrow_mut();
+                let st = &mut data.aof;
+                match result {
+                    Ok(()) => {
+                        st.written = end;
+                        if let Some(mark) = &st.mark {
+                            mark.written.store(end, Release);
+                        }
+                        st.file_len += bytes.len() as u64;
+                        if st.error.take().is_some() {
+                            node.global.persist.aof_write_result(None, true);
+                            eprintln!("AOF write error looks solved. Tessera can write again.");
+                        }
+                        if sync_now || policy == AppendFsync::No {
+                            st.mark_durable(end);
+                        }
+                        false
                     }
-                    st.file_len += bytes.len() as u64;
-                    if st.error.take().is_some() {
-                        node.global.persist.aof_write_result(None, true);
-                        eprintln!("AOF write error looks solved. Tessera can write again.");
+                    Err(e) => {
+                        // As Redis: cut off whatever part of the bytes did land (so the retry does
+                        // not write them twice), log, refuse writes meanwhile, retry.
+                        // SAFETY: ftruncate(2) on our own open descriptor.
+                        if unsafe { libc::ftruncate(fd, st.file_len as libc::off_t) } != 0 {
+                            eprintln!(
+                                "Could not remove short write from the append-only file: {}",
+                                std::io::Error::last_os_error()
+                            );
+                        }
+                        if policy == AppendFsync::Always {
+                            // As Redis: the writes waiting on this were not acknowledged, and
+                            // later ones could not be either; stopping is the only safe course.
+                            eprintln!("Error writing to the AOF file: {e}");
+                            eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                            std::process::exit(1);
+                        }
+                        if st.error.is_none() {
+                            eprintln!("Error writing to the AOF file: {e}");
+                            // strerror's text, as Redis's MISCONF message has it.
+                            let text = e.to_string();
+                            let text = text.split(" (os error").next().unwrap_or(&text);
+                            node.global.persist.aof_write_result(Some(text), false);
+                        }
+                        st.error = Some(e.to_string());
+                        true
                     }
-                    if sync_now || policy == AppendFsync::No {
-                        st.mark_durable(end);
-                    }
-                    break;
                 }
-                Err(e) => {
-                    // As Redis: cut off whatever part of the bytes did land (so the retry does
-                    // not write them twice), log, refuse writes meanwhile, retry.
-                    // SAFETY: ftruncate(2) on our own open descriptor.
-                    if unsafe { libc::ftruncate(fd, st.file_len as libc::off_t) } != 0 {
-                        eprintln!(
-                            "Could not remove short write from the append-only file: {}",
-                            std::io::Error::last_os_error()
-                        );
-                    }
-                    if policy == AppendFsync::Always {
-                        // As Redis: the writes waiting on this were not acknowledged, and
-                        // later ones could not be either; stopping is the only safe course.
-                        eprintln!("Error writing to the AOF file: {e}");
-                        eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
-                        std::process::exit(1);
-                    }
-                    if st.error.is_none() {
-                        eprintln!("Error writing to the AOF file: {e}");
-                        // strerror's text, as Redis's MISCONF message has it.
-                        let text = e.to_string();
-                        let text = text.split(" (os error").next().unwrap_or(&text);
-                        node.global.persist.aof_write_result(Some(text), false);
-                    }
-                    st.error = Some(e.to_string());
-                    drop(data);
-                    glommio::timer::sleep(Duration::from_millis(100)).await;
-                }
+            };
+            if !failed {
+                break;
             }
+            glommio::timer::sleep(Duration::from_millis(100)).await;
         }
     }
 }

@@ -152,7 +152,7 @@ fn write_body<W: Write>(
                 let meta = key_meta(target.meta, entry, now_s, lfu);
                 w.entry(key.as_bytes(), &entry.value, entry.expire_at, meta)?;
                 keys_done += 1;
-                if keys_done % 1024 == 0 {
+                if keys_done.is_multiple_of(1024) {
                     progress.keys_written(keys_done, w.written());
                 }
                 if target.key_delay_us > 0 {

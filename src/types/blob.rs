@@ -93,6 +93,12 @@ impl From<&[u8]> for Blob {
     }
 }
 
+impl AsRef<[u8]> for Blob {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,11 +116,5 @@ mod tests {
             assert_eq!(b.as_bytes(), &data[..]);
             assert_eq!(b.heap_size() > 0, n > INLINE);
         }
-    }
-}
-
-impl AsRef<[u8]> for Blob {
-    fn as_ref(&self) -> &[u8] {
-        self.as_bytes()
     }
 }
