@@ -1087,7 +1087,7 @@ fn strerror(e: &io::Error) -> String {
 /// "double quoted" (with \n \r \t \b \a \xHH and backslash escapes) or 'single quoted' (only
 /// \' is an escape); a closing quote must be followed by a blank or the end of the line.
 /// Returns `None` on unbalanced quotes. Like the C original, a NUL byte ends the line.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     // The C code walks a NUL-terminated string; reading past the end as NUL keeps the logic
     // identical.
     let at = |i: usize| line.get(i).copied().unwrap_or(0);

@@ -387,83 +387,8 @@ fn leading_number(v: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Splits a line into arguments as Redis's `sdssplitargs`: blanks separate, `"..."` takes
-/// `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a` and `\<any>` escapes, `'...'` takes `\'`; a closing
-/// quote must be followed by a blank or the end. `None` for unbalanced quotes.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut p = 0;
-    let at = |i: usize| line.get(i).copied();
-    loop {
-        while at(p).is_some_and(|c| c.is_ascii_whitespace()) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let (mut dq, mut sq) = (false, false);
-        loop {
-            if dq {
-                match (at(p), at(p + 1)) {
-                    (None, _) => return None,
-                    (Some(b'\\'), Some(b'x'))
-                        if at(p + 2).is_some_and(|c| c.is_ascii_hexdigit())
-                            && at(p + 3).is_some_and(|c| c.is_ascii_hexdigit()) =>
-                    {
-                        let hex = std::str::from_utf8(&line[p + 2..p + 4]).ok()?;
-                        cur.push(u8::from_str_radix(hex, 16).ok()?);
-                        p += 3;
-                    }
-                    (Some(b'\\'), Some(c)) => {
-                        cur.push(match c {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 8,
-                            b'a' => 7,
-                            other => other,
-                        });
-                        p += 1;
-                    }
-                    (Some(b'"'), next) => {
-                        if next.is_some_and(|c| !c.is_ascii_whitespace()) {
-                            return None;
-                        }
-                        p += 1;
-                        break;
-                    }
-                    (Some(c), _) => cur.push(c),
-                }
-            } else if sq {
-                match (at(p), at(p + 1)) {
-                    (None, _) => return None,
-                    (Some(b'\\'), Some(b'\'')) => {
-                        cur.push(b'\'');
-                        p += 1;
-                    }
-                    (Some(b'\''), next) => {
-                        if next.is_some_and(|c| !c.is_ascii_whitespace()) {
-                            return None;
-                        }
-                        p += 1;
-                        break;
-                    }
-                    (Some(c), _) => cur.push(c),
-                }
-            } else {
-                match at(p) {
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t' | 0) => break,
-                    Some(b'"') => dq = true,
-                    Some(b'\'') => sq = true,
-                    Some(c) => cur.push(c),
-                }
-            }
-            p += 1;
-        }
-        out.push(cur);
-    }
-}
+/// Manifest lines are split as Redis splits them, with `sdssplitargs`: the config file's splitter.
+use crate::config::split_args;
 
 /// A file name as Redis's `sdscatrepr` writes it when `sdsneedsrepr` says it must be quoted.
 fn repr(name: &[u8]) -> Vec<u8> {
