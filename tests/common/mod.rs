@@ -21,6 +21,8 @@
 
 #![allow(dead_code)]
 
+pub mod data;
+
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
