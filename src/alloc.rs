@@ -57,6 +57,21 @@ pub fn in_fork_child() -> bool {
     IN_FORK_CHILD.load(Relaxed)
 }
 
+/// Runs `step`, and in the fork child gives the arena back everything `step` allocated once
+/// it succeeded: the arena never frees otherwise, so a child that allocates per key (the AOF
+/// rewrite's commands) would grow by the size of the data. Whatever `step` allocates must be
+/// dropped by the time it returns `Ok`. (On error nothing is reclaimed: the error may own
+/// memory, and the child is about to exit anyway.)
+pub fn scratch<E>(step: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+    if !in_fork_child() {
+        return step();
+    }
+    let mark = arena::mark();
+    step()?;
+    arena::reset(mark);
+    Ok(())
+}
+
 /// The child's bump arena: single-threaded by construction (the child has one thread).
 mod arena {
     use std::cell::Cell;
@@ -75,6 +90,19 @@ mod arena {
         next: Cell::new(0),
         end: Cell::new(0),
     };
+
+    /// Where the arena stands: [`reset`] gives back what was allocated after it.
+    pub fn mark() -> (usize, usize) {
+        (ARENA.next.get(), ARENA.end.get())
+    }
+
+    /// Frees everything allocated since `mark`, which nothing may use any more. If a new chunk
+    /// was mapped meanwhile, the arena stays in it (the old chunk's tail is given up).
+    pub fn reset(mark: (usize, usize)) {
+        if ARENA.end.get() == mark.1 {
+            ARENA.next.set(mark.0);
+        }
+    }
 
     pub fn alloc(size: usize, align: usize) -> *mut u8 {
         let start = ARENA.next.get().next_multiple_of(align);
@@ -130,8 +158,13 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if in_fork_child() {
-            // Fresh mmap memory is zero, and the arena never hands out a byte twice.
-            return arena::alloc(layout.size(), layout.align());
+            // `scratch` may hand bytes out again: zero them.
+            let p = arena::alloc(layout.size(), layout.align());
+            if !p.is_null() {
+                // SAFETY: a fresh block of `layout.size()` bytes.
+                unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
+            }
+            return p;
         }
         let p = unsafe { MiMalloc.alloc_zeroed(layout) };
         if !p.is_null() {

@@ -268,6 +268,9 @@ parameters! {
     Appendfilename: "appendfilename", base_name("filename", false), Text("appendonly.aof"), IMMUTABLE;
     Appenddirname: "appenddirname", base_name("dirname", false), Text("appendonlydir"), IMMUTABLE;
     AofLoadTruncated: "aof-load-truncated", Kind::Bool, Text("yes"), 0;
+    AofUseRdbPreamble: "aof-use-rdb-preamble", Kind::Bool, Text("yes"), 0;
+    AutoAofRewritePercentage: "auto-aof-rewrite-percentage", int(0, INT_MAX), Text("100"), 0;
+    AutoAofRewriteMinSize: "auto-aof-rewrite-min-size", mem(0, LONG_MAX), Text("67108864"), 0;
     // Memory and eviction.
     Maxmemory: "maxmemory", umem(0, ULLONG_MAX), Text("0"), 0;
     MaxmemoryPolicy: "maxmemory-policy", Kind::Enum(MAXMEMORY_POLICIES), Text("noeviction"), 0;
@@ -308,8 +311,8 @@ const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "active-defrag-cycle-min", "active-defrag-ignore-bytes", "active-defrag-max-scan-fields",
     "active-defrag-threshold-lower", "active-defrag-threshold-upper", "activedefrag",
     "activerehashing", "always-show-logo", "aof-disable-auto-gc",
-    "aof-rewrite-incremental-fsync", "aof-timestamp-enabled", "aof-use-rdb-preamble",
-    "aof_rewrite_cpulist", "auto-aof-rewrite-min-size", "auto-aof-rewrite-percentage",
+    "aof-rewrite-incremental-fsync", "aof-timestamp-enabled",
+    "aof_rewrite_cpulist",
     "bgsave_cpulist", "bind-source-addr", "bio_cpulist", "busy-reply-threshold",
     "client-output-buffer-limit", "cluster-allow-pubsubshard-when-down",
     "cluster-allow-reads-when-down", "cluster-allow-replica-migration",
@@ -692,6 +695,21 @@ impl Config {
     /// Whether an AOF whose last record is cut short loads (truncated there) or stops the start.
     pub fn aof_load_truncated(&self) -> bool {
         self.flag(Param::AofLoadTruncated)
+    }
+
+    /// Whether an AOF rewrite writes its base as an RDB file (else as commands).
+    pub fn aof_use_rdb_preamble(&self) -> bool {
+        self.flag(Param::AofUseRdbPreamble)
+    }
+
+    /// Growth over the size after the last rewrite, in percent, that triggers a rewrite (0: never).
+    pub fn auto_aof_rewrite_percentage(&self) -> u64 {
+        self.int(Param::AutoAofRewritePercentage).max(0) as u64
+    }
+
+    /// The AOF size below which no automatic rewrite happens.
+    pub fn auto_aof_rewrite_min_size(&self) -> u64 {
+        self.int(Param::AutoAofRewriteMinSize).max(0) as u64
     }
 
     /// Directory, under [`Config::dir`], holding the AOF files.
@@ -1991,6 +2009,9 @@ mod tests {
             ("appendfsync", "everysec"),
             ("appendfilename", "appendonly.aof"),
             ("appenddirname", "appendonlydir"),
+            ("aof-use-rdb-preamble", "yes"),
+            ("auto-aof-rewrite-percentage", "100"),
+            ("auto-aof-rewrite-min-size", "67108864"),
             ("rdbcompression", "yes"),
             ("rdbchecksum", "yes"),
             ("stop-writes-on-bgsave-error", "yes"),

@@ -48,7 +48,7 @@ pub enum ControlMsg {
     /// order) and answer with its pid once it runs.
     Fork {
         shards: Vec<usize>,
-        target: crate::persist::snapshot::Target,
+        job: crate::persist::fork::ChildJob,
         dirty: u64,
         reply: std::sync::mpsc::Sender<Result<i32, String>>,
     },
@@ -119,6 +119,21 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         persist: crate::persist::State::new(shards),
     });
     global.refresh();
+    // CONFIG SET's command switches the AOF itself once the setting is published (see
+    // `persist::rewrite::set_appendonly`); here only what can be checked at once.
+    config.on_apply(&["appendonly"], |c| {
+        if c.appendonly() {
+            let dir = c.dir().join(c.appenddirname());
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                eprintln!(
+                    "Can't open or create append-only dir {}: {e}",
+                    dir.display()
+                );
+                "Unable to turn on AOF. Check server logs.".to_string()
+            })?;
+        }
+        Ok(())
+    });
     {
         let g = Arc::downgrade(&global);
         config.subscribe(move |c| {
@@ -256,6 +271,16 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
+    if let Some(plan) = &aof_plan {
+        let aof = &global.persist.aof;
+        aof.adopt(
+            plan.aof_dir.clone(),
+            plan.name.clone(),
+            plan.manifest.clone(),
+            plan.base_size,
+        );
+        aof.loaded(&global.persist);
+    }
     println!(
         "Tessera {} ready: {} shard(s), port {}",
         env!("CARGO_PKG_VERSION"),
@@ -277,7 +302,10 @@ fn load_snapshot(
     global.persist.loading.store(true, Ordering::Relaxed);
     let read = match rdb {
         Some(path) => crate::persist::load::read(&path, global.databases, inboxes),
-        None => Ok(false),
+        None => {
+            drop(inboxes);
+            Ok(false)
+        }
     };
     // The inboxes are closed now, so every shard finishes and reports.
     let mut keys = 0;
@@ -313,11 +341,17 @@ fn open_aof(node: &Rc<Node>, plan: &crate::persist::aof_load::Plan) -> Result<()
         .open(path)
         .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
     let config = node.global.config.snapshot();
-    data.aof.start(
-        file,
-        config.appendfsync(),
-        node.global.persist.aof_marks[node.id].clone(),
-    );
+    let mark = node.global.persist.aof_marks[node.id].clone();
+    let files = &plan.incr[node.id];
+    let earlier: u64 = files
+        .iter()
+        .rev()
+        .skip(1)
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    mark.earlier_bytes
+        .store(earlier, std::sync::atomic::Ordering::Relaxed);
+    data.aof.start(file, config.appendfsync(), mark);
     data.ks.stats.record_reaped = true;
     Ok(())
 }
@@ -342,7 +376,7 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
             }
             ControlMsg::Fork {
                 shards,
-                target,
+                job,
                 dirty,
                 reply,
             } => {
@@ -352,8 +386,8 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
                     .iter()
                     .map(|&a| unsafe { &*(a as *const crate::shard::ShardData) })
                     .collect();
-                let _ = reply.send(crate::persist::fork::start_bgsave(
-                    global, &shards, target, dirty,
+                let _ = reply.send(crate::persist::fork::start_child(
+                    global, &shards, job, dirty,
                 ));
             }
         }

@@ -271,11 +271,12 @@ impl Manifest {
     /// shard order: at start-up with AOF on, and when a rewrite starts (Redis's
     /// `openNewIncrAofForAppend`). Its `seq` comes after every incremental file so far.
     pub fn open_incr(&mut self, appendfilename: &str, shards: u32) -> Vec<String> {
+        // Every incremental file counts, Redis's too; of history, only former incremental
+        // files (bases have their own numbering).
         let seq = self
             .incr
             .iter()
-            .chain(self.history.iter())
-            .filter(|f| f.shard.is_some())
+            .chain(self.history.iter().filter(|f| f.shard.is_some()))
             .map(|f| f.seq)
             .max()
             .unwrap_or(0)

@@ -17,8 +17,9 @@ use std::fmt;
 use bytes::Bytes;
 
 use super::reader::{BlockKind, Event, ReadError, Record, Walker};
-use crate::cmd::{self, Ctx, Run, Table};
+use crate::cmd::{self, Command, Ctx, Run, Table};
 use crate::db::Keyspace;
+use crate::slot::key_owner;
 
 /// What a replay did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -125,7 +126,23 @@ pub fn replay(
     file: &str,
     committed: &Committed,
 ) -> Result<ReplayStats, AofError> {
-    run(ks, input, file, committed, false)
+    run(ks, input, file, committed, false, None)
+}
+
+/// Like [`replay`], for a file whose commands concern every shard (an AOF base written as
+/// commands, or an incremental file Redis wrote): only `shard`'s share of it runs on `ks`, so
+/// that every shard reading the same file in the same order ends up with its own keys. A
+/// command whose keys belong to several shards runs in part when it can be split (MSET,
+/// DEL...), and is refused otherwise.
+pub fn replay_share(
+    ks: &mut Keyspace,
+    input: &[u8],
+    file: &str,
+    committed: &Committed,
+    shard: usize,
+    shards: usize,
+) -> Result<ReplayStats, AofError> {
+    run(ks, input, file, committed, false, Some((shard, shards)))
 }
 
 /// Checks that `input` would load: the format, the brackets, and that every command is one
@@ -133,7 +150,7 @@ pub fn replay(
 /// counted as applied: whether its other parts exist is for [`scan_transactions`] to say.
 pub fn check(input: &[u8], file: &str) -> Result<ReplayStats, AofError> {
     let mut scratch = Keyspace::new(0);
-    run(&mut scratch, input, file, &Committed::default(), true)
+    run(&mut scratch, input, file, &Committed::default(), true, None)
 }
 
 fn run(
@@ -142,6 +159,7 @@ fn run(
     file: &str,
     committed: &Committed,
     dry: bool,
+    share: Option<(usize, usize)>,
 ) -> Result<ReplayStats, AofError> {
     let mut r = Replayer {
         ks,
@@ -149,6 +167,7 @@ fn run(
         file,
         stats: ReplayStats::default(),
         dry,
+        share,
     };
     for event in Walker::new(input) {
         match event {
@@ -213,6 +232,8 @@ struct Replayer<'a> {
     stats: ReplayStats,
     /// Check only: validate every record, run none.
     dry: bool,
+    /// Run only the share of (this shard, of so many shards): see [`replay_share`].
+    share: Option<(usize, usize)>,
 }
 
 impl Replayer<'_> {
@@ -242,6 +263,43 @@ impl Replayer<'_> {
                     ),
                 )
             })
+    }
+
+    /// The part of a command that is this shard's to run (all of it without a share), or
+    /// `None` when none of its keys are this shard's.
+    fn share_of(
+        &self,
+        command: &Command,
+        rec: &Record,
+        args: Vec<Bytes>,
+    ) -> Result<Option<Vec<Bytes>>, AofError> {
+        let Some((shard, shards)) = self.share else {
+            return Ok(Some(args));
+        };
+        let positions: Vec<usize> = command.key_positions(&args).collect();
+        let owners: Vec<usize> = positions
+            .iter()
+            .map(|&p| key_owner(&args[p], shards))
+            .collect();
+        if owners.iter().all(|&o| o == shard) {
+            return Ok(Some(args));
+        }
+        if owners.iter().all(|&o| o != shard) {
+            return Ok(None);
+        }
+        match command.run {
+            Run::Spread(..) => Ok(Some(
+                command.spread_part(&args, &positions, |i| owners[i] == shard),
+            )),
+            _ => Err(self.corrupt(
+                rec.offset,
+                format!(
+                    "The command '{}' at offset {} of the append only file {} touches keys that \
+                     {shards} shards hold apart: Tessera can load this file with --threads 1",
+                    command.name, rec.offset, self.file
+                ),
+            )),
+        }
     }
 
     fn apply(&mut self, rec: &Record) -> Result<(), AofError> {
@@ -277,6 +335,9 @@ impl Replayer<'_> {
             Run::Keyed(_) | Run::Spread(..) if self.dry => {}
             Run::Keyed(f) | Run::Spread(f, _) => {
                 let args: Vec<Bytes> = rec.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+                let Some(args) = self.share_of(command, rec, args)? else {
+                    return Ok(());
+                };
                 let mut ctx = Ctx {
                     ks: self.ks,
                     db: self.db,

@@ -176,6 +176,25 @@ impl Command {
         };
         KeyPositions::Range((first..end.max(first)).step_by(step))
     }
+
+    /// One shard's part of a `Spread` command: the arguments before the first key, then each
+    /// key whose index in `positions` `mine` accepts, with the rest of its group (MSET's value).
+    pub fn spread_part(
+        &self,
+        args: &[Bytes],
+        positions: &[usize],
+        mine: impl Fn(usize) -> bool,
+    ) -> Vec<Bytes> {
+        let first = (self.keys.first.max(0) as usize).min(args.len());
+        let step = self.keys.step.max(1) as usize;
+        let mut part = args[..first].to_vec();
+        for (i, &p) in positions.iter().enumerate() {
+            if mine(i) {
+                part.extend_from_slice(&args[p..(p + step).min(args.len())]);
+            }
+        }
+        part
+    }
 }
 
 /// See [`Command::key_positions`].

@@ -51,6 +51,9 @@ pub static COMMANDS: &[Command] = &[
     Command::new("bgsave", -1, Run::Session(bgsave))
         .flags(&["admin", "noscript", "no_async_loading"])
         .acl(&["@admin", "@slow", "@dangerous"]),
+    Command::new("bgrewriteaof", 1, Run::Session(bgrewriteaof))
+        .flags(&["admin", "noscript", "no_async_loading"])
+        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("lastsave", 1, Run::Session(lastsave))
         .flags(&["loading", "stale", "fast"])
         .acl(&["@admin", "@fast", "@dangerous"]),
@@ -249,13 +252,22 @@ fn bgsave(s: &mut Session, args: Args) -> SessionFuture<'_> {
             _ => return CmdError::Syntax.into(),
         };
         let state = &s.node.global.persist;
-        // The only other fork-using work would be an AOF rewrite; SCHEDULE waits for that.
-        if schedule && state.saving() && !state.bgsave_in_progress() {
+        // SCHEDULE waits for an AOF rewrite's child.
+        if schedule && state.child() == Some(crate::persist::ChildKind::Aof) {
             state.schedule();
             return Frame::simple("Background saving scheduled");
         }
         match crate::persist::bgsave(&s.node).await {
             Ok(()) => Frame::simple("Background saving started"),
+            Err(e) => Frame::error(e),
+        }
+    })
+}
+
+fn bgrewriteaof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match crate::persist::rewrite::bgrewriteaof(&s.node).await {
+            Ok(text) => Frame::simple(text),
             Err(e) => Frame::error(e),
         }
     })
@@ -451,7 +463,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
         if want("persistence", true) {
             sections.push(InfoSection {
                 title: "Persistence",
-                lines: g.persist.info_lines(&cfg),
+                lines: g.persist.info_lines(),
             });
         }
         if want("stats", true) {
@@ -624,17 +636,29 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .chunks(2)
             .map(|p| (p[0].to_vec(), p[1].to_vec()))
             .collect();
-        match s.node.global.config.set(&pairs) {
-            Ok(()) => {
-                s.node.global.refresh();
-                let config = s.node.global.config.snapshot();
-                s.node
-                    .broadcast(move |data| data.apply_config(&config))
-                    .await;
-                Frame::ok()
-            }
-            Err(e) => Frame::error(e),
+        let global = &s.node.global;
+        let was_on = global.config.snapshot().appendonly();
+        if let Err(e) = global.config.set(&pairs) {
+            return Frame::error(e);
         }
+        global.refresh();
+        let config = global.config.snapshot();
+        let on = config.appendonly();
+        s.node
+            .broadcast(move |data| data.apply_config(&config))
+            .await;
+        // The AOF switch needs the shards frozen and a child's base: it happens here, after
+        // the rest, and undoes the setting if it fails.
+        if on != was_on {
+            if let Err(e) = crate::persist::rewrite::set_appendonly(&s.node, on).await {
+                let back = if was_on { "yes" } else { "no" };
+                let _ = global.config.set(&[("appendonly", back)]);
+                return Frame::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+                ));
+            }
+        }
+        Frame::ok()
     })
 }
 

@@ -168,20 +168,14 @@ async fn spread(
         owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
     )
     .await;
-    let first = cmd.keys.first as usize;
-    let step = cmd.keys.step.max(1) as usize;
     let positions: Vec<usize> = cmd.key_positions(&args).collect();
     let mut parts: Vec<Frame> = Vec::new();
     let mut order: Vec<Vec<usize>> = Vec::new();
     for &shard in tx.shards() {
-        let mut sub: Args = args[..first].to_vec();
-        let mut mine = Vec::new();
-        for (i, &p) in positions.iter().enumerate() {
-            if owners[i].0 == shard {
-                sub.extend_from_slice(&args[p..(p + step).min(args.len())]);
-                mine.push(i);
-            }
-        }
+        let sub: Args = cmd.spread_part(&args, &positions, |i| owners[i].0 == shard);
+        let mine: Vec<usize> = (0..positions.len())
+            .filter(|&i| owners[i].0 == shard)
+            .collect();
         let (id, nparts, write) = (tx.id(), tx.shards().len(), cmd.is_write());
         let reply = tx
             .hop(shard, move |data| {

@@ -13,13 +13,15 @@
 //! `Session::durable_wait` and `net::conn::flush`): under `always`, an acknowledged write has
 //! reached the disk.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{
     AtomicU64,
-    Ordering::{Acquire, Release},
+    Ordering::{Acquire, Relaxed, Release},
 };
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -43,11 +45,12 @@ pub struct AofState {
     pub on: bool,
     pub fsync: AppendFsync,
     /// The incremental file the writer appends to.
-    file: Option<Rc<std::fs::File>>,
+    file: Option<Rc<AppendFile>>,
+    /// Files a rewrite replaced, with the bytes logged for them before the switch and the log
+    /// position those bytes end at: the writer finishes and syncs them before anything newer.
+    retiring: VecDeque<(Rc<AppendFile>, Vec<u8>, u64)>,
     /// Log position the file holds (written, maybe not synced).
     written: u64,
-    /// Bytes in the current file: where a failed append is cut back to.
-    file_len: u64,
     /// Log position known to be on disk.
     durable: u64,
     writer: Option<Waker>,
@@ -59,6 +62,23 @@ pub struct AofState {
     mark: Option<Arc<AofMark>>,
 }
 
+/// An incremental file open for appending, and how long it is: where a failed append is cut
+/// back to.
+struct AppendFile {
+    file: std::fs::File,
+    len: Cell<u64>,
+}
+
+impl AppendFile {
+    fn new(file: std::fs::File) -> Rc<AppendFile> {
+        let len = file.metadata().map_or(0, |m| m.len());
+        Rc::new(AppendFile {
+            file,
+            len: Cell::new(len),
+        })
+    }
+}
+
 /// How far one shard's log goes and how much of it is on disk, readable from any shard: a
 /// reply under `appendfsync always` waits until everything logged before it is durable,
 /// on every shard, as Redis's replies wait for the fsync of their event-loop turn.
@@ -68,6 +88,10 @@ pub struct AofMark {
     pub logged: AtomicU64,
     pub written: AtomicU64,
     pub durable: AtomicU64,
+    /// Bytes in the file the shard appends to now, and in its older incremental files still
+    /// in the manifest: INFO's `aof_current_size` and the automatic rewrite add them up.
+    pub current_bytes: AtomicU64,
+    pub earlier_bytes: AtomicU64,
 }
 
 impl Default for AofState {
@@ -77,8 +101,8 @@ impl Default for AofState {
             on: false,
             fsync: AppendFsync::EverySec,
             file: None,
+            retiring: VecDeque::new(),
             written: 0,
-            file_len: 0,
             durable: 0,
             writer: None,
             waiters: Vec::new(),
@@ -93,13 +117,45 @@ impl AofState {
     pub fn start(&mut self, file: std::fs::File, fsync: AppendFsync, mark: Arc<AofMark>) {
         mark.logged.store(self.log.position(), Release);
         mark.durable.store(self.durable, Release);
+        let file = AppendFile::new(file);
+        mark.current_bytes.store(file.len.get(), Relaxed);
         self.mark = Some(mark);
-        self.file_len = file.metadata().map_or(0, |m| m.len());
-        self.file = Some(Rc::new(file));
+        self.file = Some(file);
         self.on = true;
         self.fsync = fsync;
         self.log.forget_db();
         self.wake_writer();
+    }
+
+    /// Switches to a new incremental file at this instant, for a rewrite whose snapshot is
+    /// taken at the same instant (the shard is frozen): what was logged so far still goes to
+    /// the old file, everything logged from now on to `file`.
+    pub fn rotate(&mut self, file: std::fs::File) {
+        let pending = self.log.take();
+        let end = self.log.position();
+        let new = AppendFile::new(file);
+        if let Some(mark) = &self.mark {
+            let moved = mark.current_bytes.swap(new.len.get(), Relaxed) + pending.len() as u64;
+            mark.earlier_bytes.fetch_add(moved, Relaxed);
+        }
+        if let Some(old) = self.file.replace(new) {
+            // Even with nothing pending: the old file's unsynced bytes get their fsync.
+            self.retiring.push_back((old, pending, end));
+        }
+        // The new file starts with a SELECT of its own.
+        self.log.forget_db();
+        self.wake_writer();
+    }
+
+    /// Stops logging (`appendonly no`): the writer writes what was logged, syncs and closes.
+    pub fn stop(&mut self) {
+        self.on = false;
+        self.wake_writer();
+    }
+
+    /// No file is open any more (never opened, or closed after `stop`).
+    pub fn closed(&self) -> bool {
+        self.file.is_none() && self.retiring.is_empty()
     }
 
     /// Logs what a command did, if the AOF is on: keys it reaped, and for a write that
@@ -204,7 +260,10 @@ impl AofState {
         ks.stats.reaped_pending = false;
         for (db, d) in ks.dbs.iter_mut().enumerate() {
             for key in d.take_reaped() {
-                self.log.command(db, &[&b"DEL"[..], key.as_bytes()]);
+                // Keys reaped just before logging stopped are dropped with the rest.
+                if self.on {
+                    self.log.command(db, &[&b"DEL"[..], key.as_bytes()]);
+                }
             }
         }
         self.published();
@@ -253,7 +312,7 @@ impl Future for Durable<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut data = self.node.data.borrow_mut();
         let st = &mut data.aof;
-        if st.durable >= self.pos || !st.on {
+        if st.durable >= self.pos || (st.file.is_none() && st.retiring.is_empty()) {
             return Poll::Ready(());
         }
         st.waiters.push((self.pos, cx.waker().clone()));
@@ -270,11 +329,12 @@ pub fn start_writer(node: Rc<Node>, uring: Rc<Driver>) {
             let pending = {
                 let data = node.data.borrow();
                 let st = &data.aof;
-                (st.on && st.fsync == AppendFsync::EverySec && st.written > st.durable)
-                    .then(|| (st.file.clone(), st.written))
+                // A retired file is synced by the writer first: `written` may include its bytes.
+                let due = st.on && st.fsync == AppendFsync::EverySec && st.retiring.is_empty();
+                (due && st.written > st.durable).then(|| (st.file.clone(), st.written))
             };
             if let Some((Some(file), upto)) = pending {
-                if uring.fdatasync(file.as_raw_fd()).await.is_ok() {
+                if uring.fdatasync(file.file.as_raw_fd()).await.is_ok() {
                     node.data.borrow_mut().aof.mark_durable(upto);
                 }
             }
@@ -283,38 +343,85 @@ pub fn start_writer(node: Rc<Node>, uring: Rc<Driver>) {
     .detach();
 }
 
+/// What the writer does next.
+enum Job {
+    /// Append `bytes` (ending at log position `end`) to `file`, then sync if the policy says so
+    /// (always, for a file a rewrite retired: nothing will sync it later).
+    Append {
+        file: Rc<AppendFile>,
+        bytes: Vec<u8>,
+        end: u64,
+        retired: bool,
+    },
+    /// The AOF was switched off and everything logged is written: sync and close the file.
+    Close(Rc<AppendFile>, u64),
+}
+
 /// Appends what the log accumulated, then syncs as the policy says; again and again.
 async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
     let mut last_sync = Instant::now();
     loop {
-        std::future::poll_fn(|cx| {
+        let job = std::future::poll_fn(|cx| {
             let mut data = node.data.borrow_mut();
             let ShardData { ks, aof, .. } = &mut *data;
             // Keys reaped by reads or by the expiry cycle are logged even if no write follows.
             aof.log_reaped(ks);
-            if aof.on && aof.log.position() > aof.written {
-                Poll::Ready(())
-            } else {
-                aof.writer = Some(cx.waker().clone());
-                Poll::Pending
+            if let Some((file, bytes, end)) = aof.retiring.pop_front() {
+                return Poll::Ready(Job::Append {
+                    file,
+                    bytes,
+                    end,
+                    retired: true,
+                });
+            }
+            match &aof.file {
+                Some(file) if aof.log.position() > aof.written => Poll::Ready(Job::Append {
+                    file: file.clone(),
+                    bytes: aof.log.take(),
+                    end: aof.log.position(),
+                    retired: false,
+                }),
+                Some(_) if !aof.on => {
+                    let file = aof.file.take().expect("matched Some");
+                    Poll::Ready(Job::Close(file, aof.written))
+                }
+                _ => {
+                    aof.writer = Some(cx.waker().clone());
+                    Poll::Pending
+                }
             }
         })
         .await;
-        let (file, bytes, end, policy) = {
-            let mut data = node.data.borrow_mut();
-            let st = &mut data.aof;
-            (st.file.clone(), st.log.take(), st.log.position(), st.fsync)
+        let (file, bytes, end, retired) = match job {
+            Job::Append {
+                file,
+                bytes,
+                end,
+                retired,
+            } => (file, bytes, end, retired),
+            Job::Close(file, end) => {
+                if let Err(e) = uring.fdatasync(file.file.as_raw_fd()).await {
+                    eprintln!("Error syncing the AOF file being closed: {e}");
+                }
+                node.data.borrow_mut().aof.mark_durable(end);
+                continue;
+            }
         };
-        let Some(file) = file else { continue };
-        let fd = file.as_raw_fd();
+        let fd = file.file.as_raw_fd();
         let bytes = BytesMut::from(&bytes[..]);
         loop {
-            let mut result = uring.append_file(fd, bytes.clone()).await;
-            let sync_now = match policy {
-                AppendFsync::Always => true,
-                AppendFsync::EverySec => last_sync.elapsed() >= Duration::from_secs(1),
-                AppendFsync::No => false,
+            let mut result = if bytes.is_empty() {
+                Ok(())
+            } else {
+                uring.append_file(fd, bytes.clone()).await
             };
+            let policy = node.data.borrow().aof.fsync;
+            let sync_now = retired
+                || match policy {
+                    AppendFsync::Always => true,
+                    AppendFsync::EverySec => last_sync.elapsed() >= Duration::from_secs(1),
+                    AppendFsync::No => false,
+                };
             if result.is_ok() && sync_now {
                 result = uring.fdatasync(fd).await;
                 last_sync = Instant::now();
@@ -324,11 +431,14 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                 let st = &mut data.aof;
                 match result {
                     Ok(()) => {
-                        st.written = end;
+                        st.written = st.written.max(end);
+                        file.len.set(file.len.get() + bytes.len() as u64);
                         if let Some(mark) = &st.mark {
-                            mark.written.store(end, Release);
+                            mark.written.store(st.written, Release);
+                            if !retired {
+                                mark.current_bytes.fetch_add(bytes.len() as u64, Relaxed);
+                            }
                         }
-                        st.file_len += bytes.len() as u64;
                         if st.error.take().is_some() {
                             node.global.persist.aof_write_result(None, true);
                             eprintln!("AOF write error looks solved. Tessera can write again.");
@@ -342,7 +452,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                         // As Redis: cut off whatever part of the bytes did land (so the retry does
                         // not write them twice), log, refuse writes meanwhile, retry.
                         // SAFETY: ftruncate(2) on our own open descriptor.
-                        if unsafe { libc::ftruncate(fd, st.file_len as libc::off_t) } != 0 {
+                        if unsafe { libc::ftruncate(fd, file.len.get() as libc::off_t) } != 0 {
                             eprintln!(
                                 "Could not remove short write from the append-only file: {}",
                                 std::io::Error::last_os_error()
@@ -408,7 +518,7 @@ pub async fn flush_all(node: &Rc<Node>) {
     for shard in 0..node.shards {
         node.run_on(shard, Vec::new(), |data| {
             if let Some(file) = &data.aof.file {
-                if let Err(e) = file.sync_data() {
+                if let Err(e) = file.file.sync_data() {
                     eprintln!("Error syncing the AOF on shutdown: {e}");
                 }
             }

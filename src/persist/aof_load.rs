@@ -2,23 +2,32 @@
 //! shard's incremental files, or creating a fresh set of files.
 //!
 //! The control thread reads the manifest and every incremental file, and finds which
-//! multi-shard parts are complete in all of them (`aof::replay::scan_transactions`); the base,
-//! an RDB file, is dealt to the shards like any snapshot; then each shard replays its own
-//! files into its keyspace, all shards in parallel, and keeps appending to its last file.
+//! multi-shard parts are complete in all of them (`aof::replay::scan_transactions`); a base
+//! that is an RDB file is dealt to the shards like any snapshot; then each shard replays its
+//! share of the files that concern every shard (a base written as commands, incremental files
+//! Redis wrote) and its own files into its keyspace, all shards in parallel, and keeps
+//! appending to its last file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
-use crate::aof::replay::{replay, scan_transactions, AofError, Committed};
+use crate::aof::replay::{replay, replay_share, scan_transactions, AofError, Committed};
 use crate::config::Config;
 use crate::db::Keyspace;
 
 /// What the shards load and where they append, decided before they start.
 pub struct Plan {
     pub aof_dir: PathBuf,
+    /// `appendfilename`, and the manifest as read (or created).
+    pub name: String,
+    pub manifest: Manifest,
+    pub base_size: u64,
     /// The RDB base to deal to the shards, if it has anything in it.
     pub base: Option<PathBuf>,
+    /// Files every shard replays its share of (`aof::replay::replay_share`), in order, before
+    /// its own: a base written as commands, then incremental files Redis wrote.
+    pub shared: Vec<(String, Arc<Vec<u8>>)>,
     /// Each shard's incremental files, in order: name and contents.
     pub incr: Vec<Vec<(String, Arc<Vec<u8>>)>>,
     pub committed: Arc<Committed>,
@@ -41,48 +50,46 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
     })?;
     let name = config.appendfilename().to_string_lossy().into_owned();
     let manifest_path = aof_dir.join(manifest::manifest_name(&name));
-    let mut fresh = false;
     let mut m = if manifest_path.exists() {
         manifest::read(&manifest_path).map_err(|e| format!("{e}"))?
     } else {
-        fresh = true;
         create(&aof_dir, &name, shards)?
     };
-    match m.shards() {
-        Some(n) if n as usize == shards => {}
-        Some(n) => {
+    let written_by = m.incr.iter().filter_map(|f| f.shard).max().map(|s| s + 1);
+    match written_by {
+        Some(n) if n as usize != shards => {
             return Err(format!(
                 "The AOF in {} was written by {n} shard(s); start Tessera with --threads {n} \
-                 (changing the shard count of an AOF is not supported yet)",
+                 (changing the shard count of an AOF is not supported yet: switch the AOF off, \
+                 SAVE, and load the RDB file with the new count)",
                 aof_dir.display()
             ))
         }
-        None if fresh => {}
-        None => {
-            return Err(format!(
-                "The AOF in {} has no per-shard files (written by Redis?): Tessera cannot load it yet; \
-                 load Redis's RDB instead",
-                aof_dir.display()
-            ))
-        }
+        _ => {}
     }
+    let read = |name: &str| {
+        std::fs::read(aof_dir.join(name))
+            .map(Arc::new)
+            .map_err(|e| format!("Can't open the append-only file {name}: {e}"))
+    };
+    let mut shared = Vec::new();
     let base = match &m.base {
         Some(f) if f.name.ends_with(".rdb") => Some(aof_dir.join(&f.name)),
         Some(f) => {
-            return Err(format!(
-                "The AOF base {} is not an RDB file: Tessera only loads RDB-preamble bases",
-                f.name
-            ))
+            shared.push((f.name.clone(), read(&f.name)?));
+            None
         }
         None => None,
     };
+    // Redis's incremental files: their commands may touch any shard's keys.
+    for f in m.incr.iter().filter(|f| f.shard.is_none()) {
+        shared.push((f.name.clone(), read(&f.name)?));
+    }
     let mut incr = vec![Vec::new(); shards];
     let mut append_to = vec![None; shards];
     for shard in 0..shards {
         for f in m.incr_files(shard as u32) {
-            let bytes = std::fs::read(aof_dir.join(&f.name))
-                .map_err(|e| format!("Can't open the append-only file {}: {e}", f.name))?;
-            incr[shard].push((f.name.clone(), Arc::new(bytes)));
+            incr[shard].push((f.name.clone(), read(&f.name)?));
             append_to[shard] = Some(aof_dir.join(&f.name));
         }
     }
@@ -96,11 +103,24 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         manifest::write_atomic(&aof_dir, &manifest::manifest_name(&name), &m.render())
             .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
     }
-    let all: Vec<&[u8]> = incr.iter().flatten().map(|(_, b)| b.as_slice()).collect();
+    let all: Vec<&[u8]> = shared
+        .iter()
+        .chain(incr.iter().flatten())
+        .map(|(_, b)| b.as_slice())
+        .collect();
     let committed = Arc::new(scan_transactions(&all));
+    let base_size = m
+        .base
+        .as_ref()
+        .and_then(|b| std::fs::metadata(aof_dir.join(&b.name)).ok())
+        .map_or(0, |md| md.len());
     Ok(Some(Plan {
         aof_dir,
+        name,
+        manifest: m,
+        base_size,
         base,
+        shared,
         incr,
         committed,
         append_to: append_to.into_iter().flatten().collect(),
@@ -121,6 +141,7 @@ fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String>
         },
         meta: super::snapshot::MetaKind::None,
         key_delay_us: 0,
+        format: super::snapshot::Format::AofBase { rdb: true },
     };
     super::snapshot::save(&target, &[], &())?;
     let mut m = Manifest::new();
@@ -146,10 +167,21 @@ fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String>
 /// file is cut off (with `aof-load-truncated yes`), as Redis does; anything else wrong stops
 /// the start. Returns the commands replayed.
 pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64, String> {
-    let files = &plan.incr[shard];
+    let shards = plan.incr.len();
+    let files: Vec<(&String, &Arc<Vec<u8>>, bool)> = plan
+        .shared
+        .iter()
+        .map(|(n, b)| (n, b, true))
+        .chain(plan.incr[shard].iter().map(|(n, b)| (n, b, false)))
+        .collect();
     let mut commands = 0;
-    for (i, (name, bytes)) in files.iter().enumerate() {
-        match replay(ks, bytes, name, &plan.committed) {
+    for (i, &(name, bytes, shared)) in files.iter().enumerate() {
+        let result = if shared {
+            replay_share(ks, bytes, name, &plan.committed, shard, shards)
+        } else {
+            replay(ks, bytes, name, &plan.committed)
+        };
+        match result {
             Ok(stats) => commands += stats.commands,
             Err(AofError::Truncated {
                 file,

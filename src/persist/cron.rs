@@ -1,5 +1,5 @@
-//! The persistence timer, Redis's `serverCron` share of it: save points, BGSAVE SCHEDULE, and
-//! shutdown on a signal. It runs on shard 0, ten times a second.
+//! The persistence timer, Redis's `serverCron` share of it: save points, BGSAVE SCHEDULE, AOF
+//! rewrites (scheduled and automatic), and shutdown on a signal. It runs on shard 0, ten times a second.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -28,6 +28,8 @@ async fn tick(node: &Rc<Node>) {
         state.shutdown_asap.store(false, Relaxed);
         return;
     }
+    let config = global.config.snapshot();
+    super::rewrite::cron(node, &config).await;
     if state.saving() {
         return;
     }
@@ -35,7 +37,6 @@ async fn tick(node: &Rc<Node>) {
         let _ = super::bgsave(node).await;
         return;
     }
-    let config = global.config.snapshot();
     let changes = state.unsaved_changes();
     let since_save = unix_now().saturating_sub(state.last_save_unix()) as i64;
     let may_retry = state.last_bgsave_ok.load(Relaxed)

@@ -1,4 +1,5 @@
-//! BGSAVE's child process, and the thread in the parent that watches it.
+//! The child process of BGSAVE and of an AOF rewrite, and the thread in the parent that
+//! watches it.
 //!
 //! The child is forked by the control thread while every shard is frozen (see `freeze`; the
 //! shard that froze them waits for the fork), so it starts with one thread, a plain one with
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::snapshot::{self, Progress, Target};
-use super::State;
+use super::{ChildKind, State};
 use crate::server::Global;
 use crate::shard::ShardData;
 
@@ -73,28 +74,67 @@ impl Progress for Report {
     }
 }
 
-/// Forks the snapshot child; runs on the control thread while every shard is frozen, and
-/// returns as soon as the child exists: a watcher thread takes it from there. `dirty` is the
-/// write count the snapshot contains. On failure nothing is left running.
-pub fn start_bgsave(
+/// What a child writes.
+pub enum ChildJob {
+    /// BGSAVE's snapshot.
+    Snapshot(Target),
+    /// An AOF rewrite's new base, into `temp-rewriteaof-bg-<pid>.aof` in the target's `dir`
+    /// (the AOF directory): the watcher renames it into place and updates the manifest.
+    AofBase(Target),
+}
+
+impl ChildJob {
+    fn kind(&self) -> ChildKind {
+        match self {
+            ChildJob::Snapshot(_) => ChildKind::Rdb,
+            ChildJob::AofBase(_) => ChildKind::Aof,
+        }
+    }
+}
+
+/// Where an AOF rewrite child writes the new base.
+pub fn rewrite_temp_name(pid: i32) -> String {
+    format!("temp-rewriteaof-bg-{pid}.aof")
+}
+
+/// Forks the child; runs on the control thread while every shard is frozen, and returns as
+/// soon as the child exists: a watcher thread takes it from there. `dirty` is the write count
+/// the snapshot contains. On failure nothing is left running.
+pub fn start_child(
     global: &Arc<Global>,
     shards: &[&ShardData],
-    target: Target,
+    job: ChildJob,
     dirty: u64,
 ) -> Result<i32, String> {
     let report = SharedReport::new()?;
+    let kind = job.kind();
     // SAFETY: fork in a multi-threaded process: the child below touches only memory frozen at
     // this instant, the arena allocator and plain system calls, then _exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(format!(
-            "Can't save in background: fork: {}",
-            std::io::Error::last_os_error()
-        ));
+        let what = match kind {
+            ChildKind::Rdb => "Can't save in background",
+            ChildKind::Aof => "Can't rewrite append only file in background",
+        };
+        return Err(format!("{what}: fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
         crate::alloc::enter_fork_child();
-        let code = match snapshot::save(&target, shards, report.get()) {
+        let result = match job {
+            ChildJob::Snapshot(target) => snapshot::save(&target, shards, report.get()),
+            ChildJob::AofBase(mut target) => {
+                target.filename = rewrite_temp_name(std::process::id() as i32).into();
+                let saved = snapshot::save(&target, shards, report.get());
+                if saved.is_ok() {
+                    raw_log(&format!(
+                        "Successfully created the temporary AOF base file {}\n",
+                        target.filename.display()
+                    ));
+                }
+                saved
+            }
+        };
+        let code = match result {
             Ok(_) => {
                 report.get().cow_bytes.store(private_dirty(), Relaxed);
                 0
@@ -107,26 +147,29 @@ pub fn start_bgsave(
         // SAFETY: ends the child without running anything of the parent's (atexit, destructors).
         unsafe { libc::_exit(code) };
     }
-    global.persist.bgsave_started(pid, dirty);
+    global.persist.child_started(pid, kind);
+    if kind == ChildKind::Rdb {
+        global.persist.bgsave_started(dirty);
+    }
     let state_owner = global.clone();
     let stall_after = Duration::from_secs(global.config.snapshot().rdb_child_stall_timeout());
     std::thread::Builder::new()
-        .name("bgsave-watch".into())
-        .spawn(move || watch(&state_owner.persist, pid, report, stall_after, &state_owner))
+        .name("child-watch".into())
+        .spawn(move || watch(pid, kind, report, stall_after, &state_owner))
         .map_err(|e| {
             // SAFETY: our own child; reaping it so that no zombie is left.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
             }
-            global.persist.finish_bgsave(false, Duration::ZERO);
-            format!("Can't start the background save watcher: {e}")
+            finish(global, pid, kind, false, Duration::ZERO);
+            format!("Can't start the child watcher: {e}")
         })?;
     Ok(pid)
 }
 
 /// Waits for the child, killing it if it stops making progress, then records the outcome.
-fn watch(state: &State, pid: i32, report: SharedReport, stall_after: Duration, global: &Global) {
+fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration, global: &Global) {
     let started = Instant::now();
     let mut last = (0, 0);
     let mut last_move = Instant::now();
@@ -148,7 +191,7 @@ fn watch(state: &State, pid: i32, report: SharedReport, stall_after: Duration, g
         } else if !stall_after.is_zero() && last_move.elapsed() >= stall_after && !killed_for_stall
         {
             println!(
-                "Background saving child {pid} made no progress for {}s: killing it",
+                "Child {pid} made no progress for {}s: killing it",
                 stall_after.as_secs()
             );
             // SAFETY: signalling our own child.
@@ -158,36 +201,51 @@ fn watch(state: &State, pid: i32, report: SharedReport, stall_after: Duration, g
         std::thread::sleep(Duration::from_millis(20));
     }
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 && !killed_for_stall;
-    state
-        .last_cow_bytes
-        .store(report.get().cow_bytes.load(Relaxed), Relaxed);
-    state.finish_bgsave(ok, started.elapsed());
+    let cow = report.get().cow_bytes.load(Relaxed);
+    let what = match kind {
+        ChildKind::Rdb => "Background saving",
+        ChildKind::Aof => "Background AOF rewrite",
+    };
     if ok {
-        println!("Background saving terminated with success");
+        println!("{what} terminated with success");
     } else if libc::WIFSIGNALED(status) {
-        println!(
-            "Background saving terminated by signal {}",
-            libc::WTERMSIG(status)
-        );
-        // A killed child leaves its temporary file behind.
-        let tmp = global
-            .config
-            .snapshot()
-            .dir()
-            .join(format!("temp-{pid}.rdb"));
-        let _ = std::fs::remove_file(tmp);
+        println!("{what} terminated by signal {}", libc::WTERMSIG(status));
     } else {
-        println!("Background saving error");
+        println!("{what} error");
     }
-    state.update_refusal(&global.config.snapshot());
+    match kind {
+        ChildKind::Rdb => global.persist.last_cow_bytes.store(cow, Relaxed),
+        ChildKind::Aof => global.persist.aof.last_cow_bytes.store(cow, Relaxed),
+    }
+    finish(global, pid, kind, ok, started.elapsed());
 }
 
-/// Kills a running snapshot child (shutdown does this before its own save) and waits for the
+/// Records a child's outcome (and for a rewrite, puts its base in place), removes what a
+/// failed child left, and lets another child start.
+fn finish(global: &Global, pid: i32, kind: ChildKind, ok: bool, took: Duration) {
+    let config = global.config.snapshot();
+    match kind {
+        ChildKind::Rdb => {
+            global.persist.finish_bgsave(ok, took);
+            if !ok {
+                let _ = std::fs::remove_file(config.dir().join(format!("temp-{pid}.rdb")));
+            }
+        }
+        ChildKind::Aof => super::rewrite::finish(global, pid, ok, took),
+    }
+    global.persist.child_gone();
+    global.persist.update_refusal(&config);
+}
+
+/// Kills a running child (shutdown does this before its own save) and waits for the
 /// watcher to record it.
 pub fn kill_child(state: &State) {
     let pid = state.child_pid.load(Relaxed);
     if pid != 0 {
-        println!("There is a child saving an .rdb. Killing it!");
+        match state.child() {
+            Some(ChildKind::Aof) => println!("There is a child rewriting the AOF. Killing it!"),
+            _ => println!("There is a child saving an .rdb. Killing it!"),
+        }
         // SAFETY: signalling our own child; the watcher reaps it.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         while state.child_pid.load(Relaxed) != 0 {

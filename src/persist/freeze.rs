@@ -6,7 +6,11 @@
 //! thread, between two commands, until the freeze ends; a parked shard's keyspace is not
 //! being changed by anyone, and no thread is inside the allocator on its behalf, so the asking
 //! shard may read it (SAVE) or fork (BGSAVE). Only one freeze runs at a time (see
-//! `State::try_begin`): two shards parking each other would wait forever.
+//! `State::claim_freeze`): two shards parking each other would wait forever.
+//!
+//! A freeze may carry an [`AtFreeze`] hook, run on every shard's own thread at the frozen
+//! instant: an AOF rewrite switches each shard to its new incremental file there, so that the
+//! snapshot and the files that follow it meet exactly.
 
 use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -35,7 +39,10 @@ impl Gate {
     }
 
     /// Runs on a parked shard's thread: publishes its data and blocks until released.
-    fn park(&self, shard: usize, data: &mut ShardData) {
+    fn park(&self, shard: usize, data: &mut ShardData, hook: Option<&AtFreeze>) {
+        if let Some(hook) = hook {
+            hook(shard, data);
+        }
         let mut st = self.lock();
         st.parked[shard] = Some(data as *mut ShardData as usize);
         while !st.released {
@@ -78,9 +85,17 @@ impl Drop for Frozen {
     }
 }
 
-/// Stops every shard between two commands. The caller must hold the save claim
-/// (`State::try_begin`) and must not touch its own shard's `RefCell` until the freeze ends.
+/// Work done on each shard's thread at the frozen instant (shard number, its data).
+pub type AtFreeze = Arc<dyn Fn(usize, &mut ShardData) + Send + Sync>;
+
+/// Stops every shard between two commands. The caller must hold the freeze claim
+/// (`State::claim_freeze`) and must not touch its own shard's `RefCell` until the freeze ends.
 pub async fn freeze(node: &Rc<Node>) -> Frozen {
+    freeze_with(node, None).await
+}
+
+/// [`freeze`], running `hook` on every shard at the frozen instant.
+pub async fn freeze_with(node: &Rc<Node>, hook: Option<AtFreeze>) -> Frozen {
     let claims = Tx::begin(
         node,
         (0..node.shards).map(|s| (s, crate::shard::locks::everything())),
@@ -89,11 +104,13 @@ pub async fn freeze(node: &Rc<Node>) -> Frozen {
     let gate = Arc::new(Gate::default());
     gate.lock().parked = vec![None; node.shards];
     for shard in (0..node.shards).filter(|&s| s != node.id) {
-        let (node, gate) = (node.clone(), gate.clone());
+        let (node, gate, hook) = (node.clone(), gate.clone(), hook.clone());
         // An empty wait list: the job runs even though our claims cover the shard.
         glommio::spawn_local(async move {
-            node.run_on(shard, Vec::new(), move |data| gate.park(shard, data))
-                .await
+            node.run_on(shard, Vec::new(), move |data| {
+                gate.park(shard, data, hook.as_ref())
+            })
+            .await
         })
         .detach();
     }
@@ -113,6 +130,9 @@ pub async fn freeze(node: &Rc<Node>) -> Frozen {
         .collect();
     // Our own shard: nothing else runs on this thread until we yield, and a snapshot never
     // yields while frozen.
+    if let Some(hook) = &hook {
+        hook(node.id, &mut node.data.borrow_mut());
+    }
     shards[node.id] = node.data.as_ptr();
     Frozen {
         gate,

@@ -17,10 +17,11 @@ pub mod cron;
 pub mod fork;
 pub mod freeze;
 pub mod load;
+pub mod rewrite;
 pub mod snapshot;
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::config::Config;
@@ -36,6 +37,16 @@ const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 
 /// Why BGSAVE could not start, in Redis's words.
 pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+const BGSAVE_AOF_CHILD: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+
+/// What the one child process, if any, is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    /// BGSAVE: writing the RDB snapshot.
+    Rdb = 1,
+    /// BGREWRITEAOF: writing the AOF's new base.
+    Aof = 2,
+}
 
 /// After a failed background save, save points wait this long before trying again.
 const BGSAVE_RETRY_DELAY_S: u64 = 5;
@@ -48,9 +59,11 @@ pub struct State {
     dirty_at_save: AtomicU64,
     /// `dirty` when the running background save began.
     dirty_at_bgsave: AtomicU64,
-    /// A save is under way (SAVE in a shard, or a BGSAVE child): there is only ever one.
-    busy: AtomicBool,
+    /// A freeze is under way (SAVE, shutdown, or the instant of a fork): one at a time.
+    freezing: AtomicBool,
+    /// The child process (BGSAVE or AOF rewrite) and its `ChildKind`; 0 when none.
     child_pid: AtomicI32,
+    child_kind: AtomicU8,
     bgsave_started_ms: AtomicU64,
     last_save_unix: AtomicU64,
     last_bgsave_ok: AtomicBool,
@@ -80,6 +93,8 @@ pub struct State {
     pub loading: AtomicBool,
     pub loaded_keys: AtomicU64,
     pub expired_on_load: AtomicU64,
+    /// The AOF's files and its rewrites.
+    pub aof: rewrite::AofFiles,
 }
 
 pub fn unix_now() -> u64 {
@@ -92,8 +107,9 @@ impl State {
             dirty: (0..shards).map(|_| Padded::default()).collect(),
             dirty_at_save: AtomicU64::new(0),
             dirty_at_bgsave: AtomicU64::new(0),
-            busy: AtomicBool::new(false),
+            freezing: AtomicBool::new(false),
             child_pid: AtomicI32::new(0),
+            child_kind: AtomicU8::new(0),
             bgsave_started_ms: AtomicU64::new(0),
             last_save_unix: AtomicU64::new(unix_now()),
             last_bgsave_ok: AtomicBool::new(true),
@@ -116,6 +132,7 @@ impl State {
             loading: AtomicBool::new(false),
             loaded_keys: AtomicU64::new(0),
             expired_on_load: AtomicU64::new(0),
+            aof: rewrite::AofFiles::default(),
         }
     }
 
@@ -187,23 +204,64 @@ impl State {
         self.refuse_writes.store(refuse, Relaxed);
     }
 
-    /// Claims the right to save; false when a save is already running.
-    fn try_begin(&self) -> bool {
-        self.busy
+    /// Claims the right to freeze the shards; false when another freeze is under way.
+    fn claim_freeze(&self) -> bool {
+        self.freezing
             .compare_exchange(false, true, Relaxed, Relaxed)
             .is_ok()
     }
 
-    fn end(&self) {
-        self.busy.store(false, Relaxed);
+    fn release_freeze(&self) {
+        self.freezing.store(false, Relaxed);
+    }
+
+    /// What the child process is doing, if there is one.
+    pub fn child(&self) -> Option<ChildKind> {
+        match self.child_kind.load(Relaxed) {
+            1 => Some(ChildKind::Rdb),
+            2 => Some(ChildKind::Aof),
+            _ => None,
+        }
     }
 
     pub fn bgsave_in_progress(&self) -> bool {
-        self.child_pid.load(Relaxed) != 0
+        self.child() == Some(ChildKind::Rdb)
     }
 
+    /// A freeze or a child is under way: background work waits for it to end.
     pub fn saving(&self) -> bool {
-        self.busy.load(Relaxed)
+        self.freezing.load(Relaxed) || self.child().is_some()
+    }
+
+    /// Freezing for a fork is possible: claims it, or says why not (BGSAVE's words).
+    fn claim_fork(&self) -> Result<(), &'static str> {
+        let busy = |kind| match kind {
+            Some(ChildKind::Aof) => BGSAVE_AOF_CHILD,
+            _ => BGSAVE_IN_PROGRESS,
+        };
+        if let Some(kind) = self.child() {
+            return Err(busy(Some(kind)));
+        }
+        if !self.claim_freeze() {
+            return Err(BGSAVE_IN_PROGRESS);
+        }
+        // A fork may have finished between the check and the claim.
+        if let Some(kind) = self.child() {
+            self.release_freeze();
+            return Err(busy(Some(kind)));
+        }
+        Ok(())
+    }
+
+    fn child_started(&self, pid: i32, kind: ChildKind) {
+        self.child_pid.store(pid, Relaxed);
+        self.child_kind.store(kind as u8, Relaxed);
+    }
+
+    /// The child is reaped and its outcome recorded: another may start.
+    fn child_gone(&self) {
+        self.child_kind.store(0, Relaxed);
+        self.child_pid.store(0, Relaxed);
     }
 
     pub fn last_save_unix(&self) -> u64 {
@@ -226,14 +284,13 @@ impl State {
         self.shutdown_asap.swap(true, Relaxed)
     }
 
-    fn bgsave_started(&self, pid: i32, dirty: u64) {
+    fn bgsave_started(&self, dirty: u64) {
         self.dirty_at_bgsave.store(dirty, Relaxed);
         self.bgsave_started_ms.store(crate::db::now_ms(), Relaxed);
         self.last_bgsave_try_unix.store(unix_now(), Relaxed);
-        self.child_pid.store(pid, Relaxed);
     }
 
-    /// The child is gone: records how it went and frees the save claim.
+    /// The snapshot child is gone: records how it went.
     fn finish_bgsave(&self, ok: bool, took: Duration) {
         if ok {
             self.dirty_at_save
@@ -243,8 +300,6 @@ impl State {
         }
         self.last_bgsave_ok.store(ok, Relaxed);
         self.last_bgsave_secs.store(took.as_secs() as i64, Relaxed);
-        self.child_pid.store(0, Relaxed);
-        self.end();
     }
 
     /// A foreground save (SAVE, shutdown) succeeded; `dirty` is the count it started from.
@@ -255,7 +310,7 @@ impl State {
     }
 
     /// INFO persistence's lines, as Redis 7.0 prints them.
-    pub fn info_lines(&self, config: &Config) -> Vec<(String, String)> {
+    pub fn info_lines(&self) -> Vec<(String, String)> {
         let child = self.bgsave_in_progress();
         let current = if child {
             let started = self.bgsave_started_ms.load(Relaxed);
@@ -301,17 +356,10 @@ impl State {
                 "rdb_last_load_keys_loaded".into(),
                 self.loaded_keys.load(Relaxed).to_string(),
             ),
-            (
-                "aof_enabled".into(),
-                (config.appendonly() as u8).to_string(),
-            ),
-            // Rewrites are not implemented yet: none ever runs.
-            ("aof_rewrite_in_progress".into(), "0".into()),
-            (
-                "aof_last_write_status".into(),
-                ok(self.aof_failing.load(Relaxed) == 0),
-            ),
         ]
+        .into_iter()
+        .chain(self.aof.info_lines(self))
+        .collect()
     }
 }
 
@@ -320,17 +368,42 @@ impl State {
 pub async fn bgsave(node: &Rc<Node>) -> Result<(), String> {
     let global = &node.global;
     let state = &global.persist;
-    if !state.try_begin() {
-        return Err(BGSAVE_IN_PROGRESS.into());
-    }
+    state.claim_fork()?;
     let target = Target::from_config(&global.config.snapshot());
-    let pause = std::time::Instant::now();
-    let frozen = freeze::freeze(node).await;
     let dirty = state.dirty_total();
+    let result = fork_frozen(node, fork::ChildJob::Snapshot(target), dirty, None).await;
+    state.release_freeze();
+    match result {
+        Ok(pid) => {
+            println!("Background saving started by pid {pid}");
+            Ok(())
+        }
+        Err(e) => {
+            println!("{e}");
+            state.last_bgsave_ok.store(false, Relaxed);
+            state.last_bgsave_try_unix.store(unix_now(), Relaxed);
+            state.update_refusal(&global.config.snapshot());
+            Err("ERR".into())
+        }
+    }
+}
+
+/// Freezes every shard (running `at_freeze` on each), has the control thread fork a child for
+/// `job` over their data, and lets the shards go as soon as it exists: the pause is the fork.
+/// The caller holds the freeze claim. Returns the child's pid.
+async fn fork_frozen(
+    node: &Rc<Node>,
+    job: fork::ChildJob,
+    dirty: u64,
+    at_freeze: Option<freeze::AtFreeze>,
+) -> Result<i32, String> {
+    let global = &node.global;
+    let pause = std::time::Instant::now();
+    let frozen = freeze::freeze_with(node, at_freeze).await;
     let (reply, forked) = std::sync::mpsc::channel();
     let sent = global.control.send(ControlMsg::Fork {
         shards: frozen.addresses(),
-        target,
+        job,
         dirty,
         reply,
     });
@@ -342,39 +415,30 @@ pub async fn bgsave(node: &Rc<Node>) -> Result<(), String> {
         Err(_) => Err("the control thread is gone".into()),
     };
     drop(frozen);
+    let state = &global.persist;
     state
         .latest_fork_usec
         .store(pause.elapsed().as_micros() as u64, Relaxed);
-    match result {
-        Ok(pid) => {
-            state.total_forks.fetch_add(1, Relaxed);
-            println!("Background saving started by pid {pid}");
-            Ok(())
-        }
-        Err(e) => {
-            println!("{e}");
-            state.last_bgsave_ok.store(false, Relaxed);
-            state.last_bgsave_try_unix.store(unix_now(), Relaxed);
-            state.end();
-            state.update_refusal(&global.config.snapshot());
-            Err("ERR".into())
-        }
+    if result.is_ok() {
+        state.total_forks.fetch_add(1, Relaxed);
     }
+    result
 }
 
-/// SAVE: writes the snapshot from this thread with every shard frozen, as Redis blocks.
+/// SAVE: writes the snapshot from this thread with every shard frozen, as Redis blocks. It may
+/// run while an AOF rewrite's child works, as in Redis, but not beside a BGSAVE.
 pub async fn save(node: &Rc<Node>) -> Result<(), String> {
     let global = &node.global;
     let state = &global.persist;
-    if !state.try_begin() {
+    if state.bgsave_in_progress() || !state.claim_freeze() {
         return Err(BGSAVE_IN_PROGRESS.into());
     }
     let result = save_frozen(node, &Target::from_config(&global.config.snapshot())).await;
-    state.end();
+    state.release_freeze();
     result.map_err(|_| "ERR".into())
 }
 
-/// Freezes, writes, logs; the caller holds the save claim.
+/// Freezes, writes, logs; the caller holds the freeze claim.
 async fn save_frozen(node: &Rc<Node>, target: &Target) -> Result<(), String> {
     let frozen = freeze::freeze(node).await;
     let dirty = node.global.persist.dirty_total();
@@ -407,12 +471,12 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let state = &global.persist;
     let config = global.config.snapshot();
     fork::kill_child(state);
-    if config.appendonly() {
+    if state.aof.is_on() {
         println!("Calling fsync() on the AOF file.");
         aof::flush_all(node).await;
     }
     // A SAVE elsewhere finishes first.
-    while !state.try_begin() {
+    while !state.claim_freeze() {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     let frozen = freeze::freeze(node).await;
@@ -424,7 +488,7 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
                 println!("{e}");
                 if !mode.force {
                     drop(frozen);
-                    state.end();
+                    state.release_freeze();
                     println!("Errors trying to shut down the server. Check the logs for more information.");
                     return "ERR Errors trying to SHUTDOWN. Check logs.".into();
                 }

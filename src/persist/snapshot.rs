@@ -1,6 +1,8 @@
-//! Writing every shard's keyspace into one RDB file, as Redis 7.0 lays it out.
+//! Writing every shard's keyspace into one RDB file, as Redis 7.0 lays it out (or, for an AOF
+//! base without an RDB preamble, as commands).
 //!
-//! Shared by SAVE (in a shard thread, every shard frozen) and BGSAVE (in the forked child). The
+//! Shared by SAVE (in a shard thread, every shard frozen), BGSAVE and the AOF rewrite (in the
+//! forked child). The
 //! file goes to `temp-<pid>.rdb` in `dir`, is fsynced, and only then renamed over `dbfilename`,
 //! then the directory is fsynced: at every instant the old or the new snapshot is complete on
 //! disk.
@@ -10,6 +12,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::aof::log::AofLog;
+use crate::aof::propagate::value_records;
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::db::Entry;
 use crate::rdb::{KeyMeta, RdbWriter, SaveOptions};
@@ -24,6 +28,17 @@ pub struct Target {
     pub meta: MetaKind,
     /// `rdb-key-save-delay`: microseconds to sleep after each key (tests slow saves down).
     pub key_delay_us: i64,
+    pub format: Format,
+}
+
+/// What kind of file to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A snapshot (`dump.rdb`).
+    Snapshot,
+    /// An AOF base: an RDB file marked `aof-base` (`aof-use-rdb-preamble yes`), or commands
+    /// that rebuild every key.
+    AofBase { rdb: bool },
 }
 
 /// Which per-key access figure the file records: Redis keeps the one its policy uses.
@@ -51,6 +66,7 @@ impl Target {
             },
             meta,
             key_delay_us: c.rdb_key_save_delay(),
+            format: Format::Snapshot,
         }
     }
 
@@ -108,11 +124,16 @@ fn write_file(
         )
     })?;
     let write_err = |e: std::io::Error| format!("Write error saving DB on disk: {e}");
-    let out = BufWriter::with_capacity(1 << 20, file);
-    let mut w = RdbWriter::new(out, target.opts);
-    write_body(&mut w, target, shards, progress).map_err(write_err)?;
-    let size = w.written();
-    let out = w.finish().map_err(write_err)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let size = if target.format == (Format::AofBase { rdb: false }) {
+        write_commands(&mut out, target, shards, progress).map_err(write_err)?
+    } else {
+        let mut w = RdbWriter::new(out, target.opts);
+        write_body(&mut w, target, shards, progress).map_err(write_err)?;
+        let size = w.written();
+        out = w.finish().map_err(write_err)?;
+        size
+    };
     let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
     file.sync_all().map_err(write_err)?;
     Ok(size)
@@ -132,7 +153,8 @@ fn write_body<W: Write>(
         b"used-mem",
         crate::alloc::used_memory().to_string().as_bytes(),
     )?;
-    w.aux(b"aof-base", b"0")?;
+    let aof_base = target.format != Format::Snapshot;
+    w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
     let databases = shards.first().map_or(0, |s| s.ks.dbs.len());
     let now_s = crate::db::lru_clock();
     let mut keys_done = 0u64;
@@ -164,6 +186,48 @@ fn write_body<W: Write>(
     }
     progress.keys_written(keys_done, w.written());
     Ok(())
+}
+
+/// An AOF base without an RDB preamble: commands that rebuild every live key, as Redis's
+/// rewrite writes them (see `aof::propagate::value_records`). Returns the bytes written.
+fn write_commands<W: Write>(
+    out: &mut W,
+    target: &Target,
+    shards: &[&ShardData],
+    progress: &dyn Progress,
+) -> std::io::Result<u64> {
+    let now = crate::db::now_ms();
+    let mut log = AofLog::new();
+    let (mut keys_done, mut written) = (0u64, 0u64);
+    let databases = shards.first().map_or(0, |s| s.ks.dbs.len());
+    for db in 0..databases {
+        for shard in shards {
+            for (key, entry) in shard.ks.dbs[db].iter() {
+                if entry.expire_at != 0 && entry.expire_at <= now {
+                    continue;
+                }
+                // Each key's commands are built, written and dropped within one scratch step.
+                crate::alloc::scratch(|| {
+                    let key = bytes::Bytes::copy_from_slice(key.as_bytes());
+                    for record in value_records(&key, entry) {
+                        log.command(db, &record);
+                    }
+                    let bytes = log.take();
+                    written += bytes.len() as u64;
+                    out.write_all(&bytes)
+                })?;
+                keys_done += 1;
+                if keys_done.is_multiple_of(1024) || target.key_delay_us > 0 {
+                    progress.keys_written(keys_done, written);
+                }
+                if target.key_delay_us > 0 {
+                    std::thread::sleep(Duration::from_micros(target.key_delay_us as u64));
+                }
+            }
+        }
+    }
+    progress.keys_written(keys_done, written);
+    Ok(written)
 }
 
 fn key_meta(kind: MetaKind, e: &Entry, now_s: u32, lfu: Option<crate::db::Lfu>) -> KeyMeta {
