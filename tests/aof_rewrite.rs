@@ -198,6 +198,9 @@ fn an_aof_written_by_redis_loads() {
     populate(&mut c);
     run(&mut c, &["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]);
     run(&mut c, &["DEL", "a", "c"]);
+    // "b" and "d" are on different shards of two: only a conversion can replay this.
+    run(&mut c, &["RENAME", "b", "moved"]);
+    run(&mut c, &["SMOVE", "set:int", "set:new", "7"]);
     run(&mut c, &["SELECT", "3"]);
     run(&mut c, &["SET", "gone", "1"]);
     run(&mut c, &["FLUSHDB"]);
@@ -263,4 +266,38 @@ fn children_exclude_each_other_as_in_redis() {
     let expected = script(&redis);
     assert_eq!(script(&tessera), expected);
     assert_eq!(expected[0], "Background saving started");
+}
+
+/// An AOF written with 4 shards, its data still in the incremental files, opened with 2 and
+/// then 1: it is converted (a new base, one empty file per shard) and nothing changes.
+#[test]
+fn an_aof_from_another_shard_count_is_converted() {
+    let dir = Arc::new(TempDir::new());
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let four = Server::tessera_in(Some(dir.clone()), 4, &args);
+    let mut c = client(&four);
+    populate(&mut c);
+    run(
+        &mut c,
+        &[
+            "MSET", "x1", "1", "x2", "2", "x3", "3", "x4", "4", "x5", "5",
+        ],
+    );
+    run(&mut c, &["RENAME", "x1", "renamed"]);
+    let expected = walk(&mut c);
+    drop(c);
+    drop(four); // kill -9
+    for threads in [2, 1] {
+        let s = Server::tessera_in(Some(dir.clone()), threads, &args);
+        let mut c = client(&s);
+        assert_same(
+            &expected,
+            &walk(&mut c),
+            &format!("converted to {threads} shard(s)"),
+        );
+        assert!(s.logs().contains("Converting the AOF"));
+        let m = manifest(dir.path());
+        assert_eq!(m.lines().count(), 1 + threads, "{m}");
+        assert!(m.lines().all(|l| !l.contains("type h")), "{m}");
+    }
 }

@@ -77,7 +77,9 @@ pub mod replay;
 
 pub use log::AofLog;
 pub use propagate::{blocked_served, propagate, restate, rewrite_keyspace, Propagation};
-pub use replay::{check, replay, scan_transactions, AofError, Committed, ReplayStats};
+pub use replay::{
+    check, replay, replay_share, scan_transactions, AofError, Committed, ReplayStats,
+};
 
 /// The pseudo-command that brackets one shard's part of a multi-shard write.
 pub const TX_COMMAND: &str = "TESSERA.TX";

@@ -194,7 +194,7 @@ impl Harness {
 }
 
 /// A value in a form that compares contents whatever the encoding or iteration order.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Canon {
     Str(Vec<u8>),
     List(Vec<Vec<u8>>),
@@ -954,4 +954,80 @@ proptest! {
         let committed = scan_transactions(&[&input]);
         let _ = replay(&mut ks, &input, "fuzz.aof", &committed);
     }
+}
+
+/// Splits `ks` into `shards` keyspaces, each with the keys that shard owns.
+fn partition(ks: &Keyspace, shards: usize, now: u64) -> Vec<Dump> {
+    let mut out = vec![Dump::new(); shards];
+    for ((db, key), v) in dump(ks, now) {
+        let owner = crate::slot::key_owner(&key, shards);
+        out[owner].insert((db, key), v);
+    }
+    out
+}
+
+#[test]
+fn every_shard_replays_its_share_of_a_shared_log() {
+    // A base as a rewrite writes it (one key per command), then commands whose keys span
+    // shards: split ones, and ones every shard runs (FLUSHDB, SWAPDB).
+    let mut h = Harness::new();
+    for script in all_scripts() {
+        h.run(&script);
+    }
+    h.expire_due();
+    let mut log = AofLog::new();
+    rewrite_keyspace(&h.a, h.now, &mut log);
+    let base = log.take();
+    h.file.clear();
+    h.run(&lines(
+        "MSET s1 1 s2 2 s3 3 s4 4 s5 5 s6 6
+         DEL s1 s4 nosuch
+         UNLINK s2
+         SELECT 2
+         MSET t1 1 t2 2 t3 3
+         SWAPDB 2 3
+         SELECT 1
+         FLUSHDB
+         SELECT 0
+         MSET after1 x after2 y after3 z",
+    ));
+    h.expire_due();
+    h.file.extend_from_slice(&h.log.take());
+    for shards in [1, 2, 3] {
+        let want = partition(&h.a, shards, h.now);
+        for (shard, want) in want.iter().enumerate() {
+            let mut ks = Keyspace::new(DBS);
+            let none = Committed::default();
+            replay_share(&mut ks, &base, "base.aof", &none, shard, shards).expect("base");
+            let stats =
+                replay_share(&mut ks, &h.file, "incr.aof", &none, shard, shards).expect("incr");
+            assert_eq!(stats.errors, 0);
+            assert_eq!(&dump(&ks, h.now), want, "shard {shard} of {shards}");
+        }
+    }
+}
+
+#[test]
+fn a_command_that_cannot_be_split_across_shards_is_refused() {
+    // "a" and "b" belong to different shards of two.
+    assert_ne!(
+        crate::slot::key_owner(b"a", 2),
+        crate::slot::key_owner(b"b", 2)
+    );
+    let mut log = AofLog::new();
+    log.command(0, &["SET", "a", "1"]);
+    log.command(0, &["RENAME", "a", "b"]);
+    let file = log.take();
+    let mut ks = Keyspace::new(DBS);
+    let err = replay_share(&mut ks, &file, "x.aof", &Committed::default(), 0, 2).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "touches keys that 2 shards hold apart: Tessera can load this file with --threads 1"
+        ),
+        "{err}"
+    );
+    // With one shard it loads.
+    let mut ks = Keyspace::new(DBS);
+    replay_share(&mut ks, &file, "x.aof", &Committed::default(), 0, 1).unwrap();
+    assert!(ks.dbs[0].peek(b"b").is_some());
 }

@@ -4,9 +4,9 @@
 //! The control thread reads the manifest and every incremental file, and finds which
 //! multi-shard parts are complete in all of them (`aof::replay::scan_transactions`); a base
 //! that is an RDB file is dealt to the shards like any snapshot; then each shard replays its
-//! share of the files that concern every shard (a base written as commands, incremental files
-//! Redis wrote) and its own files into its keyspace, all shards in parallel, and keeps
-//! appending to its last file.
+//! share of a base written as commands, and its own files, into its keyspace, all shards in
+//! parallel, and keeps appending to its last file. An AOF that cannot be replayed shard by
+//! shard (Redis's, or another shard count's) is converted first ([`convert`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,8 +25,8 @@ pub struct Plan {
     pub base_size: u64,
     /// The RDB base to deal to the shards, if it has anything in it.
     pub base: Option<PathBuf>,
-    /// Files every shard replays its share of (`aof::replay::replay_share`), in order, before
-    /// its own: a base written as commands, then incremental files Redis wrote.
+    /// Files every shard replays its share of (`aof::replay::replay_share`) before its own: a
+    /// base written as commands.
     pub shared: Vec<(String, Arc<Vec<u8>>)>,
     /// Each shard's incremental files, in order: name and contents.
     pub incr: Vec<Vec<(String, Arc<Vec<u8>>)>>,
@@ -56,16 +56,9 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         create(&aof_dir, &name, shards)?
     };
     let written_by = m.incr.iter().filter_map(|f| f.shard).max().map(|s| s + 1);
-    match written_by {
-        Some(n) if n as usize != shards => {
-            return Err(format!(
-                "The AOF in {} was written by {n} shard(s); start Tessera with --threads {n} \
-                 (changing the shard count of an AOF is not supported yet: switch the AOF off, \
-                 SAVE, and load the RDB file with the new count)",
-                aof_dir.display()
-            ))
-        }
-        _ => {}
+    let redis_files = m.incr.iter().any(|f| f.shard.is_none());
+    if redis_files || written_by.is_some_and(|n| n as usize != shards) {
+        m = convert(config, &aof_dir, &name, m, shards)?;
     }
     let read = |name: &str| {
         std::fs::read(aof_dir.join(name))
@@ -81,10 +74,6 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         }
         None => None,
     };
-    // Redis's incremental files: their commands may touch any shard's keys.
-    for f in m.incr.iter().filter(|f| f.shard.is_none()) {
-        shared.push((f.name.clone(), read(&f.name)?));
-    }
     let mut incr = vec![Vec::new(); shards];
     let mut append_to = vec![None; shards];
     for shard in 0..shards {
@@ -126,6 +115,118 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         append_to: append_to.into_iter().flatten().collect(),
         load_truncated: config.aof_load_truncated(),
     }))
+}
+
+/// Rebuilds an AOF that this shard count cannot replay file by file: written by Redis (its
+/// incremental files may touch any key), or by Tessera with another shard count. It is loaded
+/// as it was written, one keyspace per shard that wrote it, here on the control thread; a new
+/// RDB base is written from that; the manifest then names the base and one empty incremental
+/// file per shard, and the old files, now history, are deleted. The start goes on from there
+/// as from any AOF.
+fn convert(
+    config: &Config,
+    aof_dir: &Path,
+    name: &str,
+    m: Manifest,
+    shards: usize,
+) -> Result<Manifest, String> {
+    let writers = m
+        .incr
+        .iter()
+        .filter_map(|f| f.shard)
+        .max()
+        .map_or(1, |s| s as usize + 1);
+    println!(
+        "Converting the AOF in {} ({writers} shard(s) wrote it) for {shards} shard(s)",
+        aof_dir.display()
+    );
+    let databases = config.databases();
+    let mut spaces: Vec<Keyspace> = (0..writers)
+        .map(|_| {
+            let mut ks = Keyspace::new(databases);
+            ks.limits = crate::shard::encoding_limits(config);
+            ks
+        })
+        .collect();
+    let read = |name: &str| {
+        std::fs::read(aof_dir.join(name))
+            .map_err(|e| format!("Can't open the append-only file {name}: {e}"))
+    };
+    let none = Committed::default();
+    match &m.base {
+        Some(f) if f.name.ends_with(".rdb") => {
+            let (inboxes, outs) = super::load::channels(writers);
+            std::thread::scope(|scope| {
+                let absorbing: Vec<_> = spaces
+                    .iter_mut()
+                    .zip(outs)
+                    .map(|(ks, inbox)| scope.spawn(move || super::load::absorb(ks, inbox)))
+                    .collect();
+                let read = super::load::read(&aof_dir.join(&f.name), databases, inboxes);
+                for a in absorbing {
+                    a.join()
+                        .map_err(|_| "a loading thread failed".to_string())??;
+                }
+                read.map(|_| ())
+            })?;
+        }
+        Some(f) => {
+            let bytes = read(&f.name)?;
+            for (k, ks) in spaces.iter_mut().enumerate() {
+                replay_share(ks, &bytes, &f.name, &none, k, writers).map_err(|e| e.to_string())?;
+            }
+        }
+        None => {}
+    }
+    let incr: Vec<(&crate::aof::manifest::AofFile, Vec<u8>)> = m
+        .incr
+        .iter()
+        .map(|f| read(&f.name).map(|b| (f, b)))
+        .collect::<Result<_, _>>()?;
+    let committed = scan_transactions(&incr.iter().map(|(_, b)| b.as_slice()).collect::<Vec<_>>());
+    for (i, (f, bytes)) in incr.iter().enumerate() {
+        // Only a file that nothing follows (for its shard) may end cut short.
+        let last = !incr[i + 1..].iter().any(|(g, _)| g.shard == f.shard);
+        let results: Vec<Result<_, AofError>> = match f.shard {
+            Some(k) => vec![replay(&mut spaces[k as usize], bytes, &f.name, &committed)],
+            None => spaces
+                .iter_mut()
+                .enumerate()
+                .map(|(k, ks)| replay_share(ks, bytes, &f.name, &committed, k, writers))
+                .collect(),
+        };
+        for r in results {
+            match r {
+                Ok(_) => {}
+                Err(AofError::Truncated { .. }) if last && config.aof_load_truncated() => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    let mut next = m.clone();
+    let names = next.open_incr(name, shards as u32);
+    for n in &names {
+        std::fs::File::create(aof_dir.join(n)).map_err(|e| format!("{n}: {e}"))?;
+    }
+    let keep = next.last_incr_seq();
+    let base = next.rewrite_done(name, true, keep);
+    let mut target = super::snapshot::Target::from_config(config);
+    target.dir = aof_dir.to_path_buf();
+    target.filename = PathBuf::from(&base);
+    target.key_delay_us = 0;
+    target.format = super::snapshot::Format::AofBase { rdb: true };
+    super::snapshot::save(&target, &spaces.iter().collect::<Vec<_>>(), &())?;
+    drop(spaces);
+    let mname = manifest::manifest_name(name);
+    manifest::write_atomic(aof_dir, &mname, &next.render())
+        .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    for f in next.take_history() {
+        let _ = std::fs::remove_file(aof_dir.join(&f.name));
+    }
+    manifest::write_atomic(aof_dir, &mname, &next.render())
+        .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    println!("AOF converted: new base {base}");
+    Ok(next)
 }
 
 /// A fresh AOF: an empty RDB base and one empty incremental file per shard, then the

@@ -120,6 +120,8 @@ pub fn start_child(
     }
     if pid == 0 {
         crate::alloc::enter_fork_child();
+        let shards: Vec<&crate::db::Keyspace> = shards.iter().map(|s| &s.ks).collect();
+        let shards = &shards[..];
         let result = match job {
             ChildJob::Snapshot(target) => snapshot::save(&target, shards, report.get()),
             ChildJob::AofBase(mut target) => {

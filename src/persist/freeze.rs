@@ -64,13 +64,13 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    /// Every shard's data, in shard order. Valid while `self` lives, and forever in a child
+    /// Every shard's keyspace, in shard order. Valid while `self` lives, and forever in a child
     /// forked meanwhile.
-    pub fn shards(&self) -> Vec<&ShardData> {
+    pub fn keyspaces(&self) -> Vec<&crate::db::Keyspace> {
         // SAFETY: each pointer is either this thread's own shard (borrowed for as long as the
         // freeze lasts, see `freeze`) or a shard whose thread is parked inside `Gate::park`,
         // holding its `&mut` unused until `release`; the mutex orders its writes before ours.
-        self.shards.iter().map(|p| unsafe { &**p }).collect()
+        self.shards.iter().map(|p| unsafe { &(**p).ks }).collect()
     }
 
     /// The same, as addresses, for the control thread, which forks while the freeze lasts.

@@ -442,7 +442,7 @@ pub async fn save(node: &Rc<Node>) -> Result<(), String> {
 async fn save_frozen(node: &Rc<Node>, target: &Target) -> Result<(), String> {
     let frozen = freeze::freeze(node).await;
     let dirty = node.global.persist.dirty_total();
-    let result = snapshot::save(target, &frozen.shards(), &());
+    let result = snapshot::save(target, &frozen.keyspaces(), &());
     drop(frozen);
     match &result {
         Ok(_) => {
@@ -482,7 +482,7 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let frozen = freeze::freeze(node).await;
     if mode.save.unwrap_or(!config.save_points().is_empty()) {
         println!("Saving the final RDB snapshot before exiting.");
-        match snapshot::save(&Target::from_config(&config), &frozen.shards(), &()) {
+        match snapshot::save(&Target::from_config(&config), &frozen.keyspaces(), &()) {
             Ok(_) => println!("DB saved on disk"),
             Err(e) => {
                 println!("{e}");

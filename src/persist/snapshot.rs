@@ -16,8 +16,8 @@ use crate::aof::log::AofLog;
 use crate::aof::propagate::value_records;
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::db::Entry;
+use crate::db::Keyspace;
 use crate::rdb::{KeyMeta, RdbWriter, SaveOptions};
-use crate::shard::ShardData;
 
 /// What a snapshot needs from the configuration, read before freezing.
 #[derive(Clone, Debug)]
@@ -86,11 +86,7 @@ impl Progress for () {
 
 /// Writes the snapshot and renames it into place; returns the file's size. Errors are the
 /// messages Redis logs.
-pub fn save(
-    target: &Target,
-    shards: &[&ShardData],
-    progress: &dyn Progress,
-) -> Result<u64, String> {
+pub fn save(target: &Target, shards: &[&Keyspace], progress: &dyn Progress) -> Result<u64, String> {
     let tmp = target.dir.join(format!("temp-{}.rdb", std::process::id()));
     let result = write_file(&tmp, target, shards, progress).and_then(|size| {
         std::fs::rename(&tmp, target.path()).map_err(|e| {
@@ -113,7 +109,7 @@ pub fn save(
 fn write_file(
     tmp: &Path,
     target: &Target,
-    shards: &[&ShardData],
+    shards: &[&Keyspace],
     progress: &dyn Progress,
 ) -> Result<u64, String> {
     let file = File::create(tmp).map_err(|e| {
@@ -142,7 +138,7 @@ fn write_file(
 fn write_body<W: Write>(
     w: &mut RdbWriter<W>,
     target: &Target,
-    shards: &[&ShardData],
+    shards: &[&Keyspace],
     progress: &dyn Progress,
 ) -> std::io::Result<()> {
     w.header()?;
@@ -155,12 +151,12 @@ fn write_body<W: Write>(
     )?;
     let aof_base = target.format != Format::Snapshot;
     w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
-    let databases = shards.first().map_or(0, |s| s.ks.dbs.len());
+    let databases = shards.first().map_or(0, |s| s.dbs.len());
     let now_s = crate::db::lru_clock();
     let mut keys_done = 0u64;
     for db in 0..databases {
         let (keys, volatile) = shards.iter().fold((0, 0), |(k, v), s| {
-            let d = &s.ks.dbs[db];
+            let d = &s.dbs[db];
             (k + d.len() as u64, v + d.volatile_len() as u64)
         });
         if keys == 0 {
@@ -169,8 +165,8 @@ fn write_body<W: Write>(
         w.select_db(db as u32)?;
         w.resize_db(keys, volatile)?;
         for shard in shards {
-            let lfu = shard.ks.stats.lfu;
-            for (key, entry) in shard.ks.dbs[db].iter() {
+            let lfu = shard.stats.lfu;
+            for (key, entry) in shard.dbs[db].iter() {
                 let meta = key_meta(target.meta, entry, now_s, lfu);
                 w.entry(key.as_bytes(), &entry.value, entry.expire_at, meta)?;
                 keys_done += 1;
@@ -193,16 +189,16 @@ fn write_body<W: Write>(
 fn write_commands<W: Write>(
     out: &mut W,
     target: &Target,
-    shards: &[&ShardData],
+    shards: &[&Keyspace],
     progress: &dyn Progress,
 ) -> std::io::Result<u64> {
     let now = crate::db::now_ms();
     let mut log = AofLog::new();
     let (mut keys_done, mut written) = (0u64, 0u64);
-    let databases = shards.first().map_or(0, |s| s.ks.dbs.len());
+    let databases = shards.first().map_or(0, |s| s.dbs.len());
     for db in 0..databases {
         for shard in shards {
-            for (key, entry) in shard.ks.dbs[db].iter() {
+            for (key, entry) in shard.dbs[db].iter() {
                 if entry.expire_at != 0 && entry.expire_at <= now {
                     continue;
                 }

@@ -45,15 +45,20 @@ impl ShardData {
     /// on every shard after each CONFIG SET, so the data path never reads the config store.
     pub fn apply_config(&mut self, config: &crate::config::Config) {
         self.ks.stats.lfu = evict::lfu_of(config);
-        self.ks.limits = crate::db::EncodingLimits {
-            hash_max_listpack_entries: config.hash_max_listpack_entries(),
-            hash_max_listpack_value: config.hash_max_listpack_value(),
-            set_max_intset_entries: config.set_max_intset_entries(),
-            zset_max_listpack_entries: config.zset_max_listpack_entries(),
-            zset_max_listpack_value: config.zset_max_listpack_value(),
-            list_max_listpack_size: config.list_max_listpack_size(),
-        };
+        self.ks.limits = encoding_limits(config);
         self.aof.fsync = config.appendfsync();
+    }
+}
+
+/// The encoding thresholds the configuration sets.
+pub fn encoding_limits(config: &crate::config::Config) -> crate::db::EncodingLimits {
+    crate::db::EncodingLimits {
+        hash_max_listpack_entries: config.hash_max_listpack_entries(),
+        hash_max_listpack_value: config.hash_max_listpack_value(),
+        set_max_intset_entries: config.set_max_intset_entries(),
+        zset_max_listpack_entries: config.zset_max_listpack_entries(),
+        zset_max_listpack_value: config.zset_max_listpack_value(),
+        list_max_listpack_size: config.list_max_listpack_size(),
     }
 }
 
