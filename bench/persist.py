@@ -12,7 +12,8 @@ server pinned to core 0, load generator to core 1):
 4. read `latest_fork_usec` (how long the server stood still: for Tessera, freezing every shard,
    forking and letting go) and time the BGSAVE from start to rdb_bgsave_in_progress:0;
 5. stop the load, SAVE once more (same data for both loads), restart the server on the file
-   and time from exec to the first PONG: keys/s and MB/s.
+   and time from exec to the first PONG: keys/s and MB/s; then once more on every core (Tessera
+   with one shard per core, Redis unpinned).
 
 Prints medians over rounds, per GiB of used_memory for the pause, and the Tessera/Redis ratios.
 
@@ -77,14 +78,14 @@ def ping(port):
         return False
 
 
-def launch(kind, port, workdir, tessera):
+def launch(kind, port, workdir, tessera, threads=1, cores="0"):
     if kind == "redis":
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir]
     else:
-        cmd = [tessera, "--port", str(port), "--threads", "1", "--save", "", "--dir", workdir]
+        cmd = [tessera, "--port", str(port), "--threads", str(threads), "--save", "", "--dir", workdir]
     log = open(os.path.join(workdir, f"{kind}.log"), "a")
     started = time.monotonic()
-    proc = subprocess.Popen(["taskset", "-c", "0", *cmd], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(["taskset", "-c", cores, *cmd], stdout=log, stderr=subprocess.STDOUT)
     while not ping(port):
         if proc.poll() is not None:
             sys.exit(f"{kind} exited; see {workdir}/{kind}.log")
@@ -143,26 +144,37 @@ def one(kind, n, args):
         proc.wait()
         proc, load_s = launch(kind, port, workdir, args.tessera)
         assert int(cli(port, "DBSIZE")) == keys
-        return {
+        # Every core: Tessera with one shard per core decodes in parallel; Redis loads on one
+        # thread wherever it runs.
+        proc.terminate()
+        proc.wait()
+        cores = os.cpu_count() or 1
+        proc, load_all_s = launch(kind, port, workdir, args.tessera, threads=cores,
+                                  cores=f"0-{cores - 1}")
+        assert int(cli(port, "DBSIZE")) == keys
+        result = {
             "pause_ms": fork_us / 1000,
             "pause_ms_per_gib": fork_us / 1000 / (used / 2**30),
             "bgsave_s": took,
             "peak_rss_mib": peak / 2**20,
             "base_rss_mib": base / 2**20,
             "load_s": load_s,
+            "load_s_all_cores": load_all_s,
             "load_keys_per_s": keys / load_s,
+            "load_keys_per_s_all_cores": keys / load_all_s,
             "load_mb_per_s": size / 1e6 / load_s,
             "file_mb": size / 1e6,
             "used_mib": used / 2**20,
         }
     except BaseException:
-        print(f"{kind} failed; its files and log are kept in {workdir}", file=sys.stderr)
-        raise
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    finally:
         proc.terminate()
         proc.wait()
+        print(f"{kind} failed; its files and log are kept in {workdir}", file=sys.stderr)
+        raise
+    proc.terminate()
+    proc.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def main():
@@ -176,18 +188,19 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install -y redis-server redis-tools util-linux")
     fields = ["used_mib", "file_mb", "pause_ms", "pause_ms_per_gib", "bgsave_s", "base_rss_mib",
-              "peak_rss_mib", "load_s", "load_keys_per_s", "load_mb_per_s"]
+              "peak_rss_mib", "load_s", "load_keys_per_s", "load_mb_per_s", "load_s_all_cores",
+              "load_keys_per_s_all_cores"]
     for n in [int(k) for k in args.keys.split(",")]:
         samples = {"redis": [], "tessera": []}
         for _ in range(args.rounds):
             for kind in ("redis", "tessera"):
                 samples[kind].append(one(kind, n, args))
         print(f"\n{n} keys, {args.value_size}-byte values, medians of {args.rounds} interleaved rounds")
-        print(f"{'figure':<18}{'redis':>12}{'tessera':>12}{'ratio':>8}")
+        print(f"{'figure':<27}{'redis':>12}{'tessera':>12}{'ratio':>8}")
         for f in fields:
             r = statistics.median(s[f] for s in samples["redis"])
             t = statistics.median(s[f] for s in samples["tessera"])
-            print(f"{f:<18}{r:>12.2f}{t:>12.2f}{(t / r if r else float('nan')):>8.2f}")
+            print(f"{f:<27}{r:>12.2f}{t:>12.2f}{(t / r if r else float('nan')):>8.2f}")
 
 
 if __name__ == "__main__":
