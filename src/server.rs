@@ -370,7 +370,7 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
                 let again = global.persist.request_shutdown();
                 if again && sig == libc::SIGINT {
                     println!("You insist... exiting now.");
-                    std::process::exit(1);
+                    exit(1);
                 }
                 println!("Received {name} scheduling shutdown...");
             }
@@ -393,7 +393,13 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
         }
     }
     println!("Tessera is now ready to exit, bye bye...");
-    std::process::exit(0);
+    exit(0);
+}
+
+/// Ends the process once the listening sockets are released (see `uring::stop_listening`).
+pub fn exit(code: i32) -> ! {
+    crate::net::uring::stop_listening();
+    std::process::exit(code)
 }
 
 /// SIGTERM and SIGINT become an orderly shutdown, as in Redis: the control thread raises a flag

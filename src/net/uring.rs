@@ -941,10 +941,29 @@ impl Drop for UringStream {
 /// new connections over the shards. Left blocking: the ring waits for connections itself.
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
+    use std::os::fd::AsRawFd;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
     sock.bind(&addr.into())?;
     sock.listen(1024)?;
+    LISTENERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(sock.as_raw_fd());
     Ok(sock.into())
+}
+
+/// Every listening socket of the process, for [`stop_listening`].
+static LISTENERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes every listening socket out of the listening state, before the process exits. A
+/// pending accept on a ring keeps its socket alive until the kernel tears the ring down,
+/// which happens after the process is gone: a server restarted at once on the same port
+/// could find it still taken.
+pub fn stop_listening() {
+    for &fd in LISTENERS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        // SAFETY: shutdown(2) on a descriptor this process opened and never closes.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
 }

@@ -463,7 +463,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             // later ones could not be either; stopping is the only safe course.
                             eprintln!("Error writing to the AOF file: {e}");
                             eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
-                            std::process::exit(1);
+                            crate::server::exit(1);
                         }
                         if st.error.is_none() {
                             eprintln!("Error writing to the AOF file: {e}");

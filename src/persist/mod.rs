@@ -496,5 +496,5 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
         }
     }
     println!("Tessera is now ready to exit, bye bye...");
-    std::process::exit(0);
+    crate::server::exit(0);
 }
