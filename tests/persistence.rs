@@ -275,3 +275,32 @@ fn snapshot_never_splits_a_multi_shard_write() {
     let rounds = writer.join().expect("writer");
     assert!(rounds > 0 && checked == 5);
 }
+
+#[test]
+fn info_shows_the_running_childs_progress() {
+    let s = Server::tessera(&["--save", ""]);
+    let mut c = client(&s);
+    for i in 0..300 {
+        run(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    // 2 ms per key: the child runs for about 0.6 s.
+    run(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    assert_eq!(run(&mut c, &["BGSAVE"]), "Background saving started");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "current_save_keys_processed") == "0" {
+        assert!(Instant::now() < deadline, "no progress reported");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(info_field(&mut c, "current_save_keys_total"), "300");
+    let perc: f64 = info_field(&mut c, "current_fork_perc").parse().unwrap();
+    assert!(perc > 0.0 && perc <= 100.0, "current_fork_perc {perc}");
+    assert_eq!(wait_bgsave(&mut c), "ok");
+    for field in [
+        "current_save_keys_total",
+        "current_save_keys_processed",
+        "current_cow_size",
+    ] {
+        assert_eq!(info_field(&mut c, field), "0", "{field} after the child");
+    }
+    assert_eq!(info_field(&mut c, "current_fork_perc"), "0.00");
+}

@@ -138,7 +138,10 @@ pub fn start_child(
         };
         let code = match result {
             Ok(_) => {
-                report.get().cow_bytes.store(private_dirty(), Relaxed);
+                report
+                    .get()
+                    .cow_bytes
+                    .store(private_dirty("/proc/self/smaps_rollup"), Relaxed);
                 0
             }
             Err(e) => {
@@ -149,7 +152,11 @@ pub fn start_child(
         // SAFETY: ends the child without running anything of the parent's (atexit, destructors).
         unsafe { libc::_exit(code) };
     }
-    global.persist.child_started(pid, kind);
+    let keys_total = shards
+        .iter()
+        .map(|s| s.ks.dbs.iter().map(|d| d.len() as u64).sum::<u64>())
+        .sum();
+    global.persist.child_started(pid, kind, keys_total);
     if kind == ChildKind::Rdb {
         global.persist.bgsave_started(dirty);
     }
@@ -177,6 +184,7 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
     let mut last_move = Instant::now();
     let mut status = 0;
     let mut killed_for_stall = false;
+    let mut last_cow_read = Instant::now();
     loop {
         // SAFETY: waiting on our own child; `status` is a valid out-pointer.
         let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
@@ -187,6 +195,15 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
             report.get().keys.load(Relaxed),
             report.get().bytes.load(Relaxed),
         );
+        let progress = &global.persist.child_progress;
+        progress.keys_done.store(now.0, Relaxed);
+        if last_cow_read.elapsed() >= Duration::from_secs(1) {
+            last_cow_read = Instant::now();
+            let cow = private_dirty(&format!("/proc/{pid}/smaps_rollup"));
+            progress.cow_bytes.store(cow, Relaxed);
+            progress.cow_peak.fetch_max(cow, Relaxed);
+            progress.cow_read_unix.store(super::unix_now(), Relaxed);
+        }
         if now != last {
             last = now;
             last_move = Instant::now();
@@ -256,9 +273,9 @@ pub fn kill_child(state: &State) {
     }
 }
 
-/// The child's memory duplicated by copy-on-write since the fork.
-fn private_dirty() -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
+/// A child's memory duplicated by copy-on-write since the fork, from its `smaps_rollup`.
+fn private_dirty(smaps_rollup: &str) -> u64 {
+    let Ok(text) = std::fs::read_to_string(smaps_rollup) else {
         return 0;
     };
     text.lines()

@@ -95,6 +95,62 @@ pub struct State {
     pub expired_on_load: AtomicU64,
     /// The AOF's files and its rewrites.
     pub aof: rewrite::AofFiles,
+    /// The running child's progress, as INFO's `current_*` fields show it.
+    pub child_progress: ChildProgress,
+}
+
+/// What the child watcher learns while a child runs; all zero when none does.
+#[derive(Default)]
+pub struct ChildProgress {
+    pub keys_total: AtomicU64,
+    pub keys_done: AtomicU64,
+    /// Copy-on-write bytes (the child's Private_Dirty), its peak, and when it was read.
+    pub cow_bytes: AtomicU64,
+    pub cow_peak: AtomicU64,
+    pub cow_read_unix: AtomicU64,
+}
+
+impl ChildProgress {
+    fn reset(&self, keys_total: u64) {
+        self.keys_total.store(keys_total, Relaxed);
+        for a in [
+            &self.keys_done,
+            &self.cow_bytes,
+            &self.cow_peak,
+            &self.cow_read_unix,
+        ] {
+            a.store(0, Relaxed);
+        }
+    }
+
+    fn info_lines(&self) -> Vec<(String, String)> {
+        let (done, total) = (self.keys_done.load(Relaxed), self.keys_total.load(Relaxed));
+        let perc = if total > 0 {
+            done as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        let read = self.cow_read_unix.load(Relaxed);
+        let age = if read > 0 {
+            unix_now().saturating_sub(read)
+        } else {
+            0
+        };
+        vec![
+            (
+                "current_cow_peak".into(),
+                self.cow_peak.load(Relaxed).to_string(),
+            ),
+            (
+                "current_cow_size".into(),
+                self.cow_bytes.load(Relaxed).to_string(),
+            ),
+            ("current_cow_size_age".into(), age.to_string()),
+            ("current_fork_perc".into(), format!("{perc:.2}")),
+            ("current_save_keys_processed".into(), done.to_string()),
+            ("current_save_keys_total".into(), total.to_string()),
+        ]
+    }
 }
 
 pub fn unix_now() -> u64 {
@@ -133,6 +189,7 @@ impl State {
             loaded_keys: AtomicU64::new(0),
             expired_on_load: AtomicU64::new(0),
             aof: rewrite::AofFiles::default(),
+            child_progress: ChildProgress::default(),
         }
     }
 
@@ -253,13 +310,15 @@ impl State {
         Ok(())
     }
 
-    fn child_started(&self, pid: i32, kind: ChildKind) {
+    fn child_started(&self, pid: i32, kind: ChildKind, keys_total: u64) {
+        self.child_progress.reset(keys_total);
         self.child_pid.store(pid, Relaxed);
         self.child_kind.store(kind as u8, Relaxed);
     }
 
     /// The child is reaped and its outcome recorded: another may start.
     fn child_gone(&self) {
+        self.child_progress.reset(0);
         self.child_kind.store(0, Relaxed);
         self.child_pid.store(0, Relaxed);
     }
@@ -325,6 +384,10 @@ impl State {
                 (self.loading.load(Relaxed) as u8).to_string(),
             ),
             ("async_loading".into(), "0".into()),
+        ]
+        .into_iter()
+        .chain(self.child_progress.info_lines())
+        .chain([
             (
                 "rdb_changes_since_last_save".into(),
                 self.unsaved_changes().to_string(),
@@ -356,8 +419,7 @@ impl State {
                 "rdb_last_load_keys_loaded".into(),
                 self.loaded_keys.load(Relaxed).to_string(),
             ),
-        ]
-        .into_iter()
+        ])
         .chain(self.aof.info_lines(self))
         .collect()
     }
