@@ -180,6 +180,20 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
 
     // AOF wins over RDB, as in Redis: with appendonly on, the RDB file is not loaded.
     let aof_plan = crate::persist::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
+    if let Some(plan) = &aof_plan {
+        let incr: u64 = plan
+            .incr
+            .iter()
+            .flatten()
+            .map(|(_, b)| b.len() as u64)
+            .sum();
+        global.persist.aof.adopt(
+            plan.aof_dir.clone(),
+            plan.name.clone(),
+            plan.manifest.clone(),
+            (plan.base_size, plan.base_size + incr),
+        );
+    }
     global.persist.set_aof_always(
         aof_plan.is_some() && snapshot.appendfsync() == crate::config::AppendFsync::Always,
     );
@@ -271,16 +285,6 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
-    if let Some(plan) = &aof_plan {
-        let aof = &global.persist.aof;
-        aof.adopt(
-            plan.aof_dir.clone(),
-            plan.name.clone(),
-            plan.manifest.clone(),
-            plan.base_size,
-        );
-        aof.loaded(&global.persist);
-    }
     println!(
         "Tessera {} ready: {} shard(s), port {}",
         env!("CARGO_PKG_VERSION"),

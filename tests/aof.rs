@@ -416,6 +416,19 @@ fn a_full_disk_refuses_writes_with_misconf() {
         .arg("k0")
         .query(&mut con)
         .expect("reads still work");
+    // Switching the AOF off is the way out, as in Redis: the unwritable bytes are given up,
+    // and writes are accepted again.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut con)
+        .expect("CONFIG SET appendonly no");
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("v")
+        .query(&mut con)
+        .expect("writes accepted with the AOF off");
 }
 
 #[test]

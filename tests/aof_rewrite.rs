@@ -301,3 +301,69 @@ fn an_aof_from_another_shard_count_is_converted() {
         assert!(m.lines().all(|l| !l.contains("type h")), "{m}");
     }
 }
+
+/// A rewrite whose child fails (killed here for stalling) changes nothing that loading needs:
+/// the old base and both generations stay in the manifest, and the next rewrite covers them.
+#[test]
+fn a_failed_rewrite_keeps_every_generation() {
+    let dir = Arc::new(TempDir::new());
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--rdb-child-stall-timeout",
+        "1",
+    ];
+    let server = Server::tessera_in(Some(dir.clone()), 2, &args);
+    let mut c = client(&server);
+    for i in 0..20 {
+        run(&mut c, &["SET", &format!("old{i}"), "1"]);
+    }
+    // Five seconds per key: the child makes no progress and is killed after one.
+    run(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "5000000"]);
+    assert_eq!(
+        run(&mut c, &["BGREWRITEAOF"]),
+        "Background append only file rewriting started"
+    );
+    for i in 0..20 {
+        run(&mut c, &["SET", &format!("new{i}"), "2"]);
+    }
+    wait_info(&mut c, "aof_rewrite_in_progress", "0");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.1.base.rdb seq 1 type b\n\
+         file appendonly.aof.1.incr.0.aof seq 1 type i shard 0\n\
+         file appendonly.aof.1.incr.1.aof seq 1 type i shard 1\n\
+         file appendonly.aof.2.incr.0.aof seq 2 type i shard 0\n\
+         file appendonly.aof.2.incr.1.aof seq 2 type i shard 1\n"
+    );
+    assert!(
+        aof_files(dir.path())
+            .iter()
+            .all(|f| !f.starts_with("temp-")),
+        "{:?}",
+        aof_files(dir.path())
+    );
+    let expected = walk(&mut c);
+    assert_eq!(expected.len(), 40);
+    drop(c);
+    drop(server); // kill -9
+    let again = Server::tessera_in(Some(dir.clone()), 2, &args);
+    let mut c = client(&again);
+    assert_same(&expected, &walk(&mut c), "after a failed rewrite");
+    // The next rewrite succeeds and retires both generations.
+    assert_eq!(
+        run(&mut c, &["BGREWRITEAOF"]),
+        "Background append only file rewriting started"
+    );
+    wait_info(&mut c, "aof_rewrite_in_progress", "0");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.2.base.rdb seq 2 type b\n\
+         file appendonly.aof.3.incr.0.aof seq 3 type i shard 0\n\
+         file appendonly.aof.3.incr.1.aof seq 3 type i shard 1\n"
+    );
+}

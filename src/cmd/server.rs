@@ -648,11 +648,9 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .broadcast(move |data| data.apply_config(&config))
             .await;
         // The AOF switch needs the shards frozen and a child's base: it happens here, after
-        // the rest, and undoes the setting if it fails.
+        // the rest (and sets `appendonly` back to no if the AOF cannot be switched on).
         if on != was_on {
-            if let Err(e) = crate::persist::rewrite::set_appendonly(&s.node, on).await {
-                let back = if was_on { "yes" } else { "no" };
-                let _ = global.config.set(&[("appendonly", back)]);
+            if let Err(e) = crate::persist::rewrite::sync_appendonly(&s.node).await {
                 return Frame::error(format!(
                     "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
                 ));

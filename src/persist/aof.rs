@@ -49,6 +49,8 @@ pub struct AofState {
     /// Files a rewrite replaced, with the bytes logged for them before the switch and the log
     /// position those bytes end at: the writer finishes and syncs them before anything newer.
     retiring: VecDeque<(Rc<AppendFile>, Vec<u8>, u64)>,
+    /// The writer is appending to or syncing a retired file (taken off `retiring`).
+    finishing_retired: bool,
     /// Log position the file holds (written, maybe not synced).
     written: u64,
     /// Log position known to be on disk.
@@ -102,6 +104,7 @@ impl Default for AofState {
             fsync: AppendFsync::EverySec,
             file: None,
             retiring: VecDeque::new(),
+            finishing_retired: false,
             written: 0,
             durable: 0,
             writer: None,
@@ -330,7 +333,10 @@ pub fn start_writer(node: Rc<Node>, uring: Rc<Driver>) {
                 let data = node.data.borrow();
                 let st = &data.aof;
                 // A retired file is synced by the writer first: `written` may include its bytes.
-                let due = st.on && st.fsync == AppendFsync::EverySec && st.retiring.is_empty();
+                let due = st.on
+                    && st.fsync == AppendFsync::EverySec
+                    && st.retiring.is_empty()
+                    && !st.finishing_retired;
                 (due && st.written > st.durable).then(|| (st.file.clone(), st.written))
             };
             if let Some((Some(file), upto)) = pending {
@@ -366,7 +372,9 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
             let ShardData { ks, aof, .. } = &mut *data;
             // Keys reaped by reads or by the expiry cycle are logged even if no write follows.
             aof.log_reaped(ks);
+            aof.finishing_retired = false;
             if let Some((file, bytes, end)) = aof.retiring.pop_front() {
+                aof.finishing_retired = true;
                 return Poll::Ready(Job::Append {
                     file,
                     bytes,
@@ -458,22 +466,35 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                                 std::io::Error::last_os_error()
                             );
                         }
-                        if policy == AppendFsync::Always {
-                            // As Redis: the writes waiting on this were not acknowledged, and
-                            // later ones could not be either; stopping is the only safe course.
-                            eprintln!("Error writing to the AOF file: {e}");
-                            eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
-                            crate::server::exit(1);
+                        if !st.on {
+                            // The AOF was switched off (to get out of a full disk, typically):
+                            // give these bytes up rather than retry forever, and stop refusing
+                            // writes, as Redis clears its AOF error when the AOF stops.
+                            eprintln!("Dropping {} AOF bytes that could not be written: the AOF is off ({e})", bytes.len());
+                            if st.error.take().is_some() {
+                                node.global.persist.aof_write_result(None, true);
+                            }
+                            st.written = st.written.max(end);
+                            st.mark_durable(end);
+                            false
+                        } else {
+                            if policy == AppendFsync::Always {
+                                // As Redis: the writes waiting on this were not acknowledged, and
+                                // later ones could not be either; stopping is the only safe course.
+                                eprintln!("Error writing to the AOF file: {e}");
+                                eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                                crate::server::exit(1);
+                            }
+                            if st.error.is_none() {
+                                eprintln!("Error writing to the AOF file: {e}");
+                                // strerror's text, as Redis's MISCONF message has it.
+                                let text = e.to_string();
+                                let text = text.split(" (os error").next().unwrap_or(&text);
+                                node.global.persist.aof_write_result(Some(text), false);
+                            }
+                            st.error = Some(e.to_string());
+                            true
                         }
-                        if st.error.is_none() {
-                            eprintln!("Error writing to the AOF file: {e}");
-                            // strerror's text, as Redis's MISCONF message has it.
-                            let text = e.to_string();
-                            let text = text.split(" (os error").next().unwrap_or(&text);
-                            node.global.persist.aof_write_result(Some(text), false);
-                        }
-                        st.error = Some(e.to_string());
-                        true
                     }
                 }
             };

@@ -532,14 +532,14 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let global = &node.global;
     let state = &global.persist;
     let config = global.config.snapshot();
+    // A SAVE or a fork elsewhere finishes first; holding the claim, no new child can start.
+    while !state.claim_freeze() {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
     fork::kill_child(state);
     if state.aof.is_on() {
         println!("Calling fsync() on the AOF file.");
         aof::flush_all(node).await;
-    }
-    // A SAVE elsewhere finishes first.
-    while !state.claim_freeze() {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     let frozen = freeze::freeze(node).await;
     if mode.save.unwrap_or(!config.save_points().is_empty()) {

@@ -26,7 +26,10 @@
 
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +67,10 @@ pub struct AofFiles {
     rewrite_base_size: AtomicU64,
     /// Counts finished rewrites, failed ones too: switching the AOF on waits for its own.
     finished: AtomicU64,
+    /// A `CONFIG SET appendonly` is being put into effect: one at a time.
+    switching: AtomicBool,
+    /// The AOF is being switched on (INFO's `aof_enabled` already says 1, as Redis's does).
+    enabling: AtomicBool,
 }
 
 impl Default for AofFiles {
@@ -82,6 +89,8 @@ impl Default for AofFiles {
             base_size: AtomicU64::new(0),
             rewrite_base_size: AtomicU64::new(0),
             finished: AtomicU64::new(0),
+            switching: AtomicBool::new(false),
+            enabling: AtomicBool::new(false),
         }
     }
 }
@@ -107,27 +116,23 @@ struct Pending {
 }
 
 impl AofFiles {
-    /// The AOF that start-up loaded and appends to: its directory, `appendfilename`, manifest
-    /// and base size.
-    pub fn adopt(&self, dir: PathBuf, name: String, manifest: Manifest, base_size: u64) {
+    /// The AOF that start-up loads and appends to: its directory, `appendfilename`, manifest,
+    /// base size and total size (the automatic rewrite's first reference). Called before any
+    /// shard serves, so that no rewrite can see the AOF as off.
+    pub fn adopt(&self, dir: PathBuf, name: String, manifest: Manifest, sizes: (u64, u64)) {
         *self.lock() = Some(Files {
             dir,
             name,
             manifest,
             pending: None,
         });
-        self.base_size.store(base_size, Relaxed);
-        self.on.store(true, Relaxed);
-    }
-
-    /// Sets the growth reference once the shards report their files' sizes.
-    pub fn loaded(&self, state: &State) {
-        self.rewrite_base_size
-            .store(self.current_size(state), Relaxed);
+        self.base_size.store(sizes.0, Relaxed);
+        self.rewrite_base_size.store(sizes.1, Relaxed);
+        self.on.store(true, Release);
     }
 
     pub fn is_on(&self) -> bool {
-        self.on.load(Relaxed)
+        self.on.load(Acquire)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Files>> {
@@ -157,7 +162,10 @@ impl AofFiles {
         let ok = |b: bool| if b { "ok" } else { "err" }.to_string();
         let scheduled = self.scheduled.load(Relaxed) as u8;
         let mut lines: Vec<(String, String)> = vec![
-            ("aof_enabled".into(), (self.is_on() as u8).to_string()),
+            (
+                "aof_enabled".into(),
+                ((self.is_on() || self.enabling.load(Relaxed)) as u8).to_string(),
+            ),
             (
                 "aof_rewrite_in_progress".into(),
                 (running as u8).to_string(),
@@ -315,16 +323,20 @@ async fn start(node: &Rc<Node>, enabling: bool) -> Result<i32, String> {
             }
         }) as AtFreeze
     });
+    a.started_ms.store(crate::db::now_ms(), Relaxed);
     let forked = super::fork_frozen(node, ChildJob::AofBase(target), 0, hook).await;
     match forked {
         Ok(pid) => {
-            a.started_ms.store(crate::db::now_ms(), Relaxed);
+            // Redis counts a rewrite when it starts.
+            a.rewrites.fetch_add(1, Relaxed);
             println!("Background append only file rewriting started by pid {pid}");
             Ok(pid)
         }
         Err(e) => {
             if let Some(f) = a.lock().as_mut() {
-                f.pending = None;
+                if let Some(p) = f.pending.take() {
+                    remove_all(&f.dir, &p.enabling);
+                }
             }
             a.last_ok.store(false, Relaxed);
             a.consecutive_failures.fetch_add(1, Relaxed);
@@ -341,9 +353,10 @@ fn next_generation(
     shards: usize,
     enabling: bool,
 ) -> Result<(Vec<Option<std::fs::File>>, Target), String> {
-    let logging = a.is_on();
     let rdb = config.aof_use_rdb_preamble();
     let mut guard = a.lock();
+    // Read under the lock `install` sets it under.
+    let logging = a.is_on();
     if guard.is_none() {
         *guard = Some(open_dir(config)?);
     }
@@ -458,7 +471,6 @@ pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
     match outcome {
         Ok(()) => {
             a.last_ok.store(true, Relaxed);
-            a.rewrites.fetch_add(1, Relaxed);
             a.consecutive_failures.store(0, Relaxed);
             a.rewrite_base_size.store(a.current_size(state), Relaxed);
             println!("Background AOF rewrite finished successfully");
@@ -469,7 +481,8 @@ pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
             a.consecutive_failures.fetch_add(1, Relaxed);
         }
     }
-    a.finished.fetch_add(1, Relaxed);
+    // Release: whoever sees the count move sees `last_ok` (and `on`) as set above.
+    a.finished.fetch_add(1, Release);
 }
 
 /// Moves the child's file to the new base's name and persists the manifest naming it; then
@@ -501,9 +514,14 @@ fn install(
     );
     let mname = manifest::manifest_name(&files.name);
     if let Err(e) = manifest::write_atomic(&files.dir, &mname, &manifest.render()) {
-        let _ = std::fs::remove_file(&base_path);
+        // The base stays: if only the directory's fsync failed, the manifest on disk names it.
         remove_all(&files.dir, &enabling);
         return Err(format!("Can't persist the AOF manifest: {e}"));
+    }
+    if !enabling.is_empty() {
+        // The shards log into the files this manifest names: from now on the AOF is on, for
+        // any rewrite that follows (it must keep those files), under the same lock.
+        state.aof.on.store(true, Release);
     }
     let base_size = std::fs::metadata(&base_path).map_or(0, |m| m.len());
     state.aof.base_size.store(base_size, Relaxed);
@@ -523,22 +541,54 @@ fn install(
     Ok(())
 }
 
-/// `CONFIG SET appendonly`: switches logging on (building the base first, waiting for it) or
-/// off (the shards write and sync what they logged, then close their files).
-pub async fn set_appendonly(node: &Rc<Node>, on: bool) -> Result<(), String> {
-    let state = &node.global.persist;
-    let a = &state.aof;
-    if on == a.is_on() {
-        return Ok(());
+/// Puts `appendonly` into effect after CONFIG SET: switches logging on (building the base
+/// first and waiting for it) or off (the shards write and sync what they logged, then close
+/// their files). One switch at a time; each reads the setting when its turn comes, so the last
+/// CONFIG SET wins. If the AOF cannot be switched on, the setting goes back to `no`.
+pub async fn sync_appendonly(node: &Rc<Node>) -> Result<(), String> {
+    let a = &node.global.persist.aof;
+    while a
+        .switching
+        .compare_exchange(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
     }
-    // As Redis: a rewrite started while the AOF was off would not match the new logging.
+    let want = node.global.config.snapshot().appendonly();
+    let result = if want == a.is_on() {
+        Ok(())
+    } else if want {
+        a.enabling.store(true, Relaxed);
+        let r = switch_on(node).await;
+        a.enabling.store(false, Relaxed);
+        if r.is_err() {
+            let _ = node.global.config.set(&[("appendonly", "no")]);
+        }
+        r
+    } else {
+        switch_off(node).await;
+        Ok(())
+    };
+    a.switching.store(false, Release);
+    result
+}
+
+async fn switch_off(node: &Rc<Node>) {
+    let state = &node.global.persist;
+    // As Redis: a rewrite's base would not match logging that stopped.
     if state.child() == Some(ChildKind::Aof) {
         super::fork::kill_child(state);
     }
-    if !on {
-        a.on.store(false, Relaxed);
-        stop_logging(node).await;
-        return Ok(());
+    state.aof.on.store(false, Release);
+    stop_logging(node).await;
+}
+
+async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
+    let state = &node.global.persist;
+    let a = &state.aof;
+    // As Redis: a rewrite started while the AOF was off would not match the new logging.
+    if state.child() == Some(ChildKind::Aof) {
+        super::fork::kill_child(state);
     }
     // A BGSAVE or a SAVE may be running: wait for it (Redis schedules the rewrite instead).
     loop {
@@ -550,7 +600,7 @@ pub async fn set_appendonly(node: &Rc<Node>, on: bool) -> Result<(), String> {
         }
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
-    let before = a.finished.load(Relaxed);
+    let before = a.finished.load(Acquire);
     let started = start(node, true).await;
     state.release_freeze();
     let fail = || "Unable to turn on AOF. Check server logs.".to_string();
@@ -559,14 +609,14 @@ pub async fn set_appendonly(node: &Rc<Node>, on: bool) -> Result<(), String> {
         stop_logging(node).await;
         return Err(fail());
     }
-    while a.finished.load(Relaxed) == before {
+    while a.finished.load(Acquire) == before {
         glommio::timer::sleep(Duration::from_millis(5)).await;
     }
-    if !a.last_ok.load(Relaxed) {
+    if !a.is_on() {
+        // The base could not be written (`install` sets `on` when it is).
         stop_logging(node).await;
         return Err(fail());
     }
-    a.on.store(true, Relaxed);
     a.rewrite_base_size.store(a.current_size(state), Relaxed);
     println!("AOF enabled: every write is now logged");
     Ok(())
