@@ -1,11 +1,18 @@
-//! Persistence: RDB snapshots (SAVE, BGSAVE, save points, shutdown) and loading at start-up.
+//! Persistence: RDB snapshots (SAVE, BGSAVE, save points, shutdown), the append-only file
+//! ([`aof`] writes it, [`aof_load`] opens it, [`rewrite`] replaces its base), and loading at
+//! start-up.
 //!
 //! A snapshot needs every shard's keyspace at one instant. [`freeze`] stops every shard thread
 //! between two commands (after claiming all shards whole, so no multi-shard write is half
 //! applied) and hands their data to the shard that asked. SAVE then writes the file right
 //! there; BGSAVE forks ([`fork`]) and lets the shards go at once, the child writing the file
-//! from its copy-on-write image of the frozen moment. [`snapshot`] is the file writer both use;
-//! [`load`] reads a file back at start-up, each shard decoding and inserting its own keys.
+//! from its copy-on-write image of the frozen moment; an AOF rewrite forks the same way, its
+//! child writing the AOF's new base. [`snapshot`] is the file writer all of them use; [`load`]
+//! reads a file back at start-up, each shard decoding and inserting its own keys.
+//!
+//! One freeze at a time (`State::claim_freeze`) and one child at a time (`State::child`): a
+//! fork holds the freeze claim only until the child exists, so SAVE may run beside a rewrite's
+//! child, as in Redis.
 //!
 //! The process-wide bookkeeping (what INFO persistence, LASTSAVE and the save points read)
 //! lives in [`State`], inside `Global`, as atomics: shards and the child watcher update it from
