@@ -15,9 +15,13 @@ server pinned to core 0, load generator to core 1):
    and time from exec to the first PONG: keys/s and MB/s; then once more on every core (Tessera
    with one shard per core, Redis unpinned).
 
+With --child aof both servers run with `appendonly yes` and step 2 is BGREWRITEAOF instead:
+the pause, duration and peak RSS are the AOF rewrite's, and step 5 loads the rewritten AOF
+(base plus what the load logged after it) instead of a SAVE.
+
 Prints medians over rounds, per GiB of used_memory for the pause, and the Tessera/Redis ratios.
 
-Usage: bench/persist.py [--keys 1000000,5000000] [--rounds 3] [--value-size 100]
+Usage: bench/persist.py [--keys 1000000,5000000] [--rounds 3] [--value-size 100] [--child rdb|aof]
 """
 
 import argparse
@@ -78,11 +82,15 @@ def ping(port):
         return False
 
 
-def launch(kind, port, workdir, tessera, threads=1, cores="0"):
+def launch(kind, port, workdir, tessera, threads=1, cores="0", aof=False):
+    # No automatic rewrite: the one measured is the one asked for.
+    appendonly = ["--appendonly", "yes", "--auto-aof-rewrite-percentage", "0"] if aof else \
+        ["--appendonly", "no"]
     if kind == "redis":
-        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir]
+        cmd = ["redis-server", "--port", str(port), "--save", "", *appendonly, "--dir", workdir]
     else:
-        cmd = [tessera, "--port", str(port), "--threads", str(threads), "--save", "", "--dir", workdir]
+        cmd = [tessera, "--port", str(port), "--threads", str(threads), "--save", "", *appendonly,
+               "--dir", workdir]
     log = open(os.path.join(workdir, f"{kind}.log"), "a")
     started = time.monotonic()
     proc = subprocess.Popen(["taskset", "-c", cores, *cmd], stdout=log, stderr=subprocess.STDOUT)
@@ -112,7 +120,8 @@ def fill(port, n, size):
 def one(kind, n, args):
     workdir = tempfile.mkdtemp(prefix=f"tessera-persist-{kind}-")
     port = free_port()
-    proc, _ = launch(kind, port, workdir, args.tessera)
+    aof = args.child == "aof"
+    proc, _ = launch(kind, port, workdir, args.tessera, aof=aof)
     try:
         fill(port, n, args.value_size)
         used = int(info(port, "memory")["used_memory"])
@@ -123,26 +132,37 @@ def one(kind, n, args):
         time.sleep(1)
         base = rss(proc.pid)
         t0 = time.monotonic()
-        assert cli(port, "BGSAVE") == "Background saving started"
+        if aof:
+            started, running, status_field = ("BGREWRITEAOF", "aof_rewrite_in_progress",
+                                              "aof_last_bgrewrite_status")
+            assert cli(port, started) == "Background append only file rewriting started"
+        else:
+            started, running, status_field = ("BGSAVE", "rdb_bgsave_in_progress",
+                                              "rdb_last_bgsave_status")
+            assert cli(port, started) == "Background saving started"
         peak = base
         while True:
             kids = children(proc.pid)
             peak = max(peak, rss(proc.pid) + sum(rss(k) for k in kids))
-            if info(port, "persistence")["rdb_bgsave_in_progress"] == "0":
+            if info(port, "persistence")[running] == "0":
                 break
             time.sleep(0.01)
         took = time.monotonic() - t0
-        status = info(port, "persistence")["rdb_last_bgsave_status"]
+        status = info(port, "persistence")[status_field]
         fork_us = int(info(port, "stats")["latest_fork_usec"])
         load.terminate()
         load.wait()
-        assert status == "ok", f"{kind} BGSAVE failed"
-        assert cli(port, "SAVE") == "OK"
+        assert status == "ok", f"{kind} {started} failed"
+        if aof:
+            aof_dir = os.path.join(workdir, "appendonlydir")
+            size = sum(os.path.getsize(os.path.join(aof_dir, f)) for f in os.listdir(aof_dir))
+        else:
+            assert cli(port, "SAVE") == "OK"
+            size = os.path.getsize(os.path.join(workdir, "dump.rdb"))
         keys = int(cli(port, "DBSIZE"))
-        size = os.path.getsize(os.path.join(workdir, "dump.rdb"))
         proc.terminate()
         proc.wait()
-        proc, load_s = launch(kind, port, workdir, args.tessera)
+        proc, load_s = launch(kind, port, workdir, args.tessera, aof=aof)
         assert int(cli(port, "DBSIZE")) == keys
         # Every core: Tessera with one shard per core decodes in parallel; Redis loads on one
         # thread wherever it runs.
@@ -150,12 +170,12 @@ def one(kind, n, args):
         proc.wait()
         cores = os.cpu_count() or 1
         proc, load_all_s = launch(kind, port, workdir, args.tessera, threads=cores,
-                                  cores=f"0-{cores - 1}")
+                                  cores=f"0-{cores - 1}", aof=aof)
         assert int(cli(port, "DBSIZE")) == keys
         result = {
             "pause_ms": fork_us / 1000,
             "pause_ms_per_gib": fork_us / 1000 / (used / 2**30),
-            "bgsave_s": took,
+            "child_s": took,
             "peak_rss_mib": peak / 2**20,
             "base_rss_mib": base / 2**20,
             "load_s": load_s,
@@ -182,12 +202,14 @@ def main():
     ap.add_argument("--keys", default="1000000")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--value-size", type=int, default=100)
+    ap.add_argument("--child", choices=["rdb", "aof"], default="rdb",
+                    help="what the child writes: BGSAVE's snapshot or BGREWRITEAOF's base")
     ap.add_argument("--tessera", default=os.path.join(ROOT, "target", "release", "tessera-server"))
     args = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install -y redis-server redis-tools util-linux")
-    fields = ["used_mib", "file_mb", "pause_ms", "pause_ms_per_gib", "bgsave_s", "base_rss_mib",
+    fields = ["used_mib", "file_mb", "pause_ms", "pause_ms_per_gib", "child_s", "base_rss_mib",
               "peak_rss_mib", "load_s", "load_keys_per_s", "load_mb_per_s", "load_s_all_cores",
               "load_keys_per_s_all_cores"]
     for n in [int(k) for k in args.keys.split(",")]:
@@ -195,7 +217,9 @@ def main():
         for _ in range(args.rounds):
             for kind in ("redis", "tessera"):
                 samples[kind].append(one(kind, n, args))
-        print(f"\n{n} keys, {args.value_size}-byte values, medians of {args.rounds} interleaved rounds")
+        what = "BGREWRITEAOF" if args.child == "aof" else "BGSAVE"
+        print(f"\n{n} keys, {args.value_size}-byte values, {what}, medians of {args.rounds} "
+              "interleaved rounds")
         print(f"{'figure':<27}{'redis':>12}{'tessera':>12}{'ratio':>8}")
         for f in fields:
             r = statistics.median(s[f] for s in samples["redis"])
