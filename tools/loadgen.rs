@@ -92,7 +92,7 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> std::io::Result<Result<Option<Vec
     r.read_line(&mut line)?;
     let line = line.trim_end();
     Ok(match line.as_bytes().first() {
-        Some(b'+') => Ok(Some(line[1..].as_bytes().to_vec())),
+        Some(b'+') => Ok(Some(line.as_bytes()[1..].to_vec())),
         Some(b'$') => match line[1..].parse::<i64>() {
             Ok(-1) => Ok(None),
             Ok(n) => {

@@ -32,7 +32,9 @@ impl<'a> ArgCursor<'a> {
         self.args.get(self.pos)
     }
 
-    /// The next argument, or a syntax error if there is none.
+    /// The next argument, or a syntax error if there is none. (Not `Iterator::next`: running
+    /// out is an error the handler returns with `?`.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<&'a Bytes, CmdError> {
         let a = self.args.get(self.pos).ok_or(CmdError::Syntax)?;
         self.pos += 1;

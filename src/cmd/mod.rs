@@ -279,7 +279,7 @@ pub fn subcommand(cmd: &'static Command, sub: &[u8]) -> Option<&'static Command>
     let parent_len = cmd.name.len() + 1;
     cmd.subcommands
         .iter()
-        .find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+        .find(|s| s.name.as_bytes()[parent_len..].eq_ignore_ascii_case(sub))
 }
 
 /// Redis's reply for a command name it does not know, quoting the first arguments.

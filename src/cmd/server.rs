@@ -629,7 +629,7 @@ fn config_get(s: &mut Session, args: Args) -> SessionFuture<'_> {
 fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         // The row's arity guarantees at least one pair; a dangling name is a syntax error.
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             return CmdError::Syntax.into();
         }
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]

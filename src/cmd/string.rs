@@ -437,7 +437,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Raw(
             "ERR wrong number of arguments for 'mset' command".into(),
         ));
@@ -450,7 +450,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Raw(
             "ERR wrong number of arguments for 'msetnx' command".into(),
         ));

@@ -418,9 +418,8 @@ impl Db {
                 expired += 1;
             }
         }
-        if ttl_count > 0 {
+        if let Some(sample) = ttl_sum.checked_div(ttl_count) {
             // Smooth like Redis: the new sample weighs 2% against the running estimate.
-            let sample = ttl_sum / ttl_count;
             self.avg_ttl = if self.avg_ttl == 0 {
                 sample
             } else {
