@@ -637,20 +637,25 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .map(|p| (p[0].to_vec(), p[1].to_vec()))
             .collect();
         let global = &s.node.global;
-        let was_on = global.config.snapshot().appendonly();
         if let Err(e) = global.config.set(&pairs) {
             return Frame::error(e);
         }
         global.refresh();
         let config = global.config.snapshot();
-        let on = config.appendonly();
+        let appendonly = config.appendonly();
         s.node
             .broadcast(move |data| data.apply_config(&config))
             .await;
         // The AOF switch needs the shards frozen and a child's base: it happens here, after
-        // the rest (and sets `appendonly` back to no if the AOF cannot be switched on).
-        if on != was_on {
-            if let Err(e) = crate::persist::rewrite::sync_appendonly(&s.node).await {
+        // the rest (and sets `appendonly` back to no if the AOF cannot be switched on). Any
+        // CONFIG SET naming appendonly waits for it, even one that changed nothing: a switch
+        // in progress decides what it gets.
+        let names_appendonly = pairs
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(b"appendonly"));
+        if names_appendonly {
+            let sync = crate::persist::rewrite::sync_appendonly(&s.node, appendonly).await;
+            if let Err(e) = sync {
                 return Frame::error(format!(
                     "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
                 ));

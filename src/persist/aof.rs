@@ -475,6 +475,9 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                                 node.global.persist.aof_write_result(None, true);
                             }
                             st.written = st.written.max(end);
+                            if let Some(mark) = &st.mark {
+                                mark.written.store(st.written, Release);
+                            }
                             st.mark_durable(end);
                             false
                         } else {

@@ -46,6 +46,7 @@ const IN_PROGRESS: &str = "ERR Background append only file rewriting already in 
 const SCHEDULED: &str = "Background append only file rewriting scheduled";
 const STARTED: &str = "Background append only file rewriting started";
 const CANT_START: &str = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
+const CANT_TURN_ON: &str = "Unable to turn on AOF. Check server logs.";
 
 /// The AOF's files as the manifest on disk names them, and the rewrites' figures.
 pub struct AofFiles {
@@ -514,8 +515,8 @@ fn install(
     );
     let mname = manifest::manifest_name(&files.name);
     if let Err(e) = manifest::write_atomic(&files.dir, &mname, &manifest.render()) {
-        // The base stays: if only the directory's fsync failed, the manifest on disk names it.
-        remove_all(&files.dir, &enabling);
+        // The files stay: if only the directory's fsync failed, the manifest on disk names
+        // the base and the new incremental files.
         return Err(format!("Can't persist the AOF manifest: {e}"));
     }
     if !enabling.is_empty() {
@@ -541,11 +542,12 @@ fn install(
     Ok(())
 }
 
-/// Puts `appendonly` into effect after CONFIG SET: switches logging on (building the base
-/// first and waiting for it) or off (the shards write and sync what they logged, then close
-/// their files). One switch at a time; each reads the setting when its turn comes, so the last
-/// CONFIG SET wins. If the AOF cannot be switched on, the setting goes back to `no`.
-pub async fn sync_appendonly(node: &Rc<Node>) -> Result<(), String> {
+/// Puts `appendonly` into effect after a CONFIG SET that named it (`requested` is the value it
+/// asked for): switches logging on (building the base first and waiting for it) or off (the
+/// shards write and sync what they logged, then close their files). One switch at a time;
+/// each reads the setting when its turn comes. If the AOF cannot be switched on, the setting
+/// goes back to `no`, and every CONFIG SET that asked for `yes` meanwhile gets the error.
+pub async fn sync_appendonly(node: &Rc<Node>, requested: bool) -> Result<(), String> {
     let a = &node.global.persist.aof;
     while a
         .switching
@@ -569,17 +571,30 @@ pub async fn sync_appendonly(node: &Rc<Node>) -> Result<(), String> {
         switch_off(node).await;
         Ok(())
     };
+    // Another CONFIG SET's failed switch may have set the setting back meanwhile.
+    let result = result.and_then(|()| {
+        if requested && !a.is_on() {
+            Err(CANT_TURN_ON.to_string())
+        } else {
+            Ok(())
+        }
+    });
     a.switching.store(false, Release);
     result
 }
 
 async fn switch_off(node: &Rc<Node>) {
     let state = &node.global.persist;
+    // Holding the freeze claim, no rewrite can be between deciding to keep logging and forking.
+    while !state.claim_freeze() {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
     // As Redis: a rewrite's base would not match logging that stopped.
     if state.child() == Some(ChildKind::Aof) {
         super::fork::kill_child(state);
     }
     state.aof.on.store(false, Release);
+    state.release_freeze();
     stop_logging(node).await;
 }
 
@@ -603,7 +618,7 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
     let before = a.finished.load(Acquire);
     let started = start(node, true).await;
     state.release_freeze();
-    let fail = || "Unable to turn on AOF. Check server logs.".to_string();
+    let fail = || CANT_TURN_ON.to_string();
     if let Err(e) = started {
         println!("{e}");
         stop_logging(node).await;
