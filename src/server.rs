@@ -123,12 +123,8 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     // `persist::rewrite::set_appendonly`); here only what can be checked at once.
     config.on_apply(&["appendonly"], |c| {
         if c.appendonly() {
-            let dir = c.dir().join(c.appenddirname());
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                eprintln!(
-                    "Can't open or create append-only dir {}: {e}",
-                    dir.display()
-                );
+            crate::persist::aof_load::create_dir(c).map_err(|e| {
+                eprintln!("{e}");
                 "Unable to turn on AOF. Check server logs.".to_string()
             })?;
         }

@@ -41,19 +41,10 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
     if !config.appendonly() {
         return Ok(None);
     }
-    let aof_dir = config.dir().join(config.appenddirname());
-    std::fs::create_dir_all(&aof_dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {e}",
-            aof_dir.display()
-        )
-    })?;
-    let name = config.appendfilename().to_string_lossy().into_owned();
-    let manifest_path = aof_dir.join(manifest::manifest_name(&name));
-    let mut m = if manifest_path.exists() {
-        manifest::read(&manifest_path).map_err(|e| format!("{e}"))?
-    } else {
-        create(&aof_dir, &name, shards)?
+    let (aof_dir, name, manifest) = open_dir(config)?;
+    let mut m = match manifest {
+        Some(m) => m,
+        None => create(&aof_dir, &name, shards)?,
     };
     let written_by = m.incr.iter().filter_map(|f| f.shard).max().map(|s| s + 1);
     let redis_files = m.incr.iter().any(|f| f.shard.is_none());
@@ -227,6 +218,31 @@ fn convert(
         .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
     println!("AOF converted: new base {base}");
     Ok(next)
+}
+
+/// The AOF directory the configuration names, created if missing.
+pub fn create_dir(config: &Config) -> Result<PathBuf, String> {
+    let dir = config.dir().join(config.appenddirname());
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
+}
+
+/// The AOF directory (created if missing), `appendfilename`, and the manifest if there is one.
+pub fn open_dir(config: &Config) -> Result<(PathBuf, String, Option<Manifest>), String> {
+    let dir = create_dir(config)?;
+    let name = config.appendfilename().to_string_lossy().into_owned();
+    let path = dir.join(manifest::manifest_name(&name));
+    let manifest = if path.exists() {
+        Some(manifest::read(&path).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    Ok((dir, name, manifest))
 }
 
 /// A fresh AOF: an empty RDB base and one empty incremental file per shard, then the

@@ -359,7 +359,13 @@ fn next_generation(
     // Read under the lock `install` sets it under.
     let logging = a.is_on();
     if guard.is_none() {
-        *guard = Some(open_dir(config)?);
+        let (dir, name, manifest) = super::aof_load::open_dir(config)?;
+        *guard = Some(Files {
+            dir,
+            name,
+            manifest: manifest.unwrap_or_default(),
+            pending: None,
+        });
     }
     let files = guard.as_mut().expect("just filled");
     let mut manifest = files.manifest.clone();
@@ -408,31 +414,6 @@ fn next_generation(
     target.dir = files.dir.clone();
     target.format = Format::AofBase { rdb };
     Ok((opened, target))
-}
-
-/// The AOF directory as the configuration names it, created if missing, with its manifest
-/// (an empty one if there is none yet).
-fn open_dir(config: &Config) -> Result<Files, String> {
-    let dir = config.dir().join(config.appenddirname());
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {e}",
-            dir.display()
-        )
-    })?;
-    let name = config.appendfilename().to_string_lossy().into_owned();
-    let path = dir.join(manifest::manifest_name(&name));
-    let manifest = if path.exists() {
-        manifest::read(&path).map_err(|e| e.to_string())?
-    } else {
-        Manifest::new()
-    };
-    Ok(Files {
-        dir,
-        name,
-        manifest,
-        pending: None,
-    })
 }
 
 fn remove_all(dir: &std::path::Path, names: &[String]) {
