@@ -717,8 +717,8 @@ fn restating_keys_overwrites_whatever_was_there() {
     assert_same(&h.a, &b, h.now);
 }
 
-#[test]
-fn a_rewritten_log_rebuilds_the_data() {
+/// Every family's script run, and the keyspace as a rewrite without preamble writes it.
+fn rewritten_base() -> (Harness, Vec<u8>) {
     let mut h = Harness::new();
     for script in all_scripts() {
         h.run(&script);
@@ -726,7 +726,12 @@ fn a_rewritten_log_rebuilds_the_data() {
     h.expire_due();
     let mut log = AofLog::new();
     rewrite_keyspace(&h.a, h.now, &mut log);
-    let file = log.take();
+    (h, log.take())
+}
+
+#[test]
+fn a_rewritten_log_rebuilds_the_data() {
+    let (h, file) = rewritten_base();
     let mut b = Keyspace::new(DBS);
     replay(&mut b, &file, "base.aof", &Committed::default()).unwrap();
     assert_same(&h.a, &b, h.now);
@@ -970,14 +975,7 @@ fn partition(ks: &Keyspace, shards: usize, now: u64) -> Vec<Dump> {
 fn every_shard_replays_its_share_of_a_shared_log() {
     // A base as a rewrite writes it (one key per command), then commands whose keys span
     // shards: split ones, and ones every shard runs (FLUSHDB, SWAPDB).
-    let mut h = Harness::new();
-    for script in all_scripts() {
-        h.run(&script);
-    }
-    h.expire_due();
-    let mut log = AofLog::new();
-    rewrite_keyspace(&h.a, h.now, &mut log);
-    let base = log.take();
+    let (mut h, base) = rewritten_base();
     h.file.clear();
     h.run(&lines(
         "MSET s1 1 s2 2 s3 3 s4 4 s5 5 s6 6
