@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::flags::*;
 use super::string::lookup_str;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{StrValue, Value};
@@ -16,35 +17,35 @@ use crate::types::lcs::{lcs_reply, LcsOptions};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("setbit", 4, Run::Keyed(setbit))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("getbit", 3, Run::Keyed(getbit))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@bitmap", "@fast"])
         .keys(one_key()),
     Command::new("bitcount", -2, Run::Keyed(bitcount))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("bitpos", -3, Run::Keyed(bitpos))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("bitop", -4, Run::Keyed(bitop))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(keys(2, -1, 1)),
     Command::new("bitfield", -2, Run::Keyed(bitfield))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("bitfield_ro", -2, Run::Keyed(bitfield_ro))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@bitmap", "@fast"])
         .keys(one_key()),
     Command::new("lcs", -3, Run::Keyed(lcs))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@string", "@slow"])
         .keys(keys(1, 2, 1)),
 ];

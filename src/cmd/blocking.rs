@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::flags::*;
 use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
 use super::zset::{self, PopShape};
 use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
@@ -26,34 +27,34 @@ use crate::types::longdouble;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("blpop", -3, Run::Session(blpop))
-        .flags(&["write", "noscript", "blocking"])
+        .flags(&[WRITE, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("brpop", -3, Run::Session(brpop))
-        .flags(&["write", "noscript", "blocking"])
+        .flags(&[WRITE, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("blmove", 6, Run::Session(blmove))
-        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .flags(&[WRITE, DENYOOM, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, 2, 1)),
     Command::new("brpoplpush", 4, Run::Session(brpoplpush))
-        .flags(&["write", "denyoom", "noscript", "blocking"])
+        .flags(&[WRITE, DENYOOM, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, 2, 1)),
     Command::new("blmpop", -5, Run::Session(blmpop))
-        .flags(&["write", "blocking", "movablekeys"])
+        .flags(&[WRITE, BLOCKING, MOVABLEKEYS])
         .acl(&["@write", "@list", "@slow", "@blocking"]),
     Command::new("bzpopmin", -3, Run::Session(bzpopmin))
-        .flags(&["write", "noscript", "blocking", "fast"])
+        .flags(&[WRITE, NOSCRIPT, BLOCKING, FAST])
         .acl(&["@write", "@sortedset", "@fast", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("bzpopmax", -3, Run::Session(bzpopmax))
-        .flags(&["write", "noscript", "blocking", "fast"])
+        .flags(&[WRITE, NOSCRIPT, BLOCKING, FAST])
         .acl(&["@write", "@sortedset", "@fast", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("bzmpop", -5, Run::Session(bzmpop))
-        .flags(&["write", "blocking", "movablekeys"])
+        .flags(&[WRITE, BLOCKING, MOVABLEKEYS])
         .acl(&["@write", "@sortedset", "@slow", "@blocking"]),
 ];
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::{is, parse_int, ArgCursor};
+use super::flags::*;
 use super::keyspace::db_index;
 use super::{boxed, Args, CmdError, Command, Run, SessionFuture};
 use crate::db::now_ms;
@@ -17,53 +18,25 @@ use crate::shard::blocking::Delivery;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
-        .flags(&["fast"])
+        .flags(&[FAST])
         .acl(&["@fast", "@connection"]),
     Command::new("echo", 2, Run::Session(echo))
-        .flags(&["loading", "stale", "fast"])
+        .flags(&[LOADING, STALE, FAST])
         .acl(&["@fast", "@connection"]),
     Command::new("hello", -1, Run::Session(hello))
-        .flags(&[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy",
-        ])
+        .flags(&[NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY])
         .acl(&["@fast", "@connection"]),
     Command::new("auth", -2, Run::Session(auth))
-        .flags(&[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy",
-        ])
+        .flags(&[NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY])
         .acl(&["@fast", "@connection"]),
     Command::new("select", 2, Run::Session(select))
-        .flags(&["loading", "stale", "fast"])
+        .flags(&[LOADING, STALE, FAST])
         .acl(&["@fast", "@connection"]),
     Command::new("quit", -1, Run::Session(quit))
-        .flags(&[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy",
-        ])
+        .flags(&[NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY])
         .acl(&["@fast", "@connection"]),
     Command::new("reset", 1, Run::Session(reset))
-        .flags(&[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy",
-        ])
+        .flags(&[NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY])
         .acl(&["@fast", "@connection"]),
     Command::new("client", -2, Run::Session(ping))
         .acl(&["@slow"])
@@ -72,49 +45,49 @@ pub static COMMANDS: &[Command] = &[
 
 static CLIENT_SUBCOMMANDS: &[Command] = &[
     Command::new("client|id", 2, Run::Session(client_id))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|setname", 3, Run::Session(client_setname))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|getname", 2, Run::Session(client_getname))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|list", -2, Run::Session(client_list))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|info", 2, Run::Session(client_info))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|kill", -3, Run::Session(client_kill))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|unblock", -3, Run::Session(client_unblock))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|pause", -3, Run::Session(client_pause))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|unpause", 2, Run::Session(client_unpause))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|reply", 3, Run::Session(client_reply))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|no-evict", 3, Run::Session(client_no_evict))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
     Command::new("client|getredir", 2, Run::Session(client_getredir))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|trackinginfo", 2, Run::Session(client_trackinginfo))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|caching", 3, Run::Session(client_caching))
-        .flags(&["noscript", "loading", "stale"])
+        .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("client|help", 2, Run::Session(client_help))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
 ];
 

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::args::parse_int;
+use super::flags::*;
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{lru_clock, Entry};
 use crate::rdb;
@@ -11,11 +12,11 @@ use crate::resp::Frame;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("dump", 2, Run::Keyed(dump))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(one_key()),
     Command::new("restore", -4, Run::Keyed(restore))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
         .keys(one_key()),
 ];

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
+use super::flags::*;
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, Entry, KeyStats, Value};
 use crate::resp::Frame;
@@ -17,67 +18,67 @@ use crate::types::numfmt::parse_i64_strict;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("hset", -4, Run::Keyed(hset))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hmset", -4, Run::Keyed(hmset))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hsetnx", 4, Run::Keyed(hsetnx))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hget", 3, Run::Keyed(hget))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hmget", -3, Run::Keyed(hmget))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hdel", -3, Run::Keyed(hdel))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hexists", 3, Run::Keyed(hexists))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hlen", 2, Run::Keyed(hlen))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hstrlen", 3, Run::Keyed(hstrlen))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hkeys", 2, Run::Keyed(hkeys))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
     Command::new("hvals", 2, Run::Keyed(hvals))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
     Command::new("hgetall", 2, Run::Keyed(hgetall))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
     Command::new("hincrby", 4, Run::Keyed(hincrby))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hincrbyfloat", 4, Run::Keyed(hincrbyfloat))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hrandfield", -2, Run::Keyed(hrandfield))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
     Command::new("hscan", -3, Run::Keyed(hscan))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
 ];

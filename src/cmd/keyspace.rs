@@ -8,6 +8,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::args::{parse_c_int, parse_int, ArgCursor};
+use super::flags::*;
 use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
@@ -21,85 +22,85 @@ use crate::types::glob::glob_match;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, Run::Spread(del, Merge::Sum))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("unlink", -2, Run::Spread(del, Merge::Sum))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(keys(1, -1, 1)),
     Command::new("exists", -2, Run::Spread(exists, Merge::Sum))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(keys(1, -1, 1)),
     Command::new("touch", -2, Run::Spread(touch, Merge::Sum))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(keys(1, -1, 1)),
     Command::new("type", 2, Run::Keyed(type_))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("expire", -3, Run::Keyed(expire))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("pexpire", -3, Run::Keyed(pexpire))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("expireat", -3, Run::Keyed(expireat))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("pexpireat", -3, Run::Keyed(pexpireat))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("ttl", 2, Run::Keyed(ttl))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("pttl", 2, Run::Keyed(pttl))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("expiretime", 2, Run::Keyed(expiretime))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("pexpiretime", 2, Run::Keyed(pexpiretime))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("persist", 2, Run::Keyed(persist))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("rename", 3, Run::Keyed(rename))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("renamenx", 3, Run::Keyed(renamenx))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(keys(1, 2, 1)),
     Command::new("copy", -3, Run::Session(copy))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("move", 3, Run::Keyed(move_))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("keys", 2, Run::Session(keys_cmd))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow", "@dangerous"]),
     Command::new("scan", -2, Run::Session(scan))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"]),
     Command::new("randomkey", 1, Run::Session(randomkey))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"]),
     Command::new("object", -2, Run::Keyed(object_help))
         .acl(&["@slow"])
@@ -108,23 +109,23 @@ pub static COMMANDS: &[Command] = &[
 
 static OBJECT_SUBCOMMANDS: &[Command] = &[
     Command::new("object|encoding", 3, Run::Keyed(object_encoding))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1)),
     Command::new("object|freq", 3, Run::Keyed(object_freq))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1)),
     Command::new("object|idletime", 3, Run::Keyed(object_idletime))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1)),
     Command::new("object|refcount", 3, Run::Keyed(object_refcount))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(keys(2, 2, 1)),
     Command::new("object|help", 2, Run::Keyed(object_help))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@keyspace", "@slow"]),
 ];
 

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int};
+use super::flags::*;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
@@ -15,71 +16,71 @@ use crate::types::list::{Elem, End, List};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("lpush", -3, Run::Keyed(lpush))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpush", -3, Run::Keyed(rpush))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("lpushx", -3, Run::Keyed(lpushx))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpushx", -3, Run::Keyed(rpushx))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("lpop", -2, Run::Keyed(lpop))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpop", -2, Run::Keyed(rpop))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("llen", 2, Run::Keyed(llen))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@list", "@fast"])
         .keys(one_key()),
     Command::new("lrange", 4, Run::Keyed(lrange))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lindex", 3, Run::Keyed(lindex))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lset", 4, Run::Keyed(lset))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("linsert", 5, Run::Keyed(linsert))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lrem", 4, Run::Keyed(lrem))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("ltrim", 4, Run::Keyed(ltrim))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lpos", -3, Run::Keyed(lpos))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lmove", 5, Run::Keyed(lmove))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("rpoplpush", 3, Run::Keyed(rpoplpush))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("lmpop", -4, Run::Keyed(lmpop))
-        .flags(&["write", "movablekeys"])
+        .flags(&[WRITE, MOVABLEKEYS])
         .acl(&["@write", "@list", "@slow"]),
 ];
 

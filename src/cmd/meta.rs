@@ -41,8 +41,8 @@ pub struct Reference {
 /// One key spec: where to start looking for keys, how to find them from there, and what the
 /// command does to them.
 pub struct Spec {
-    /// The access flags as Redis lists them (`RW`, `access`, ...), for GETKEYSANDFLAGS.
-    pub flags: Frame,
+    /// What the command does to the keys this spec finds (`RW`, `access`, ...).
+    pub access: super::Access,
     /// Arguments that look like keys but are not (SPUBLISH's channel).
     pub not_key: bool,
     /// Some keys cannot be found by the spec alone (MIGRATE's KEYS list).
@@ -205,11 +205,15 @@ fn parse_spec(spec: &Frame) -> Spec {
         },
         _ => Find::Unknown,
     };
+    let access = match &flags {
+        Frame::Set(fs) => super::Access::parse(fs.iter().map(text)),
+        _ => super::Access::default(),
+    };
     Spec {
         not_key: has("not_key"),
         incomplete: has("incomplete"),
         variable_flags: has("variable_flags"),
-        flags,
+        access,
         begin,
         find,
     }

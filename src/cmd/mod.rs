@@ -20,6 +20,7 @@ pub mod blocking;
 pub mod connection;
 pub mod dump;
 pub mod error;
+pub mod flags;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
@@ -42,6 +43,7 @@ use crate::net::session::Session;
 use crate::resp::Frame;
 pub use args::ArgCursor;
 pub use error::{CmdError, CmdResult};
+pub use flags::{Access, Flags};
 
 pub type Args = Vec<Bytes>;
 
@@ -117,7 +119,7 @@ pub struct Command {
     pub name: &'static str,
     /// Positive: exact argument count including the name; negative: at least that many.
     pub arity: i32,
-    pub flags: &'static [&'static str],
+    pub flags: Flags,
     pub acl: &'static [&'static str],
     pub keys: KeySpec,
     pub run: Run,
@@ -136,8 +138,9 @@ pub struct Command {
 }
 
 impl Command {
+    #[inline]
     pub fn is_write(&self) -> bool {
-        self.flags.contains(&"write")
+        self.flags.has(flags::WRITE)
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
@@ -150,7 +153,7 @@ impl Command {
     /// and then the command's own finder. Positions a malformed command cannot give are left
     /// out; the handler then reports the error.
     pub fn key_positions(&self, args: &[Bytes]) -> KeyPositions {
-        if self.flags.contains(&"movablekeys") {
+        if self.flags.has(flags::MOVABLEKEYS) {
             let by_specs = meta::reference(self.name)
                 .and_then(|r| meta::keys_by_specs(&r.specs, args))
                 .map(|keys| keys.into_iter().map(|(i, _)| i).collect::<Vec<_>>());
@@ -175,6 +178,38 @@ impl Command {
             (last.max(0) as usize + 1).min(argc)
         };
         KeyPositions::Range((first..end.max(first)).step_by(step))
+    }
+
+    /// Every key argument with what the command does to it, as COMMAND GETKEYSANDFLAGS
+    /// reports it: by Redis's key specs, by the command's own finder where the specs cannot
+    /// say (flags that depend on other arguments, keys found only by parsing), and for a
+    /// command Redis does not have, by the row (RW for a write, RO otherwise). The transaction
+    /// layer reads it to lend, fetch, write back and log only what a command touches.
+    pub fn key_access(&self, args: &[Bytes]) -> Vec<(usize, Access)> {
+        let reference = meta::reference(self.name);
+        let specs = reference.map_or(&[][..], |r| &r.specs[..]);
+        let has_specs = specs.iter().any(|s| !s.not_key);
+        let variable_flags = specs.iter().any(|s| s.variable_flags);
+        if has_specs && !(variable_flags && self.getkeys.is_some()) {
+            if let Some(keys) = meta::keys_by_specs(specs, args) {
+                return keys.into_iter().map(|(i, spec)| (i, spec.access)).collect();
+            }
+        }
+        if let Some(f) = self.getkeys {
+            return f(args)
+                .into_iter()
+                .map(|(i, names)| (i, Access::parse(names.iter().copied())))
+                .collect();
+        }
+        if reference.is_some() {
+            return Vec::new();
+        }
+        let access = if self.is_write() {
+            Access::RW
+        } else {
+            Access::RO
+        };
+        self.key_positions(args).map(|i| (i, access)).collect()
     }
 
     /// One shard's part of a `Spread` command: the arguments before the first key, then each
@@ -355,7 +390,7 @@ impl Command {
         Command {
             name,
             arity,
-            flags: &[],
+            flags: Flags::NONE,
             acl: &[],
             keys: NO_KEYS,
             run,
@@ -368,8 +403,8 @@ impl Command {
         }
     }
 
-    pub const fn flags(mut self, flags: &'static [&'static str]) -> Command {
-        self.flags = flags;
+    pub const fn flags(mut self, flags: &[Flags]) -> Command {
+        self.flags = Flags::of(flags);
         self
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::{is, parse_c_int, parse_int, ArgCursor};
+use super::flags::*;
 use super::keyspace::in_range;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::db::{now_ms, Value};
@@ -18,54 +19,47 @@ use crate::slot::key_slot;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("dbsize", 1, Run::Session(dbsize))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"]),
     Command::new("flushdb", -1, Run::Session(flushdb))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("flushall", -1, Run::Session(flushall))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("swapdb", 3, Run::Session(swapdb))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast", "@dangerous"]),
     Command::new("time", 1, Run::Session(time))
-        .flags(&["loading", "stale", "fast"])
+        .flags(&[LOADING, STALE, FAST])
         .acl(&["@fast"]),
     Command::new("info", -1, Run::Session(info))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@dangerous"]),
     Command::new("shutdown", -1, Run::Session(shutdown))
-        .flags(&[
-            "admin",
-            "noscript",
-            "loading",
-            "stale",
-            "no_multi",
-            "allow_busy",
-        ])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("save", 1, Run::Session(save))
-        .flags(&["admin", "noscript", "no_async_loading", "no_multi"])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("bgsave", -1, Run::Session(bgsave))
-        .flags(&["admin", "noscript", "no_async_loading"])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("bgrewriteaof", 1, Run::Session(bgrewriteaof))
-        .flags(&["admin", "noscript", "no_async_loading"])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("lastsave", 1, Run::Session(lastsave))
-        .flags(&["loading", "stale", "fast"])
+        .flags(&[LOADING, STALE, FAST])
         .acl(&["@admin", "@fast", "@dangerous"]),
     Command::new("command", -1, Run::Session(command_all))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"])
         .subs(COMMAND_SUBCOMMANDS),
     Command::new("config", -2, Run::Session(command_all))
         .acl(&["@slow"])
         .subs(CONFIG_SUBCOMMANDS),
     Command::new("debug", -2, Run::Session(debug))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("cluster", -2, Run::Session(command_all))
         .acl(&["@slow"])
@@ -74,48 +68,48 @@ pub static COMMANDS: &[Command] = &[
 
 static COMMAND_SUBCOMMANDS: &[Command] = &[
     Command::new("command|count", 2, Run::Session(command_count))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("command|info", -2, Run::Session(command_info))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("command|docs", -2, Run::Session(command_docs))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("command|getkeys", -4, Run::Session(command_getkeys))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new(
         "command|getkeysandflags",
         -4,
         Run::Session(command_getkeysandflags),
     )
-    .flags(&["loading", "stale"])
+    .flags(&[LOADING, STALE])
     .acl(&["@slow", "@connection"]),
     Command::new("command|list", -2, Run::Session(command_list))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
     Command::new("command|help", 2, Run::Session(command_help))
-        .flags(&["loading", "stale"])
+        .flags(&[LOADING, STALE])
         .acl(&["@slow", "@connection"]),
 ];
 
 static CONFIG_SUBCOMMANDS: &[Command] = &[
     Command::new("config|get", -3, Run::Session(config_get))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("config|set", -4, Run::Session(config_set))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("config|resetstat", 2, Run::Session(config_resetstat))
-        .flags(&["admin", "noscript", "loading", "stale"])
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous"]),
 ];
 
 static CLUSTER_SUBCOMMANDS: &[Command] =
     &[
         Command::new("cluster|keyslot", 3, Run::Session(cluster_keyslot))
-            .flags(&["stale"])
+            .flags(&[STALE])
             .acl(&["@slow"]),
     ];
 
@@ -844,7 +838,7 @@ fn command_entry(cmd: &'static Command) -> Frame {
     Frame::Array(vec![
         Frame::bulk_str(cmd.name),
         Frame::Integer(cmd.arity as i64),
-        set(cmd.flags),
+        set(&cmd.flags.names().collect::<Vec<_>>()),
         Frame::Integer(cmd.keys.first as i64),
         Frame::Integer(cmd.keys.last as i64),
         Frame::Integer(cmd.keys.step as i64),
@@ -1034,37 +1028,9 @@ fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
     if !cmd.arity_ok(target.len()) {
         return Frame::error("ERR Invalid number of arguments specified for command");
     }
-    // Specs whose flags depend on other arguments are the command's finder's to read; without
-    // a finder, the specs' declared flags are the best answer there is.
-    let variable_flags = specs.iter().any(|s| s.variable_flags);
-    let by_specs = (has_specs && !(variable_flags && cmd.getkeys.is_some()))
-        .then(|| meta::keys_by_specs(specs, target))
-        .flatten()
-        .map(|keys| {
-            keys.into_iter()
-                .map(|(i, spec)| (i, spec.flags.clone()))
-                .collect::<Vec<_>>()
-        });
-    let keys = match (by_specs, cmd.getkeys) {
-        (Some(keys), _) => keys,
-        (None, Some(f)) => f(target)
-            .into_iter()
-            .map(|(i, flags)| {
-                (
-                    i,
-                    Frame::Set(flags.iter().map(|f| Frame::simple(f)).collect()),
-                )
-            })
-            .collect(),
-        // Tessera's own commands: the row's positions, without flags.
-        (None, None) if reference.is_none() => cmd
-            .key_positions(target)
-            .map(|i| (i, Frame::Set(Vec::new())))
-            .collect(),
-        (None, None) => Vec::new(),
-    };
+    let keys = cmd.key_access(target);
     if keys.is_empty() {
-        return if cmd.flags.contains(&"no_mandatory_keys") {
+        return if cmd.flags.has(NO_MANDATORY_KEYS) {
             Frame::Array(Vec::new())
         } else {
             Frame::error("ERR Invalid arguments specified for command")
@@ -1072,10 +1038,11 @@ fn getkeys_generic(target: &[Bytes], with_flags: bool) -> Frame {
     }
     Frame::Array(
         keys.into_iter()
-            .map(|(i, flags)| {
+            .map(|(i, access)| {
                 let key = Frame::Bulk(target[i].clone());
                 if with_flags {
-                    Frame::Array(vec![key, flags])
+                    let flags = access.names().map(Frame::simple).collect();
+                    Frame::Array(vec![key, Frame::Set(flags)])
                 } else {
                     key
                 }

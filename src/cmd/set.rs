@@ -10,6 +10,7 @@ use bytes::Bytes;
 use rand::seq::index::sample;
 
 use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
+use super::flags::*;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run, NO_KEYS};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
@@ -17,71 +18,71 @@ use crate::types::set::{Member, Set};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sadd", -3, Run::Keyed(sadd))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
     Command::new("srem", -3, Run::Keyed(srem))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
     Command::new("sismember", 3, Run::Keyed(sismember))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@set", "@fast"])
         .keys(one_key()),
     Command::new("smismember", -3, Run::Keyed(smismember))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@set", "@fast"])
         .keys(one_key()),
     Command::new("scard", 2, Run::Keyed(scard))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@set", "@fast"])
         .keys(one_key()),
     Command::new("smembers", 2, Run::Keyed(smembers))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(one_key()),
     Command::new("srandmember", -2, Run::Keyed(srandmember))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(one_key()),
     Command::new("spop", -2, Run::Keyed(spop))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
     Command::new("smove", 4, Run::Keyed(smove))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(keys(1, 2, 1)),
     Command::new("sinter", -2, Run::Keyed(sinter))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sintercard", -3, Run::Keyed(sintercard))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(&["@read", "@set", "@slow"])
         .keys(NO_KEYS),
     Command::new("sinterstore", -3, Run::Keyed(sinterstore))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sunion", -2, Run::Keyed(sunion))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sunionstore", -3, Run::Keyed(sunionstore))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sdiff", -2, Run::Keyed(sdiff))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sdiffstore", -3, Run::Keyed(sdiffstore))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sscan", -3, Run::Keyed(sscan))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@set", "@slow"])
         .keys(one_key()),
 ];

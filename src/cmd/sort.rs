@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 
 use super::args::{is, parse_int};
+use super::flags::*;
 use super::{boxed, Args, CmdError, CmdResult, Command, Ctx, Run, SessionFuture};
 use crate::db::{Db, KeyStats, Value};
 use crate::net::dispatch::{run_keyed, run_with_keys};
@@ -24,7 +25,7 @@ use crate::types::numfmt::parse_f64_strict;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sort", -2, Run::Session(sort))
-        .flags(&["write", "denyoom", "movablekeys"])
+        .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(&[
             "@write",
             "@set",
@@ -36,7 +37,7 @@ pub static COMMANDS: &[Command] = &[
         .keys(super::one_key())
         .getkeys(sort_keys),
     Command::new("sort_ro", -2, Run::Session(sort_ro))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(&[
             "@read",
             "@set",

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int, ArgCursor};
+use super::flags::*;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
 use crate::db::{Db, Entry, KeyStats, StrValue, Value};
 use crate::resp::Frame;
@@ -16,88 +17,88 @@ const MAX_STRING: usize = 512 * 1024 * 1024;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("get", 2, Run::Keyed(get))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@string", "@fast"])
         .keys(one_key()),
     Command::new("set", -3, Run::Keyed(set))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
         .getkeys(set_keys),
     Command::new("setnx", 3, Run::Keyed(setnx))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("setex", 4, Run::Keyed(setex))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
     Command::new("psetex", 4, Run::Keyed(psetex))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
     Command::new("getset", 3, Run::Keyed(getset))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getex", -2, Run::Keyed(getex))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getdel", 2, Run::Keyed(getdel))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("mget", -2, Run::Spread(mget, Merge::PerKey))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@string", "@fast"])
         .keys(keys(1, -1, 1)),
     Command::new("mset", -3, Run::Spread(mset, Merge::Ok))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(keys(1, -1, 2)),
     Command::new("msetnx", -3, Run::Keyed(msetnx))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(keys(1, -1, 2)),
     Command::new("incr", 2, Run::Keyed(incr))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("decr", 2, Run::Keyed(decr))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("incrby", 3, Run::Keyed(incrby))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("decrby", 3, Run::Keyed(decrby))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("incrbyfloat", 3, Run::Keyed(incrbyfloat))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("append", 3, Run::Keyed(append))
-        .flags(&["write", "denyoom", "fast"])
+        .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("strlen", 2, Run::Keyed(strlen))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(&["@read", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getrange", 4, Run::Keyed(getrange))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@string", "@slow"])
         .keys(one_key()),
     Command::new("substr", 4, Run::Keyed(getrange))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(&["@read", "@string", "@slow"])
         .keys(one_key()),
     Command::new("setrange", 4, Run::Keyed(setrange))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
 ];

@@ -15,12 +15,13 @@ use std::os::raw::c_char;
 use bytes::Bytes;
 
 use super::args::{is_cstr, parse_float, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
+use super::flags::*;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
 use crate::types::zset::{cmp_entry, Change, Limits, ZSet};
 
-const W_FAST: &[&str] = &["write", "denyoom", "fast"];
+const W_FAST: &[Flags] = &[WRITE, DENYOOM, FAST];
 const ACL_W_FAST: &[&str] = &["@write", "@sortedset", "@fast"];
 const ACL_R_FAST: &[&str] = &["@read", "@sortedset", "@fast"];
 const ACL_R_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
@@ -37,123 +38,123 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zrem", -3, Run::Keyed(zrem))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zcard", 2, Run::Keyed(zcard))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zcount", 4, Run::Keyed(zcount))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zlexcount", 4, Run::Keyed(zlexcount))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zscore", 3, Run::Keyed(zscore))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zmscore", -3, Run::Keyed(zmscore))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zrank", 3, Run::Keyed(zrank))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zrevrank", 3, Run::Keyed(zrevrank))
-        .flags(&["readonly", "fast"])
+        .flags(&[READONLY, FAST])
         .acl(ACL_R_FAST)
         .keys(one_key()),
     Command::new("zrange", -4, Run::Keyed(zrange))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrangestore", -5, Run::Keyed(zrangestore))
-        .flags(&["write", "denyoom"])
+        .flags(&[WRITE, DENYOOM])
         .acl(ACL_W_SLOW)
         .keys(keys(1, 2, 1)),
     Command::new("zrangebyscore", -4, Run::Keyed(zrangebyscore))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrevrangebyscore", -4, Run::Keyed(zrevrangebyscore))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrangebylex", -4, Run::Keyed(zrangebylex))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrevrangebylex", -4, Run::Keyed(zrevrangebylex))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrevrange", -4, Run::Keyed(zrevrange))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zremrangebyrank", 4, Run::Keyed(zremrangebyrank))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zremrangebyscore", 4, Run::Keyed(zremrangebyscore))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zremrangebylex", 4, Run::Keyed(zremrangebylex))
-        .flags(&["write"])
+        .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zpopmin", -2, Run::Keyed(zpopmin))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zpopmax", -2, Run::Keyed(zpopmax))
-        .flags(&["write", "fast"])
+        .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zmpop", -4, Run::Keyed(zmpop))
-        .flags(&["write", "movablekeys"])
+        .flags(&[WRITE, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zrandmember", -2, Run::Keyed(zrandmember))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zunion", -3, Run::Keyed(zunion))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zunionstore", -4, Run::Keyed(zunionstore))
-        .flags(&["write", "denyoom", "movablekeys"])
+        .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zinter", -3, Run::Keyed(zinter))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zinterstore", -4, Run::Keyed(zinterstore))
-        .flags(&["write", "denyoom", "movablekeys"])
+        .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zintercard", -3, Run::Keyed(zintercard))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zdiff", -3, Run::Keyed(zdiff))
-        .flags(&["readonly", "movablekeys"])
+        .flags(&[READONLY, MOVABLEKEYS])
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zdiffstore", -4, Run::Keyed(zdiffstore))
-        .flags(&["write", "denyoom", "movablekeys"])
+        .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zscan", -3, Run::Keyed(zscan))
-        .flags(&["readonly"])
+        .flags(&[READONLY])
         .acl(ACL_R_SLOW)
         .keys(one_key()),
 ];

@@ -60,7 +60,7 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
             return Frame::error(refusal);
         }
     }
-    if cmd.flags.contains(&"denyoom") {
+    if cmd.flags.has(cmd::flags::DENYOOM) {
         if let Err(oom) = s.node.make_room().await {
             return oom;
         }
