@@ -56,6 +56,13 @@ impl AofLog {
         );
     }
 
+    /// Appends the records of `other`, a log of its own (a transaction's part), which starts
+    /// with its own SELECT; the next record here must SELECT again.
+    pub fn append(&mut self, other: AofLog) {
+        self.buf.extend_from_slice(&other.buf);
+        self.db = None;
+    }
+
     /// Bytes appended since creation (monotonic): the writer fsyncs "up to position P", and a
     /// client's write is acknowledged once the position after its command is durable.
     pub fn position(&self) -> u64 {

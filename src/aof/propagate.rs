@@ -38,9 +38,10 @@
 //! | FLUSHDB, FLUSHALL, SWAPDB | as is (the loader handles them) |
 //! | everything else (APPEND, SETRANGE, INCR*, DECR*, MSET, SETBIT, BITFIELD, BITOP, RENAME, LPUSH, RPUSH, LSET, LTRIM, *STORE, ZADD, ZINCRBY, HSET, HMSET, HINCRBY...) | as is: deterministic given the data |
 //!
-//! Multi-key commands whose keys span shards run on a gathered copy (see
-//! [`crate::shard::tx`]); the runtime logs them with [`restate`] of every key written back, on
-//! each key's shard, bracketed with `TESSERA.TX` when more than one shard is written.
+//! Multi-key commands whose keys span shards run on their keys lent to one shard (see
+//! [`crate::shard::tx`]); [`records_by_shard`] routes their records to the shards that own
+//! the keys, splitting moves into their two halves, and the transaction brackets each shard's
+//! part with `TESSERA.TX`.
 //! Two more records the runtime must write, that no command's reply shows: a `DEL key` for
 //! every key expired (lazily or by the active cycle) or evicted, as Redis does, since the
 //! loader expires nothing and a later command must not find the old value.
@@ -557,6 +558,103 @@ fn copy_target(db: usize, args: &[Bytes]) -> usize {
         i += 1;
     }
     target
+}
+
+/// A command's records when its keys live on several shards, each on the shard that must log
+/// it (replaying a shard's file sees only that shard's keys). `owner` names a key's shard;
+/// `now_holds` is what a written key holds after the command (for [`restate`]). Returns
+/// `(shard, db, record)` in order.
+///
+/// The records are [`propagate`]'s, routed by their keys. A record whose keys still span
+/// shards is split where the effect is simple (LMOVE and RPOPLPUSH pop on one side and push
+/// the moved element on the other, SMOVE removes and adds the member), so a move costs the
+/// same whatever the lists' lengths; any other is logged as the resulting values of the keys
+/// it writes.
+pub fn records_by_shard(
+    name: &str,
+    db: usize,
+    args: &[Bytes],
+    reply: &Frame,
+    now: u64,
+    owner: impl Fn(&[u8]) -> usize,
+    now_holds: impl Fn(usize, &[u8]) -> Option<Entry>,
+) -> Vec<(usize, usize, Vec<Bytes>)> {
+    let mut out = Vec::new();
+    let commands = match propagate(name, db, args, reply, now) {
+        Propagation::Nothing => return out,
+        Propagation::AsIs => vec![args.to_vec()],
+        Propagation::Rewritten(commands) => commands,
+        Propagation::Restate(keys) => {
+            for (db, key) in keys {
+                let shard = owner(&key);
+                for rec in restate(&key, now_holds(db, &key).as_ref()) {
+                    out.push((shard, db, rec));
+                }
+            }
+            return out;
+        }
+    };
+    let table = Table::get();
+    for rec in commands {
+        let Some(cmd) = table.lookup(&rec[0]) else {
+            continue;
+        };
+        let mut shards = cmd.key_positions(&rec).map(|p| owner(&rec[p]));
+        let first = shards.next();
+        if shards.all(|s| Some(s) == first) {
+            // Every key on one shard (or none: it goes with the first key's, if any).
+            out.push((first.unwrap_or(0), db, rec));
+            continue;
+        }
+        if let Some(parts) = split_move(&rec, reply) {
+            out.extend(parts.into_iter().map(|r| (owner(&r[1]), db, r)));
+            continue;
+        }
+        for (p, access) in cmd.key_access(&rec) {
+            if access.writes() {
+                let key = &rec[p];
+                for r in restate(key, now_holds(db, key).as_ref()) {
+                    out.push((owner(key), db, r));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// LMOVE, RPOPLPUSH and SMOVE as their two one-key halves: what the source lost and what the
+/// destination gained (the moved element is the reply).
+fn split_move(rec: &[Bytes], reply: &Frame) -> Option<Vec<Vec<Bytes>>> {
+    let b = Bytes::from_static;
+    let name = rec[0].to_ascii_lowercase();
+    match (name.as_slice(), reply) {
+        (b"lmove", Frame::Bulk(elem)) if rec.len() == 5 => {
+            let left = |a: &Bytes| a.eq_ignore_ascii_case(b"left");
+            let pop = if left(&rec[3]) {
+                b(b"LPOP")
+            } else {
+                b(b"RPOP")
+            };
+            let push = if left(&rec[4]) {
+                b(b"LPUSH")
+            } else {
+                b(b"RPUSH")
+            };
+            Some(vec![
+                vec![pop, rec[1].clone()],
+                vec![push, rec[2].clone(), elem.clone()],
+            ])
+        }
+        (b"rpoplpush", Frame::Bulk(elem)) if rec.len() == 3 => Some(vec![
+            vec![b(b"RPOP"), rec[1].clone()],
+            vec![b(b"LPUSH"), rec[2].clone(), elem.clone()],
+        ]),
+        (b"smove", Frame::Integer(1)) if rec.len() == 4 => Some(vec![
+            vec![b(b"SREM"), rec[1].clone(), rec[3].clone()],
+            vec![b(b"SADD"), rec[2].clone(), rec[3].clone()],
+        ]),
+        _ => None,
+    }
 }
 
 /// Records that make `key` hold exactly `entry` (or not exist), whatever it held before: for

@@ -15,7 +15,7 @@ use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
 use super::zset::{self, PopShape};
 use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
 use crate::db::now_ms;
-use crate::net::dispatch::run_keyed;
+use crate::net::dispatch::{run_keyed, run_where};
 use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::blocking::{self, BlockState, Delivery, Registration, ServeFn, Waiter};
@@ -287,8 +287,28 @@ impl Drop for Registered {
     }
 }
 
+/// A cross-shard move claimed for this client: the source's other waiters wait until it is
+/// dropped (the move done, or abandoned because the client left), then get their look.
+struct MoveClaim {
+    node: std::rc::Rc<Node>,
+    shard: usize,
+    db: usize,
+    key: Bytes,
+}
+
+impl Drop for MoveClaim {
+    fn drop(&mut self) {
+        let (db, key) = (self.db, std::mem::take(&mut self.key));
+        self.node
+            .post(self.shard, move |data| data.ks.dbs[db].mark_ready(&key));
+    }
+}
+
 /// Runs a blocking command to its reply.
 pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
+    if s.tx.is_some() {
+        return serve_now(s, &args, &block).await;
+    }
     let args = Arc::new(args);
     // One deadline for the whole command, however many times a cross-shard move retries.
     let deadline = (block.timeout_ms > 0)
@@ -299,20 +319,14 @@ pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
             Outcome::Retry { shard, db, key } => {
                 // Claimed for a move across shards: do it atomically through the
                 // transaction layer, then let the source's next waiter have a look.
-                let (_, lmove) = block.moves.as_ref().expect("only moves retry");
-                let cmd = Table::get()
-                    .lookup(&lmove[0])
-                    .expect("the move's command exists");
-                let super::Run::Keyed(f) = cmd.run else {
-                    unreachable!("LMOVE is a keyed command")
+                let claim = MoveClaim {
+                    node: s.node.clone(),
+                    shard,
+                    db,
+                    key,
                 };
-                let reply = run_keyed(&s.node, s.db, cmd, f, None, lmove.clone()).await;
-                let _ = s
-                    .node
-                    .run_on(shard, Vec::new(), move |data: &mut ShardData| {
-                        data.ks.dbs[db].mark_ready(&key)
-                    })
-                    .await;
+                let reply = run_move(s, &block).await;
+                drop(claim);
                 if !matches!(reply, Frame::Null) {
                     return reply;
                 }
@@ -320,6 +334,74 @@ pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
             }
         }
     }
+}
+
+/// Runs a blocking move's non-blocking form (LMOVE) through the transaction layer.
+async fn run_move(s: &mut Session, block: &Block) -> Frame {
+    let (_, lmove) = block.moves.as_ref().expect("only moves retry");
+    let cmd = Table::get()
+        .lookup(&lmove[0])
+        .expect("the move's command exists");
+    let super::Run::Keyed(f) = cmd.run else {
+        unreachable!("LMOVE is a keyed command")
+    };
+    run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, lmove.clone()).await
+}
+
+/// A blocking command inside EXEC behaves as its non-blocking form, as in Redis: served from
+/// the first of its keys that holds something, or the timeout's null reply at once.
+async fn serve_now(s: &mut Session, args: &Args, block: &Block) -> Frame {
+    let db = s.db;
+    let dest_owner = block
+        .moves
+        .as_ref()
+        .map(|(p, _)| key_owner(&args[*p], s.node.shards));
+    for &p in &block.keys {
+        let key = args[p].clone();
+        let shard = key_owner(&key, s.node.shards);
+        if dest_owner.is_some_and(|d| d != shard) {
+            // A move across shards: LMOVE's reply is a bulk, BLMOVE's timeout a null array.
+            return match run_move(s, block).await {
+                Frame::Null => Frame::NullArray,
+                reply => reply,
+            };
+        }
+        let (serve, wants, client_args) = (block.serve, block.wants, args.clone());
+        let served = run_where(&s.node, s.tx.as_ref(), shard, Vec::new(), move |data| {
+            let now = now_ms();
+            let (d, stats) = data.ks.db(db);
+            match d
+                .lookup_untouched(&key, now, stats)
+                .map(|e| e.value.type_name())
+            {
+                None => None,
+                Some(t) if t != wants => Some(Frame::from(CmdError::WrongType)),
+                Some(_) => {
+                    let mut ctx = Ctx {
+                        ks: &mut data.ks,
+                        db,
+                        now,
+                    };
+                    let reply = match serve(&mut ctx, &key, &client_args) {
+                        Ok(Some(reply)) => reply,
+                        Ok(None) => return None,
+                        Err(e) => e.into(),
+                    };
+                    if !reply.is_error() {
+                        data.aof
+                            .record_served(&mut data.ks, db, &client_args, &reply);
+                        blocking::touch_served(&mut data.ks, db, &key, &client_args);
+                    }
+                    Some(reply)
+                }
+            }
+        })
+        .await;
+        if let Some(reply) = served {
+            return reply;
+        }
+    }
+    Frame::NullArray
 }
 
 enum Outcome {
@@ -371,7 +453,7 @@ async fn block_once(
         if let Some(dst) = &waiter.also_writes {
             lock.push((db as u32, Blob::new(dst)));
         }
-        let (k, client_args) = (key.clone(), args.clone());
+        let (k, k2, client_args) = (key.clone(), key.clone(), args.clone());
         let outcome = node
             .run_on(shard, lock, move |data: &mut ShardData| {
                 let now = now_ms();
@@ -379,6 +461,9 @@ async fn block_once(
                 if let Registration::Served(reply) = &outcome {
                     data.aof
                         .record_served(&mut data.ks, db, &client_args, reply);
+                    if !reply.is_error() {
+                        blocking::touch_served(&mut data.ks, db, &k2, &client_args);
+                    }
                 }
                 outcome
             })

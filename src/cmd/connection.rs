@@ -237,6 +237,7 @@ fn quit(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 
 fn reset(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        crate::cmd::multi::end_multi(s);
         s.select(0);
         s.resp3 = false;
         s.info.resp.set(2);

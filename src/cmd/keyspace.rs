@@ -15,7 +15,8 @@ use super::{
 use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
 use crate::net::session::Session;
 use crate::resp::Frame;
-use crate::shard::tx::Tx;
+use crate::shard::tx::{Plan, Tx};
+use crate::shard::Node;
 use crate::slot::key_owner;
 use crate::types::blob::Blob;
 use crate::types::glob::glob_match;
@@ -349,6 +350,8 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .remove(&args[1])
         .expect("checked present above");
     ctx.ks.dbs[target].insert_entry(&args[1], entry);
+    // The source key is touched by the dispatcher; the target's is this command's own.
+    ctx.ks.dbs[target].touch(&args[1]);
     Ok(Frame::Integer(1))
 }
 
@@ -379,15 +382,38 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let node = s.node.clone();
         let (src_shard, dst_shard) = (key_owner(&src, node.shards), key_owner(&dst, node.shards));
         let db = s.db;
-        let tx = Tx::begin(
-            &node,
-            [
-                (src_shard, (db as u32, src.clone())),
-                (dst_shard, (target as u32, dst.clone())),
-            ],
-        )
-        .await;
+        let copy = Copy {
+            src: (src_shard, db, src),
+            dst: (dst_shard, target, dst),
+            replace,
+        };
+        if let Some(tx) = s.tx.clone() {
+            return copy.run(&tx).await;
+        }
+        let mut plan = Plan::new();
+        plan.key(src_shard, (db as u32, copy.src.2.clone()));
+        plan.key(dst_shard, (target as u32, copy.dst.2.clone()));
+        Node::detached(async move {
+            let tx = Tx::begin(&node, plan).await;
+            let reply = copy.run(&tx).await;
+            tx.finish().await;
+            reply
+        })
+        .await
+    })
+}
+
+/// A COPY's two keys, each as (shard, database, key), with the transaction holding both.
+struct Copy {
+    src: (usize, usize, Blob),
+    dst: (usize, usize, Blob),
+    replace: bool,
+}
+
+impl Copy {
+    async fn run(self, tx: &Tx) -> Frame {
         let now = now_ms();
+        let ((src_shard, db, src), (dst_shard, target, dst)) = (self.src, self.dst);
         let entry: Option<Entry> = tx
             .hop(src_shard, move |data| {
                 let (db, stats) = data.ks.db(db);
@@ -397,6 +423,7 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let Some(entry) = entry else {
             return Frame::Integer(0);
         };
+        let replace = self.replace;
         tx.hop(dst_shard, move |data| {
             let (db, stats) = data.ks.db(target);
             if db.contains(&dst, now, stats) && !replace {
@@ -405,12 +432,13 @@ fn copy(s: &mut Session, args: Args) -> SessionFuture<'_> {
             let mut entry = entry;
             entry.access = lru_clock();
             db.insert_entry(&dst, entry);
+            db.touch(&dst);
             // Logged as its result: the source may live in another shard's log.
             data.aof.record_keys(&mut data.ks, target, &[dst]);
             Frame::Integer(1)
         })
         .await
-    })
+    }
 }
 
 fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
@@ -419,7 +447,7 @@ fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let pattern = args[1].clone();
         let per_shard = s
             .node
-            .broadcast_atomic(move |data| {
+            .read_everywhere(s.tx.clone(), move |data| {
                 let now = now_ms();
                 let all = pattern.as_ref() == b"*";
                 data.ks.dbs[db]
@@ -436,8 +464,9 @@ fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
-/// SCAN's cursor: the low 8 bits name the shard, the rest is that shard's position cursor.
-const SHARD_BITS: u32 = 8;
+/// SCAN's cursor: the low bits name the shard (as many as the most shards a process can
+/// have), the rest is that shard's position cursor.
+use crate::shard::SHARD_BITS;
 
 fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {

@@ -25,6 +25,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod meta;
+pub mod multi;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -263,6 +264,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         server::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
+        multi::COMMANDS,
         zset::COMMANDS,
     ]
     .into_iter()

@@ -116,10 +116,9 @@ static CLUSTER_SUBCOMMANDS: &[Command] =
 fn dbsize(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let db = s.db;
-        let sizes = s
-            .node
-            .broadcast_atomic(move |data| data.ks.dbs[db].len())
-            .await;
+        // Counted without locks, like INFO keyspace: a multi-shard write in flight may be
+        // counted on some shards only. Inside EXEC every shard is held, so it is exact there.
+        let sizes = s.node.broadcast(move |data| data.ks.dbs[db].len()).await;
         Frame::Integer(sizes.into_iter().sum::<usize>() as i64)
     })
 }
@@ -141,7 +140,9 @@ fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
         }
         let db = s.db;
         s.node
-            .broadcast_write(db, args.to_vec(), move |data| drop(data.ks.dbs[db].clear()))
+            .write_everywhere(s.tx.clone(), db, args.to_vec(), move |data| {
+                drop(data.ks.dbs[db].clear())
+            })
             .await;
         Frame::ok()
     })
@@ -153,7 +154,7 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::Syntax.into();
         }
         s.node
-            .broadcast_write(s.db, args.to_vec(), |data| {
+            .write_everywhere(s.tx.clone(), s.db, args.to_vec(), |data| {
                 for db in data.ks.dbs.iter_mut() {
                     drop(db.clear());
                 }
@@ -177,7 +178,9 @@ fn swapdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return CmdError::DbIndexOutOfRange.into();
         };
         s.node
-            .broadcast_write(s.db, args.to_vec(), move |data| data.ks.swap_dbs(a, b))
+            .write_everywhere(s.tx.clone(), s.db, args.to_vec(), move |data| {
+                data.ks.swap_dbs(a, b)
+            })
             .await;
         Frame::ok()
     })

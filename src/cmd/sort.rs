@@ -16,7 +16,7 @@ use super::args::{is, parse_int};
 use super::flags::*;
 use super::{boxed, Args, CmdError, CmdResult, Command, Ctx, Run, SessionFuture};
 use crate::db::{Db, KeyStats, Value};
-use crate::net::dispatch::{run_keyed, run_with_keys};
+use crate::net::dispatch::{run_gathered, run_keyed, run_where};
 use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::slot::key_owner;
@@ -102,22 +102,22 @@ async fn run(s: &mut Session, args: Args, readonly: bool) -> Frame {
     };
     let patterns = opts.key_patterns();
     if patterns.is_empty() {
-        return run_keyed(&s.node, s.db, cmd, f, None, args).await;
+        return run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, args).await;
     }
     let db = s.db;
     loop {
         let source = args[1].clone();
-        let elements = s
-            .node
-            .run_on(
-                key_owner(&source, s.node.shards),
-                vec![(db as u32, crate::types::blob::Blob::new(&source))],
-                move |data| {
-                    let (d, stats) = data.ks.db(db);
-                    elements_of(d, stats, &source, crate::db::now_ms())
-                },
-            )
-            .await;
+        let elements = run_where(
+            &s.node,
+            s.tx.as_ref(),
+            key_owner(&source, s.node.shards),
+            vec![(db as u32, crate::types::blob::Blob::new(&source))],
+            move |data| {
+                let (d, stats) = data.ks.db(db);
+                elements_of(d, stats, &source, crate::db::now_ms())
+            },
+        )
+        .await;
         let elements = match elements {
             Ok(e) => e,
             Err(e) => return e.into(),
@@ -130,16 +130,26 @@ async fn run(s: &mut Session, args: Args, readonly: bool) -> Frame {
         let gathered = keys.clone();
         let (source, now) = (args[1].clone(), crate::db::now_ms());
         let patterns2 = patterns.clone();
-        let ran = run_with_keys(&s.node, db, &keys, f, args.clone(), !readonly, |scratch| {
-            let (d, stats) = scratch.db(db);
-            match elements_of(d, stats, &source, now) {
-                // The source changed since it was read: its elements may name other keys.
-                Ok(now_elements) => named_keys(&patterns2, &now_elements)
-                    .iter()
-                    .all(|k| gathered.binary_search(k).is_ok()),
-                Err(_) => true,
-            }
-        })
+        let within = s.tx.clone();
+        let ran = run_gathered(
+            &s.node,
+            within,
+            db,
+            keys,
+            cmd,
+            f,
+            args.clone(),
+            move |scratch| {
+                let (d, stats) = scratch.db(db);
+                match elements_of(d, stats, &source, now) {
+                    // The source changed since it was read: its elements may name other keys.
+                    Ok(now_elements) => named_keys(&patterns2, &now_elements)
+                        .iter()
+                        .all(|k| gathered.binary_search(k).is_ok()),
+                    Err(_) => true,
+                }
+            },
+        )
         .await;
         if let Some(reply) = ran {
             return reply;

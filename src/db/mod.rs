@@ -32,6 +32,9 @@ pub struct Entry {
     /// Redis's logarithmic LFU counter, maintained while an LFU policy is selected. It fits in
     /// what would otherwise be padding.
     pub freq: u8,
+    /// The value is away on another shard, under a transaction's lock (see [`Db::lend`]); what
+    /// is here is a placeholder of the same type. Also fits in padding.
+    pub lent: bool,
 }
 
 impl Entry {
@@ -41,6 +44,7 @@ impl Entry {
             expire_at: 0,
             access: lru_clock(),
             freq: LFU_INIT,
+            lent: false,
         }
     }
 
@@ -76,6 +80,16 @@ pub struct KeyStats {
     pub record_reaped: bool,
     /// Some database has reaped keys the AOF has not logged yet.
     pub reaped_pending: bool,
+}
+
+impl KeyStats {
+    /// Adds the counters of `other` (a scratch keyspace's, after a command ran on it).
+    pub fn add_counts(&mut self, other: &KeyStats) {
+        self.expired_keys += other.expired_keys;
+        self.keyspace_hits += other.keyspace_hits;
+        self.keyspace_misses += other.keyspace_misses;
+        self.evicted_keys += other.evicted_keys;
+    }
 }
 
 /// A new key's LFU counter, so that it is not evicted before it had a chance to be used.
@@ -129,6 +143,31 @@ pub struct Db {
     ready: Vec<Bytes>,
     /// Keys deleted by expiry or eviction, not yet in the AOF (see `KeyStats::record_reaped`).
     reaped: Vec<Blob>,
+    /// Keys clients WATCH, with their watchers in the order they watched (Redis's
+    /// `watched_keys`): changing such a key makes their next EXEC fail.
+    watched: ahash::AHashMap<Bytes, Vec<WatchedBy>>,
+}
+
+/// A client's WATCH, shared by its registrations on every shard: set dirty when a watched key
+/// changes, read by its EXEC.
+#[derive(Debug, Default)]
+pub struct Watcher {
+    pub dirty: std::sync::atomic::AtomicBool,
+}
+
+impl Watcher {
+    fn touch(&self) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// One client watching one key.
+#[derive(Debug)]
+struct WatchedBy {
+    watcher: std::sync::Arc<Watcher>,
+    /// The key was logically expired (present, but past its time) when watched. Deleting
+    /// such a key is no change (Redis 7.0's `watchedKey.expired`).
+    expired: bool,
 }
 
 impl Db {
@@ -155,8 +194,10 @@ impl Db {
     /// Looks a key up, deleting it first if it has expired (lazy expiry).
     pub fn get(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
         let idx = self.keys.position(key)?;
-        let expire_at = self.keys.at_mut(idx).expire_at;
-        if expire_at != 0 && expire_at <= now {
+        let entry = self.keys.at_mut(idx);
+        let expire_at = entry.expire_at;
+        // A lent entry is under a transaction's lock; only the transaction may end it.
+        if expire_at != 0 && expire_at <= now && !entry.lent {
             self.reap(key, stats);
             stats.expired_keys += 1;
             return None;
@@ -270,6 +311,7 @@ impl Db {
     /// for the AOF when that is on.
     pub fn reap(&mut self, key: &[u8], stats: &mut KeyStats) {
         self.remove(key);
+        self.touch(key);
         if stats.record_reaped {
             self.reaped.push(Blob::new(key));
             stats.reaped_pending = true;
@@ -281,10 +323,162 @@ impl Db {
         std::mem::take(&mut self.reaped)
     }
 
+    /// Empties the database and returns its old contents. Which keys are blocked on and
+    /// watched stays with the database; the watched keys that existed are touched first.
     pub fn clear(&mut self) -> Db {
+        self.touch_all(None);
         let mut old = std::mem::take(self);
         self.blocked = std::mem::take(&mut old.blocked);
+        self.watched = std::mem::take(&mut old.watched);
         old
+    }
+
+    /// Registers `watcher` on `key` (WATCH). Watching a key already past its time (not yet
+    /// deleted) is remembered: deleting it later is no change.
+    pub fn watch(&mut self, key: &[u8], watcher: std::sync::Arc<Watcher>, now: u64) {
+        let expired = self
+            .keys
+            .get(key)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now);
+        self.watched
+            .entry(Bytes::copy_from_slice(key))
+            .or_default()
+            .push(WatchedBy { watcher, expired });
+    }
+
+    /// Removes `watcher`'s registration on `key` (UNWATCH, EXEC, a client leaving).
+    pub fn unwatch(&mut self, key: &[u8], watcher: &std::sync::Arc<Watcher>) {
+        if let Some(list) = self.watched.get_mut(key) {
+            list.retain(|w| !std::sync::Arc::ptr_eq(&w.watcher, watcher));
+            if list.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether `watcher`'s key has passed its time since it was watched (checked by EXEC,
+    /// which fails then even if nothing deleted the key yet).
+    pub fn watched_key_expired(
+        &self,
+        key: &[u8],
+        watcher: &std::sync::Arc<Watcher>,
+        now: u64,
+    ) -> bool {
+        let stale_when_watched = self.watched.get(key).is_some_and(|l| {
+            l.iter()
+                .any(|w| std::sync::Arc::ptr_eq(&w.watcher, watcher) && w.expired)
+        });
+        !stale_when_watched
+            && self
+                .keys
+                .get(key)
+                .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
+    }
+
+    /// Whether anyone watches a key of this database: the common case is no.
+    #[inline]
+    pub fn has_watched(&self) -> bool {
+        !self.watched.is_empty()
+    }
+
+    /// `key` was changed: its watchers' EXEC will fail (Redis's `touchWatchedKey`). A watcher
+    /// of a key that was already stale sees its deletion as no change. Redis 7.0 stops at the
+    /// first such watcher when the key exists again, leaving the ones after it untouched; so
+    /// does this.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let exists = self.keys.contains(key);
+        let Some(list) = self.watched.get_mut(key) else {
+            return;
+        };
+        let mut i = 0;
+        while i < list.len() {
+            if list[i].expired {
+                if exists {
+                    break;
+                }
+                list[i].expired = false;
+                i += 1;
+                continue;
+            }
+            // A dirty client's EXEC fails whatever happens next: forget it here.
+            list.remove(i).watcher.touch();
+        }
+        if list.is_empty() {
+            self.watched.remove(key);
+        }
+    }
+
+    /// Touches every watched key this database's emptying or swapping changes (Redis's
+    /// `touchAllWatchedKeysInDb`): keys that exist here, or, for SWAPDB, in `replaced_with`,
+    /// the database that takes this one's place.
+    fn touch_all(&mut self, replaced_with: Option<&Db>) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let stale_in = |db: &Db, key: &[u8]| {
+            db.keys
+                .get(key)
+                .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
+        };
+        for (key, list) in self.watched.iter_mut() {
+            let here = self.keys.contains(key);
+            let there = replaced_with.is_some_and(|r| r.keys.contains(key));
+            if !here && !there {
+                continue;
+            }
+            list.retain_mut(|w| {
+                if w.expired {
+                    if !there {
+                        // Expired key now deleted: no logical change.
+                        w.expired = false;
+                        return true;
+                    }
+                    if replaced_with.is_some_and(|r| stale_in(r, key)) {
+                        // Expired key replaced by another expired key.
+                        return true;
+                    }
+                } else if !here && replaced_with.is_some_and(|r| stale_in(r, key)) {
+                    // A missing key replaced by an expired one.
+                    w.expired = true;
+                    return true;
+                }
+                w.watcher.touch();
+                false
+            });
+        }
+        self.watched.retain(|_, l| !l.is_empty());
+    }
+
+    /// Lends `key`'s value to a transaction running its command on another shard: the value
+    /// moves out (no copy, whatever its size) and a placeholder of the same type stays, so the
+    /// key keeps its place for SCAN, RANDOMKEY and DBSIZE. The transaction holds the key's
+    /// lock until it gives the value back with [`Db::settle_loan`].
+    pub fn lend(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.keys.get_mut(key)?;
+        debug_assert!(!e.lent, "a key is lent once");
+        let placeholder = e.value.placeholder();
+        let value = std::mem::replace(&mut e.value, placeholder);
+        e.lent = true;
+        Some(Entry {
+            value,
+            lent: false,
+            ..*e
+        })
+    }
+
+    /// Ends a transaction's hold on `key`: `entry` takes its place (the lent value back, or
+    /// the command's result), or, when `None`, the key is deleted.
+    pub fn settle_loan(&mut self, key: &[u8], entry: Option<Entry>) {
+        match entry {
+            Some(e) => self.insert_entry(key, e),
+            None => {
+                self.remove(key);
+            }
+        }
     }
 
     /// Notes that a client blocks on `key` (absent), so its creation makes it ready.
@@ -325,7 +519,7 @@ impl Db {
             }
             let idx = rng.gen_range(0..self.keys.len());
             let (key, entry) = self.keys.at(idx)?;
-            if entry.expire_at != 0 && entry.expire_at <= now {
+            if entry.expire_at != 0 && entry.expire_at <= now && !entry.lent {
                 let key = key.clone();
                 self.reap(key.as_bytes(), stats);
                 stats.expired_keys += 1;
@@ -345,11 +539,13 @@ impl Db {
 
     /// Samples `samples` keys (volatile ones only if `volatile_only`) and returns the one with
     /// the lowest `score`, the approximated eviction candidate Redis picks the same way.
+    /// Keys for which `skip` is true (locked by a transaction) are never candidates.
     pub fn eviction_candidate(
         &self,
         samples: usize,
         volatile_only: bool,
         score: impl Fn(&Entry) -> u64,
+        skip: impl Fn(&[u8]) -> bool,
     ) -> Option<(u64, Blob)> {
         let mut rng = rand::thread_rng();
         let mut best: Option<(u64, Blob)> = None;
@@ -369,7 +565,7 @@ impl Db {
                     .at(rng.gen_range(0..self.keys.len()))
                     .map(|(k, _)| k)?
             };
-            let Some(entry) = self.keys.get(key) else {
+            let Some(entry) = self.keys.get(key).filter(|e| !e.lent && !skip(key)) else {
                 continue;
             };
             let s = score(entry);
@@ -385,12 +581,14 @@ impl Db {
     }
 
     /// One round of Redis's active expiry: sample up to `samples` volatile keys and delete the
-    /// expired ones. Returns (sampled, expired) so the caller can decide whether to go on.
+    /// expired ones, except those `skip` says a transaction holds. Returns (sampled, expired)
+    /// so the caller can decide whether to go on.
     pub fn expire_sample(
         &mut self,
         now: u64,
         samples: usize,
         stats: &mut KeyStats,
+        skip: impl Fn(&[u8]) -> bool,
     ) -> (usize, usize) {
         let n = self.volatile.len();
         if n == 0 {
@@ -406,8 +604,11 @@ impl Db {
             }
             let idx = rng.gen_range(0..self.volatile.len());
             let key = self.volatile.at(idx).expect("idx < len").0.clone();
-            let at = self.keys.get(key.as_bytes()).map_or(0, |e| e.expire_at);
-            let dead = at != 0 && at <= now;
+            let (at, lent) = self
+                .keys
+                .get(key.as_bytes())
+                .map_or((0, false), |e| (e.expire_at, e.lent));
+            let dead = at != 0 && at <= now && !lent && !skip(key.as_bytes());
             if at > now {
                 ttl_sum += at - now;
                 ttl_count += 1;
@@ -427,6 +628,17 @@ impl Db {
             };
         }
         (take, expired)
+    }
+}
+
+/// Two distinct elements of a slice, both mutable.
+fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    if a < b {
+        let (l, r) = v.split_at_mut(b);
+        (&mut l[a], &mut r[0])
+    } else {
+        let (l, r) = v.split_at_mut(a);
+        (&mut r[0], &mut l[b])
     }
 }
 
@@ -481,13 +693,25 @@ impl Keyspace {
     /// SWAPDB: the data moves, but clients stay blocked on the database index they named, and
     /// their keys may now exist.
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a != b {
+            let (x, y) = two_mut(&mut self.dbs, a, b);
+            x.touch_all(Some(&*y));
+            y.touch_all(Some(&*x));
+        }
         self.dbs.swap(a, b);
+        // Blocked and watched keys belong to the database number, not to its contents.
         let (x, y) = (
             std::mem::take(&mut self.dbs[a].blocked),
             std::mem::take(&mut self.dbs[b].blocked),
         );
         self.dbs[a].blocked = y;
         self.dbs[b].blocked = x;
+        let (x, y) = (
+            std::mem::take(&mut self.dbs[a].watched),
+            std::mem::take(&mut self.dbs[b].watched),
+        );
+        self.dbs[a].watched = y;
+        self.dbs[b].watched = x;
         for db in [a, b] {
             let keys: Vec<Bytes> = self.dbs[db].blocked.iter().cloned().collect();
             for k in keys {
@@ -563,7 +787,7 @@ mod tests {
         }
         db.set(b"keep", v("x"), 0);
         while db.volatile_len() > 0 {
-            db.expire_sample(20, 20, &mut stats);
+            db.expire_sample(20, 20, &mut stats, |_| false);
         }
         assert_eq!(db.len(), 1);
         assert_eq!(stats.expired_keys, 100);

@@ -63,6 +63,19 @@ impl Value {
         }
     }
 
+    /// An empty value of the same type, left in a key's place while its value is lent to
+    /// another shard (see [`super::Db::lend`]): lock-free readers such as SCAN ... TYPE still
+    /// see the key and its type, and nothing that respects locks ever reads it.
+    pub fn placeholder(&self) -> Value {
+        match self {
+            Value::Str(_) => Value::Str(StrValue::Int(0)),
+            Value::List(_) => Value::List(Box::new(List::new(0))),
+            Value::Set(_) => Value::Set(Set::empty()),
+            Value::ZSet(_) => Value::ZSet(ZSet::Packed(Default::default())),
+            Value::Hash(_) => Value::Hash(Hash::new()),
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(StrValue::Int(_)) => "int",

@@ -29,6 +29,8 @@ pub struct ClientInfo {
     /// Waiting in a blocking command (BLPOP...): CLIENT LIST's `b` flag, and the connection
     /// watches its socket meanwhile so that a client that leaves stops waiting.
     pub blocked: Cell<bool>,
+    /// Commands queued since MULTI, or -1 outside MULTI: CLIENT LIST's `multi` and flag `x`.
+    pub multi: Cell<i32>,
 }
 
 impl ClientInfo {
@@ -41,7 +43,7 @@ impl ClientInfo {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -49,12 +51,14 @@ impl ClientInfo {
             name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            match (shard_flags.is_empty(), self.blocked.get()) {
-                (_, true) => "b",
-                (true, false) => "N",
-                (false, false) => shard_flags,
+            match (shard_flags.is_empty(), self.blocked.get(), self.multi.get() >= 0) {
+                (_, true, _) => "b",
+                (_, _, true) => "x",
+                (true, false, false) => "N",
+                (false, false, false) => shard_flags,
             },
             self.db.get(),
+            self.multi.get(),
             self.query_buf.get(),
             self.last_cmd.get(),
             self.resp.get(),

@@ -47,6 +47,7 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
         killed: Default::default(),
         query_buf: Default::default(),
         blocked: Default::default(),
+        multi: std::cell::Cell::new(-1),
     });
     {
         let mut data = node.data.borrow_mut();

@@ -4,45 +4,89 @@
 //! command table row decides everything checked here: existence, arity, authentication, where
 //! the keys live. A command whose keys live on this shard runs inline without yielding; one whose
 //! keys live on one other shard runs there; one whose keys span shards goes through the
-//! transaction layer (spread or gather, see `shard::tx`).
+//! transaction layer (`shard::tx`), split per shard (MGET, MSET...) or run on its keys lent to
+//! this shard (RENAME, SINTERSTORE, LMOVE...).
+//!
+//! Inside EXEC, commands run within the transaction that EXEC holds (`Session::tx`): they take
+//! no locks of their own, and their hops and logs are that transaction's.
 
 use std::rc::Rc;
 use std::time::Instant;
 
+use ahash::AHashMap;
 use bytes::Bytes;
 
-use crate::cmd::{self, Args, Command, Ctx, KeyedFn, Merge, Run, Table};
-use crate::db::now_ms;
+use crate::aof::propagate::{propagate, records_by_shard, Propagation};
+use crate::cmd::{self, Access, Args, Command, Ctx, KeyedFn, Merge, Run, Table};
+use crate::db::{now_ms, Entry, Keyspace};
 use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::locks::LockKey;
-use crate::shard::tx::Tx;
+use crate::shard::tx::{Plan, Tx};
 use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 use crate::types::blob::Blob;
 
-/// Commands a client may send before authenticating.
-const NO_AUTH: &[&str] = &["auth", "hello", "quit", "reset"];
-
 pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let table = Table::get();
     let Some(mut cmd) = table.lookup(&args[0]) else {
+        s.multi_error();
         return cmd::unknown_command(&args);
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
         if !cmd.arity_ok(args.len()) {
+            s.multi_error();
             return cmd::wrong_arity(cmd);
         }
         match cmd::subcommand(cmd, &args[1]) {
             Some(sub) => cmd = sub,
-            None => return cmd::unknown_subcommand(&args),
+            None => {
+                s.multi_error();
+                return cmd::unknown_subcommand(&args);
+            }
         }
     }
     if !cmd.arity_ok(args.len()) {
+        s.multi_error();
         return cmd::wrong_arity(cmd);
     }
-    if !s.authenticated && !NO_AUTH.contains(&cmd.name) {
-        return Frame::error("NOAUTH Authentication required.");
+    if let Some(refusal) = check(s, cmd).await {
+        s.multi_error();
+        return refusal;
+    }
+    if s.queues(cmd) {
+        return s.queue(cmd, args);
+    }
+    let started = Instant::now();
+    let reply = run(s, cmd, args).await;
+    account(s, cmd, &reply, started);
+    reply
+}
+
+/// The checks Redis makes before running (or queueing) a command, in its order.
+async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
+    if !s.authenticated && !cmd.flags.has(cmd::flags::NO_AUTH) {
+        return Some(Frame::error("NOAUTH Authentication required."));
+    }
+    if s.in_multi() && cmd.flags.has(cmd::flags::NO_MULTI) {
+        return Some(Frame::error("ERR Command not allowed inside a transaction"));
+    }
+    let (write, denyoom) = s.effective_flags(cmd);
+    // Queueing inside MULTI may take memory without bound, so under maxmemory every command
+    // but EXEC, DISCARD, QUIT and RESET is refused there like a denyoom one.
+    let steers = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || (s.in_multi() && !steers) {
+        if let Err(oom) = s.node.make_room().await {
+            return Some(oom);
+        }
+    }
+    // As Redis: while the disk refuses what it is given (a failed background save with save
+    // points set and stop-writes-on-bgsave-error on, or an AOF write error), writes (and
+    // PING) are refused rather than risked.
+    if write || cmd.name == "ping" {
+        if let Some(refusal) = s.node.global.persist.writes_refused() {
+            return Some(Frame::error(refusal));
+        }
     }
     if s.node
         .global
@@ -50,23 +94,13 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
         .load(std::sync::atomic::Ordering::Relaxed)
         != 0
     {
-        crate::cmd::connection::wait_while_paused(s, cmd.is_write()).await;
+        crate::cmd::connection::wait_while_paused(s, write).await;
     }
-    // As Redis: while the disk refuses what it is given (a failed background save with save
-    // points set and stop-writes-on-bgsave-error on, or an AOF write error), writes (and
-    // PING) are refused rather than risked.
-    if cmd.is_write() || cmd.name == "ping" {
-        if let Some(refusal) = s.node.global.persist.writes_refused() {
-            return Frame::error(refusal);
-        }
-    }
-    if cmd.flags.has(cmd::flags::DENYOOM) {
-        if let Err(oom) = s.node.make_room().await {
-            return oom;
-        }
-    }
-    let started = Instant::now();
-    let reply = run(s, cmd, args).await;
+    None
+}
+
+/// Per-command statistics, and the write count save points follow.
+pub fn account(s: &mut Session, cmd: &'static Command, reply: &Frame, started: Instant) {
     s.info.last_cmd.set(cmd.name);
     let mut data = s.node.data.borrow_mut();
     let stat = data.stats.commands.entry(cmd.name).or_default();
@@ -79,20 +113,24 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
         s.node.global.persist.add_dirty(s.node.id, 1);
     }
     data.stats.total_commands += 1;
-    reply
 }
 
-async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
+/// Runs a checked command: a session command with the session, a keyed one where its keys
+/// live (within the session's EXEC transaction, if one runs).
+pub async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
     match cmd.run {
         Run::Session(f) => f(s, args).await,
-        Run::Keyed(f) => run_keyed(&s.node, s.db, cmd, f, None, args).await,
-        Run::Spread(f, merge) => run_keyed(&s.node, s.db, cmd, f, Some(merge), args).await,
+        Run::Keyed(f) => run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, args).await,
+        Run::Spread(f, merge) => {
+            run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, Some(merge), args).await
+        }
     }
 }
 
-/// Runs a keyed command where its keys live.
+/// Runs a keyed command where its keys live; inside `within` when given (EXEC).
 pub async fn run_keyed(
     node: &Rc<Node>,
+    within: Option<Rc<Tx>>,
     db: usize,
     cmd: &'static Command,
     f: KeyedFn,
@@ -110,18 +148,39 @@ pub async fn run_keyed(
         }
     }
     if spans {
-        return match merge {
-            Some(merge) => spread(node, db, cmd, f, merge, args).await,
-            None => gather(node, db, cmd, f, args).await,
+        return match (merge, within) {
+            (Some(merge), Some(tx)) => spread(&tx, db, cmd, f, merge, &args).await,
+            (None, Some(tx)) => {
+                let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
+                run_gathered(node, Some(tx), db, keys, cmd, f, args, |_| true)
+                    .await
+                    .unwrap_or_else(|| unreachable!("accepts every gathering"))
+            }
+            (Some(merge), None) => {
+                let node = node.clone();
+                Node::detached(async move { spread_alone(&node, db, cmd, f, merge, args).await })
+                    .await
+            }
+            (None, None) => {
+                let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
+                run_gathered(node, None, db, keys, cmd, f, args, |_| true)
+                    .await
+                    .unwrap_or_else(|| unreachable!("accepts every gathering"))
+            }
         };
     }
     let shard = owner.unwrap_or(node.id);
+    if let Some(tx) = within {
+        return tx
+            .hop(shard, move |data| run_logged(data, cmd, f, db, &args))
+            .await;
+    }
     if shard == node.id {
         // The common case: local keys, nothing locked. Runs without yielding or allocating.
         let mut data = node.data.borrow_mut();
         if data.locks.is_idle() {
             let reply = run_logged(&mut data, cmd, f, db, &args);
-            node.serve_blocked(&mut data);
+            node.after_job(&mut data);
             return reply;
         }
     }
@@ -132,29 +191,153 @@ pub async fn run_keyed(
     .await
 }
 
-/// Runs a keyed handler on the shard that owns its keys, and logs it to that shard's AOF.
-fn run_logged(data: &mut ShardData, cmd: &Command, f: KeyedFn, db: usize, args: &[Bytes]) -> Frame {
+/// Runs `f` on `shard` once none of `wait_for` is locked, or, inside `within` (EXEC, which
+/// holds those keys already), as one of its hops.
+pub async fn run_where<R, F>(
+    node: &Rc<Node>,
+    within: Option<&Rc<Tx>>,
+    shard: usize,
+    wait_for: Vec<LockKey>,
+    f: F,
+) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardData) -> R + Send + 'static,
+{
+    match within {
+        Some(tx) => tx.hop(shard, f).await,
+        None => node.run_on(shard, wait_for, f).await,
+    }
+}
+
+/// Runs a keyed handler on the shard that owns its keys, logs it to that shard's AOF, and
+/// touches the watched keys it changed.
+pub fn run_logged(
+    data: &mut ShardData,
+    cmd: &Command,
+    f: KeyedFn,
+    db: usize,
+    args: &[Bytes],
+) -> Frame {
     let now = now_ms();
     let ShardData { ks, aof, .. } = data;
     let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
     aof.record(ks, cmd, db, args, &reply, now);
+    if ks.dbs[db].has_watched() {
+        touch_written(ks, cmd, db, args, &reply, now);
+    }
     reply
 }
 
+/// WATCH: a write that changed something touches the keys it writes (as Redis's
+/// `signalModifiedKey`), which makes their watchers' EXEC fail.
+fn touch_written(
+    ks: &mut Keyspace,
+    cmd: &Command,
+    db: usize,
+    args: &[Bytes],
+    reply: &Frame,
+    now: u64,
+) {
+    if !cmd.is_write() || reply.is_error() {
+        return;
+    }
+    if propagate(cmd.name, db, args, reply, now) == Propagation::Nothing {
+        return;
+    }
+    for (p, access) in cmd.key_access(args) {
+        if access.writes() {
+            ks.dbs[db].touch(&args[p]);
+        }
+    }
+}
+
 fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
-    cmd.key_positions(args)
-        .map(|p| (db as u32, Blob::new(&args[p])))
+    lock_set(usize::MAX, cmd, db, args)
+        .into_iter()
+        .map(|(_, k)| k)
         .collect()
 }
 
-fn keys_with_owners(node: &Node, cmd: &Command, args: &[Bytes]) -> Vec<(usize, Blob)> {
-    cmd.key_positions(args)
-        .map(|p| (key_owner(&args[p], node.shards), Blob::new(&args[p])))
-        .collect()
+/// The keys a keyed command must hold while it runs, each with its shard (with `shards` of
+/// `usize::MAX`, shards are not wanted): its key arguments in database `db`, and for MOVE the
+/// same key in the target database too.
+pub fn lock_set(shards: usize, cmd: &Command, db: usize, args: &[Bytes]) -> Vec<(usize, LockKey)> {
+    let owner = |k: &[u8]| {
+        if shards == usize::MAX {
+            0
+        } else {
+            key_owner(k, shards)
+        }
+    };
+    let mut keys: Vec<(usize, LockKey)> = cmd
+        .key_positions(args)
+        .map(|p| (owner(&args[p]), (db as u32, Blob::new(&args[p]))))
+        .collect();
+    if cmd.name == "move" && args.len() == 3 {
+        if let Ok(Ok(target)) = std::str::from_utf8(&args[2]).map(|t| t.parse::<u32>()) {
+            keys.push((owner(&args[1]), (target, Blob::new(&args[1]))));
+        }
+    }
+    keys
 }
 
-/// Splits the command per shard, runs each part under the transaction's locks, merges replies.
-async fn spread(
+/// A spread command's parts: per shard, the part's arguments and which of the command's
+/// keys (indexes into its key list) it carries.
+struct Parts {
+    keys: usize,
+    parts: Vec<(usize, Args, Vec<usize>)>,
+}
+
+/// Splits a spread command per shard. MSET-like commands are checked whole first: a part
+/// must never run when another part is malformed (Redis sets nothing for `MSET a 1 b`).
+fn split(shards: usize, cmd: &Command, args: &[Bytes]) -> Result<Parts, Frame> {
+    let first = cmd.keys.first.max(0) as usize;
+    let step = cmd.keys.step.max(1) as usize;
+    if step > 1 && (args.len().saturating_sub(first)) % step != 0 {
+        return Err(cmd::wrong_arity(cmd));
+    }
+    let positions: Vec<usize> = cmd.key_positions(args).collect();
+    let mut by_shard: AHashMap<usize, Vec<usize>> = AHashMap::new();
+    for (i, &p) in positions.iter().enumerate() {
+        by_shard
+            .entry(key_owner(&args[p], shards))
+            .or_default()
+            .push(i);
+    }
+    let mut parts: Vec<(usize, Args, Vec<usize>)> = by_shard
+        .into_iter()
+        .map(|(shard, mine)| {
+            let mut part = args[..first.min(args.len())].to_vec();
+            for &i in &mine {
+                let p = positions[i];
+                part.extend_from_slice(&args[p..(p + step).min(args.len())]);
+            }
+            (shard, part, mine)
+        })
+        .collect();
+    parts.sort_by_key(|(shard, _, _)| *shard);
+    Ok(Parts {
+        keys: positions.len(),
+        parts,
+    })
+}
+
+/// The lock plan of a split command: each part's keys on its shard.
+fn spread_plan(db: usize, cmd: &Command, parts: &Parts) -> Plan {
+    let mut plan = Plan::new();
+    for (shard, part, _) in &parts.parts {
+        for p in cmd.key_positions(part) {
+            plan.key(*shard, (db as u32, Blob::new(&part[p])));
+        }
+    }
+    plan
+}
+
+/// A spread command on its own: locks every part's keys, runs the parts in parallel, and
+/// merges the replies. A read-only command sends its parts with the lock requests, so that
+/// without contention it takes one round trip.
+async fn spread_alone(
     node: &Rc<Node>,
     db: usize,
     cmd: &'static Command,
@@ -162,53 +345,89 @@ async fn spread(
     merge: Merge,
     args: Args,
 ) -> Frame {
-    let owners = keys_with_owners(node, cmd, &args);
-    let tx = Tx::begin(
-        node,
-        owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
-    )
-    .await;
-    let positions: Vec<usize> = cmd.key_positions(&args).collect();
-    let mut parts: Vec<Frame> = Vec::new();
-    let mut order: Vec<Vec<usize>> = Vec::new();
-    for &shard in tx.shards() {
-        let sub: Args = cmd.spread_part(&args, &positions, |i| owners[i].0 == shard);
-        let mine: Vec<usize> = (0..positions.len())
-            .filter(|&i| owners[i].0 == shard)
-            .collect();
-        let (id, nparts, write) = (tx.id(), tx.shards().len(), cmd.is_write());
-        let reply = tx
-            .hop(shard, move |data| {
-                if write {
-                    data.aof.tx_begin(id, nparts);
-                }
-                let reply = run_logged(data, cmd, f, db, &sub);
-                if write {
-                    data.aof.tx_end(id);
-                }
-                reply
-            })
-            .await;
-        if reply.is_error() {
-            return reply;
-        }
-        parts.push(reply);
-        order.push(mine);
+    let parts = match split(node.shards, cmd, &args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let plan = spread_plan(db, cmd, &parts);
+    if cmd.is_write() {
+        let tx = Tx::begin(node, plan).await;
+        let replies = run_parts(&tx, db, cmd, f, &parts).await;
+        tx.finish().await;
+        return merged(merge, parts, replies);
     }
-    settle_before_unlock(node).await;
-    drop(tx);
+    let mut by_shard: AHashMap<usize, Args> = parts
+        .parts
+        .iter()
+        .map(|(s, a, _)| (*s, a.clone()))
+        .collect();
+    let (tx, replies) = Tx::begin_with(node, plan, |shard| {
+        let part = by_shard.remove(&shard)?;
+        Some(move |data: &mut ShardData| run_logged(data, cmd, f, db, &part))
+    })
+    .await;
+    let replies = match replies {
+        Some(r) => r,
+        None => run_parts(&tx, db, cmd, f, &parts).await,
+    };
+    tx.finish().await;
+    merged(merge, parts, replies)
+}
+
+/// A spread command inside a transaction that already holds its keys (EXEC).
+async fn spread(
+    tx: &Tx,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Merge,
+    args: &[Bytes],
+) -> Frame {
+    let parts = match split(tx.shards(), cmd, args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let replies = run_parts(tx, db, cmd, f, &parts).await;
+    merged(merge, parts, replies)
+}
+
+async fn run_parts(
+    tx: &Tx,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    parts: &Parts,
+) -> Vec<Frame> {
+    let hops = parts
+        .parts
+        .iter()
+        .map(|(shard, part, _)| {
+            let part = part.clone();
+            (*shard, move |data: &mut ShardData| {
+                run_logged(data, cmd, f, db, &part)
+            })
+        })
+        .collect();
+    tx.hops(hops).await
+}
+
+/// Combines the parts' replies (in shard order, as `parts` lists them).
+fn merged(merge: Merge, parts: Parts, replies: Vec<Frame>) -> Frame {
+    if let Some(err) = replies.iter().find(|r| r.is_error()) {
+        return err.clone();
+    }
     match merge {
         Merge::Ok => Frame::ok(),
         Merge::Sum => Frame::Integer(
-            parts
+            replies
                 .iter()
                 .map(|p| if let Frame::Integer(n) = p { *n } else { 0 })
                 .sum(),
         ),
         Merge::PerKey => {
-            let mut out = vec![Frame::Null; positions.len()];
-            for (part, idxs) in parts.into_iter().zip(order) {
-                if let Frame::Array(items) = part {
+            let mut out = vec![Frame::Null; parts.keys];
+            for (reply, (_, _, idxs)) in replies.into_iter().zip(parts.parts) {
+                if let Frame::Array(items) = reply {
                     for (item, i) in items.into_iter().zip(idxs) {
                         out[i] = item;
                     }
@@ -219,71 +438,194 @@ async fn spread(
     }
 }
 
-/// Moves the keys onto this shard under locks, runs the ordinary handler, moves them back.
+/// One key a gathered command names: its shard, and everything the command does to it.
+struct Named {
+    shard: usize,
+    key: Blob,
+    access: Access,
+}
+
+/// The keys of a command, once each, with what it does to them. Keys the specs do not
+/// describe (SORT's BY and GET keys) are only read.
+fn named_keys(shards: usize, cmd: &Command, keys: &[Bytes], args: &[Bytes]) -> Vec<Named> {
+    let mut access: AHashMap<&[u8], Access> = AHashMap::new();
+    for (p, a) in cmd.key_access(args) {
+        let e = access.entry(&args[p][..]).or_default();
+        *e = e.with(a);
+    }
+    let mut seen = ahash::AHashSet::new();
+    keys.iter()
+        .filter(|k| seen.insert(&k[..]))
+        .map(|k| Named {
+            shard: key_owner(k, shards),
+            key: Blob::new(k),
+            access: access.get(&k[..]).copied().unwrap_or(Access::RO),
+        })
+        .collect()
+}
+
+/// Runs keyed handler `f` over `keys` (any keys, from any shards): the keys are locked and
+/// lent to this shard, `f` runs on them, and each goes back to its shard with what the command
+/// made of it. `accept` first checks the lent keys; if it refuses (SORT finds its source now
+/// names keys it did not gather), they go back untouched and `None` tells the caller to try
+/// again with the right keys.
+///
+/// On its own, the command is a transaction of its own, run in a detached task, and the keys
+/// go back with the transaction's release, without waiting. Inside `within` (EXEC, which
+/// holds the keys already), they go back before the next command runs.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_gathered(
+    node: &Rc<Node>,
+    within: Option<Rc<Tx>>,
+    db: usize,
+    keys: Vec<Bytes>,
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: Args,
+    accept: impl FnOnce(&mut Keyspace) -> bool + 'static,
+) -> Option<Frame> {
+    let named = named_keys(node.shards, cmd, &keys, &args);
+    if let Some(tx) = within {
+        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        tx.hops(jobs).await;
+        return reply;
+    }
+    let mut plan = Plan::new();
+    for n in &named {
+        plan.key(n.shard, (db as u32, n.key.clone()));
+    }
+    let node = node.clone();
+    Node::detached(async move {
+        let tx = Tx::begin(&node, plan).await;
+        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        tx.finish_with(jobs).await;
+        reply
+    })
+    .await
+}
+
+/// Lends the keys, runs the command, and returns its reply (`None` if `accept` refused) with
+/// the jobs that give the keys back.
 async fn gather(
+    tx: &Tx,
+    db: usize,
+    named: &[Named],
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: &[Bytes],
+    accept: impl FnOnce(&mut Keyspace) -> bool,
+) -> (Option<Frame>, Vec<(usize, ReturnJob)>) {
+    let mut scratch = tx.lend(db, &lent_list(named)).await;
+    if !accept(&mut scratch) {
+        let jobs = give_back(tx, db, named, &mut scratch, Vec::new(), false);
+        return (None, jobs);
+    }
+    let (reply, records) = run_lent(tx.node(), db, cmd, f, args, named, &mut scratch);
+    let jobs = give_back(tx, db, named, &mut scratch, records, true);
+    (Some(reply), jobs)
+}
+
+fn lent_list(named: &[Named]) -> Vec<(usize, Blob)> {
+    named.iter().map(|n| (n.shard, n.key.clone())).collect()
+}
+
+/// Runs `f` on the lent keys and works out what each shard must log.
+fn run_lent(
     node: &Rc<Node>,
     db: usize,
     cmd: &'static Command,
     f: KeyedFn,
-    args: Args,
-) -> Frame {
-    let keys: Vec<Bytes> = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
-    run_with_keys(node, db, &keys, f, args, cmd.is_write(), |_| true)
-        .await
-        .unwrap_or_else(|| unreachable!("accepts every gathering"))
-}
-
-/// Runs `f` on a scratch keyspace holding copies of `keys` (any keys, from any shards), with
-/// all of them locked, then writes them back if the command writes. `accept` first checks the
-/// gathered copies; if it refuses (SORT finds its source now names keys it did not gather),
-/// nothing runs and `None` tells the caller to try again with the right keys.
-pub async fn run_with_keys(
-    node: &Rc<Node>,
-    db: usize,
-    keys: &[Bytes],
-    f: KeyedFn,
-    args: Args,
-    write: bool,
-    accept: impl FnOnce(&mut crate::db::Keyspace) -> bool,
-) -> Option<Frame> {
-    let mut owners: Vec<(usize, Blob)> = keys
-        .iter()
-        .map(|k| (key_owner(k, node.shards), Blob::new(k)))
-        .collect();
-    owners.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
-    owners.dedup_by(|a, b| a.1 == b.1);
-    let tx = Tx::begin(
-        node,
-        owners.iter().map(|(s, k)| (*s, (db as u32, k.clone()))),
-    )
-    .await;
-    // Copy rather than move the entries out: commands that take no key locks (SCAN, RANDOMKEY,
-    // INFO) must keep seeing every key that exists before and after, not a hole while it is
-    // away. The scatter overwrites them with the results.
-    let mut scratch = tx.gather(db, &owners).await;
-    if !accept(&mut scratch) {
-        return None;
-    }
-    let reply = {
-        let mut ctx = Ctx {
-            ks: &mut scratch,
+    args: &[Bytes],
+    named: &[Named],
+    scratch: &mut Keyspace,
+) -> (Frame, Vec<(usize, usize, Vec<Bytes>)>) {
+    let now = now_ms();
+    scratch.stats.lfu = node.data.borrow().ks.stats.lfu;
+    let reply = f(
+        &mut Ctx {
+            ks: scratch,
             db,
-            now: now_ms(),
-        };
-        f(&mut ctx, &args).unwrap_or_else(Frame::from)
-    };
-    if write {
-        tx.scatter(db, &owners, &mut scratch).await;
-        settle_before_unlock(node).await;
+            now,
+        },
+        args,
+    )
+    .unwrap_or_else(Frame::from);
+    node.data.borrow_mut().ks.stats.add_counts(&scratch.stats);
+    let mut records = Vec::new();
+    if cmd.is_write() && !reply.is_error() {
+        let shards = node.shards;
+        records = records_by_shard(
+            cmd.name,
+            db,
+            args,
+            &reply,
+            now,
+            |k| key_owner(k, shards),
+            |d, k| scratch.dbs[d].peek(k).cloned(),
+        );
     }
-    Some(reply)
+    // A key the command only read but that expired meanwhile is gone: its shard logs that.
+    for n in named.iter().filter(|n| !n.access.writes()) {
+        if scratch.dbs[db].peek(&n.key).is_none() {
+            records.push((
+                n.shard,
+                db,
+                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(&n.key)],
+            ));
+        }
+    }
+    (reply, records)
 }
 
-/// Under `appendfsync always`, a multi-shard write keeps its keys locked until every part is
-/// on disk: a later command on those keys, acknowledged once its own shard synced, must never
-/// build on a part that a crash could still take away.
-async fn settle_before_unlock(node: &Rc<Node>) {
-    if node.global.persist.aof_always() {
-        crate::persist::aof::settle(node).await;
+/// What a key's shard does when the transaction gives it back: the key's new state (`None`:
+/// deleted), whether to touch its watchers.
+type Return = (Blob, Option<Entry>, bool);
+
+/// A job giving lent keys back to one shard.
+type ReturnJob = Box<dyn FnOnce(&mut ShardData) + Send>;
+
+/// The jobs that give every lent key back to its shard, with `records` to log there. With
+/// `changed` false, nothing was run: keys go back as they were.
+fn give_back(
+    tx: &Tx,
+    db: usize,
+    named: &[Named],
+    scratch: &mut Keyspace,
+    records: Vec<(usize, usize, Vec<Bytes>)>,
+    changed: bool,
+) -> Vec<(usize, ReturnJob)> {
+    let touched = changed && !records.is_empty();
+    let mut per_shard: AHashMap<usize, (Vec<Return>, Vec<(usize, Vec<Bytes>)>)> = AHashMap::new();
+    for n in named {
+        let entry = scratch.dbs[db].remove(&n.key);
+        per_shard.entry(n.shard).or_default().0.push((
+            n.key.clone(),
+            entry,
+            touched && n.access.writes(),
+        ));
     }
+    for (shard, rdb, rec) in records {
+        tx.will_log(shard);
+        per_shard.entry(shard).or_default().1.push((rdb, rec));
+    }
+    let mut jobs: Vec<_> = per_shard
+        .into_iter()
+        .map(|(shard, (keys, records))| {
+            let job: ReturnJob = Box::new(move |data: &mut ShardData| {
+                let d = &mut data.ks.dbs[db];
+                for (key, entry, touch) in keys {
+                    d.settle_loan(&key, entry);
+                    if touch {
+                        d.touch(&key);
+                    }
+                }
+                for (rdb, rec) in records {
+                    data.aof.record_raw(&mut data.ks, rdb, &rec);
+                }
+            });
+            (shard, job)
+        })
+        .collect();
+    jobs.sort_by_key(|(s, _)| *s);
+    jobs
 }

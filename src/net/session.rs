@@ -1,9 +1,16 @@
 //! What the server knows about one connection between two commands.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
+use crate::cmd::flags::{DENYOOM, WRITE};
+use crate::cmd::{Args, Command};
+use crate::db::Watcher;
 use crate::net::clients::ClientInfo;
+use crate::resp::Frame;
+use crate::shard::tx::Tx;
 use crate::shard::Node;
+use crate::slot::key_owner;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
@@ -24,6 +31,28 @@ pub struct Session {
     pub reply_mode: ReplyMode,
     /// Close the connection once the current reply is written (QUIT, protocol errors).
     pub close: bool,
+    /// Between MULTI and EXEC/DISCARD: the commands queued so far.
+    pub multi: Option<Multi>,
+    /// The keys this client WATCHes, if any.
+    pub watch: Option<Watch>,
+    /// The transaction EXEC runs the queued commands in: commands take no locks of their own
+    /// while it is set.
+    pub tx: Option<Rc<Tx>>,
+}
+
+/// A transaction being queued (MULTI).
+#[derive(Default)]
+pub struct Multi {
+    pub commands: Vec<(&'static Command, Args)>,
+    /// A command failed to queue (unknown, wrong arity, refused): EXEC will abort.
+    pub failed: bool,
+}
+
+/// A client's watched keys: the flag every shard sets when one changes, and where each key is.
+pub struct Watch {
+    pub watcher: Arc<Watcher>,
+    /// (db, key), each once, in the order watched.
+    pub keys: Vec<(usize, bytes::Bytes)>,
 }
 
 impl Session {
@@ -37,11 +66,85 @@ impl Session {
             authenticated,
             reply_mode: ReplyMode::On,
             close: false,
+            multi: None,
+            watch: None,
+            tx: None,
         }
     }
 
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.info.db.set(db);
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Whether `cmd` is queued rather than run: inside MULTI, everything but the commands
+    /// that steer the transaction itself.
+    pub fn queues(&self, cmd: &Command) -> bool {
+        self.in_multi()
+            && !matches!(
+                cmd.name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+    }
+
+    /// Queues `cmd` for EXEC.
+    pub fn queue(&mut self, cmd: &'static Command, args: Args) -> Frame {
+        if let Some(m) = &mut self.multi {
+            // An aborted transaction keeps nothing it will never run.
+            if !m.failed {
+                m.commands.push((cmd, args));
+                self.info.multi.set(m.commands.len() as i32);
+            }
+        }
+        Frame::Simple(bytes::Bytes::from_static(b"QUEUED"))
+    }
+
+    /// A command could not be queued: the transaction, if one is open, will abort at EXEC.
+    pub fn multi_error(&mut self) {
+        if let Some(m) = &mut self.multi {
+            m.failed = true;
+        }
+    }
+
+    /// Whether running `cmd` now writes, and may use memory: for EXEC, whether any queued
+    /// command does (Redis checks EXEC with the union of its commands' flags).
+    pub fn effective_flags(&self, cmd: &Command) -> (bool, bool) {
+        let own = (cmd.flags.has(WRITE), cmd.flags.has(DENYOOM));
+        match (&self.multi, cmd.name) {
+            (Some(m), "exec") => m.commands.iter().fold(own, |(w, d), (c, _)| {
+                (w || c.flags.has(WRITE), d || c.flags.has(DENYOOM))
+            }),
+            _ => own,
+        }
+    }
+
+    /// Forgets every watched key (UNWATCH, EXEC, DISCARD, RESET, the client leaving): each
+    /// key's shard drops the registration.
+    pub fn unwatch_all(&mut self) {
+        let Some(watch) = self.watch.take() else {
+            return;
+        };
+        for (db, key) in watch.keys {
+            let watcher = watch.watcher.clone();
+            let shard = key_owner(&key, self.node.shards);
+            self.node
+                .post(shard, move |data| data.ks.dbs[db].unwatch(&key, &watcher));
+        }
+    }
+
+    /// A stand-in left in the connection while the real session is lent to a detached task
+    /// (EXEC): it is put back when the task returns.
+    pub fn stand_in(&self) -> Session {
+        Session::new(self.node.clone(), self.info.clone())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.unwatch_all();
     }
 }

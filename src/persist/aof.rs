@@ -62,6 +62,11 @@ pub struct AofState {
     pub error: Option<String>,
     /// This shard's positions as other shards' connections see them (`persist::State`).
     mark: Option<Arc<AofMark>>,
+    /// The multi-shard transaction whose hop is running, if any: its records go to its own
+    /// buffer in `tx_logs`, appended to the log as one bracketed part when it commits. Other
+    /// commands run on this shard between its hops, and their records must not land inside.
+    in_tx: Option<u64>,
+    tx_logs: ahash::AHashMap<u64, AofLog>,
 }
 
 /// An incremental file open for appending, and how long it is: where a failed append is cut
@@ -111,6 +116,8 @@ impl Default for AofState {
             waiters: Vec::new(),
             error: None,
             mark: None,
+            in_tx: None,
+            tx_logs: ahash::AHashMap::new(),
         }
     }
 }
@@ -180,17 +187,17 @@ impl AofState {
             return;
         }
         match propagate(cmd.name, db, args, reply, now) {
-            Propagation::AsIs => self.log.command(db, args),
+            Propagation::AsIs => self.target().command(db, args),
             Propagation::Nothing => {}
             Propagation::Rewritten(commands) => {
                 for c in commands {
-                    self.log.command(db, &c);
+                    self.target().command(db, &c);
                 }
             }
             Propagation::Restate(keys) => {
                 for (db, key) in keys {
                     for c in restate(&key, ks.dbs[db].peek(&key)) {
-                        self.log.command(db, &c);
+                        self.target().command(db, &c);
                     }
                 }
             }
@@ -207,7 +214,7 @@ impl AofState {
         self.log_reaped(ks);
         if let Propagation::Rewritten(commands) = blocked_served(args, reply) {
             for c in commands {
-                self.log.command(db, &c);
+                self.target().command(db, &c);
             }
         }
         self.published();
@@ -223,7 +230,7 @@ impl AofState {
         self.log_reaped(ks);
         for key in keys {
             for c in restate(key.as_ref(), ks.dbs[db].peek(key.as_ref())) {
-                self.log.command(db, &c);
+                self.target().command(db, &c);
             }
         }
         self.published();
@@ -236,23 +243,42 @@ impl AofState {
             return;
         }
         self.log_reaped(ks);
-        self.log.command(db, args);
+        self.target().command(db, args);
         self.published();
     }
 
-    /// Brackets the records of one shard's part of a multi-shard write: replay applies it
-    /// only if every part made it to disk.
-    pub fn tx_begin(&mut self, id: u64, parts: usize) {
-        if self.on {
-            self.log.tx_begin(id, parts as u32);
+    /// Where records go: the running transaction's buffer, or the log.
+    fn target(&mut self) -> &mut AofLog {
+        match self.in_tx {
+            Some(id) => self.tx_logs.entry(id).or_default(),
+            None => &mut self.log,
         }
     }
 
-    pub fn tx_end(&mut self, id: u64) {
-        if self.on {
-            self.log.tx_end(id);
-            self.published();
+    /// A hop of transaction `id` starts on this shard: what it logs is held for its commit.
+    pub fn enter_tx(&mut self, id: u64) {
+        self.in_tx = Some(id);
+    }
+
+    /// The hop ends; returns whether the transaction has records waiting on this shard.
+    pub fn leave_tx(&mut self) -> bool {
+        let id = self.in_tx.take();
+        id.is_some_and(|id| self.tx_logs.get(&id).is_some_and(|l| l.pending() > 0))
+    }
+
+    /// Appends transaction `id`'s records to the log, bracketed as one of the `parts` shards
+    /// that wrote for it: loading applies the part only if every part made it to disk.
+    pub fn commit_tx(&mut self, id: u64, parts: usize) {
+        let Some(records) = self.tx_logs.remove(&id) else {
+            return;
+        };
+        if !self.on || records.pending() == 0 {
+            return;
         }
+        self.log.tx_begin(id, parts as u32);
+        self.log.append(records);
+        self.log.tx_end(id);
+        self.published();
     }
 
     /// Logs the deletion of keys that expired or were evicted since the last record.
@@ -264,6 +290,9 @@ impl AofState {
         for (db, d) in ks.dbs.iter_mut().enumerate() {
             for key in d.take_reaped() {
                 // Keys reaped just before logging stopped are dropped with the rest.
+                // Straight into the log even during a transaction's hop: a key's expiry is
+                // no part of the transaction, and its bracket holds only what the transaction
+                // itself decided (the coordinator counts which shards it writes to).
                 if self.on {
                     self.log.command(db, &[&b"DEL"[..], key.as_bytes()]);
                 }

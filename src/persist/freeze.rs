@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::shard::tx::Tx;
+use crate::shard::tx::{Plan, Tx};
 use crate::shard::{Node, ShardData};
 
 #[derive(Default)]
@@ -96,11 +96,7 @@ pub async fn freeze(node: &Rc<Node>) -> Frozen {
 
 /// [`freeze`], running `hook` on every shard at the frozen instant.
 pub async fn freeze_with(node: &Rc<Node>, hook: Option<AtFreeze>) -> Frozen {
-    let claims = Tx::begin(
-        node,
-        (0..node.shards).map(|s| (s, crate::shard::locks::everything())),
-    )
-    .await;
+    let claims = Tx::begin(node, Plan::everything(node.shards)).await;
     let gate = Arc::new(Gate::default());
     gate.lock().parked = vec![None; node.shards];
     for shard in (0..node.shards).filter(|&s| s != node.id) {

@@ -175,10 +175,16 @@ impl Blocking {
     }
 
     /// Hands a reply to a blocked connection of this shard. A connection that went away has no
-    /// entry left, and its reply is dropped, as Redis drops a reply to a closed socket.
-    pub fn deliver(&mut self, id: u64, delivery: Delivery) {
-        if let Some(client) = self.local.remove(&id) {
-            client.reply.send(delivery);
+    /// entry left: its reply comes back, to be dropped as Redis drops a reply to a closed
+    /// socket, unless it is a claim that others wait on (see [`deliver`]).
+    #[must_use]
+    pub fn deliver(&mut self, id: u64, delivery: Delivery) -> Option<Delivery> {
+        match self.local.remove(&id) {
+            Some(client) => {
+                client.reply.send(delivery);
+                None
+            }
+            None => Some(delivery),
         }
     }
 
@@ -194,9 +200,22 @@ impl Blocking {
         };
         let ended = self.local[&id].state.end();
         if ended {
-            self.deliver(id, delivery());
+            // The client is here and waiting: nothing comes back.
+            let _ = self.deliver(id, delivery());
         }
         ended
+    }
+}
+
+/// Delivers a reply sent from another shard to one of this shard's blocked clients. A move
+/// claimed for a client that has left meanwhile ([`Delivery::Retry`]) would hold the source's
+/// other waiters back for ever: its source is marked ready again instead.
+pub fn deliver(data: &mut crate::shard::ShardData, block: u64, delivery: Delivery) {
+    if let Some(Delivery::Retry { shard, db, key }) = data.blocking.deliver(block, delivery) {
+        data.outgoing.push((
+            shard,
+            Box::new(move |data: &mut crate::shard::ShardData| data.ks.dbs[db].mark_ready(&key)),
+        ));
     }
 }
 
@@ -330,7 +349,7 @@ fn serve_key(
             continue;
         }
         let touched = std::iter::once(&key[..]).chain(w.also_writes.as_deref());
-        if !locks.can_grant(touched.map(|k| (db as u32, k))) {
+        if !locks.is_free(touched.map(|k| (db as u32, k))) {
             deferred = Some(key.clone());
             break;
         }
@@ -355,11 +374,17 @@ fn serve_key(
             let mut ctx = Ctx { ks, db, now };
             let reply = serve_one(&mut ctx, key, &w);
             aof.record_served(ks, db, &w.args, &reply);
+            if !reply.is_error() {
+                touch_served(ks, db, key, &w.args);
+            }
             Delivery::Reply(reply)
         };
         let retry = matches!(delivery, Delivery::Retry { .. });
         if w.state.client_shard == shard {
-            blocking.deliver(w.state.id, delivery);
+            if let Some(Delivery::Retry { .. }) = blocking.deliver(w.state.id, delivery) {
+                // The client left before its claim reached it: the next waiter may go.
+                ks.dbs[db].mark_ready(key);
+            }
         } else {
             out.push((w.state.client_shard, w.state.id, delivery));
         }
@@ -375,6 +400,19 @@ fn serve_key(
         blocking.queues.insert(queue_key, queue);
     }
     deferred
+}
+
+/// WATCH: a blocking command served from `key` changed it, and a move its destination too.
+pub fn touch_served(ks: &mut Keyspace, db: usize, key: &[u8], args: &[Bytes]) {
+    let d = &mut ks.dbs[db];
+    if !d.has_watched() {
+        return;
+    }
+    d.touch(key);
+    let name = &args[0];
+    if name.eq_ignore_ascii_case(b"blmove") || name.eq_ignore_ascii_case(b"brpoplpush") {
+        d.touch(&args[2]);
+    }
 }
 
 /// Drops the waiters of clients that no longer wait on `key` (timed out, served elsewhere).

@@ -44,15 +44,22 @@ pub fn evict_local(
     while used_memory() > maxmemory {
         let mut best: Option<(u64, usize, crate::types::blob::Blob)> = None;
         for (i, db) in data.ks.dbs.iter().enumerate() {
-            let candidate = db.eviction_candidate(samples, volatile_only, |e| match policy {
-                AllkeysLru | VolatileLru => e.access as u64,
-                // Lower counter first, then older access among equals.
-                AllkeysLfu | VolatileLfu => {
-                    ((lfu.map_or(e.freq, |l| l.decayed(e)) as u64) << 32) | e.access as u64
-                }
-                VolatileTtl => e.expire_at,
-                AllkeysRandom | VolatileRandom | NoEviction => rand::random::<u32>() as u64,
-            });
+            // Keys a transaction holds are its own until it ends.
+            let held = |k: &[u8]| data.locks.is_claimed(i as u32, k);
+            let candidate = db.eviction_candidate(
+                samples,
+                volatile_only,
+                |e| match policy {
+                    AllkeysLru | VolatileLru => e.access as u64,
+                    // Lower counter first, then older access among equals.
+                    AllkeysLfu | VolatileLfu => {
+                        ((lfu.map_or(e.freq, |l| l.decayed(e)) as u64) << 32) | e.access as u64
+                    }
+                    VolatileTtl => e.expire_at,
+                    AllkeysRandom | VolatileRandom | NoEviction => rand::random::<u32>() as u64,
+                },
+                held,
+            );
             if let Some((score, key)) = candidate {
                 if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
                     best = Some((score, i, key));

@@ -39,16 +39,15 @@ pub fn start_active_expiry(node: Rc<Node>) {
 fn cycle(node: &Node, budget: Duration) {
     let started = Instant::now();
     let mut data = node.data.borrow_mut();
-    // A transaction holding locks may be between hops over keys this would delete; it is
-    // short-lived, so simply wait for the next tick.
-    if !data.locks.is_idle() {
-        return;
-    }
     let data = &mut *data;
     let now = now_ms();
-    for db in data.ks.dbs.iter_mut() {
+    let locks = &data.locks;
+    for (i, db) in data.ks.dbs.iter_mut().enumerate() {
         loop {
-            let (sampled, expired) = db.expire_sample(now, SAMPLE, &mut data.ks.stats);
+            // A transaction may be between its hops over a key it holds: leave those to it.
+            let (sampled, expired) = db.expire_sample(now, SAMPLE, &mut data.ks.stats, |k| {
+                locks.is_claimed(i as u32, k)
+            });
             if sampled == 0 || expired * 4 <= sampled || started.elapsed() >= budget {
                 break;
             }

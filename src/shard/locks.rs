@@ -2,13 +2,21 @@
 //!
 //! A command whose keys all live on one shard runs to completion on that shard's thread without
 //! yielding, so it is atomic by construction and takes no lock. A transaction that spans shards
-//! cannot be: it locks its keys on every shard it touches, in ascending shard order, runs its
-//! hops, then unlocks. While a key is locked, any other command on it waits in this table's FIFO
-//! queue, so no client can observe a transaction half-applied.
+//! cannot be: it locks its keys on every shard it touches, runs its hops, then releases. While a
+//! key is locked, any other command on it waits here, so no client can observe a transaction
+//! half-applied.
 //!
-//! Deadlock freedom: every transaction acquires shards in the same (ascending) order, and on one
-//! shard it takes all its keys in a single step, so no cycle of waiters can form. Fairness: a
-//! request never overtakes an earlier queued request it conflicts with.
+//! Every key has a FIFO queue of the requests that want it; the request at the front holds it.
+//! A request names all its keys on this shard at once and enters all their queues in one step,
+//! so two requests meet in the same order in every queue they share: no cycle of waiters can
+//! form on one shard, and a request never overtakes an earlier one it conflicts with. Granting,
+//! releasing and cancelling cost time in the number of the request's own keys, never in the
+//! size of the table. (Deadlock freedom across shards is the transaction layer's business, see
+//! `shard::tx`.)
+//!
+//! A claim on the whole shard (FLUSHALL, SWAPDB, KEYS, a snapshot's freeze) conflicts with
+//! every key. It waits until every request that entered before it is released, and requests
+//! that arrive after it wait in `deferred`, in arrival order, until it is released.
 
 use std::collections::VecDeque;
 
@@ -20,116 +28,220 @@ use crate::types::blob::Blob;
 /// A key in a given database.
 pub type LockKey = (u32, Blob);
 
-/// The database number of the claim on a whole shard (FLUSHALL, SWAPDB, KEYS...): it conflicts
-/// with every key, so such a command sees and changes the shard between transactions only.
-const EVERYTHING: u32 = u32::MAX;
-
-/// The claim on every key of a shard, for commands that act on whole databases.
-pub fn everything() -> LockKey {
-    (EVERYTHING, Blob::new(b""))
+/// What a request locks on one shard.
+#[derive(Clone, Debug)]
+pub enum Claim {
+    Keys(Vec<LockKey>),
+    /// Every key of the shard, in every database.
+    Everything,
 }
 
-fn is_everything(k: &LockKey) -> bool {
-    k.0 == EVERYTHING
+/// The answer to a lock request.
+pub enum Acquired {
+    Granted,
+    /// Queued; resolves once granted (`None` if the request was cancelled meanwhile).
+    Queued(oneshot::Receiver<()>),
+    /// Not grantable at once, and the request asked not to wait: nothing was taken.
+    Refused,
 }
 
-struct Waiter {
-    owner: u64,
+struct Request {
+    /// The request's keys; empty for a whole-shard claim.
     keys: Vec<LockKey>,
-    grant: oneshot::Sender<()>,
+    whole: bool,
+    /// Whether the request is in the key queues (false while deferred behind a whole claim).
+    entered: bool,
+    /// Key queues whose front this request has not reached yet: granted at 0.
+    missing: usize,
+    grant: Option<oneshot::Sender<()>>,
 }
 
 #[derive(Default)]
 pub struct LockTable {
-    held: AHashMap<LockKey, u64>,
-    /// The owner of the whole-shard claim, if granted; then `held` is empty.
+    /// Live requests (granted or waiting) by owner; an owner has one request per shard.
+    requests: AHashMap<u64, Request>,
+    /// Per locked key, the owners that want it, the holder first.
+    queues: AHashMap<LockKey, VecDeque<u64>>,
+    /// Requests in the key queues, granted or not: a whole claim waits for this to reach 0.
+    entered: usize,
+    /// The owner of the granted whole-shard claim.
     whole: Option<u64>,
-    queue: VecDeque<Waiter>,
+    /// Requests that arrived while a whole claim was held or waiting, in arrival order.
+    deferred: VecDeque<u64>,
 }
 
 impl LockTable {
     /// True when no transaction holds or waits for anything: the common case, checked first.
+    #[inline]
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.whole.is_none() && self.queue.is_empty()
+        self.requests.is_empty()
     }
 
-    /// True when a request for `keys` could be granted right now.
-    pub fn can_grant<'a>(&self, keys: impl IntoIterator<Item = (u32, &'a [u8])>) -> bool {
+    /// True when a request for `keys` would be granted right now without overtaking anyone.
+    pub fn is_free<'a>(&self, mut keys: impl Iterator<Item = (u32, &'a [u8])>) -> bool {
         if self.is_idle() {
             return true;
         }
-        if self.whole.is_some() {
+        if self.whole.is_some() || !self.deferred.is_empty() {
             return false;
         }
-        let queued_whole = self.queue.iter().any(|w| w.keys.iter().any(is_everything));
-        keys.into_iter().all(|(db, k)| {
-            if db == EVERYTHING {
-                return self.held.is_empty() && self.queue.is_empty();
-            }
-            let probe: LockKey = (db, Blob::new(k));
-            !queued_whole
-                && !self.held.contains_key(&probe)
-                && !self.queue.iter().any(|w| w.keys.contains(&probe))
-        })
+        keys.all(|(db, k)| !self.queues.contains_key(&(db, Blob::new(k))))
     }
 
-    fn take(&mut self, owner: u64, keys: &[LockKey]) {
-        if keys.iter().any(is_everything) {
-            self.whole = Some(owner);
+    /// Whether some request holds or waits for `key` (or the whole shard): active expiry and
+    /// eviction leave such keys alone, since a transaction may be between its hops over them.
+    pub fn is_claimed(&self, db: u32, key: &[u8]) -> bool {
+        !self.is_idle()
+            && (self.whole.is_some()
+                || !self.deferred.is_empty()
+                || self.queues.contains_key(&(db, Blob::new(key))))
+    }
+
+    /// Locks `claim` for `owner`. With `wait` false, a request that cannot be granted at once
+    /// is refused and leaves no trace; otherwise it queues.
+    pub fn acquire(&mut self, owner: u64, claim: Claim, wait: bool) -> Acquired {
+        debug_assert!(!self.requests.contains_key(&owner), "one request per owner");
+        let (keys, whole) = match claim {
+            Claim::Keys(keys) => (dedup(keys), false),
+            Claim::Everything => (Vec::new(), true),
+        };
+        let free = if whole {
+            self.is_idle()
         } else {
-            for k in keys {
-                self.held.insert(k.clone(), owner);
-            }
+            self.is_free(keys.iter().map(|(db, k)| (*db, k.as_bytes())))
+        };
+        if !free && !wait {
+            return Acquired::Refused;
         }
-    }
-
-    /// Takes the locks now if possible; otherwise queues the request and returns a receiver
-    /// that resolves once they are granted.
-    pub fn acquire(&mut self, owner: u64, keys: Vec<LockKey>) -> Option<oneshot::Receiver<()>> {
-        if self.can_grant(keys.iter().map(|(db, k)| (*db, k.as_bytes()))) {
-            self.take(owner, &keys);
-            return None;
-        }
-        let (grant, granted) = oneshot::channel();
-        self.queue.push_back(Waiter { owner, keys, grant });
-        Some(granted)
-    }
-
-    /// Releases everything `owner` holds and grants queued requests that are now free, in
-    /// arrival order.
-    pub fn release(&mut self, owner: u64) {
-        self.held.retain(|_, o| *o != owner);
-        if self.whole == Some(owner) {
-            self.whole = None;
-        }
-        // Keys claimed by earlier requests still waiting: later ones must not overtake them.
-        let mut blocked: AHashSet<LockKey> = AHashSet::new();
-        let mut blocked_all = false;
-        let mut still_waiting = VecDeque::new();
-        while let Some(w) = self.queue.pop_front() {
-            let wants_whole = w.keys.iter().any(is_everything);
-            let free = !blocked_all
-                && self.whole.is_none()
-                && if wants_whole {
-                    self.held.is_empty() && blocked.is_empty()
-                } else {
-                    w.keys
-                        .iter()
-                        .all(|k| !self.held.contains_key(k) && !blocked.contains(k))
-                };
+        let mut req = Request {
+            keys,
+            whole,
+            entered: false,
+            missing: 0,
+            grant: None,
+        };
+        let receiver = if free {
+            None
+        } else {
+            let (tx, rx) = oneshot::channel();
+            req.grant = Some(tx);
+            Some(rx)
+        };
+        self.requests.insert(owner, req);
+        if whole {
             if free {
-                self.take(w.owner, &w.keys);
-                w.grant.send(());
+                self.whole = Some(owner);
             } else {
-                if wants_whole {
-                    blocked_all = true;
-                }
-                blocked.extend(w.keys.iter().cloned());
-                still_waiting.push_back(w);
+                self.deferred.push_back(owner);
+            }
+        } else if self.whole.is_some() || !self.deferred.is_empty() {
+            self.deferred.push_back(owner);
+        } else {
+            self.enter(owner);
+        }
+        match receiver {
+            None => Acquired::Granted,
+            Some(rx) => Acquired::Queued(rx),
+        }
+    }
+
+    /// Puts a key request into its keys' queues, granting it if it is at every front.
+    fn enter(&mut self, owner: u64) {
+        let Some(req) = self.requests.get_mut(&owner) else {
+            return;
+        };
+        req.entered = true;
+        self.entered += 1;
+        let mut missing = 0;
+        for key in &req.keys {
+            let q = self.queues.entry(key.clone()).or_default();
+            if !q.is_empty() {
+                missing += 1;
+            }
+            q.push_back(owner);
+        }
+        req.missing = missing;
+        if missing == 0 {
+            if let Some(g) = req.grant.take() {
+                g.send(());
             }
         }
-        self.queue = still_waiting;
     }
+
+    /// Releases what `owner` holds, or cancels its waiting request, and grants what that
+    /// frees. Unknown owners are ignored (a release may follow a refused attempt).
+    pub fn release(&mut self, owner: u64) {
+        let Some(req) = self.requests.remove(&owner) else {
+            return;
+        };
+        if req.whole && self.whole == Some(owner) {
+            self.whole = None;
+        } else if !req.entered {
+            self.deferred.retain(|o| *o != owner);
+        } else {
+            self.entered -= 1;
+            for key in &req.keys {
+                let Some(q) = self.queues.get_mut(key) else {
+                    continue;
+                };
+                if q.front() == Some(&owner) {
+                    q.pop_front();
+                    if let Some(&next) = q.front() {
+                        if let Some(r) = self.requests.get_mut(&next) {
+                            r.missing -= 1;
+                            if r.missing == 0 {
+                                if let Some(g) = r.grant.take() {
+                                    g.send(());
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    // Cancelled while waiting behind others: it blocked nobody in this queue.
+                    q.retain(|o| *o != owner);
+                }
+                if q.is_empty() {
+                    self.queues.remove(key);
+                }
+            }
+        }
+        self.promote();
+    }
+
+    /// Lets deferred requests in, in arrival order, up to the next whole claim, which is
+    /// granted once everything before it is released.
+    fn promote(&mut self) {
+        while self.whole.is_none() {
+            let Some(&next) = self.deferred.front() else {
+                return;
+            };
+            let whole = self.requests.get(&next).is_some_and(|r| r.whole);
+            if whole {
+                if self.entered > 0 {
+                    return;
+                }
+                self.deferred.pop_front();
+                self.whole = Some(next);
+                if let Some(g) = self.requests.get_mut(&next).and_then(|r| r.grant.take()) {
+                    g.send(());
+                }
+                return;
+            }
+            self.deferred.pop_front();
+            self.enter(next);
+        }
+    }
+}
+
+/// Removes repeated keys, keeping the first occurrence: a request locks each key once.
+fn dedup(keys: Vec<LockKey>) -> Vec<LockKey> {
+    if keys.len() < 2 {
+        return keys;
+    }
+    let mut seen = AHashSet::with_capacity(keys.len());
+    keys.into_iter()
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -140,16 +252,30 @@ mod tests {
         (0, Blob::new(s.as_bytes()))
     }
 
+    fn keys(list: &[&str]) -> Claim {
+        Claim::Keys(list.iter().map(|s| k(s)).collect())
+    }
+
+    fn queued(a: Acquired) -> oneshot::Receiver<()> {
+        match a {
+            Acquired::Queued(rx) => rx,
+            Acquired::Granted => panic!("granted, expected to queue"),
+            Acquired::Refused => panic!("refused, expected to queue"),
+        }
+    }
+
+    fn granted(a: Acquired) -> bool {
+        matches!(a, Acquired::Granted)
+    }
+
     #[test]
     fn conflicting_requests_wait_in_order() {
         let mut t = LockTable::default();
-        assert!(t.acquire(1, vec![k("a"), k("b")]).is_none());
-        let mut second = t.acquire(2, vec![k("b")]).expect("b is held");
-        // c is free, but not overtaking is only required for conflicting requests.
-        assert!(t.acquire(3, vec![k("c")]).is_none());
-        let mut third = t
-            .acquire(4, vec![k("b"), k("c")])
-            .expect("b and c are busy");
+        assert!(granted(t.acquire(1, keys(&["a", "b"]), true)));
+        let mut second = queued(t.acquire(2, keys(&["b"]), true));
+        // c is free: only conflicting requests must not be overtaken.
+        assert!(granted(t.acquire(3, keys(&["c"]), true)));
+        let mut third = queued(t.acquire(4, keys(&["b", "c"]), true));
         t.release(1);
         assert!(poll_ready(&mut second));
         assert!(!poll_ready(&mut third));
@@ -159,16 +285,17 @@ mod tests {
         assert!(poll_ready(&mut third));
         t.release(4);
         assert!(t.is_idle());
+        assert!(t.queues.is_empty());
     }
 
     #[test]
     fn whole_shard_claims_wait_for_keys_and_block_them() {
         let mut t = LockTable::default();
-        assert!(t.acquire(1, vec![k("a")]).is_none());
-        let mut flush = t.acquire(2, vec![everything()]).expect("a is held");
+        assert!(granted(t.acquire(1, keys(&["a"]), true)));
+        let mut flush = queued(t.acquire(2, Claim::Everything, true));
         // A later request for another key must not overtake the queued whole-shard claim.
-        let mut later = t.acquire(3, vec![k("b")]).expect("queued behind the claim");
-        assert!(!t.can_grant([(0, &b"c"[..])]));
+        let mut later = queued(t.acquire(3, keys(&["b"]), true));
+        assert!(!t.is_free([(0, &b"c"[..])].into_iter()));
         t.release(1);
         assert!(poll_ready(&mut flush));
         assert!(!poll_ready(&mut later));
@@ -178,10 +305,94 @@ mod tests {
         assert!(t.is_idle());
     }
 
-    fn poll_ready(r: &mut oneshot::Receiver<()>) -> bool {
+    #[test]
+    fn try_requests_never_queue() {
+        let mut t = LockTable::default();
+        assert!(granted(t.acquire(1, keys(&["a"]), false)));
+        assert!(matches!(
+            t.acquire(2, keys(&["a", "b"]), false),
+            Acquired::Refused
+        ));
+        assert!(matches!(
+            t.acquire(3, Claim::Everything, false),
+            Acquired::Refused
+        ));
+        assert!(granted(t.acquire(4, keys(&["b"]), false)));
+        t.release(1);
+        t.release(4);
+        assert!(t.is_idle() && t.queues.is_empty());
+        // Releasing a refused owner is harmless.
+        t.release(2);
+    }
+
+    #[test]
+    fn cancelling_a_waiter_frees_what_it_blocked() {
+        let mut t = LockTable::default();
+        assert!(granted(t.acquire(1, keys(&["a"]), true)));
+        let mut w2 = queued(t.acquire(2, keys(&["a", "b"]), true));
+        let mut w3 = queued(t.acquire(3, keys(&["b"]), true));
+        // 2 holds b (front of its queue) while waiting for a: 3 waits for it.
+        assert!(!poll_ready(&mut w3));
+        t.release(2);
+        assert!(poll_ready(&mut w3), "cancelling 2 hands b to 3");
+        assert!(
+            matches!(poll(&mut w2), Some(None)),
+            "the cancelled waiter ends"
+        );
+        t.release(1);
+        t.release(3);
+        assert!(t.is_idle() && t.queues.is_empty() && t.entered == 0);
+    }
+
+    #[test]
+    fn cancelling_a_deferred_whole_claim_lets_the_rest_in() {
+        let mut t = LockTable::default();
+        assert!(granted(t.acquire(1, keys(&["a"]), true)));
+        let _flush = queued(t.acquire(2, Claim::Everything, true));
+        let mut later = queued(t.acquire(3, keys(&["b"]), true));
+        t.release(2);
+        assert!(poll_ready(&mut later));
+        t.release(1);
+        t.release(3);
+        assert!(t.is_idle() && t.deferred.is_empty());
+    }
+
+    #[test]
+    fn repeated_keys_count_once() {
+        let mut t = LockTable::default();
+        assert!(granted(t.acquire(1, keys(&["a", "a", "b", "a"]), true)));
+        let mut w = queued(t.acquire(2, keys(&["a"]), true));
+        t.release(1);
+        assert!(poll_ready(&mut w));
+        t.release(2);
+        assert!(t.is_idle() && t.queues.is_empty());
+    }
+
+    #[test]
+    fn many_keys_cost_linear_time() {
+        // 200,000 keys in one request, then a conflicting one: quadratic bookkeeping would not
+        // finish in any reasonable time.
+        let mut t = LockTable::default();
+        let big: Vec<LockKey> = (0..200_000).map(|i| k(&i.to_string())).collect();
+        assert!(granted(t.acquire(1, Claim::Keys(big.clone()), true)));
+        let mut w = queued(t.acquire(2, Claim::Keys(big), true));
+        t.release(1);
+        assert!(poll_ready(&mut w));
+        t.release(2);
+        assert!(t.is_idle());
+    }
+
+    fn poll(r: &mut oneshot::Receiver<()>) -> Option<Option<()>> {
         use std::future::Future;
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
-        std::pin::Pin::new(r).poll(&mut cx).is_ready()
+        match std::pin::Pin::new(r).poll(&mut cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    fn poll_ready(r: &mut oneshot::Receiver<()>) -> bool {
+        matches!(poll(r), Some(Some(())))
     }
 }

@@ -18,6 +18,7 @@ pub mod tx;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use glommio::channels::shared_channel::ConnectedReceiver;
 
 use crate::db::Keyspace;
 use crate::server::Global;
-use locks::{LockKey, LockTable};
+use locks::{Acquired, Claim, LockKey, LockTable};
 
 /// Everything one shard owns.
 pub struct ShardData {
@@ -38,7 +39,13 @@ pub struct ShardData {
     pub clients: crate::net::clients::ClientRegistry,
     pub blocking: blocking::Blocking,
     pub aof: crate::persist::aof::AofState,
+    /// Work for other shards that a job running here produced (it has no `Node` to send it
+    /// with); sent as soon as the job ends.
+    pub outgoing: Vec<(usize, PostFn)>,
 }
+
+/// Work posted to another shard, answered by nobody.
+pub type PostFn = Box<dyn FnOnce(&mut ShardData) + Send>;
 
 impl ShardData {
     /// Takes in the settings the shard caches from the configuration; called at start-up and
@@ -81,26 +88,34 @@ pub struct ShardStats {
     pub net_output_bytes: u64,
 }
 
+/// The most shards a process may have (`--threads`): ids that name a shard keep it in this
+/// many low bits (SCAN cursors, request ids).
+pub const MAX_SHARDS: usize = 1024;
+pub const SHARD_BITS: u32 = MAX_SHARDS.trailing_zeros();
+
 type AnyBox = Box<dyn Any + Send>;
 /// A piece of work for another shard. It owns everything it uses (`'static + Send`): nothing
 /// borrowed from the sending shard crosses cores.
 pub type Job = Box<dyn FnOnce(&mut ShardData) -> AnyBox + Send>;
 
 pub enum Request {
-    /// Run `job`; if `wait_for` is non-empty, first wait until none of those keys is locked.
+    /// Run `job` once none of `wait_for` is claimed here; answer with its result if `id` is
+    /// given.
     Run {
-        id: u64,
+        id: Option<u64>,
         job: Job,
         wait_for: Vec<LockKey>,
     },
-    /// Lock `keys` for transaction `owner` and answer once granted.
+    /// Lock `claim` for transaction `owner` and answer `(granted, result of then)`. With `wait`
+    /// the answer comes once granted; without, at once, and a refusal takes nothing. `then`
+    /// runs right after the grant, before anything else can touch the keys.
     Lock {
         id: u64,
         owner: u64,
-        keys: Vec<LockKey>,
+        claim: Claim,
+        wait: bool,
+        then: Option<Job>,
     },
-    /// Release what transaction `owner` holds. No answer.
-    Unlock { owner: u64 },
 }
 
 pub struct Response {
@@ -115,6 +130,9 @@ pub struct Node {
     pub global: Arc<Global>,
     requests: Senders<Request>,
     responses: Senders<Response>,
+    /// Requests that found a peer's queue full, per peer, in order: everything later to that
+    /// peer waits behind them, so messages between two shards never overtake each other.
+    outbox: Vec<RefCell<VecDeque<Request>>>,
     pending: RefCell<AHashMap<u64, oneshot::Sender<AnyBox>>>,
     next_id: Cell<u64>,
 }
@@ -145,10 +163,12 @@ impl Node {
                 blocking: Default::default(),
                 clients: Default::default(),
                 aof: Default::default(),
+                outgoing: Vec::new(),
             }),
             global,
             requests: req_tx,
             responses: resp_tx,
+            outbox: (0..shards).map(|_| RefCell::default()).collect(),
             pending: RefCell::new(AHashMap::new()),
             next_id: Cell::new(1),
         });
@@ -164,11 +184,23 @@ impl Node {
         node
     }
 
-    /// An id unique across all shards, for requests and transaction owners.
+    /// An id unique across all shards, for requests, blocked clients and the lock requests of
+    /// single-shard commands. The top bit keeps them apart from transaction ids
+    /// (`Persist::next_tx_id`), which own locks too.
     pub fn fresh_id(&self) -> u64 {
         let n = self.next_id.get();
         self.next_id.set(n + 1);
-        (n << 8) | self.id as u64
+        (1 << 63) | (n << SHARD_BITS) | self.id as u64
+    }
+
+    /// Runs `fut` in a task of its own and waits for its result. The task finishes even if the
+    /// caller stops waiting (its client left): a multi-shard operation, once begun, always
+    /// completes and releases what it holds, however its caller is cancelled.
+    pub async fn detached<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
+        glommio::spawn_local(fut)
+            .detach()
+            .await
+            .expect("a detached task runs to completion")
     }
 
     /// Runs `f` on `shard`'s data once none of `wait_for` is locked, and returns its result.
@@ -181,56 +213,130 @@ impl Node {
         if shard == self.id {
             return self.run_here(wait_for, f).await;
         }
-        let job: Job = Box::new(move |data| Box::new(f(data)) as AnyBox);
-        let value = self
-            .ask(shard, |id| Request::Run { id, job, wait_for })
-            .await;
+        let value = self.ask(shard, job(f), wait_for).await;
         *value
             .downcast::<R>()
             .expect("a job's result has the type its sender expects")
     }
 
-    /// Runs `f` here, queueing behind any transaction that holds one of `wait_for`.
+    /// Runs `f` on every shard in `jobs` at once and returns the results in the same order;
+    /// this shard's own job (if any) runs inline while the others are on their way.
+    pub async fn run_on_each<R, F>(self: &Rc<Self>, jobs: Vec<(usize, F)>) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        let mut waits = Vec::with_capacity(jobs.len());
+        let mut local = None;
+        for (i, (shard, f)) in jobs.into_iter().enumerate() {
+            if shard == self.id {
+                local = Some((i, f));
+                waits.push(None);
+            } else {
+                waits.push(Some(self.send_request(shard, job(f), Vec::new())));
+            }
+        }
+        let mut out: Vec<Option<R>> = (0..waits.len()).map(|_| None).collect();
+        if let Some((i, f)) = local {
+            out[i] = Some(self.run_here(Vec::new(), f).await);
+        }
+        for (i, wait) in waits.into_iter().enumerate() {
+            if let Some(wait) = wait {
+                let value = wait.await;
+                out[i] = Some(
+                    *value
+                        .downcast::<R>()
+                        .expect("a job's result has the type its sender expects"),
+                );
+            }
+        }
+        out.into_iter()
+            .map(|r| r.expect("every job answered"))
+            .collect()
+    }
+
+    /// Runs `f` on `shard` without waiting for it: in order after everything this shard sent
+    /// there before. Runs inline when the shard is this one.
+    pub fn post<F>(self: &Rc<Self>, shard: usize, f: F)
+    where
+        F: FnOnce(&mut ShardData) + Send + 'static,
+    {
+        if shard == self.id {
+            let mut data = self.data.borrow_mut();
+            f(&mut data);
+            self.after_job(&mut data);
+        } else {
+            self.send(
+                shard,
+                Request::Run {
+                    id: None,
+                    job: job(f),
+                    wait_for: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Runs `f` here, queueing behind any transaction that holds one of `wait_for`. If the
+    /// caller goes away while queued, its place in the queue goes with it.
     pub async fn run_here<R>(
         self: &Rc<Self>,
         wait_for: Vec<LockKey>,
         f: impl FnOnce(&mut ShardData) -> R,
     ) -> R {
         let owner = self.fresh_id();
-        let granted = {
+        let acquired = {
             let mut data = self.data.borrow_mut();
             let free = wait_for.is_empty()
                 || data
                     .locks
-                    .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
+                    .is_free(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
             if free {
                 // Runs to completion without yielding, so it needs no lock to be atomic.
                 let r = f(&mut data);
-                self.serve_blocked(&mut data);
+                self.after_job(&mut data);
                 return r;
             }
-            data.locks.acquire(owner, wait_for)
+            data.locks.acquire(owner, Claim::Keys(wait_for), true)
         };
-        if let Some(granted) = granted {
+        let held = LocalClaim { node: self, owner };
+        if let Acquired::Queued(granted) = acquired {
             granted.await;
         }
         let mut data = self.data.borrow_mut();
         let r = f(&mut data);
-        data.locks.release(owner);
-        self.serve_blocked(&mut data);
+        drop(data);
+        drop(held);
         r
     }
 
-    /// Serves clients blocked on keys the last command created. Called after every piece of
-    /// work that may write, before anything else runs on this shard.
+    /// Finishes a piece of work done on this shard's data: serves clients blocked on keys it
+    /// created, and sends what it left for other shards. Called after everything that may
+    /// write, before anything else runs on this shard.
     #[inline]
-    pub fn serve_blocked(self: &Rc<Self>, data: &mut ShardData) {
+    pub fn after_job(self: &Rc<Self>, data: &mut ShardData) {
         if data.blocking.has_waiters() {
-            self.serve_blocked_slow(data);
+            self.serve_blocked(data);
+        }
+        if !data.outgoing.is_empty() {
+            for (shard, f) in std::mem::take(&mut data.outgoing) {
+                if shard == self.id {
+                    f(data);
+                } else {
+                    self.send(
+                        shard,
+                        Request::Run {
+                            id: None,
+                            job: job(f),
+                            wait_for: Vec::new(),
+                        },
+                    );
+                }
+            }
         }
     }
 
-    fn serve_blocked_slow(self: &Rc<Self>, data: &mut ShardData) {
+    fn serve_blocked(self: &Rc<Self>, data: &mut ShardData) {
         let ShardData {
             id,
             ks,
@@ -247,76 +353,121 @@ impl Node {
 
     /// Hands a blocked client's reply to its shard without waiting.
     pub fn send_delivery(self: &Rc<Self>, shard: usize, block: u64, delivery: blocking::Delivery) {
-        let node = self.clone();
-        glommio::spawn_local(async move {
-            node.run_on(shard, Vec::new(), move |data| {
-                data.blocking.deliver(block, delivery)
-            })
-            .await
-        })
-        .detach();
+        self.post(shard, move |data| blocking::deliver(data, block, delivery));
     }
 
     /// Runs `f` on every shard, this one included, and returns the results in shard order.
+    /// Takes no locks: for what may see a multi-shard write on some shards and not others
+    /// (INFO, CLIENT LIST, DBSIZE, CONFIG SET's refresh).
     pub async fn broadcast<R, F>(self: &Rc<Self>, f: F) -> Vec<R>
     where
         R: Send + 'static,
         F: Fn(&mut ShardData) -> R + Send + Clone + 'static,
     {
-        let mut out = Vec::with_capacity(self.shards);
-        for shard in 0..self.shards {
-            out.push(self.run_on(shard, Vec::new(), f.clone()).await);
-        }
-        out
+        self.run_on_each((0..self.shards).map(|s| (s, f.clone())).collect())
+            .await
     }
 
-    /// Sends a request built with a fresh id to `shard` and waits for its response.
-    async fn ask(self: &Rc<Self>, shard: usize, make: impl FnOnce(u64) -> Request) -> AnyBox {
+    /// Sends `job` to `shard` and returns the wait for its answer.
+    fn send_request(self: &Rc<Self>, shard: usize, job: Job, wait_for: Vec<LockKey>) -> Answer<'_> {
         let id = self.fresh_id();
+        let answer = self.expect_answer(id);
+        self.send(
+            shard,
+            Request::Run {
+                id: Some(id),
+                job,
+                wait_for,
+            },
+        );
+        answer
+    }
+
+    async fn ask(self: &Rc<Self>, shard: usize, job: Job, wait_for: Vec<LockKey>) -> AnyBox {
+        self.send_request(shard, job, wait_for).await
+    }
+
+    /// Registers a wait for the response `id`; dropping it forgets the wait.
+    fn expect_answer(&self, id: u64) -> Answer<'_> {
         let (tx, rx) = oneshot::channel();
         self.pending.borrow_mut().insert(id, tx);
-        if self.requests.send_to(shard, make(id)).await.is_err() {
-            panic!("shard {shard} is gone");
-        }
-        rx.await.expect("every request is answered")
+        Answer { node: self, id, rx }
     }
 
-    /// Locks `keys` on `shard` for transaction `owner`, waiting until granted.
-    pub async fn lock_on(self: &Rc<Self>, shard: usize, owner: u64, keys: Vec<LockKey>) {
-        if shard == self.id {
-            let granted = self.data.borrow_mut().locks.acquire(owner, keys);
-            if let Some(g) = granted {
-                g.await;
+    /// Sends `req` to `shard` in order after everything sent there before, without waiting:
+    /// a full queue holds it (and what follows) in this shard's outbox for that peer.
+    fn send(self: &Rc<Self>, shard: usize, req: Request) {
+        let mut outbox = self.outbox[shard].borrow_mut();
+        if !outbox.is_empty() {
+            outbox.push_back(req);
+            return;
+        }
+        match self.requests.try_send_to(shard, req) {
+            Ok(()) => {}
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(req))) => {
+                outbox.push_back(req);
+                let node = self.clone();
+                glommio::spawn_local(async move { node.drain_outbox(shard).await }).detach();
             }
-        } else {
-            self.ask(shard, |id| Request::Lock { id, owner, keys })
-                .await;
+            // The peer's receiver is gone only when the process is exiting.
+            Err(_) => {}
         }
     }
 
-    /// Releases transaction `owner`'s locks on `shard`. Does not wait: requests between two
-    /// shards are delivered in order, so the unlock arrives after the transaction's hops.
-    pub fn unlock_on(self: &Rc<Self>, shard: usize, owner: u64) {
-        if shard == self.id {
-            let mut data = self.data.borrow_mut();
-            data.locks.release(owner);
-            self.serve_blocked(&mut data);
-        } else {
-            let node = self.clone();
-            glommio::spawn_local(async move {
-                let _ = node
-                    .requests
-                    .send_to(shard, Request::Unlock { owner })
-                    .await;
-            })
-            .detach();
+    async fn drain_outbox(self: Rc<Self>, shard: usize) {
+        loop {
+            let Some(req) = self.outbox[shard].borrow_mut().pop_front() else {
+                return;
+            };
+            if self.requests.send_to(shard, req).await.is_err() {
+                return;
+            }
         }
+    }
+
+    /// Locks `claim` on `shard` for transaction `owner`. Without `wait`, answers at once whether
+    /// it was granted (a refusal takes nothing); with it, once granted. `then` runs right after a
+    /// grant, on that shard, and its result comes back with the answer.
+    pub fn lock_on<R, F>(
+        self: &Rc<Self>,
+        shard: usize,
+        owner: u64,
+        claim: Claim,
+        wait: bool,
+        then: Option<F>,
+    ) -> LockAnswer<'_, R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        if shard == self.id {
+            let acquired = self.data.borrow_mut().locks.acquire(owner, claim, wait);
+            return LockAnswer::Local {
+                node: self,
+                acquired: Some(acquired),
+                then: then.map(|f| Box::new(f) as Box<dyn FnOnce(&mut ShardData) -> R + Send>),
+            };
+        }
+        let id = self.fresh_id();
+        let answer = self.expect_answer(id);
+        self.send(
+            shard,
+            Request::Lock {
+                id,
+                owner,
+                claim,
+                wait,
+                then: then.map(job),
+            },
+        );
+        LockAnswer::Remote(answer, std::marker::PhantomData)
     }
 
     fn respond(self: &Rc<Self>, to: usize, id: u64, value: AnyBox) {
         let msg = Response { id, value };
         // The response mesh only ever drains, so a full queue empties without our help; waiting
-        // in a separate task keeps the request loop free.
+        // in a separate task keeps the request loop free. Responses are matched by id, so
+        // their order does not matter.
         if let Err(err) = self.responses.try_send_to(to, msg) {
             let msg = match err {
                 glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(msg)) => msg,
@@ -332,60 +483,178 @@ impl Node {
     }
 }
 
-async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Request>) {
-    while let Some(req) = rx.recv().await {
-        match req {
-            Request::Run { id, job, wait_for } => {
-                let runnable = {
-                    let data = node.data.borrow();
-                    wait_for.is_empty()
-                        || data
-                            .locks
-                            .can_grant(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
+/// Boxes a closure as a [`Job`].
+fn job<R, F>(f: F) -> Job
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardData) -> R + Send + 'static,
+{
+    Box::new(move |data| Box::new(f(data)) as AnyBox)
+}
+
+/// The wait for one response. Dropping it (the caller was cancelled) forgets the request's
+/// entry; the response, when it comes, is dropped.
+pub struct Answer<'a> {
+    node: &'a Node,
+    id: u64,
+    rx: oneshot::Receiver<AnyBox>,
+}
+
+impl std::future::Future for Answer<'_> {
+    type Output = AnyBox;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<AnyBox> {
+        std::pin::Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|v| v.expect("every request is answered"))
+    }
+}
+
+impl Drop for Answer<'_> {
+    fn drop(&mut self) {
+        self.node.pending.borrow_mut().remove(&self.id);
+    }
+}
+
+/// The answer to [`Node::lock_on`]: whether the locks were granted, and what `then` returned.
+pub enum LockAnswer<'a, R> {
+    Local {
+        node: &'a Rc<Node>,
+        acquired: Option<Acquired>,
+        then: Option<Box<dyn FnOnce(&mut ShardData) -> R + Send>>,
+    },
+    Remote(Answer<'a>, std::marker::PhantomData<R>),
+}
+
+impl<R: Send + 'static> LockAnswer<'_, R> {
+    pub async fn granted(self) -> (bool, Option<R>) {
+        match self {
+            LockAnswer::Local {
+                node,
+                acquired,
+                then,
+            } => {
+                let granted = match acquired.expect("answered once") {
+                    Acquired::Granted => true,
+                    Acquired::Queued(rx) => rx.await.is_some(),
+                    Acquired::Refused => false,
                 };
-                if runnable {
-                    let value = {
+                let result = match (granted, then) {
+                    (true, Some(f)) => {
                         let mut data = node.data.borrow_mut();
-                        let value = job(&mut data);
-                        node.serve_blocked(&mut data);
-                        value
-                    };
-                    node.respond(peer, id, value);
-                } else {
-                    let node = node.clone();
-                    glommio::spawn_local(async move {
-                        let value = node.run_here(wait_for, job).await;
-                        node.respond(peer, id, value);
-                    })
-                    .detach();
-                }
-            }
-            Request::Lock { id, owner, keys } => {
-                let granted = node.data.borrow_mut().locks.acquire(owner, keys);
-                match granted {
-                    None => node.respond(peer, id, Box::new(())),
-                    Some(g) => {
-                        let node = node.clone();
-                        glommio::spawn_local(async move {
-                            g.await;
-                            node.respond(peer, id, Box::new(()));
-                        })
-                        .detach();
+                        let r = f(&mut data);
+                        node.after_job(&mut data);
+                        Some(r)
                     }
-                }
+                    _ => None,
+                };
+                (granted, result)
             }
-            Request::Unlock { owner } => {
-                let mut data = node.data.borrow_mut();
-                data.locks.release(owner);
-                node.serve_blocked(&mut data);
+            LockAnswer::Remote(answer, _) => {
+                let (granted, value) = *answer
+                    .await
+                    .downcast::<(bool, Option<AnyBox>)>()
+                    .expect("a lock answer");
+                let result = value.map(|v| {
+                    *v.downcast::<R>()
+                        .expect("a job's result has the type its sender expects")
+                });
+                (granted, result)
             }
         }
     }
 }
 
+/// A single-shard command's place in this shard's lock queue: released when dropped, whether
+/// the command ran or its caller gave up waiting.
+struct LocalClaim<'a> {
+    node: &'a Rc<Node>,
+    owner: u64,
+}
+
+impl Drop for LocalClaim<'_> {
+    fn drop(&mut self) {
+        let mut data = self.node.data.borrow_mut();
+        data.locks.release(self.owner);
+        self.node.after_job(&mut data);
+    }
+}
+
+async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Request>) {
+    while let Some(req) = rx.recv().await {
+        match req {
+            Request::Run { id, job, wait_for } => {
+                let runnable = wait_for.is_empty() || {
+                    let data = node.data.borrow();
+                    data.locks
+                        .is_free(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
+                };
+                if runnable {
+                    let value = {
+                        let mut data = node.data.borrow_mut();
+                        let value = job(&mut data);
+                        node.after_job(&mut data);
+                        value
+                    };
+                    if let Some(id) = id {
+                        node.respond(peer, id, value);
+                    }
+                } else {
+                    let node = node.clone();
+                    glommio::spawn_local(async move {
+                        let value = node.run_here(wait_for, job).await;
+                        if let Some(id) = id {
+                            node.respond(peer, id, value);
+                        }
+                    })
+                    .detach();
+                }
+            }
+            Request::Lock {
+                id,
+                owner,
+                claim,
+                wait,
+                then,
+            } => {
+                let acquired = node.data.borrow_mut().locks.acquire(owner, claim, wait);
+                let granted = match acquired {
+                    Acquired::Granted => true,
+                    Acquired::Refused => false,
+                    Acquired::Queued(rx) => {
+                        let node = node.clone();
+                        glommio::spawn_local(async move {
+                            let granted = rx.await.is_some();
+                            let value = lock_then(&node, granted, then);
+                            node.respond(peer, id, Box::new((granted, value)));
+                        })
+                        .detach();
+                        continue;
+                    }
+                };
+                let value = lock_then(&node, granted, then);
+                node.respond(peer, id, Box::new((granted, value)));
+            }
+        }
+    }
+}
+
+/// Runs a lock request's `then` job if the locks were granted.
+fn lock_then(node: &Rc<Node>, granted: bool, then: Option<Job>) -> Option<AnyBox> {
+    let f = then.filter(|_| granted)?;
+    let mut data = node.data.borrow_mut();
+    let value = f(&mut data);
+    node.after_job(&mut data);
+    Some(value)
+}
+
 async fn collect_responses(node: Rc<Node>, rx: ConnectedReceiver<Response>) {
     while let Some(Response { id, value }) = rx.recv().await {
-        if let Some(waiter) = node.pending.borrow_mut().remove(&id) {
+        let waiter = node.pending.borrow_mut().remove(&id);
+        if let Some(waiter) = waiter {
             waiter.send(value);
         }
     }

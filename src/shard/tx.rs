@@ -1,60 +1,221 @@
 //! Transactions across shards: the one layer every multi-shard operation goes through.
 //!
-//! A [`Tx`] locks its keys on each shard it touches in ascending shard order (see [`locks`] for
-//! why that cannot deadlock), then runs *hops*: closures executed on one shard's thread with the
-//! keys held. When it ends, each shard releases the keys and the commands queued behind them run.
-//! Between `begin` and the end of the transaction no other client can see or change those keys,
-//! so a multi-shard command is exactly as atomic as it is in single-threaded Redis.
+//! A [`Tx`] holds locks on keys (or whole shards) of several shards at once, runs *hops* —
+//! closures executed on one shard's thread with the locks held — and, when it finishes, appends
+//! what it logged on each shard as one bracketed part of the AOF and releases its locks. From
+//! the moment its locks are granted until they are released, no other client can see or change
+//! those keys, so a multi-shard command is exactly as atomic as in single-threaded Redis.
 //!
-//! Commands do not use hops directly. Two strategies cover them:
-//! - *spread*: split the command per shard, run the same handler on each part, merge replies
-//!   (MGET, MSET, DEL, EXISTS...); values never move.
-//! - *gather*: copy every key's entry onto the coordinating shard into a scratch keyspace, run
-//!   the ordinary single-shard handler there, and scatter the results back (RENAME, MSETNX,
-//!   BITOP...). Any keyed command becomes atomic across shards without code of its own; the same
-//!   path will carry MULTI/EXEC and scripts.
+//! # Taking the locks
 //!
-//! [`locks`]: super::locks
+//! A transaction first asks every shard it needs at the same time, each without waiting: a
+//! shard grants the request only if none of its keys is held or awaited by anyone. In the
+//! common case (no conflict) every shard grants at once, in one round trip whatever the number
+//! of shards. If any shard refuses, the transaction releases what it got and asks again shard
+//! by shard in ascending order, this time waiting in each shard's queue. Deadlock freedom:
+//! an attempt that does not wait holds nothing while waiting, and waiting attempts acquire
+//! shards in the same global order, so no cycle of waiters can form. Fairness: a shard refuses
+//! a non-waiting request that would overtake a queued one, and queues are FIFO per key.
+//!
+//! A read-only transaction with one hop per shard (MGET, EXISTS) sends its hop with the lock
+//! request ([`Tx::begin_with`]): when every shard grants at once, the values read are the ones
+//! held by the locks at the instant all are held, which is a consistent snapshot — one round
+//! trip in all.
+//!
+//! # Cancellation
+//!
+//! Callers run transactions inside [`Node::detached`] tasks, so a client that leaves or is
+//! killed only stops waiting for the reply: the transaction still finishes. And if a `Tx` is
+//! dropped anyway, its `Drop` commits what it logged and releases every lock it asked for —
+//! granted or still in flight — since requests between two shards are delivered in order and a
+//! release cancels a waiting request as well as a granted one.
+//!
+//! # Logging
+//!
+//! What a hop logs on a shard goes to a buffer of the transaction's own on that shard
+//! (`AofState::enter_tx`), not into the log, because other commands keep running on that shard
+//! between the hops. At the end each shard that logged appends its buffer between
+//! `TESSERA.TX BEGIN <id> <parts>` and `END <id>`; loading applies a part only when all
+//! `parts` parts are in the files, so a crash leaves a transaction all or nothing. Under
+//! `appendfsync always` the locks are released only once every part is durable: a later
+//! command acknowledged after reading what the transaction wrote must never survive a crash
+//! that the transaction does not.
+//!
+//! # Global order
+//!
+//! Conflicting transactions hold their locks during overlapping intervals never, so each key's
+//! history is a sequence, and the order in which transactions take `Persist::next_tx_id` is
+//! consistent with it for every key they share (a transaction takes its id before asking for
+//! locks, and keeps them until after its last hop). See docs/architecture.md for how
+//! replication will read one global order off this.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::locks::LockKey;
+use super::locks::{Claim, LockKey};
 use super::{Node, ShardData};
 use crate::db::{Entry, Keyspace};
 use crate::types::blob::Blob;
 
+/// What a transaction locks, per shard.
+#[derive(Default, Clone)]
+pub struct Plan {
+    claims: BTreeMap<usize, Claim>,
+}
+
+impl Plan {
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+
+    /// Every shard, whole: for commands over whole databases (FLUSHALL, SWAPDB, KEYS...).
+    pub fn everything(shards: usize) -> Plan {
+        Plan {
+            claims: (0..shards).map(|s| (s, Claim::Everything)).collect(),
+        }
+    }
+
+    /// Adds `key` on `shard` (a shard already claimed whole needs nothing more).
+    pub fn key(&mut self, shard: usize, key: LockKey) {
+        match self
+            .claims
+            .entry(shard)
+            .or_insert_with(|| Claim::Keys(Vec::new()))
+        {
+            Claim::Keys(keys) => keys.push(key),
+            Claim::Everything => {}
+        }
+    }
+
+    pub fn shards(&self) -> impl Iterator<Item = usize> + '_ {
+        self.claims.keys().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.claims.is_empty()
+    }
+}
+
 pub struct Tx {
     node: Rc<Node>,
-    owner: u64,
-    /// Shards holding locks for this transaction, ascending.
-    shards: Vec<usize>,
+    id: u64,
+    /// Shards where this transaction asked for locks, granted or in flight: each gets its
+    /// release.
+    asked: Vec<usize>,
+    /// Shards where the transaction's log buffer holds records: its parts.
+    logged: RefCell<Vec<usize>>,
+    finished: bool,
 }
 
 impl Tx {
-    /// Locks every `(shard, key)` pair, shard by shard in ascending order.
-    pub async fn begin(node: &Rc<Node>, keys: impl IntoIterator<Item = (usize, LockKey)>) -> Tx {
-        let mut per_shard: Vec<Vec<LockKey>> = vec![Vec::new(); node.shards];
-        for (shard, key) in keys {
-            if !per_shard[shard].contains(&key) {
-                per_shard[shard].push(key);
-            }
-        }
-        // Unique across shards and across restarts: it also names the transaction's parts in
-        // the AOF, which outlives the process.
-        let owner = node.global.persist.next_tx_id();
+    /// Locks `plan` (see the module docs for how).
+    pub async fn begin(node: &Rc<Node>, plan: Plan) -> Tx {
+        Tx::begin_with(node, plan, |_| None::<fn(&mut ShardData)>)
+            .await
+            .0
+    }
+
+    /// Locks `plan`, sending along with each shard's lock request the hop `then(shard)`. When
+    /// every shard grants at once, the hops ran with the locks held and their results come
+    /// back in shard order; otherwise (`None`) the locks are taken by waiting and the caller
+    /// runs its hops itself.
+    pub async fn begin_with<R, F>(
+        node: &Rc<Node>,
+        plan: Plan,
+        mut then: impl FnMut(usize) -> Option<F>,
+    ) -> (Tx, Option<Vec<R>>)
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        let id = node.global.persist.next_tx_id();
         let mut tx = Tx {
             node: node.clone(),
-            owner,
-            shards: Vec::new(),
+            id,
+            asked: Vec::new(),
+            logged: RefCell::new(Vec::new()),
+            finished: false,
         };
-        for (shard, keys) in per_shard.into_iter().enumerate() {
-            if keys.is_empty() {
-                continue;
-            }
-            node.lock_on(shard, owner, keys).await;
-            tx.shards.push(shard);
+        if plan.claims.len() == 1 {
+            // One shard: nothing else to hold meanwhile, so waiting cannot deadlock.
+            let (&shard, claim) = plan.claims.iter().next().expect("one claim");
+            tx.asked.push(shard);
+            let hop = then(shard).map(|f| tx.in_tx(f));
+            let (granted, result) = node
+                .lock_on(shard, id, claim.clone(), true, hop)
+                .granted()
+                .await;
+            debug_assert!(granted, "a waiting request is granted");
+            let result = result.map(|(r, logged)| {
+                tx.note(shard, logged);
+                vec![r]
+            });
+            return (tx, result);
         }
-        tx
+        // Every shard at once, none waiting.
+        let mut answers = Vec::with_capacity(plan.claims.len());
+        for (&shard, claim) in &plan.claims {
+            tx.asked.push(shard);
+            let hop = then(shard).map(|f| tx.in_tx(f));
+            answers.push((shard, node.lock_on(shard, id, claim.clone(), false, hop)));
+        }
+        let mut all = true;
+        let mut results = Vec::with_capacity(answers.len());
+        for (shard, answer) in answers {
+            let (granted, result) = answer.granted().await;
+            all &= granted;
+            if let Some((r, logged)) = result {
+                tx.note(shard, logged);
+                results.push(r);
+            }
+        }
+        if all {
+            return (tx, Some(results));
+        }
+        // Someone is in the way: give everything back and queue, shard by shard, in order.
+        debug_assert!(
+            tx.logged.borrow().is_empty(),
+            "read-only attempts log nothing"
+        );
+        for &shard in &tx.asked {
+            node.post(shard, move |data| data.locks.release(id));
+        }
+        for (&shard, claim) in &plan.claims {
+            let (granted, _) = node
+                .lock_on(shard, id, claim.clone(), true, None::<fn(&mut ShardData)>)
+                .granted()
+                .await;
+            debug_assert!(granted, "a waiting request is granted");
+        }
+        (tx, None)
+    }
+
+    /// Wraps a hop so that what it logs goes to this transaction's buffer on its shard, and
+    /// reports whether anything is there.
+    fn in_tx<R, F>(&self, f: F) -> impl FnOnce(&mut ShardData) -> (R, bool) + Send + 'static
+    where
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        let id = self.id;
+        move |data: &mut ShardData| {
+            data.aof.enter_tx(id);
+            let r = f(data);
+            let logged = data.aof.leave_tx();
+            (r, logged)
+        }
+    }
+
+    fn note(&self, shard: usize, logged: bool) {
+        let mut l = self.logged.borrow_mut();
+        if logged && !l.contains(&shard) {
+            l.push(shard);
+        }
+    }
+
+    /// Declares that a finishing job (see [`Tx::finish_with`]) will log on `shard`.
+    pub fn will_log(&self, shard: usize) {
+        self.note(shard, true);
     }
 
     /// Runs `f` on `shard` while the transaction's locks are held. Only the transaction's own
@@ -64,41 +225,57 @@ impl Tx {
         R: Send + 'static,
         F: FnOnce(&mut ShardData) -> R + Send + 'static,
     {
-        self.node.run_on(shard, Vec::new(), f).await
+        let (r, logged) = self.node.run_on(shard, Vec::new(), self.in_tx(f)).await;
+        self.note(shard, logged);
+        r
     }
 
-    /// Copies the entries of `keys` in database `db` from their shards into a fresh scratch
-    /// keyspace. The originals stay in place, visible to readers that take no locks, until
-    /// `scatter` replaces them.
-    pub async fn gather(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
+    /// Runs one hop on each of several shards at once; results in the same order.
+    pub async fn hops<R, F>(&self, hops: Vec<(usize, F)>) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
+        let shards: Vec<usize> = hops.iter().map(|(s, _)| *s).collect();
+        let wrapped = hops.into_iter().map(|(s, f)| (s, self.in_tx(f))).collect();
+        let results = self.node.run_on_each(wrapped).await;
+        results
+            .into_iter()
+            .zip(shards)
+            .map(|((r, logged), shard)| {
+                self.note(shard, logged);
+                r
+            })
+            .collect()
+    }
+
+    /// Moves the entries of `keys` in database `db` (on any of the transaction's shards) into
+    /// a scratch keyspace on this shard, whatever their size: each key's shard keeps a
+    /// placeholder under the lock (see `Db::lend`). Every key must be given back with
+    /// [`Tx::give_back`].
+    pub async fn lend(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
         // Commands run on the scratch copy must pick encodings by the configured thresholds.
         scratch.limits = self.node.data.borrow().ks.limits;
-        for &shard in &self.shards {
-            let wanted: Vec<Blob> = keys
-                .iter()
-                .filter(|(s, _)| *s == shard)
-                .map(|(_, k)| k.clone())
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            // The command runs against the scratch keyspace, so it takes the shards' encoding
-            // limits too (a STORE result's encoding depends on them).
-            let (entries, limits) = self
-                .hop(shard, move |data| {
-                    let db = &data.ks.dbs[db];
-                    let entries = wanted
-                        .into_iter()
+        let mut per_shard: BTreeMap<usize, Vec<Blob>> = BTreeMap::new();
+        for (shard, key) in keys {
+            per_shard.entry(*shard).or_default().push(key.clone());
+        }
+        let hops = per_shard
+            .into_iter()
+            .map(|(shard, keys)| {
+                (shard, move |data: &mut ShardData| {
+                    let d = &mut data.ks.dbs[db];
+                    keys.into_iter()
                         .map(|k| {
-                            let e = db.peek(&k).cloned();
+                            let e = d.lend(&k);
                             (k, e)
                         })
-                        .collect::<Vec<(Blob, Option<Entry>)>>();
-                    (entries, data.ks.limits)
+                        .collect::<Vec<(Blob, Option<Entry>)>>()
                 })
-                .await;
-            scratch.limits = limits;
+            })
+            .collect();
+        for entries in self.hops(hops).await {
             for (k, e) in entries {
                 if let Some(e) = e {
                     scratch.dbs[db].insert_entry(&k, e);
@@ -108,109 +285,133 @@ impl Tx {
         scratch
     }
 
-    /// Writes the scratch keyspace's state of `keys` back to their shards: present keys are
-    /// stored, absent ones deleted.
-    pub async fn scatter(&self, db: usize, keys: &[(usize, Blob)], scratch: &mut Keyspace) {
-        let writing = self
-            .shards
-            .iter()
-            .filter(|&&sh| keys.iter().any(|(s, _)| *s == sh))
-            .count();
-        for &shard in &self.shards {
-            let updates: Vec<(Blob, Option<Entry>)> = keys
-                .iter()
-                .filter(|(s, _)| *s == shard)
-                .map(|(_, k)| (k.clone(), scratch.dbs[db].remove(k)))
-                .collect();
-            if updates.is_empty() {
-                continue;
-            }
-            let (id, parts) = (self.owner, writing);
-            self.hop(shard, move |data| {
-                let d = &mut data.ks.dbs[db];
-                let mut written = Vec::with_capacity(updates.len());
-                for (k, e) in updates {
-                    match e {
-                        Some(e) => d.insert_entry(&k, e),
-                        None => {
-                            d.remove(&k);
-                        }
-                    }
-                    written.push(k);
-                }
-                // The result, not the command: the command ran on a copy, elsewhere.
-                data.aof.tx_begin(id, parts);
-                data.aof.record_keys(&mut data.ks, db, &written);
-                data.aof.tx_end(id);
-            })
-            .await;
-        }
-    }
-
-    /// Unique across shards: names the transaction's parts in the AOF.
+    /// Unique across shards and runs: names the transaction's parts in the AOF.
     pub fn id(&self) -> u64 {
-        self.owner
+        self.id
     }
 
-    pub fn shards(&self) -> &[usize] {
-        &self.shards
+    /// The shard the transaction is coordinated from.
+    pub fn node(&self) -> &Rc<Node> {
+        &self.node
+    }
+
+    /// How many shards the process has.
+    pub fn shards(&self) -> usize {
+        self.node.shards
+    }
+
+    /// Ends the transaction: commits what it logged and releases its locks.
+    pub async fn finish(self) {
+        self.finish_with(Vec::<(usize, fn(&mut ShardData))>::new())
+            .await
+    }
+
+    /// Ends the transaction with a last job on some shards (giving lent keys back...), run
+    /// in order before that shard's commit and release. A job that logs must have been
+    /// declared with [`Tx::will_log`]. Does not wait for the jobs unless `appendfsync always`
+    /// requires it: each shard runs its job before anything else touches the keys, since the
+    /// locks go only after it.
+    pub async fn finish_with<F>(mut self, jobs: Vec<(usize, F)>)
+    where
+        F: FnOnce(&mut ShardData) + Send + 'static,
+    {
+        self.finished = true;
+        let (id, parts) = (self.id, self.logged.borrow().len());
+        let mut jobs: BTreeMap<usize, F> = jobs.into_iter().collect();
+        let node = self.node.clone();
+        if !node.global.persist.aof_always() || parts == 0 {
+            for &shard in &self.asked {
+                let job = jobs.remove(&shard);
+                node.post(shard, move |data| {
+                    if let Some(job) = job {
+                        data.aof.enter_tx(id);
+                        job(data);
+                        data.aof.leave_tx();
+                    }
+                    data.aof.commit_tx(id, parts);
+                    data.locks.release(id);
+                });
+            }
+            return;
+        }
+        let commits = self
+            .asked
+            .iter()
+            .map(|&shard| {
+                let job = jobs.remove(&shard);
+                (shard, move |data: &mut ShardData| {
+                    if let Some(job) = job {
+                        data.aof.enter_tx(id);
+                        job(data);
+                        data.aof.leave_tx();
+                    }
+                    data.aof.commit_tx(id, parts);
+                })
+            })
+            .collect();
+        node.run_on_each(commits).await;
+        crate::persist::aof::settle(&node).await;
+        for &shard in &self.asked {
+            node.post(shard, move |data| data.locks.release(id));
+        }
     }
 }
 
 impl Drop for Tx {
-    /// Ending the transaction, normally or because its task was cancelled, releases its locks.
+    /// A transaction dropped before [`Tx::finish`] (its task was cancelled, or it stopped
+    /// early) still commits what it did and releases every lock it asked for.
     fn drop(&mut self) {
-        for &shard in &self.shards {
-            self.node.unlock_on(shard, self.owner);
+        if self.finished {
+            return;
+        }
+        let (id, parts) = (self.id, self.logged.borrow().len());
+        for &shard in &self.asked {
+            self.node.post(shard, move |data| {
+                data.aof.commit_tx(id, parts);
+                data.locks.release(id);
+            });
         }
     }
 }
 
 impl Node {
-    /// Like [`Node::broadcast`], but as one transaction that claims every shard whole: no
-    /// keyed command anywhere runs between the first hop and the last, so FLUSHALL, SWAPDB,
-    /// DBSIZE or KEYS never see or leave a multi-shard write half-applied.
-    pub async fn broadcast_atomic<R, F>(self: &Rc<Self>, f: F) -> Vec<R>
+    /// Runs `f` on every shard with every shard claimed whole, so that no keyed command
+    /// anywhere runs between the first hop and the last (KEYS never sees a multi-shard write
+    /// half-applied). Inside `within` (an EXEC, which then holds every shard), as part of it.
+    pub async fn read_everywhere<R, F>(self: &Rc<Self>, within: Option<Rc<Tx>>, f: F) -> Vec<R>
     where
         R: Send + 'static,
         F: Fn(&mut ShardData) -> R + Send + Clone + 'static,
     {
-        let tx = Tx::begin(
-            self,
-            (0..self.shards).map(|s| (s, super::locks::everything())),
-        )
-        .await;
-        let mut out = Vec::with_capacity(self.shards);
-        for shard in 0..self.shards {
-            out.push(tx.hop(shard, f.clone()).await);
+        let hops: Vec<(usize, F)> = (0..self.shards).map(|s| (s, f.clone())).collect();
+        if let Some(tx) = within {
+            return tx.hops(hops).await;
         }
-        out
+        let node = self.clone();
+        Node::detached(async move {
+            let tx = Tx::begin(&node, Plan::everything(node.shards)).await;
+            let out = tx.hops(hops).await;
+            tx.finish().await;
+            out
+        })
+        .await
     }
 
-    /// [`Node::broadcast_atomic`] for a write of every shard (FLUSHALL, SWAPDB...): each shard
-    /// logs `command` to its AOF as its part of one multi-shard transaction.
-    pub async fn broadcast_write<F>(self: &Rc<Self>, db: usize, command: Vec<bytes::Bytes>, f: F)
-    where
+    /// [`Node::read_everywhere`] for a write of every shard (FLUSHALL, FLUSHDB, SWAPDB): each
+    /// shard logs `command` as its part of the transaction.
+    pub async fn write_everywhere<F>(
+        self: &Rc<Self>,
+        within: Option<Rc<Tx>>,
+        db: usize,
+        command: Vec<bytes::Bytes>,
+        f: F,
+    ) where
         F: Fn(&mut ShardData) + Send + Clone + 'static,
     {
-        let tx = Tx::begin(
-            self,
-            (0..self.shards).map(|s| (s, super::locks::everything())),
-        )
-        .await;
-        let (id, parts) = (tx.id(), self.shards);
-        for shard in 0..self.shards {
-            let (f, command) = (f.clone(), command.clone());
-            tx.hop(shard, move |data| {
-                f(data);
-                data.aof.tx_begin(id, parts);
-                data.aof.record_raw(&mut data.ks, db, &command);
-                data.aof.tx_end(id);
-            })
-            .await;
-        }
-        if self.global.persist.aof_always() {
-            crate::persist::aof::settle(self).await;
-        }
+        let write = move |data: &mut ShardData| {
+            f(data);
+            data.aof.record_raw(&mut data.ks, db, &command);
+        };
+        self.read_everywhere(within, write).await;
     }
 }
