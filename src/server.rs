@@ -96,10 +96,12 @@ const IO_MEMORY: usize = 256 << 10;
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
     let shards = snapshot.threads();
-    let cores = core_affinity::get_core_ids()
-        .map(|c| c.len())
-        .unwrap_or(1)
-        .max(1);
+    // The CPUs this process may run on (taskset, cpusets), by number: shards are placed on
+    // those, not on CPUs 0..n, which may be outside the allowed set.
+    let cores: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .filter(|ids: &Vec<usize>| !ids.is_empty())
+        .unwrap_or_else(|| vec![0]);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     watch_signals(control_tx.clone());
     let global = Arc::new(Global {
@@ -209,7 +211,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
         let (aof_plan, all_loaded) = (aof_plan.clone(), all_loaded.clone());
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
-        let placement = Placement::Fixed(i % cores);
+        let placement = Placement::Fixed(cores[i % cores.len()]);
         let handle = LocalExecutorBuilder::new(placement)
             // glommio reserves this much for registered DMA buffers, which only its file I/O
             // uses; sockets do not. Its 10 MiB default would be most of an idle server's memory.

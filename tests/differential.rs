@@ -68,6 +68,7 @@
 //! | `@approx [N]`   | integers anywhere in the reply may differ by up to N (default 1): TTL, PTTL, OBJECT IDLETIME |
 //! | `@no-reply`     | the next command gets no reply (CLIENT REPLY OFF/SKIP); nothing is read. A server that does reply anyway shifts every later reply, which the next comparison catches |
 //! | `@sleep MS`     | wait MS milliseconds (expiry tests) |
+//! | `@conn N`       | send the next command on the script's connection N (1, the default, or more: opened on first use, same protocol, not flushed) — another client, for WATCH and the like |
 //!
 //! `@type-only` cannot be combined with `@sorted` or `@approx`; with both of
 //! those, sorting happens first. A RESP2 reply that is a flat key/value list
@@ -114,7 +115,7 @@ macro_rules! differential_scripts {
 
 differential_scripts!(
     strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking,
-    sort, dump
+    sort, dump, multi
 );
 
 /// A script file nobody listed would silently never run.
@@ -197,6 +198,8 @@ struct Command {
     only: Option<Protocol>,
     check: Check,
     expect_reply: bool,
+    /// Which of the script's connections sends it (0: the first).
+    conn: usize,
 }
 
 #[derive(Debug)]
@@ -212,6 +215,7 @@ struct Pending {
     only: Option<Protocol>,
     check: Check,
     no_reply: bool,
+    conn: usize,
 }
 
 /// Turns a script into steps, or says which line is wrong and why.
@@ -266,12 +270,19 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
                     pending.check.approx = Some(tolerance as i64);
                 }
                 "no-reply" => pending.no_reply = true,
+                "conn" => {
+                    let n = number("a connection number").map_err(at)?;
+                    if n == 0 {
+                        return Err(at("connections are numbered from 1".into()));
+                    }
+                    pending.conn = n as usize - 1;
+                }
                 "sleep" => steps.push(Step::Sleep(Duration::from_millis(
                     number("milliseconds").map_err(at)?,
                 ))),
                 _ => return Err(at(format!("unknown directive @{name}"))),
             }
-            if arg.is_some() && !matches!(name, "approx" | "sleep") {
+            if arg.is_some() && !matches!(name, "approx" | "sleep" | "conn") {
                 return Err(at(format!("@{name} takes no argument")));
             }
             continue;
@@ -290,6 +301,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
             only: p.only,
             check: p.check,
             expect_reply: !p.no_reply,
+            conn: p.conn,
         }));
     }
     match pending.first_line {
@@ -430,6 +442,25 @@ fn run_script(name: &str) {
 struct Peer<'a> {
     server: &'a Server,
     conn: Option<RawConn>,
+    /// The script's further connections (`@conn 2`...), opened when first used.
+    others: Vec<RawConn>,
+}
+
+/// Connection `n` of a pass: the first, or a further one opened now if needed.
+fn nth<'c>(
+    first: &'c mut RawConn,
+    others: &'c mut Vec<RawConn>,
+    server: &Server,
+    protocol: Protocol,
+    n: usize,
+) -> Result<&'c mut RawConn, String> {
+    if n == 0 {
+        return Ok(first);
+    }
+    while others.len() < n {
+        others.push(connect(server, protocol)?);
+    }
+    Ok(&mut others[n - 1])
 }
 
 fn run_pass(
@@ -448,10 +479,12 @@ fn run_pass(
             reference.logs()
         )
     });
+    let mut expected_others: Vec<RawConn> = Vec::new();
     let mut peers: Vec<Peer> = candidates
         .iter()
         .map(|server| Peer {
             server,
+            others: Vec::new(),
             conn: open(server, protocol)
                 .map_err(|e| {
                     mismatches.push(format!(
@@ -478,12 +511,22 @@ fn run_pass(
         let place = format!("{script}.redis:{} [{protocol:?}]", cmd.line);
 
         // Everyone gets the command before anyone's reply is read.
-        expected_conn
+        let expected_on = nth(
+            &mut expected_conn,
+            &mut expected_others,
+            reference,
+            protocol,
+            cmd.conn,
+        )
+        .unwrap_or_else(|e| panic!("{place}: reference redis-server: {e}"));
+        expected_on
             .send(&cmd.args)
             .unwrap_or_else(|e| panic!("{place}: cannot send to the reference redis-server: {e}"));
         for peer in &mut peers {
-            if let Some(conn) = &mut peer.conn {
-                if let Err(e) = conn.send(&cmd.args) {
+            if let Some(first) = &mut peer.conn {
+                let sent = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
+                    .and_then(|conn| conn.send(&cmd.args).map_err(|e| e.to_string()));
+                if let Err(e) = sent {
                     mismatches.push(format!(
                         "{place} {}\n    command: {}\n    cannot send: {e}\n{}",
                         peer.server.label,
@@ -498,7 +541,15 @@ fn run_pass(
             continue;
         }
 
-        let expected = expected_conn.read_reply().unwrap_or_else(|e| {
+        let expected_on = nth(
+            &mut expected_conn,
+            &mut expected_others,
+            reference,
+            protocol,
+            cmd.conn,
+        )
+        .expect("opened to send");
+        let expected = expected_on.read_reply().unwrap_or_else(|e| {
             panic!(
                 "{place}: the reference redis-server did not reply to `{}`: {e}\n\
                  (is the script right? a command without a reply needs @no-reply)\n{}",
@@ -510,7 +561,11 @@ fn run_pass(
             eprintln!("{place} {}\n    -> {}", cmd.source, escape(&expected, 300));
         }
         for peer in &mut peers {
-            let Some(conn) = &mut peer.conn else { continue };
+            let Some(first) = &mut peer.conn else {
+                continue;
+            };
+            let conn = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
+                .expect("opened to send");
             match conn.read_reply() {
                 Ok(got) => {
                     if let Err(how) = compare(&cmd.check, &expected, &got) {
@@ -577,6 +632,18 @@ fn run_pass(
 
 /// A connection ready for a pass: protocol chosen, all databases empty.
 fn open(server: &Server, protocol: Protocol) -> Result<RawConn, String> {
+    let mut conn = connect(server, protocol)?;
+    let flushed = conn
+        .command(&["FLUSHALL"])
+        .map_err(|e| format!("FLUSHALL: {e}"))?;
+    if flushed != b"+OK\r\n" {
+        return Err(format!("FLUSHALL answered {}", escape(&flushed, 200)));
+    }
+    Ok(conn)
+}
+
+/// A connection speaking `protocol`.
+fn connect(server: &Server, protocol: Protocol) -> Result<RawConn, String> {
     let mut conn = RawConn::connect(server.port).map_err(|e| format!("cannot connect: {e}"))?;
     if protocol == Protocol::Resp3 {
         let hello = conn
@@ -587,12 +654,6 @@ fn open(server: &Server, protocol: Protocol) -> Result<RawConn, String> {
         if !hello.starts_with(b"%") {
             return Err(format!("HELLO 3 answered {}", escape(&hello, 200)));
         }
-    }
-    let flushed = conn
-        .command(&["FLUSHALL"])
-        .map_err(|e| format!("FLUSHALL: {e}"))?;
-    if flushed != b"+OK\r\n" {
-        return Err(format!("FLUSHALL answered {}", escape(&flushed, 200)));
     }
     Ok(conn)
 }

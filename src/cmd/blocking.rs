@@ -349,7 +349,8 @@ async fn run_move(s: &mut Session, block: &Block) -> Frame {
 }
 
 /// A blocking command inside EXEC behaves as its non-blocking form, as in Redis: served from
-/// the first of its keys that holds something, or the timeout's null reply at once.
+/// the first of its keys that holds something, or at once a null reply (a null bulk for the
+/// moves, as LMOVE's; a null array for the others, as their timeout's).
 async fn serve_now(s: &mut Session, args: &Args, block: &Block) -> Frame {
     let db = s.db;
     let dest_owner = block
@@ -360,11 +361,7 @@ async fn serve_now(s: &mut Session, args: &Args, block: &Block) -> Frame {
         let key = args[p].clone();
         let shard = key_owner(&key, s.node.shards);
         if dest_owner.is_some_and(|d| d != shard) {
-            // A move across shards: LMOVE's reply is a bulk, BLMOVE's timeout a null array.
-            return match run_move(s, block).await {
-                Frame::Null => Frame::NullArray,
-                reply => reply,
-            };
+            return run_move(s, block).await;
         }
         let (serve, wants, client_args) = (block.serve, block.wants, args.clone());
         let served = run_where(&s.node, s.tx.as_ref(), shard, Vec::new(), move |data| {
@@ -401,7 +398,11 @@ async fn serve_now(s: &mut Session, args: &Args, block: &Block) -> Frame {
             return reply;
         }
     }
-    Frame::NullArray
+    if block.moves.is_some() {
+        Frame::Null
+    } else {
+        Frame::NullArray
+    }
 }
 
 enum Outcome {

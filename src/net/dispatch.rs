@@ -51,6 +51,15 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
         return cmd::wrong_arity(cmd);
     }
     if let Some(refusal) = check(s, cmd).await {
+        if cmd.name == "exec" && s.in_multi() {
+            // An EXEC refused (OOM, MISCONF) discards the transaction, naming why.
+            crate::cmd::multi::end_multi(s);
+            let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+            if let Frame::Error(why) = &refusal {
+                text.extend_from_slice(why);
+            }
+            return Frame::error_bytes(text);
+        }
         s.multi_error();
         return refusal;
     }

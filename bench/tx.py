@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Multi-shard transactions: Tessera vs Redis, side by side in one run.
+
+Three measurements, each with one client doing one request at a time (the lone-client case a
+latency-sensitive cache cares about), against Tessera with --threads 4 and Redis, both pinned
+to one core with the client on the other, interleaved over several rounds:
+
+  multi4    MULTI, four SETs whose keys live on four different shards, EXEC (sent together,
+            as client libraries send a transaction)
+  mget4     MGET of four keys on four shards, next to `mget4-local`: four keys of one shard
+  move10 / move1m
+            RPOPLPUSH between two lists on different shards, back and forth, with lists of
+            10 and of 1,000,000 elements: the cost of a move must not depend on the length
+
+For each: the client's p50 and p99 round trip, and the server's CPU time per request, counted
+as the busy time of the server's core (/proc/stat: user, nice, system, irq, softirq), so that
+work done in the kernel on the server's behalf counts too. Ratios are Tessera/Redis.
+
+Usage: bench/tx.py [--rounds 3] [--requests 20000] [--threads 4]
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import free_port, redis_version, wait_ready  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def core_busy(core):
+    """Busy ticks of one CPU: user, nice, system, irq, softirq (not idle, iowait, steal)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{core} "):
+                v = [int(x) for x in line.split()[1:]]
+                return v[0] + v[1] + v[2] + v[5] + v[6]
+    sys.exit(f"cpu{core} not in /proc/stat")
+
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                sys.exit("server closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"-":
+            sys.exit(f"server error: {rest.decode()}")
+        if kind in (b"+", b":"):
+            return rest
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.sock.recv(65536)
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        sys.exit(f"unexpected reply {line!r}")
+
+    def call(self, *args):
+        self.sock.sendall(encode(*args))
+        return self.reply()
+
+
+def keys_on_shards(shards, n, prefix):
+    """n keys on n different shards, by Tessera's placement (CRC16 slot, contiguous ranges)."""
+    found, i = {}, 0
+    while len(found) < n:
+        k = f"{prefix}{i}"
+        shard = slot(k.encode()) * shards // 16384
+        found.setdefault(shard, k)
+        i += 1
+    return [found[s] for s in sorted(found)][:n]
+
+
+def crc16(data):
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def slot(key):
+    s = key.find(b"{")
+    if s >= 0:
+        e = key.find(b"}", s + 1)
+        if e > s + 1:
+            key = key[s + 1:e]
+    return crc16(key) % 16384
+
+
+def scenario(name, shards):
+    """(setup, requests) for a scenario: setup(client) prepares data; each request is a list
+    of commands sent together, whose replies are all read before the next."""
+    if name == "multi4":
+        k = keys_on_shards(shards, 4, "mk")
+        req = encode("MULTI") + b"".join(encode("SET", x, "v") for x in k) + encode("EXEC")
+        return None, [(req, 6)]
+    if name in ("mget4", "mget4-local"):
+        k = keys_on_shards(shards, 4, "gk") if name == "mget4" else [f"{{h}}g{i}" for i in range(4)]
+
+        def setup(c):
+            c.call("MSET", *[x for key in k for x in (key, "value")])
+        return setup, [(encode("MGET", *k), 1)]
+    if name.startswith("move"):
+        length = 10 if name == "move10" else 1_000_000
+        a, b = keys_on_shards(shards, 2, "list")
+
+        def setup(c):
+            c.call("DEL", a, b)
+            for key in (a, b):
+                for start in range(0, length, 10_000):
+                    c.call("RPUSH", key, *range(start, min(length, start + 10_000)))
+        return setup, [(encode("RPOPLPUSH", a, b), 1), (encode("RPOPLPUSH", b, a), 1)]
+    sys.exit(f"unknown scenario {name}")
+
+
+def measure(server, name, shards, requests, core):
+    setup, reqs = scenario(name, shards)
+    c = Client(server["port"])
+    if setup:
+        setup(c)
+    for i in range(200):  # warm up
+        req, n = reqs[i % len(reqs)]
+        c.sock.sendall(req)
+        for _ in range(n):
+            c.reply()
+    lat = []
+    busy0 = core_busy(core)
+    for i in range(requests):
+        req, n = reqs[i % len(reqs)]
+        t = time.perf_counter_ns()
+        c.sock.sendall(req)
+        for _ in range(n):
+            c.reply()
+        lat.append(time.perf_counter_ns() - t)
+    busy = core_busy(core) - busy0
+    c.sock.close()
+    lat.sort()
+    return {
+        "p50": lat[len(lat) // 2] / 1000,
+        "p99": lat[len(lat) * 99 // 100] / 1000,
+        "cpu": busy / TICKS * 1e6 / requests,
+    }
+
+
+def start(name, cmd, port):
+    log = open(os.path.join(tempfile.gettempdir(), f"bench-tx-{name}.log"), "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    wait_ready(port, proc, name)
+    return {"name": name, "proc": proc, "port": port}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=20_000)
+    ap.add_argument("--threads", type=int, default=4, help="Tessera shards")
+    ap.add_argument("--scenarios", default="multi4,mget4,mget4-local,move10,move1m")
+    ap.add_argument("--server-core", type=int, default=0)
+    ap.add_argument("--client-core", type=int, default=1)
+    ap.add_argument("--tessera", default=os.path.join(ROOT, "target", "release", "tessera-server"))
+    args = ap.parse_args()
+    if not shutil.which("redis-server"):
+        sys.exit("redis-server not found: apt-get install -y redis-server")
+    if not os.path.exists(args.tessera):
+        sys.exit(f"{args.tessera} not found: cargo build --release")
+    os.sched_setaffinity(0, {args.client_core})
+    workdir = tempfile.mkdtemp(prefix="tessera-bench-tx-")
+    rport, tport = free_port(), free_port()
+    core = str(args.server_core)
+    servers = [
+        start("redis", ["taskset", "-c", core, "redis-server", "--port", str(rport), "--save", "",
+                        "--appendonly", "no", "--dir", workdir], rport),
+        start("tessera", ["taskset", "-c", core, args.tessera, "--port", str(tport),
+                          "--threads", str(args.threads), "--save", "", "--appendonly", "no",
+                          "--dir", workdir], tport),
+    ]
+    names = args.scenarios.split(",")
+    results = {}
+    try:
+        for rnd in range(args.rounds):
+            for name in names:
+                order = servers if rnd % 2 == 0 else servers[::-1]
+                for s in order:
+                    shards = args.threads if s["name"] == "tessera" else 1
+                    results.setdefault((name, s["name"]), []).append(
+                        measure(s, name, shards, args.requests, args.server_core))
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        for s in servers:
+            s["proc"].kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def med(name, server, field):
+        return statistics.median(x[field] for x in results[(name, server)])
+
+    print(f"\nTessera (--threads {args.threads}) vs Redis {redis_version()}: one client, one request at "
+          f"a time, {args.requests} requests, medians of {args.rounds} interleaved rounds; servers on "
+          f"core {args.server_core}, client on core {args.client_core}\n")
+    print("| scenario | Redis p50/p99 µs | Tessera p50/p99 µs | p50 ratio | p99 ratio "
+          "| Redis CPU µs/req | Tessera CPU µs/req | CPU ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        r = {f: med(name, "redis", f) for f in ("p50", "p99", "cpu")}
+        t = {f: med(name, "tessera", f) for f in ("p50", "p99", "cpu")}
+        print(f"| {name} | {r['p50']:.1f}/{r['p99']:.1f} | {t['p50']:.1f}/{t['p99']:.1f} "
+              f"| {t['p50'] / r['p50']:.2f} | {t['p99'] / r['p99']:.2f} "
+              f"| {r['cpu']:.1f} | {t['cpu']:.1f} | {t['cpu'] / r['cpu']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
