@@ -464,9 +464,17 @@ fn keys_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
-/// SCAN's cursor: the low bits name the shard (as many as the most shards a process can
-/// have), the rest is that shard's position cursor.
-use crate::shard::SHARD_BITS;
+/// SCAN's cursor: the low bits name the shard (as many bits as the most shards a process can
+/// have need), the rest is that shard's position cursor.
+fn scan_cursor(shard: u64, inner: u64) -> u64 {
+    (inner << crate::shard::SHARD_BITS) | shard
+}
+
+/// The shard and position a SCAN cursor names.
+fn split_cursor(cursor: u64) -> (u64, u64) {
+    let bits = crate::shard::SHARD_BITS;
+    (cursor & ((1 << bits) - 1), cursor >> bits)
+}
 
 fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
@@ -502,8 +510,7 @@ fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
             }
         }
         let shards = s.node.shards as u64;
-        let mut shard = cursor & ((1 << SHARD_BITS) - 1);
-        let mut inner = cursor >> SHARD_BITS;
+        let (mut shard, mut inner) = split_cursor(cursor);
         if shard >= shards {
             return CmdError::err("invalid cursor").into();
         }
@@ -552,7 +559,7 @@ fn scan(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let next_cursor = if shard == 0 && inner == 0 {
             0
         } else {
-            (inner << SHARD_BITS) | shard
+            scan_cursor(shard, inner)
         };
         Frame::Array(vec![
             Frame::Bulk(Bytes::from(next_cursor.to_string())),
@@ -652,4 +659,18 @@ fn object_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             "    <key>.",
         ],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursors_name_every_shard_a_process_can_have() {
+        for shard in [0, 1, 255, 256, 300, crate::shard::MAX_SHARDS as u64 - 1] {
+            for inner in [0, 1, 12345, 1 << 40] {
+                assert_eq!(split_cursor(scan_cursor(shard, inner)), (shard, inner));
+            }
+        }
+    }
 }
