@@ -17,6 +17,7 @@
 //! is. A watched key whose time passed since WATCH fails EXEC too, even if nothing deleted it
 //! yet (Redis 7.0's rule).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -24,9 +25,9 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::keyspace::db_index;
-use super::{boxed, Args, Command, Run, SessionFuture};
+use super::{boxed, Args, Command, KeyedFn, Run, SessionFuture};
 use crate::db::{now_ms, Watcher};
-use crate::net::dispatch::{account, lock_set};
+use crate::net::dispatch::{account, lock_set, run_logged};
 use crate::net::session::{Multi, Session, Watch};
 use crate::resp::Frame;
 use crate::shard::tx::{Plan, Tx};
@@ -311,16 +312,20 @@ async fn run_transaction(
     drop_watch(s, watch);
     let mut replies: Vec<Option<Frame>> = Vec::with_capacity(commands.len());
     let mut later = Vec::new();
+    let mut batch = Batch::default();
     s.tx = Some(tx.clone());
     for (i, ((cmd, args), part)) in commands.into_iter().zip(parts).enumerate() {
-        match part {
-            Part::Inside => replies.push(Some(run_one(s, cmd, args).await)),
-            Part::After => {
-                replies.push(None);
-                later.push((i, cmd, args));
+        replies.push(None);
+        match (part, one_shard(s, cmd, &args)) {
+            (Part::Inside, Some((shard, f))) => batch.push(shard, i, cmd, f, args),
+            (Part::Inside, None) => {
+                batch.run(s, &tx, &mut replies).await;
+                replies[i] = Some(run_one(s, cmd, args).await);
             }
+            (Part::After, _) => later.push((i, cmd, args)),
         }
     }
+    batch.run(s, &tx, &mut replies).await;
     s.tx = None;
     finish(tx).await;
     for (i, cmd, args) in later {
@@ -332,6 +337,62 @@ async fn run_transaction(
             .map(|r| r.unwrap_or(Frame::Null))
             .collect(),
     )
+}
+
+/// The shard a queued command runs on alone, and its handler: a keyed command whose keys all
+/// live on one shard. Such commands, one after the other, run together: one hop per shard,
+/// in parallel, each shard's in their order. Nothing else can see the keys meanwhile, and
+/// commands on different shards touch different keys, so no client can tell this from
+/// running them one by one.
+fn one_shard(s: &Session, cmd: &Command, args: &[Bytes]) -> Option<(usize, KeyedFn)> {
+    let f = match cmd.run {
+        Run::Keyed(f) | Run::Spread(f, _) => f,
+        Run::Session(_) => return None,
+    };
+    let mut owner = None;
+    for p in cmd.key_positions(args) {
+        let o = key_owner(&args[p], s.node.shards);
+        if owner.is_some_and(|x| x != o) {
+            return None;
+        }
+        owner = Some(o);
+    }
+    owner.map(|shard| (shard, f))
+}
+
+/// Consecutive one-shard commands waiting to run together (see [`one_shard`]).
+#[derive(Default)]
+struct Batch {
+    per_shard: BTreeMap<usize, Vec<(usize, &'static Command, KeyedFn, Args)>>,
+}
+
+impl Batch {
+    fn push(&mut self, shard: usize, i: usize, cmd: &'static Command, f: KeyedFn, args: Args) {
+        self.per_shard.entry(shard).or_default().push((i, cmd, f, args));
+    }
+
+    /// Runs what is waiting, one hop per shard, and files the replies by position.
+    async fn run(&mut self, s: &mut Session, tx: &Tx, replies: &mut [Option<Frame>]) {
+        if self.per_shard.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let db = s.db;
+        let hops = std::mem::take(&mut self.per_shard)
+            .into_iter()
+            .map(|(shard, cmds)| {
+                (shard, move |data: &mut ShardData| {
+                    cmds.into_iter()
+                        .map(|(i, cmd, f, args)| (i, cmd, run_logged(data, cmd, f, db, &args)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for (i, cmd, reply) in tx.hops(hops).await.into_iter().flatten() {
+            account(s, cmd, &reply, started);
+            replies[i] = Some(reply);
+        }
+    }
 }
 
 async fn run_one(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {

@@ -315,11 +315,11 @@ impl Tx {
     where
         F: FnOnce(&mut ShardData) + Send + 'static,
     {
-        self.finished = true;
         let (id, parts) = (self.id, self.logged.borrow().len());
         let mut jobs: BTreeMap<usize, F> = jobs.into_iter().collect();
         let node = self.node.clone();
         if !node.global.persist.aof_always() || parts == 0 {
+            self.finished = true;
             for &shard in &self.asked {
                 let job = jobs.remove(&shard);
                 node.post(shard, move |data| {
@@ -349,8 +349,10 @@ impl Tx {
                 })
             })
             .collect();
+        // Dropped while waiting here, the transaction still releases (see `Drop`).
         node.run_on_each(commits).await;
         crate::persist::aof::settle(&node).await;
+        self.finished = true;
         for &shard in &self.asked {
             node.post(shard, move |data| data.locks.release(id));
         }
