@@ -11,6 +11,9 @@ to one core with the client on the other, interleaved over several rounds:
   move10 / move1m
             RPOPLPUSH between two lists on different shards, back and forth, with lists of
             10 and of 1,000,000 elements: the cost of a move must not depend on the length
+  mset80k / mget80k
+            one MSET of 80,000 keys, one MGET of them (spread over every shard): locking
+            must not be quadratic (run 20 times whatever --requests says)
 
 For each: the client's p50 and p99 round trip, and the server's CPU time per request, counted
 as the busy time of the server's core (/proc/stat: user, nice, system, irq, softirq), so that
@@ -137,6 +140,16 @@ def scenario(name, shards):
         def setup(c):
             c.call("MSET", *[x for key in k for x in (key, "value")])
         return setup, [(encode("MGET", *k), 1)]
+    if name in ("mset80k", "mget80k"):
+        k = [f"big:{i}" for i in range(80_000)]
+        mset = encode("MSET", *[x for key in k for x in (key, "v")])
+        if name == "mset80k":
+            return None, [(mset, 1)]
+
+        def setup(c):
+            c.sock.sendall(mset)
+            c.reply()
+        return setup, [(encode("MGET", *k), 1)]
     if name.startswith("move"):
         length = 10 if name == "move10" else 1_000_000
         a, b = keys_on_shards(shards, 2, "list")
@@ -152,10 +165,12 @@ def scenario(name, shards):
 
 def measure(server, name, shards, requests, core):
     setup, reqs = scenario(name, shards)
+    if name.endswith("80k"):
+        requests = 20
     c = Client(server["port"])
     if setup:
         setup(c)
-    for i in range(200):  # warm up
+    for i in range(min(200, requests)):  # warm up
         req, n = reqs[i % len(reqs)]
         c.sock.sendall(req)
         for _ in range(n):
