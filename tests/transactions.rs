@@ -374,6 +374,54 @@ fn cross_shard_commands_log_what_changed_not_the_keys_they_name() {
     assert_eq!(c.scard::<_, usize>("u").unwrap(), 75_000);
 }
 
+/// A key lent to a command on another shard may be past its time: the command deletes it
+/// there, as it would on the key's own shard, and the key's shard must log that deletion
+/// before the command's own records (a cross-shard LMOVE onto an expired list once logged
+/// only the push, and the list came back after a restart with its old elements).
+#[test]
+fn an_expired_key_deleted_by_a_cross_shard_command_is_logged() {
+    let (src, dst) = ("a", "b");
+    assert_ne!(key_owner(src.as_bytes(), 2), key_owner(dst.as_bytes(), 2));
+    let dir = Arc::new(TempDir::new());
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let server = Server::tessera_in(Some(dir.clone()), 2, &args);
+    let mut c = client(server.port);
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    let _: () = c.rpush(dst, &["old1", "old2"]).unwrap();
+    let _: () = c.pexpire(dst, 1).unwrap();
+    let _: () = c.sadd("s1", "m").unwrap();
+    let _: () = c.sadd("s2", "old").unwrap();
+    assert_ne!(key_owner(b"s1", 2), key_owner(b"s2", 2));
+    let _: () = c.pexpire("s2", 1).unwrap();
+    thread::sleep(Duration::from_millis(10));
+    let _: () = c.rpush(src, "x").unwrap();
+    let moved: String = redis::cmd("LMOVE")
+        .arg(src)
+        .arg(dst)
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(moved, "x");
+    let _: () = redis::cmd("SMOVE")
+        .arg("s1")
+        .arg("s2")
+        .arg("m")
+        .query(&mut c)
+        .unwrap();
+    server.signal(libc::SIGKILL);
+    drop(server);
+    let again = Server::tessera_in(Some(dir), 2, &args);
+    let mut c = client(again.port);
+    assert_eq!(c.lrange::<_, Vec<String>>(dst, 0, -1).unwrap(), ["x"]);
+    assert_eq!(c.smembers::<_, Vec<String>>("s2").unwrap(), ["m"]);
+    assert_eq!(c.ttl::<_, i64>(dst).unwrap(), -1);
+}
+
 // --- MULTI/EXEC under concurrency and crashes ---
 
 const ACCOUNTS: usize = 16;

@@ -368,7 +368,10 @@ struct Batch {
 
 impl Batch {
     fn push(&mut self, shard: usize, i: usize, cmd: &'static Command, f: KeyedFn, args: Args) {
-        self.per_shard.entry(shard).or_default().push((i, cmd, f, args));
+        self.per_shard
+            .entry(shard)
+            .or_default()
+            .push((i, cmd, f, args));
     }
 
     /// Runs what is waiting, one hop per shard, and files the replies by position.

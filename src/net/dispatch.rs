@@ -230,16 +230,39 @@ pub fn run_logged(
 ) -> Frame {
     let now = now_ms();
     let ShardData { ks, aof, .. } = data;
+    // Only when someone watches a key here: which keys a deleting command will find.
+    let watched = cmd.is_write() && ks.dbs[db].has_watched();
+    let live = if watched {
+        live_removals(ks, cmd, db, args, now)
+    } else {
+        Vec::new()
+    };
     let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
     aof.record(ks, cmd, db, args, &reply, now);
-    if ks.dbs[db].has_watched() {
-        touch_written(ks, cmd, db, args, &reply, now);
+    if watched {
+        touch_written(ks, cmd, db, args, &reply, now, &live);
     }
     reply
 }
 
+/// The positions of the keys `cmd` deletes without reading (DEL, UNLINK: key spec RM) that
+/// exist right now: only those does the command change.
+fn live_removals(ks: &Keyspace, cmd: &Command, db: usize, args: &[Bytes], now: u64) -> Vec<usize> {
+    cmd.key_access(args)
+        .into_iter()
+        .filter(|(p, a)| {
+            a.has(Access::RM)
+                && ks.dbs[db]
+                    .peek(&args[*p])
+                    .is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// WATCH: a write that changed something touches the keys it writes (as Redis's
-/// `signalModifiedKey`), which makes their watchers' EXEC fail.
+/// `signalModifiedKey`), which makes their watchers' EXEC fail; of the keys it deletes
+/// without reading, only those that were there (`live`).
 fn touch_written(
     ks: &mut Keyspace,
     cmd: &Command,
@@ -247,14 +270,15 @@ fn touch_written(
     args: &[Bytes],
     reply: &Frame,
     now: u64,
+    live: &[usize],
 ) {
-    if !cmd.is_write() || reply.is_error() {
-        return;
-    }
-    if propagate(cmd.name, db, args, reply, now) == Propagation::Nothing {
+    if reply.is_error() || propagate(cmd.name, db, args, reply, now) == Propagation::Nothing {
         return;
     }
     for (p, access) in cmd.key_access(args) {
+        if access.has(Access::RM) && !live.contains(&p) {
+            continue;
+        }
         if access.writes() {
             ks.dbs[db].touch(&args[p]);
         }
@@ -526,16 +550,25 @@ async fn gather(
 ) -> (Option<Frame>, Vec<(usize, ReturnJob)>) {
     let mut scratch = tx.lend(db, &lent_list(named)).await;
     if !accept(&mut scratch) {
-        let jobs = give_back(tx, db, named, &mut scratch, Vec::new(), false);
+        let outcome = expired(tx.shards(), db, &mut scratch);
+        let jobs = give_back(tx, db, named, &mut scratch, outcome);
         return (None, jobs);
     }
-    let (reply, records) = run_lent(tx.node(), db, cmd, f, args, named, &mut scratch);
-    let jobs = give_back(tx, db, named, &mut scratch, records, true);
+    let (reply, outcome) = run_lent(tx.node(), db, cmd, f, args, &mut scratch);
+    let jobs = give_back(tx, db, named, &mut scratch, outcome);
     (Some(reply), jobs)
 }
 
 fn lent_list(named: &[Named]) -> Vec<(usize, Blob)> {
     named.iter().map(|n| (n.shard, n.key.clone())).collect()
+}
+
+/// What running a command on lent keys produced besides its reply: the records each shard
+/// must log, and per key whether it expired meanwhile and whether the command changed it.
+struct Outcome {
+    records: Vec<(usize, usize, Vec<Bytes>)>,
+    expired: ahash::AHashSet<Blob>,
+    changed: bool,
 }
 
 /// Runs `f` on the lent keys and works out what each shard must log.
@@ -545,9 +578,8 @@ fn run_lent(
     cmd: &'static Command,
     f: KeyedFn,
     args: &[Bytes],
-    named: &[Named],
     scratch: &mut Keyspace,
-) -> (Frame, Vec<(usize, usize, Vec<Bytes>)>) {
+) -> (Frame, Outcome) {
     let now = now_ms();
     scratch.stats.lfu = node.data.borrow().ks.stats.lfu;
     let reply = f(
@@ -560,10 +592,10 @@ fn run_lent(
     )
     .unwrap_or_else(Frame::from);
     node.data.borrow_mut().ks.stats.add_counts(&scratch.stats);
-    let mut records = Vec::new();
+    let shards = node.shards;
+    let mut outcome = expired(shards, db, scratch);
     if cmd.is_write() && !reply.is_error() {
-        let shards = node.shards;
-        records = records_by_shard(
+        let own = records_by_shard(
             cmd.name,
             db,
             args,
@@ -572,46 +604,65 @@ fn run_lent(
             |k| key_owner(k, shards),
             |d, k| scratch.dbs[d].peek(k).cloned(),
         );
+        outcome.changed = !own.is_empty();
+        outcome.records.extend(own);
     }
-    // A key the command only read but that expired meanwhile is gone: its shard logs that.
-    for n in named.iter().filter(|n| !n.access.writes()) {
-        if scratch.dbs[db].peek(&n.key).is_none() {
-            records.push((
-                n.shard,
-                db,
-                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(&n.key)],
-            ));
-        }
-    }
-    (reply, records)
+    (reply, outcome)
 }
 
-/// What a key's shard does when the transaction gives it back: the key's new state (`None`:
-/// deleted), whether to touch its watchers.
-type Return = (Blob, Option<Entry>, bool);
+/// The lent keys found past their time in the scratch keyspace and deleted there (`Tx::lend`
+/// has it remember them): their shards log the deletions, first, and tell their watchers.
+fn expired(shards: usize, db: usize, scratch: &mut Keyspace) -> Outcome {
+    let expired: ahash::AHashSet<Blob> = scratch.dbs[db].take_reaped().into_iter().collect();
+    let records = expired
+        .iter()
+        .map(|k| {
+            let del = vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(k)];
+            (key_owner(k, shards), db, del)
+        })
+        .collect();
+    Outcome {
+        records,
+        expired,
+        changed: false,
+    }
+}
+
+/// What a key's shard does when the transaction gives it back.
+struct Return {
+    key: Blob,
+    /// Its new state (`None`: deleted).
+    entry: Option<Entry>,
+    /// It expired while lent: deleted, and its watchers told, before the command's change.
+    expired: bool,
+    /// The command changed it: its watchers are told.
+    touch: bool,
+}
 
 /// A job giving lent keys back to one shard.
 type ReturnJob = Box<dyn FnOnce(&mut ShardData) + Send>;
 
-/// The jobs that give every lent key back to its shard, with `records` to log there. With
-/// `changed` false, nothing was run: keys go back as they were.
+/// The jobs that give every lent key back to its shard, with what the command did to it.
 fn give_back(
     tx: &Tx,
     db: usize,
     named: &[Named],
     scratch: &mut Keyspace,
-    records: Vec<(usize, usize, Vec<Bytes>)>,
-    changed: bool,
+    outcome: Outcome,
 ) -> Vec<(usize, ReturnJob)> {
-    let touched = changed && !records.is_empty();
+    let Outcome {
+        records,
+        expired,
+        changed,
+    } = outcome;
     let mut per_shard: AHashMap<usize, (Vec<Return>, Vec<(usize, Vec<Bytes>)>)> = AHashMap::new();
     for n in named {
-        let entry = scratch.dbs[db].remove(&n.key);
-        per_shard.entry(n.shard).or_default().0.push((
-            n.key.clone(),
-            entry,
-            touched && n.access.writes(),
-        ));
+        per_shard.entry(n.shard).or_default().0.push(Return {
+            entry: scratch.dbs[db].remove(&n.key),
+            expired: expired.contains(&n.key),
+            touch: changed && n.access.writes(),
+            key: n.key.clone(),
+        });
     }
     for (shard, rdb, rec) in records {
         tx.will_log(shard);
@@ -622,10 +673,14 @@ fn give_back(
         .map(|(shard, (keys, records))| {
             let job: ReturnJob = Box::new(move |data: &mut ShardData| {
                 let d = &mut data.ks.dbs[db];
-                for (key, entry, touch) in keys {
-                    d.settle_loan(&key, entry);
-                    if touch {
-                        d.touch(&key);
+                for r in keys {
+                    if r.expired {
+                        d.settle_loan(&r.key, None);
+                        d.touch(&r.key);
+                    }
+                    d.settle_loan(&r.key, r.entry);
+                    if r.touch {
+                        d.touch(&r.key);
                     }
                 }
                 for (rdb, rec) in records {

@@ -131,8 +131,11 @@ impl Session {
         for (db, key) in watch.keys {
             let watcher = watch.watcher.clone();
             let shard = key_owner(&key, self.node.shards);
-            self.node
-                .post(shard, move |data| data.ks.dbs[db].unwatch(&key, &watcher));
+            // Behind the key's lock queue, where a registration may still wait.
+            let lock = vec![(db as u32, crate::types::blob::Blob::new(&key))];
+            self.node.post_behind(shard, lock, move |data| {
+                data.ks.dbs[db].unwatch(&key, &watcher)
+            });
         }
     }
 

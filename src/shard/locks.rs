@@ -100,7 +100,13 @@ impl LockTable {
     /// Locks `claim` for `owner`. With `wait` false, a request that cannot be granted at once
     /// is refused and leaves no trace; otherwise it queues.
     pub fn acquire(&mut self, owner: u64, claim: Claim, wait: bool) -> Acquired {
+        // One request per owner: a second would orphan the first's queue entries. Messages
+        // between two shards arrive in order, so a transaction's release always comes before
+        // its next request; should that ever fail, the old request goes first.
         debug_assert!(!self.requests.contains_key(&owner), "one request per owner");
+        if self.requests.contains_key(&owner) {
+            self.release(owner);
+        }
         let (keys, whole) = match claim {
             Claim::Keys(keys) => (dedup(keys), false),
             Claim::Everything => (Vec::new(), true),

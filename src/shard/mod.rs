@@ -130,9 +130,10 @@ pub struct Node {
     pub global: Arc<Global>,
     requests: Senders<Request>,
     responses: Senders<Response>,
-    /// Requests that found a peer's queue full, per peer, in order: everything later to that
-    /// peer waits behind them, so messages between two shards never overtake each other.
-    outbox: Vec<RefCell<VecDeque<Request>>>,
+    /// Requests that found a peer's queue full, per peer, in order, and whether a task is
+    /// draining them: until it has sent the last one, everything later to that peer waits
+    /// behind them, so messages between two shards never overtake each other.
+    outbox: Vec<RefCell<Outbox>>,
     pending: RefCell<AHashMap<u64, oneshot::Sender<AnyBox>>>,
     next_id: Cell<u64>,
 }
@@ -277,6 +278,35 @@ impl Node {
         }
     }
 
+    /// Like [`Node::post`], but the job waits behind whoever holds or awaits `wait_for` there
+    /// (an UNWATCH behind the WATCH registration still queued on the same key).
+    pub fn post_behind<F>(self: &Rc<Self>, shard: usize, wait_for: Vec<LockKey>, f: F)
+    where
+        F: FnOnce(&mut ShardData) + Send + 'static,
+    {
+        if shard == self.id {
+            let free = self
+                .data
+                .borrow()
+                .locks
+                .is_free(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())));
+            if free {
+                return self.post(shard, f);
+            }
+            let node = self.clone();
+            glommio::spawn_local(async move { node.run_here(wait_for, f).await }).detach();
+        } else {
+            self.send(
+                shard,
+                Request::Run {
+                    id: None,
+                    job: job(f),
+                    wait_for,
+                },
+            );
+        }
+    }
+
     /// Runs `f` here, queueing behind any transaction that holds one of `wait_for`. If the
     /// caller goes away while queued, its place in the queue goes with it.
     pub async fn run_here<R>(
@@ -398,14 +428,15 @@ impl Node {
     /// a full queue holds it (and what follows) in this shard's outbox for that peer.
     fn send(self: &Rc<Self>, shard: usize, req: Request) {
         let mut outbox = self.outbox[shard].borrow_mut();
-        if !outbox.is_empty() {
-            outbox.push_back(req);
+        if outbox.draining {
+            outbox.queue.push_back(req);
             return;
         }
         match self.requests.try_send_to(shard, req) {
             Ok(()) => {}
             Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(req))) => {
-                outbox.push_back(req);
+                outbox.queue.push_back(req);
+                outbox.draining = true;
                 let node = self.clone();
                 glommio::spawn_local(async move { node.drain_outbox(shard).await }).detach();
             }
@@ -414,11 +445,19 @@ impl Node {
         }
     }
 
+    /// Sends the outbox to `shard` in order. New requests keep joining its end until the
+    /// last one has gone out: only then may `send` try the channel directly again.
     async fn drain_outbox(self: Rc<Self>, shard: usize) {
         loop {
-            let Some(req) = self.outbox[shard].borrow_mut().pop_front() else {
-                return;
+            let next = {
+                let mut outbox = self.outbox[shard].borrow_mut();
+                let next = outbox.queue.pop_front();
+                if next.is_none() {
+                    outbox.draining = false;
+                }
+                next
             };
+            let Some(req) = next else { return };
             if self.requests.send_to(shard, req).await.is_err() {
                 return;
             }
@@ -481,6 +520,13 @@ impl Node {
             .detach();
         }
     }
+}
+
+/// Requests waiting for room in a peer's queue (see `Node::send`).
+#[derive(Default)]
+struct Outbox {
+    queue: VecDeque<Request>,
+    draining: bool,
 }
 
 /// Boxes a closure as a [`Job`].

@@ -257,6 +257,9 @@ impl Tx {
         let mut scratch = Keyspace::new(self.node.global.databases);
         // Commands run on the scratch copy must pick encodings by the configured thresholds.
         scratch.limits = self.node.data.borrow().ks.limits;
+        // Lent keys past their time are deleted there by lookups, as on their own shard; the
+        // caller has their shards log and signal those deletions.
+        scratch.stats.record_reaped = true;
         let mut per_shard: BTreeMap<usize, Vec<Blob>> = BTreeMap::new();
         for (shard, key) in keys {
             per_shard.entry(*shard).or_default().push(key.clone());
