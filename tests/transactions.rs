@@ -577,6 +577,49 @@ fn bank_transfers_survive_kill_9_with_appendfsync_always() {
     assert_eq!(total(&mut c, &accounts), expected);
 }
 
+/// Snapshots taken while transfers run never hold half of one: every BGSAVE's file, loaded on
+/// its own, has the right total.
+#[test]
+fn bgsave_snapshots_never_split_a_transaction() {
+    let shards = 4;
+    let dir = Arc::new(TempDir::new());
+    let server = Server::tessera_in(Some(dir.clone()), shards, &[]);
+    let port = server.port;
+    let accounts = keys_on_every_shard("account:", ACCOUNTS, shards);
+    let mut c = client(port);
+    for a in &accounts {
+        let _: () = c.set(a, OPENING).unwrap();
+    }
+    let expected = OPENING * ACCOUNTS as i64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let movers: Vec<_> = (0..6)
+        .map(|i| {
+            let (accounts, stop) = (accounts.clone(), stop.clone());
+            thread::spawn(move || transfers(port, accounts, 31 + i, i % 2 == 0, stop))
+        })
+        .collect();
+    let mut saves = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let _: redis::RedisResult<String> = redis::cmd("BGSAVE").query(&mut c);
+        while info_field(&mut c, "persistence", "rdb_bgsave_in_progress") == 1 {
+            thread::sleep(Duration::from_millis(5));
+        }
+        saves += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for m in movers {
+        m.join().unwrap();
+    }
+    assert!(saves > 3);
+    // The last snapshot, taken under load, loads with the total intact.
+    server.signal(libc::SIGKILL);
+    drop(server);
+    let again = Server::tessera_in(Some(dir), shards, &[]);
+    let mut c = client(again.port);
+    assert_eq!(total(&mut c, &accounts), expected);
+}
+
 /// EXEC's replies come back in order while other clients hammer the same keys from every
 /// shard, and a transaction is never interleaved with anyone else's writes: each transaction
 /// appends its tag to every list, so all lists end up identical.
