@@ -14,18 +14,11 @@
 //! [`server`] starts the shards and the control thread; [`config`] reads redis.conf.
 
 pub mod alloc;
-pub mod aof;
 pub mod cmd;
-pub mod config;
-pub mod db;
 pub mod net;
 pub mod persist;
-pub mod rdb;
-pub mod resp;
 pub mod server;
 pub mod shard;
-pub mod slot;
-pub mod types;
 
-/// The Redis version Tessera is compatible with, reported to clients that check it.
-pub const REDIS_VERSION: &str = "7.0.15";
+// The pure layers, from their own crate: every layer here builds on them.
+pub use tessera_core::{aof, config, db, error, rdb, resp, slot, types, REDIS_VERSION};

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tessera::aof::manifest::{self, FileKind};
-use tessera::aof::replay::check;
-use tessera::aof::{scan_transactions, AofError};
+use tessera::cmd::replay::check;
+use tessera::cmd::replay::{scan_transactions, AofError};
 
 struct Options {
     fix: bool,

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::error::CmdError;
+use crate::error::CmdError;
 use crate::types::numfmt::{parse_f64_strict, parse_i64_strict};
 
 pub struct ArgCursor<'a> {

@@ -19,18 +19,22 @@ pub mod bitmap;
 pub mod blocking;
 pub mod connection;
 pub mod dump;
-pub mod error;
 pub mod flags;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod meta;
 pub mod multi;
+pub mod propagate;
+pub mod replay;
 pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
 pub mod zset;
+
+#[cfg(test)]
+mod aof_tests;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -40,10 +44,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::db::{Db, KeyStats, Keyspace};
+pub use crate::error::{CmdError, CmdResult};
 use crate::net::session::Session;
 use crate::resp::Frame;
 pub use args::ArgCursor;
-pub use error::{CmdError, CmdResult};
 pub use flags::{Access, Flags};
 
 pub type Args = Vec<Bytes>;

@@ -448,11 +448,11 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("mem_allocator".into(), "mimalloc".into()),
                     (
                         "lazyfree_pending_objects".into(),
-                        crate::db::lazyfree::pending().to_string(),
+                        crate::types::lazyfree::pending().to_string(),
                     ),
                     (
                         "lazyfreed_objects".into(),
-                        crate::db::lazyfree::freed().to_string(),
+                        crate::types::lazyfree::freed().to_string(),
                     ),
                 ],
             });

@@ -16,7 +16,7 @@ use std::time::Instant;
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use crate::aof::propagate::{propagate, records_by_shard, Propagation};
+use crate::cmd::propagate::{propagate, records_by_shard, Propagation};
 use crate::cmd::{self, Access, Args, Command, Ctx, KeyedFn, Merge, Run, Table};
 use crate::db::{now_ms, Entry, Keyspace};
 use crate::net::session::Session;

@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::aof::log::AofLog;
-use crate::aof::propagate::{blocked_served, propagate, restate, Propagation};
+use crate::aof::restate;
+use crate::cmd::propagate::{blocked_served, propagate, Propagation};
 use crate::cmd::Command;
 use crate::config::AppendFsync;
 use crate::db::Keyspace;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
-use crate::aof::replay::{replay, replay_share, scan_transactions, AofError, Committed};
+use crate::cmd::replay::{replay, replay_share, scan_transactions, AofError, Committed};
 use crate::config::Config;
 use crate::db::Keyspace;
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::aof::log::AofLog;
-use crate::aof::propagate::value_records;
+use crate::aof::value_records;
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::db::Entry;
 use crate::db::Keyspace;

@@ -17,7 +17,7 @@
 
 use std::cmp::Ordering;
 
-use crate::db::dense::DenseMap;
+use crate::types::dense::DenseMap;
 use crate::types::ostree::OsTree;
 
 /// The listpack thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).

@@ -3,8 +3,10 @@
 pub mod bitfield;
 pub mod bits;
 pub mod blob;
+pub mod dense;
 pub mod glob;
 pub mod hash;
+pub mod lazyfree;
 pub mod lcs;
 pub mod list;
 pub mod longdouble;

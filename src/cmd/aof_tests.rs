@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::propagate::DECIDED;
-use super::reader::Reader;
-use super::*;
+use crate::aof::reader::Reader;
+use crate::aof::{restate, rewrite_keyspace, AofLog};
+use crate::cmd::propagate::{blocked_served, propagate, Propagation, DECIDED};
+use crate::cmd::replay::*;
 use crate::cmd::{Ctx, Run, Table};
 use crate::db::{Keyspace, Value};
 use crate::resp::Frame;

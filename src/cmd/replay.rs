@@ -16,7 +16,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::reader::{BlockKind, Event, ReadError, Record, Walker};
+use crate::aof::reader::{BlockKind, Event, ReadError, Record, Walker};
 use crate::cmd::{self, Command, Ctx, Run, Table};
 use crate::db::Keyspace;
 use crate::slot::key_owner;

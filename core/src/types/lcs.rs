@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::error::CmdError;
+use crate::error::CmdError;
 use crate::resp::Frame;
 use crate::types::numfmt::parse_i64_strict;
 

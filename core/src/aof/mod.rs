@@ -71,18 +71,11 @@
 
 pub mod log;
 pub mod manifest;
-pub mod propagate;
 pub mod reader;
-pub mod replay;
+pub mod records;
 
 pub use log::AofLog;
-pub use propagate::{blocked_served, propagate, restate, rewrite_keyspace, Propagation};
-pub use replay::{
-    check, replay, replay_share, scan_transactions, AofError, Committed, ReplayStats,
-};
+pub use records::{restate, rewrite_keyspace, value_records};
 
 /// The pseudo-command that brackets one shard's part of a multi-shard write.
 pub const TX_COMMAND: &str = "TESSERA.TX";
-
-#[cfg(test)]
-mod tests;

@@ -9,7 +9,7 @@
 //! Index arithmetic copies Redis 7.0 exactly, including its clamping of out-of-range and
 //! negative indexes and the special rules of BITPOS when looking for a clear bit.
 
-use crate::cmd::error::CmdError;
+use crate::error::CmdError;
 use crate::types::numfmt::parse_i64_strict;
 
 /// Redis's default `proto-max-bulk-len`: no bit beyond this many bytes can be addressed.

@@ -9,15 +9,13 @@
 //! Removal swaps the last entry into the hole, so SCAN walks positions from the end downwards:
 //! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
 
-pub mod dense;
-pub mod lazyfree;
 pub mod value;
 
 use bytes::Bytes;
 use rand::Rng;
 
 use crate::types::blob::Blob;
-use dense::DenseMap;
+use crate::types::dense::DenseMap;
 pub use value::{StrValue, Value};
 
 /// A key's value with the metadata Redis keeps beside it.

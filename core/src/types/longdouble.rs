@@ -8,7 +8,7 @@
 
 use std::os::raw::{c_char, c_int, c_long};
 
-use crate::cmd::error::CmdError;
+use crate::error::CmdError;
 
 extern "C" {
     fn tessera_ld_check(s: *const c_char, len: usize) -> c_int;

@@ -13,8 +13,8 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::db::dense::DenseMap;
 use crate::types::blob::Blob;
+use crate::types::dense::DenseMap;
 use crate::types::numfmt::parse_i64_strict;
 
 /// The width of an intset's elements, Redis's `INTSET_ENC_INT16/32/64`.

@@ -14,8 +14,8 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::db::dense::DenseMap;
 use crate::types::blob::Blob;
+use crate::types::dense::DenseMap;
 use crate::types::numfmt::parse_i64_strict;
 
 /// When a hash leaves the listpack encoding: Redis's `hash-max-listpack-entries` and

@@ -8,7 +8,7 @@
 //! handler can do the same. Overflow detection mirrors Redis 7.0's C arithmetic, wrapping
 //! quirks included, so that WRAP and SAT give the same numbers as Redis.
 
-use crate::cmd::error::CmdError;
+use crate::error::CmdError;
 use crate::resp::Frame;
 use crate::types::bits::parse_bitfield_offset;
 use crate::types::numfmt::parse_i64_strict;
