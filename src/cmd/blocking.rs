@@ -14,9 +14,9 @@ use super::flags::*;
 use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
 use super::zset::{self, PopShape};
 use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
+use crate::cmd::route::{run_keyed, run_where};
+use crate::cmd::session::Session;
 use crate::db::now_ms;
-use crate::net::dispatch::{run_keyed, run_where};
-use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::blocking::{self, BlockState, Delivery, Registration, ServeFn, Waiter};
 use crate::shard::{Node, ShardData};
@@ -336,6 +336,14 @@ pub async fn block_on(s: &mut Session, args: Args, block: Block) -> Frame {
     }
 }
 
+/// What the AOF logs for a blocking command served with `reply`: its non-blocking form.
+fn served_records(args: &[Bytes], reply: &Frame) -> Vec<Vec<Bytes>> {
+    match crate::cmd::propagate::blocked_served(args, reply) {
+        crate::cmd::propagate::Propagation::Rewritten(records) => records,
+        _ => Vec::new(),
+    }
+}
+
 /// Runs a blocking move's non-blocking form (LMOVE) through the transaction layer.
 async fn run_move(s: &mut Session, block: &Block) -> Frame {
     let (_, lmove) = block.moves.as_ref().expect("only moves retry");
@@ -385,8 +393,8 @@ async fn serve_now(s: &mut Session, args: &Args, block: &Block) -> Frame {
                         Err(e) => e.into(),
                     };
                     if !reply.is_error() {
-                        data.aof
-                            .record_served(&mut data.ks, db, &client_args, &reply);
+                        let records = served_records(&client_args, &reply);
+                        data.aof.record_all(&mut data.ks, db, &records);
                         blocking::touch_served(&mut data.ks, db, &key, &client_args);
                     }
                     Some(reply)
@@ -442,6 +450,7 @@ async fn block_once(
             db,
             args: args.clone(),
             serve: block.serve,
+            log: served_records,
             wants: block.wants,
             retry_elsewhere: dest_owner.is_some_and(|d| d != shard),
             also_writes: block
@@ -460,8 +469,10 @@ async fn block_once(
                 let now = now_ms();
                 let outcome = blocking::register(&mut data.blocking, &mut data.ks, now, k, waiter);
                 if let Registration::Served(reply) = &outcome {
-                    data.aof
-                        .record_served(&mut data.ks, db, &client_args, reply);
+                    if !reply.is_error() {
+                        let records = served_records(&client_args, reply);
+                        data.aof.record_all(&mut data.ks, db, &records);
+                    }
                     if !reply.is_error() {
                         blocking::touch_served(&mut data.ks, db, &k2, &client_args);
                     }

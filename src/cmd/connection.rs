@@ -11,8 +11,8 @@ use super::args::{is, parse_int, ArgCursor};
 use super::flags::*;
 use super::keyspace::db_index;
 use super::{boxed, Args, CmdError, Command, Run, SessionFuture};
+use crate::cmd::session::{ReplyMode, Session};
 use crate::db::now_ms;
-use crate::net::session::{ReplyMode, Session};
 use crate::resp::Frame;
 use crate::shard::blocking::Delivery;
 

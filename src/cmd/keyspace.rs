@@ -12,8 +12,8 @@ use super::flags::*;
 use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
+use crate::cmd::session::Session;
 use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
-use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::tx::{Plan, Tx};
 use crate::shard::Node;

@@ -27,7 +27,9 @@ pub mod meta;
 pub mod multi;
 pub mod propagate;
 pub mod replay;
+pub mod route;
 pub mod server;
+pub mod session;
 pub mod set;
 pub mod sort;
 pub mod string;
@@ -43,28 +45,14 @@ use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::db::{Db, KeyStats, Keyspace};
+use crate::cmd::session::Session;
+pub use crate::db::Ctx;
 pub use crate::error::{CmdError, CmdResult};
-use crate::net::session::Session;
 use crate::resp::Frame;
 pub use args::ArgCursor;
 pub use flags::{Access, Flags};
 
 pub type Args = Vec<Bytes>;
-
-/// What a keyed handler sees: one shard's keyspace, the client's selected database and the
-/// command's notion of "now" (fixed for the whole command, as Redis does).
-pub struct Ctx<'a> {
-    pub ks: &'a mut Keyspace,
-    pub db: usize,
-    pub now: u64,
-}
-
-impl<'a> Ctx<'a> {
-    pub fn db(&mut self) -> (&mut Db, &mut KeyStats) {
-        self.ks.db(self.db)
-    }
-}
 
 pub type KeyedFn = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 /// A command's own key finder, for what its key specs cannot say (see [`Command::getkeys`]):

@@ -26,9 +26,9 @@ use bytes::Bytes;
 use super::flags::*;
 use super::keyspace::db_index;
 use super::{boxed, Args, Command, KeyedFn, Run, SessionFuture};
+use crate::cmd::route::{account, lock_set, run_logged};
+use crate::cmd::session::{Multi, Session, Watch};
 use crate::db::{now_ms, Watcher};
-use crate::net::dispatch::{account, lock_set, run_logged};
-use crate::net::session::{Multi, Session, Watch};
 use crate::resp::Frame;
 use crate::shard::tx::{Plan, Tx};
 use crate::shard::{Node, ShardData};
@@ -400,7 +400,7 @@ impl Batch {
 
 async fn run_one(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
     let started = std::time::Instant::now();
-    let reply = crate::net::dispatch::run(s, cmd, args).await;
+    let reply = crate::cmd::route::run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply
 }

@@ -11,8 +11,8 @@ use super::args::{is, parse_c_int, parse_int, ArgCursor};
 use super::flags::*;
 use super::keyspace::in_range;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
+use crate::cmd::session::Session;
 use crate::db::{now_ms, Value};
-use crate::net::session::Session;
 use crate::resp::Frame;
 use crate::shard::CmdStat;
 use crate::slot::key_slot;
@@ -248,7 +248,7 @@ fn bgsave(s: &mut Session, args: Args) -> SessionFuture<'_> {
             [a] if is(a, "schedule") => true,
             _ => return CmdError::Syntax.into(),
         };
-        let state = &s.node.global.persist;
+        let state = crate::persist::state();
         // SCHEDULE waits for an AOF rewrite's child.
         if schedule && state.child() == Some(crate::persist::ChildKind::Aof) {
             state.schedule();
@@ -270,8 +270,8 @@ fn bgrewriteaof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     })
 }
 
-fn lastsave(s: &mut Session, _args: Args) -> SessionFuture<'_> {
-    boxed(async move { Frame::Integer(s.node.global.persist.last_save_unix() as i64) })
+fn lastsave(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(crate::persist::state().last_save_unix() as i64) })
 }
 
 fn cluster_keyslot(_s: &mut Session, args: Args) -> SessionFuture<'_> {
@@ -460,7 +460,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
         if want("persistence", true) {
             sections.push(InfoSection {
                 title: "Persistence",
-                lines: g.persist.info_lines(),
+                lines: crate::persist::state().info_lines(&g.aof),
             });
         }
         if want("stats", true) {
@@ -489,9 +489,12 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("keyspace_misses".into(), sum(|r| r.misses).to_string()),
                     (
                         "latest_fork_usec".into(),
-                        g.persist.latest_fork_usec().to_string(),
+                        crate::persist::state().latest_fork_usec().to_string(),
                     ),
-                    ("total_forks".into(), g.persist.total_forks().to_string()),
+                    (
+                        "total_forks".into(),
+                        crate::persist::state().total_forks().to_string(),
+                    ),
                 ],
             });
         }

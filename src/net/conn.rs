@@ -15,12 +15,12 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use crate::net::clients::ClientInfo;
+use crate::cmd::session::{ReplyMode, Session};
 use crate::net::dispatch::execute;
-use crate::net::session::{ReplyMode, Session};
-use crate::net::uring::UringStream;
 use crate::resp::parse::RequestParser;
 use crate::resp::Frame;
+use crate::shard::clients::ClientInfo;
+use crate::shard::uring::UringStream;
 use crate::shard::Node;
 
 /// Free room guaranteed in the input buffer before each read.
@@ -150,9 +150,9 @@ async fn flush(
     stream: &mut UringStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
-    if s.node.global.persist.aof_always() {
+    if s.node.global.aof.always() {
         // Nothing leaves before what it may reflect is on disk.
-        crate::persist::aof::settle(&s.node).await;
+        crate::shard::aof::settle(&s.node).await;
     }
     s.node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
     stream.write_all(output).await

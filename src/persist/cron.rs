@@ -20,7 +20,7 @@ pub fn start(node: Rc<Node>) {
 
 async fn tick(node: &Rc<Node>) {
     let global = &node.global;
-    let state = &global.persist;
+    let state = crate::persist::state();
     if state.shutdown_asap.load(Relaxed) {
         let err = super::shutdown(node, ShutdownMode::default()).await;
         // The final save failed: Redis keeps serving, and so do we.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::snapshot::{self, Progress, Target};
 use super::{ChildKind, State};
-use crate::server::Global;
+use crate::shard::global::Global;
 use crate::shard::ShardData;
 
 /// Figures the child publishes; lives in a MAP_SHARED page, so both processes see it.
@@ -156,9 +156,9 @@ pub fn start_child(
         .iter()
         .map(|s| s.ks.dbs.iter().map(|d| d.len() as u64).sum::<u64>())
         .sum();
-    global.persist.child_started(pid, kind, keys_total);
+    crate::persist::state().child_started(pid, kind, keys_total);
     if kind == ChildKind::Rdb {
-        global.persist.bgsave_started(dirty);
+        crate::persist::state().bgsave_started(dirty);
     }
     let state_owner = global.clone();
     let stall_after = Duration::from_secs(global.config.snapshot().rdb_child_stall_timeout());
@@ -195,7 +195,7 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
             report.get().keys.load(Relaxed),
             report.get().bytes.load(Relaxed),
         );
-        let progress = &global.persist.child_progress;
+        let progress = &crate::persist::state().child_progress;
         progress.keys_done.store(now.0, Relaxed);
         if last_cow_read.elapsed() >= Duration::from_secs(1) {
             last_cow_read = Instant::now();
@@ -233,8 +233,11 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
         println!("{what} error");
     }
     match kind {
-        ChildKind::Rdb => global.persist.last_cow_bytes.store(cow, Relaxed),
-        ChildKind::Aof => global.persist.aof.last_cow_bytes.store(cow, Relaxed),
+        ChildKind::Rdb => crate::persist::state().last_cow_bytes.store(cow, Relaxed),
+        ChildKind::Aof => crate::persist::state()
+            .aof
+            .last_cow_bytes
+            .store(cow, Relaxed),
     }
     finish(global, pid, kind, ok, started.elapsed());
 }
@@ -245,15 +248,15 @@ fn finish(global: &Global, pid: i32, kind: ChildKind, ok: bool, took: Duration) 
     let config = global.config.snapshot();
     match kind {
         ChildKind::Rdb => {
-            global.persist.finish_bgsave(ok, took);
+            crate::persist::state().finish_bgsave(ok, took);
             if !ok {
                 let _ = std::fs::remove_file(config.dir().join(format!("temp-{pid}.rdb")));
             }
         }
         ChildKind::Aof => super::rewrite::finish(global, pid, ok, took),
     }
-    global.persist.child_gone();
-    global.persist.update_refusal(&config);
+    crate::persist::state().child_gone();
+    crate::persist::state().update_refusal(&config);
 }
 
 /// Kills a running child (shutdown does this before its own save) and waits for the

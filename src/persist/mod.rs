@@ -18,8 +18,6 @@
 //! lives in [`State`], inside `Global`, as atomics: shards and the child watcher update it from
 //! their own threads.
 
-pub mod aof;
-pub mod aof_load;
 pub mod cron;
 pub mod fork;
 pub mod freeze;
@@ -32,13 +30,38 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, O
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::server::ControlMsg;
-use crate::shard::Node;
+use crate::shard::global::ControlMsg;
+use crate::shard::{Node, ShardData};
 use snapshot::Target;
 
 #[repr(align(128))]
 #[derive(Default)]
 struct Padded(AtomicU64);
+
+static STATE: std::sync::OnceLock<State> = std::sync::OnceLock::new();
+
+/// The process's persistence status: one per process, made at start-up by [`init`].
+#[inline]
+pub fn state() -> &'static State {
+    STATE
+        .get()
+        .expect("persist::init runs before any shard starts")
+}
+
+/// Makes the persistence status for `shards` shards; start-up calls it once.
+pub fn init(shards: usize) {
+    let _ = STATE.set(State::new(shards));
+}
+
+/// Why writes are refused, if they are: an AOF that cannot be written, or a failed background
+/// save (with save points and `stop-writes-on-bgsave-error`). Redis's messages.
+#[inline]
+pub fn writes_refused(global: &crate::shard::global::Global) -> Option<String> {
+    global
+        .aof
+        .refusal()
+        .or_else(|| state().rdb_refusal().map(String::from))
+}
 
 const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -89,14 +112,6 @@ pub struct State {
     /// SIGTERM or SIGINT arrived; the cron acts on it.
     shutdown_asap: AtomicBool,
     /// Each shard's AOF positions (see `aof::settle`).
-    pub aof_marks: Box<[std::sync::Arc<aof::AofMark>]>,
-    /// The AOF is on with `appendfsync always`: replies wait for the disk.
-    aof_always: AtomicBool,
-    /// Shards whose last AOF write failed, and the error: writes are refused meanwhile.
-    aof_failing: std::sync::atomic::AtomicUsize,
-    aof_error: std::sync::Mutex<String>,
-    /// The next multi-shard transaction id (see `next_tx_id`).
-    tx_ids: AtomicU64,
     pub loading: AtomicBool,
     pub loaded_keys: AtomicU64,
     pub expired_on_load: AtomicU64,
@@ -185,24 +200,14 @@ impl State {
             scheduled: AtomicBool::new(false),
             refuse_writes: AtomicBool::new(false),
             shutdown_asap: AtomicBool::new(false),
-            aof_marks: (0..shards).map(|_| Default::default()).collect(),
-            aof_always: AtomicBool::new(false),
-            aof_failing: Default::default(),
-            aof_error: Default::default(),
             // Start-up time in the high bits: ids of this run never repeat an earlier run's,
             // whose AOF records may still be on disk.
-            tx_ids: AtomicU64::new(crate::db::now_ms() << 20),
             loading: AtomicBool::new(false),
             loaded_keys: AtomicU64::new(0),
             expired_on_load: AtomicU64::new(0),
             aof: rewrite::AofFiles::default(),
             child_progress: ChildProgress::default(),
         }
-    }
-
-    /// A transaction id unique across shards and runs (lock owners, AOF parts).
-    pub fn next_tx_id(&self) -> u64 {
-        self.tx_ids.fetch_add(1, Relaxed)
     }
 
     /// Counts `n` writes done by a command of `shard`'s.
@@ -221,43 +226,11 @@ impl State {
             .saturating_sub(self.dirty_at_save.load(Relaxed))
     }
 
+    /// Why writes are refused after a failed background save (with save points and
+    /// `stop-writes-on-bgsave-error`), in Redis's words.
     #[inline]
-    pub fn aof_always(&self) -> bool {
-        self.aof_always.load(Relaxed)
-    }
-
-    pub fn set_aof_always(&self, on: bool) {
-        self.aof_always.store(on, Relaxed);
-    }
-
-    /// Why writes are refused, if they are: a failed background save (with save points and
-    /// `stop-writes-on-bgsave-error`), or an AOF that cannot be written. Redis's messages.
-    #[inline]
-    pub fn writes_refused(&self) -> Option<String> {
-        if self.aof_failing.load(Relaxed) > 0 {
-            let e = self.aof_error.lock().map(|e| e.clone()).unwrap_or_default();
-            return Some(format!("MISCONF Errors writing to the AOF file: {e}"));
-        }
-        self.refuse_writes
-            .load(Relaxed)
-            .then(|| MISCONF_RDB.to_string())
-    }
-
-    /// A shard's AOF write failed (`Some`) or succeeded again (`None`); `was_failing` is
-    /// whether it had failed before.
-    pub fn aof_write_result(&self, error: Option<&str>, was_failing: bool) {
-        match (error, was_failing) {
-            (Some(e), false) => {
-                if let Ok(mut m) = self.aof_error.lock() {
-                    *m = e.to_string();
-                }
-                self.aof_failing.fetch_add(1, Relaxed);
-            }
-            (None, true) => {
-                self.aof_failing.fetch_sub(1, Relaxed);
-            }
-            _ => {}
-        }
+    pub fn rdb_refusal(&self) -> Option<&'static str> {
+        self.refuse_writes.load(Relaxed).then_some(MISCONF_RDB)
     }
 
     /// Recomputes the MISCONF switch; after a save and after every CONFIG SET.
@@ -376,7 +349,8 @@ impl State {
     }
 
     /// INFO persistence's lines, as Redis 7.0 prints them.
-    pub fn info_lines(&self) -> Vec<(String, String)> {
+    /// INFO persistence's lines; `aof` is the shards' side of the AOF.
+    pub fn info_lines(&self, aof: &crate::shard::aof::AofStatus) -> Vec<(String, String)> {
         let child = self.bgsave_in_progress();
         let current = if child {
             let started = self.bgsave_started_ms.load(Relaxed);
@@ -427,7 +401,7 @@ impl State {
                 self.loaded_keys.load(Relaxed).to_string(),
             ),
         ])
-        .chain(self.aof.info_lines(self))
+        .chain(self.aof.info_lines(aof))
         .collect()
     }
 }
@@ -436,7 +410,7 @@ impl State {
 /// shards go as soon as the child exists. Errors are the reply's message.
 pub async fn bgsave(node: &Rc<Node>) -> Result<(), String> {
     let global = &node.global;
-    let state = &global.persist;
+    let state = crate::persist::state();
     state.claim_fork()?;
     let target = Target::from_config(&global.config.snapshot());
     let dirty = state.dirty_total();
@@ -470,12 +444,17 @@ async fn fork_frozen(
     let pause = std::time::Instant::now();
     let frozen = freeze::freeze_with(node, at_freeze).await;
     let (reply, forked) = std::sync::mpsc::channel();
-    let sent = global.control.send(ControlMsg::Fork {
-        shards: frozen.addresses(),
-        job,
-        dirty,
-        reply,
-    });
+    let shards = frozen.addresses();
+    // The fork happens on the control thread, which holds no allocator or shard lock.
+    let sent = global.control.send(ControlMsg::Run(Box::new(move |global| {
+        // SAFETY: the addresses come from a live `Frozen`, whose shard waits for this reply
+        // before letting the shards go.
+        let shards: Vec<&ShardData> = shards
+            .iter()
+            .map(|&a| unsafe { &*(a as *const ShardData) })
+            .collect();
+        let _ = reply.send(fork::start_child(global, &shards, job, dirty));
+    })));
     // This thread stays parked with the others until the child exists.
     let result = match sent {
         Ok(()) => forked
@@ -484,7 +463,7 @@ async fn fork_frozen(
         Err(_) => Err("the control thread is gone".into()),
     };
     drop(frozen);
-    let state = &global.persist;
+    let state = crate::persist::state();
     state
         .latest_fork_usec
         .store(pause.elapsed().as_micros() as u64, Relaxed);
@@ -498,7 +477,7 @@ async fn fork_frozen(
 /// run while an AOF rewrite's child works, as in Redis, but not beside a BGSAVE.
 pub async fn save(node: &Rc<Node>) -> Result<(), String> {
     let global = &node.global;
-    let state = &global.persist;
+    let state = crate::persist::state();
     if state.bgsave_in_progress() || !state.claim_freeze() {
         return Err(BGSAVE_IN_PROGRESS.into());
     }
@@ -510,12 +489,12 @@ pub async fn save(node: &Rc<Node>) -> Result<(), String> {
 /// Freezes, writes, logs; the caller holds the freeze claim.
 async fn save_frozen(node: &Rc<Node>, target: &Target) -> Result<(), String> {
     let frozen = freeze::freeze(node).await;
-    let dirty = node.global.persist.dirty_total();
+    let dirty = crate::persist::state().dirty_total();
     let result = snapshot::save(target, &frozen.keyspaces(), &());
     drop(frozen);
     match &result {
         Ok(_) => {
-            node.global.persist.saved(dirty);
+            crate::persist::state().saved(dirty);
             println!("DB saved on disk");
         }
         Err(e) => println!("{e}"),
@@ -537,7 +516,7 @@ pub struct ShutdownMode {
 /// the exit, so nothing is acknowledged that the snapshot lacks. Returns only on failure.
 pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let global = &node.global;
-    let state = &global.persist;
+    let state = crate::persist::state();
     let config = global.config.snapshot();
     // A SAVE or a fork elsewhere finishes first; holding the claim, no new child can start.
     while !state.claim_freeze() {
@@ -546,7 +525,7 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     fork::kill_child(state);
     if state.aof.is_on() {
         println!("Calling fsync() on the AOF file.");
-        aof::flush_all(node).await;
+        crate::shard::aof::flush_all(node).await;
     }
     let frozen = freeze::freeze(node).await;
     if mode.save.unwrap_or(!config.save_points().is_empty()) {
@@ -565,5 +544,5 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
         }
     }
     println!("Tessera is now ready to exit, bye bye...");
-    crate::server::exit(0);
+    crate::shard::global::exit(0);
 }

@@ -39,7 +39,8 @@ use super::snapshot::{Format, Target};
 use super::{unix_now, ChildKind, State};
 use crate::aof::manifest::{self, Manifest};
 use crate::config::Config;
-use crate::server::Global;
+use crate::shard::aof::AofStatus;
+use crate::shard::global::Global;
 use crate::shard::{Node, ShardData};
 
 const IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
@@ -142,18 +143,18 @@ impl AofFiles {
     }
 
     /// The base plus every incremental file in the manifest (`aof_current_size`).
-    pub fn current_size(&self, state: &State) -> u64 {
+    pub fn current_size(&self, status: &AofStatus) -> u64 {
         self.base_size.load(Relaxed)
-            + state
-                .aof_marks
+            + status
+                .marks
                 .iter()
                 .map(|m| m.current_bytes.load(Relaxed) + m.earlier_bytes.load(Relaxed))
                 .sum::<u64>()
     }
 
     /// INFO persistence's AOF lines, as Redis 7.0 prints them.
-    pub fn info_lines(&self, state: &State) -> Vec<(String, String)> {
-        let running = state.child() == Some(ChildKind::Aof);
+    pub fn info_lines(&self, status: &AofStatus) -> Vec<(String, String)> {
+        let running = crate::persist::state().child() == Some(ChildKind::Aof);
         let current = if running {
             let started = self.started_ms.load(Relaxed);
             (crate::db::now_ms().saturating_sub(started) / 1000) as i64
@@ -191,7 +192,7 @@ impl AofFiles {
             ),
             (
                 "aof_last_write_status".into(),
-                ok(state.aof_failing.load(Relaxed) == 0),
+                ok(status.refusal().is_none()),
             ),
             (
                 "aof_last_cow_size".into(),
@@ -201,8 +202,8 @@ impl AofFiles {
             ("module_fork_last_cow_size".into(), "0".into()),
         ];
         if self.is_on() {
-            let buffered: u64 = state
-                .aof_marks
+            let buffered: u64 = status
+                .marks
                 .iter()
                 .map(|m| {
                     m.logged
@@ -213,7 +214,7 @@ impl AofFiles {
             lines.extend([
                 (
                     "aof_current_size".into(),
-                    self.current_size(state).to_string(),
+                    self.current_size(status).to_string(),
                 ),
                 (
                     "aof_base_size".into(),
@@ -232,7 +233,7 @@ impl AofFiles {
 
 /// BGREWRITEAOF; the reply's text, or its error.
 pub async fn bgrewriteaof(node: &Rc<Node>) -> Result<&'static str, &'static str> {
-    let state = &node.global.persist;
+    let state = crate::persist::state();
     let busy = |state: &State| match state.child() {
         Some(ChildKind::Aof) => Some(Err(IN_PROGRESS)),
         Some(ChildKind::Rdb) => {
@@ -263,7 +264,7 @@ pub async fn bgrewriteaof(node: &Rc<Node>) -> Result<&'static str, &'static str>
 
 /// The cron's share: a scheduled rewrite once no child runs, and the automatic rewrite.
 pub async fn cron(node: &Rc<Node>, config: &Config) {
-    let state = &node.global.persist;
+    let state = crate::persist::state();
     let a = &state.aof;
     if state.saving() {
         return;
@@ -273,7 +274,7 @@ pub async fn cron(node: &Rc<Node>, config: &Config) {
         return;
     }
     let percentage = config.auto_aof_rewrite_percentage();
-    let size = a.current_size(state);
+    let size = a.current_size(&node.global.aof);
     if !a.is_on() || percentage == 0 || size <= config.auto_aof_rewrite_min_size() {
         return;
     }
@@ -302,7 +303,7 @@ fn limited(a: &AofFiles) -> bool {
 /// claim and no child runs. `enabling`: this rewrite switches the AOF on.
 async fn start(node: &Rc<Node>, enabling: bool) -> Result<i32, String> {
     let global = &node.global;
-    let state = &global.persist;
+    let state = crate::persist::state();
     let a = &state.aof;
     let config = global.config.snapshot();
     a.last_attempt_unix.store(unix_now(), Relaxed);
@@ -310,7 +311,7 @@ async fn start(node: &Rc<Node>, enabling: bool) -> Result<i32, String> {
     let switching = !opened.is_empty();
     let opened = Arc::new(Mutex::new(opened));
     let fsync = config.appendfsync();
-    let marks: Vec<_> = state.aof_marks.to_vec();
+    let marks: Vec<_> = global.aof.marks.to_vec();
     let hook: Option<AtFreeze> = switching.then(|| {
         Arc::new(move |shard: usize, data: &mut ShardData| {
             let file = opened.lock().ok().and_then(|mut o| o[shard].take());
@@ -359,7 +360,7 @@ fn next_generation(
     // Read under the lock `install` sets it under.
     let logging = a.is_on();
     if guard.is_none() {
-        let (dir, name, manifest) = super::aof_load::open_dir(config)?;
+        let (dir, name, manifest) = crate::aof::manifest::open_dir(config)?;
         *guard = Some(Files {
             dir,
             name,
@@ -425,7 +426,7 @@ fn remove_all(dir: &std::path::Path, names: &[String]) {
 /// The rewrite child `pid` is gone (`ok`: it wrote its file). Runs on the watcher thread: puts
 /// the new base in place and retires what it replaces, or cleans up after a failure.
 pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
-    let state = &global.persist;
+    let state = crate::persist::state();
     let a = &state.aof;
     let mut guard = a.lock();
     let outcome = match guard.as_mut() {
@@ -433,7 +434,7 @@ pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
             let pending = files.pending.take();
             let temp = files.dir.join(rewrite_temp_name(pid));
             let result = match pending {
-                Some(p) if ok => install(files, p, &temp, state),
+                Some(p) if ok => install(files, p, &temp, state, &global.aof),
                 Some(p) => {
                     remove_all(&files.dir, &p.enabling);
                     Err("Background AOF rewrite did not complete".into())
@@ -454,7 +455,8 @@ pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
         Ok(()) => {
             a.last_ok.store(true, Relaxed);
             a.consecutive_failures.store(0, Relaxed);
-            a.rewrite_base_size.store(a.current_size(state), Relaxed);
+            a.rewrite_base_size
+                .store(a.current_size(&global.aof), Relaxed);
             println!("Background AOF rewrite finished successfully");
         }
         Err(e) => {
@@ -474,6 +476,7 @@ fn install(
     pending: Pending,
     temp: &std::path::Path,
     state: &State,
+    status: &AofStatus,
 ) -> Result<(), String> {
     let Pending {
         mut manifest,
@@ -507,7 +510,7 @@ fn install(
     }
     let base_size = std::fs::metadata(&base_path).map_or(0, |m| m.len());
     state.aof.base_size.store(base_size, Relaxed);
-    for mark in state.aof_marks.iter() {
+    for mark in status.marks.iter() {
         mark.earlier_bytes.store(0, Relaxed);
     }
     for f in manifest.take_history() {
@@ -529,7 +532,7 @@ fn install(
 /// each reads the setting when its turn comes. If the AOF cannot be switched on, the setting
 /// goes back to `no`, and every CONFIG SET that asked for `yes` meanwhile gets the error.
 pub async fn sync_appendonly(node: &Rc<Node>, requested: bool) -> Result<(), String> {
-    let a = &node.global.persist.aof;
+    let a = &crate::persist::state().aof;
     while a
         .switching
         .compare_exchange(false, true, Acquire, Relaxed)
@@ -565,7 +568,7 @@ pub async fn sync_appendonly(node: &Rc<Node>, requested: bool) -> Result<(), Str
 }
 
 async fn switch_off(node: &Rc<Node>) {
-    let state = &node.global.persist;
+    let state = crate::persist::state();
     // Holding the freeze claim, no rewrite can be between deciding to keep logging and forking.
     while !state.claim_freeze() {
         glommio::timer::sleep(Duration::from_millis(1)).await;
@@ -580,7 +583,7 @@ async fn switch_off(node: &Rc<Node>) {
 }
 
 async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
-    let state = &node.global.persist;
+    let state = crate::persist::state();
     let a = &state.aof;
     // As Redis: a rewrite started while the AOF was off would not match the new logging.
     if state.child() == Some(ChildKind::Aof) {
@@ -613,7 +616,8 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
         stop_logging(node).await;
         return Err(fail());
     }
-    a.rewrite_base_size.store(a.current_size(state), Relaxed);
+    a.rewrite_base_size
+        .store(a.current_size(&node.global.aof), Relaxed);
     println!("AOF enabled: every write is now logged");
     Ok(())
 }

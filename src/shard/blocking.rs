@@ -24,10 +24,11 @@ use bytes::Bytes;
 
 use super::locks::LockTable;
 use super::oneshot;
-use crate::cmd::{CmdError, Ctx};
+use crate::db::Ctx;
 use crate::db::Keyspace;
-use crate::persist::aof::AofState;
+use crate::error::CmdError;
 use crate::resp::Frame;
+use crate::shard::aof::AofState;
 
 const WAITING: u8 = 0;
 const CLAIMED: u8 = 1;
@@ -78,12 +79,17 @@ impl BlockState {
 /// holds nothing to take.
 pub type ServeFn = fn(&mut Ctx, key: &Bytes, args: &[Bytes]) -> Result<Option<Frame>, CmdError>;
 
+/// The records that replay a blocking command served with `reply` (see `cmd::propagate`).
+pub type LogFn = fn(args: &[Bytes], reply: &Frame) -> Vec<Vec<Bytes>>;
+
 #[derive(Clone)]
 pub struct Waiter {
     pub state: Arc<BlockState>,
     pub db: usize,
     pub args: Arc<Vec<Bytes>>,
     pub serve: ServeFn,
+    /// What the AOF logs for the command served with a reply (its non-blocking form).
+    pub log: LogFn,
     /// The type the key must hold for the command to be served from it ("list", "zset").
     pub wants: &'static str,
     /// Serving needs keys of another shard (BLMOVE across shards): claim and let the client
@@ -373,7 +379,9 @@ fn serve_key(
         } else {
             let mut ctx = Ctx { ks, db, now };
             let reply = serve_one(&mut ctx, key, &w);
-            aof.record_served(ks, db, &w.args, &reply);
+            if aof.on && !reply.is_error() {
+                aof.record_all(ks, db, &(w.log)(&w.args, &reply));
+            }
             if !reply.is_error() {
                 touch_served(ks, db, key, &w.args);
             }
@@ -450,6 +458,7 @@ mod tests {
             db: 0,
             args: Arc::new(Vec::new()),
             serve: take,
+            log: |_, _| Vec::new(),
             wants: "string",
             retry_elsewhere: retry,
             also_writes: None,

@@ -9,12 +9,16 @@
 //! [`Node`] is a shard's handle on all of this; connection tasks on the shard share it through
 //! an `Rc`. The cross-shard transaction layer built on it lives in [`tx`].
 
+pub mod aof;
 pub mod blocking;
+pub mod clients;
 pub mod evict;
 pub mod expire;
+pub mod global;
 pub mod locks;
 pub mod oneshot;
 pub mod tx;
+pub mod uring;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -27,7 +31,7 @@ use glommio::channels::channel_mesh::{MeshBuilder, Senders};
 use glommio::channels::shared_channel::ConnectedReceiver;
 
 use crate::db::Keyspace;
-use crate::server::Global;
+use crate::shard::global::Global;
 use locks::{Acquired, Claim, LockKey, LockTable};
 
 /// Everything one shard owns.
@@ -36,9 +40,9 @@ pub struct ShardData {
     pub ks: Keyspace,
     pub locks: LockTable,
     pub stats: ShardStats,
-    pub clients: crate::net::clients::ClientRegistry,
+    pub clients: crate::shard::clients::ClientRegistry,
     pub blocking: blocking::Blocking,
-    pub aof: crate::persist::aof::AofState,
+    pub aof: crate::shard::aof::AofState,
     /// Work for other shards that a job running here produced (it has no `Node` to send it
     /// with); sent as soon as the job ends.
     pub outgoing: Vec<(usize, PostFn)>,

@@ -129,7 +129,7 @@ impl Tx {
         R: Send + 'static,
         F: FnOnce(&mut ShardData) -> R + Send + 'static,
     {
-        let id = node.global.persist.next_tx_id();
+        let id = node.global.aof.next_tx_id();
         let mut tx = Tx {
             node: node.clone(),
             id,
@@ -321,7 +321,7 @@ impl Tx {
         let (id, parts) = (self.id, self.logged.borrow().len());
         let mut jobs: BTreeMap<usize, F> = jobs.into_iter().collect();
         let node = self.node.clone();
-        if !node.global.persist.aof_always() || parts == 0 {
+        if !node.global.aof.always() || parts == 0 {
             self.finished = true;
             for &shard in &self.asked {
                 let job = jobs.remove(&shard);
@@ -354,7 +354,7 @@ impl Tx {
             .collect();
         // Dropped while waiting here, the transaction still releases (see `Drop`).
         node.run_on_each(commits).await;
-        crate::persist::aof::settle(&node).await;
+        crate::shard::aof::settle(&node).await;
         self.finished = true;
         for &shard in &self.asked {
             node.post(shard, move |data| data.locks.release(id));

@@ -31,7 +31,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -389,7 +389,7 @@ fn leading_number(v: &[u8]) -> u64 {
 }
 
 /// Manifest lines are split as Redis splits them, with `sdssplitargs`: the config file's splitter.
-use crate::config::split_args;
+use crate::config::{split_args, Config};
 
 /// A file name as Redis's `sdscatrepr` writes it when `sdsneedsrepr` says it must be quoted.
 fn repr(name: &[u8]) -> Vec<u8> {
@@ -416,6 +416,31 @@ fn repr(name: &[u8]) -> Vec<u8> {
     }
     out.push(b'"');
     out
+}
+
+/// The AOF directory the configuration names, created if missing.
+pub fn create_dir(config: &Config) -> Result<PathBuf, String> {
+    let dir = config.dir().join(config.appenddirname());
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
+}
+
+/// The AOF directory (created if missing), `appendfilename`, and the manifest if there is one.
+pub fn open_dir(config: &Config) -> Result<(PathBuf, String, Option<Manifest>), String> {
+    let dir = create_dir(config)?;
+    let name = config.appendfilename().to_string_lossy().into_owned();
+    let path = dir.join(manifest_name(&name));
+    let manifest = if path.exists() {
+        Some(read(&path).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    Ok((dir, name, manifest))
 }
 
 #[cfg(test)]

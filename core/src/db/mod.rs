@@ -640,6 +640,20 @@ fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     }
 }
 
+/// What a keyed command's handler sees: one shard's keyspace, the client's selected database
+/// and the command's notion of "now" (fixed for the whole command, as Redis does).
+pub struct Ctx<'a> {
+    pub ks: &'a mut Keyspace,
+    pub db: usize,
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> (&mut Db, &mut KeyStats) {
+        self.ks.db(self.db)
+    }
+}
+
 /// When a collection leaves its compact encoding, from the `*-max-listpack-*` and
 /// `set-max-intset-entries` parameters. Kept with the keyspace so that data-structure code gets
 /// them from its caller rather than from the runtime's configuration.

@@ -1,94 +1,20 @@
-//! Process-wide state and start-up: the shard threads, the listener on each, the control thread.
-//!
-//! `Global` holds the little that all shards share: settings that CONFIG SET may change, client
-//! id allocation, and the channel to the control thread. Everything on the data path lives in the
-//! shards; what is here is read rarely or through atomics.
+//! Start-up: the shard threads, the listener on each, the control thread.
+
+pub mod aof_load;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::ConfigStore;
-use crate::net::uring::{listen, Driver, Mode, UringStream};
-use crate::resp::parse::Limits;
+use crate::shard::global::{ControlMsg, Global};
+use crate::shard::uring::{listen, Driver, Mode, UringStream};
 use crate::shard::Node;
-
-pub struct Global {
-    pub databases: usize,
-    pub shards: usize,
-    pub config: Arc<ConfigStore>,
-    pub started: Instant,
-    next_client_id: AtomicU64,
-    /// CLIENT PAUSE: Unix ms until which clients are paused (0 = not), and whether only writes.
-    pub pause_until_ms: AtomicU64,
-    pub pause_writes_only: std::sync::atomic::AtomicBool,
-    /// DEBUG SET-ACTIVE-EXPIRE: a runtime switch, not a configuration parameter.
-    pub active_expire: std::sync::atomic::AtomicBool,
-    pub control: std::sync::mpsc::Sender<ControlMsg>,
-    pub run_id: String,
-    limits: RwLock<Limits>,
-    requirepass: RwLock<Option<Bytes>>,
-    /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
-    maxmemory: AtomicU64,
-    pub persist: crate::persist::State,
-}
-
-pub enum ControlMsg {
-    /// Exit now (SHUTDOWN has already done what had to be done).
-    Shutdown,
-    /// SIGTERM or SIGINT arrived.
-    Signal(i32),
-    /// Every shard is frozen: fork the snapshot child over their data (addresses, shard
-    /// order) and answer with its pid once it runs.
-    Fork {
-        shards: Vec<usize>,
-        job: crate::persist::fork::ChildJob,
-        dirty: u64,
-        reply: std::sync::mpsc::Sender<Result<i32, String>>,
-    },
-}
-
-impl Global {
-    pub fn next_client_id(&self) -> u64 {
-        self.next_client_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn limits(&self) -> Limits {
-        *self
-            .limits
-            .read()
-            .expect("limits lock is never poisoned: writers do not panic")
-    }
-
-    pub fn requirepass(&self) -> Option<Bytes> {
-        self.requirepass
-            .read()
-            .expect("requirepass lock is never poisoned")
-            .clone()
-    }
-
-    /// Re-reads the settings cached here after CONFIG SET.
-    pub fn maxmemory(&self) -> u64 {
-        self.maxmemory.load(Ordering::Relaxed)
-    }
-
-    pub fn refresh(&self) {
-        let c = self.config.snapshot();
-        self.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
-        *self.limits.write().expect("not poisoned") = Limits {
-            proto_max_bulk_len: c.proto_max_bulk_len() as usize,
-            client_query_buffer_limit: c.client_query_buffer_limit() as usize,
-        };
-        *self.requirepass.write().expect("not poisoned") =
-            c.requirepass().map(Bytes::copy_from_slice);
-    }
-}
 
 const IO_MEMORY: usize = 256 << 10;
 
@@ -104,28 +30,18 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         .unwrap_or_else(|| vec![0]);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     watch_signals(control_tx.clone());
-    let global = Arc::new(Global {
-        databases: snapshot.databases(),
+    crate::persist::init(shards);
+    let global = Arc::new(Global::new(
+        config.clone(),
         shards,
-        config: config.clone(),
-        started: Instant::now(),
-        next_client_id: AtomicU64::new(1),
-        pause_until_ms: AtomicU64::new(0),
-        pause_writes_only: Default::default(),
-        active_expire: std::sync::atomic::AtomicBool::new(true),
-        control: control_tx,
-        run_id: random_run_id(),
-        limits: RwLock::new(Limits::default()),
-        requirepass: RwLock::new(None),
-        maxmemory: AtomicU64::new(0),
-        persist: crate::persist::State::new(shards),
-    });
-    global.refresh();
+        control_tx,
+        random_run_id(),
+    ));
     // CONFIG SET's command switches the AOF itself once the setting is published (see
     // `persist::rewrite::set_appendonly`); here only what can be checked at once.
     config.on_apply(&["appendonly"], |c| {
         if c.appendonly() {
-            crate::persist::aof_load::create_dir(c).map_err(|e| {
+            crate::aof::manifest::create_dir(c).map_err(|e| {
                 eprintln!("{e}");
                 "Unable to turn on AOF. Check server logs.".to_string()
             })?;
@@ -136,8 +52,8 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         let g = Arc::downgrade(&global);
         config.subscribe(move |c| {
             if let Some(g) = g.upgrade() {
-                g.persist.update_refusal(c);
-                g.persist.set_aof_always(
+                crate::persist::state().update_refusal(c);
+                g.aof.set_always(
                     c.appendonly() && c.appendfsync() == crate::config::AppendFsync::Always,
                 );
             }
@@ -177,7 +93,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     }
 
     // AOF wins over RDB, as in Redis: with appendonly on, the RDB file is not loaded.
-    let aof_plan = crate::persist::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
+    let aof_plan = crate::server::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
     if let Some(plan) = &aof_plan {
         let incr: u64 = plan
             .incr
@@ -185,14 +101,14 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             .flatten()
             .map(|(_, b)| b.len() as u64)
             .sum();
-        global.persist.aof.adopt(
+        crate::persist::state().aof.adopt(
             plan.aof_dir.clone(),
             plan.name.clone(),
             plan.manifest.clone(),
             (plan.base_size, plan.base_size + incr),
         );
     }
-    global.persist.set_aof_always(
+    global.aof.set_always(
         aof_plan.is_some() && snapshot.appendfsync() == crate::config::AppendFsync::Always,
     );
     let (inboxes, mut shard_inboxes) = crate::persist::load::channels(shards);
@@ -243,7 +159,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                     Mode::Shared
                 };
                 let uring = Driver::start(mode).expect("cannot set up this shard's io_uring");
-                crate::persist::aof::start_writer(node.clone(), uring.clone());
+                crate::shard::aof::start_writer(node.clone(), uring.clone());
                 let mut accepts = Vec::new();
                 for addr in addrs {
                     let listener = listen(addr).expect("bound once already in this process");
@@ -301,7 +217,9 @@ fn load_snapshot(
     loaded: std::sync::mpsc::Receiver<Result<crate::persist::load::ShardLoad, String>>,
 ) -> Result<(), String> {
     let started = Instant::now();
-    global.persist.loading.store(true, Ordering::Relaxed);
+    crate::persist::state()
+        .loading
+        .store(true, Ordering::Relaxed);
     let read = match rdb {
         Some(path) => crate::persist::load::read(&path, global.databases, inboxes),
         None => {
@@ -317,9 +235,11 @@ fn load_snapshot(
         keys += shard.keys;
         expired += shard.expired;
     }
-    global.persist.loading.store(false, Ordering::Relaxed);
+    crate::persist::state()
+        .loading
+        .store(false, Ordering::Relaxed);
     if read? {
-        let p = &global.persist;
+        let p = crate::persist::state();
         p.loaded_keys.store(keys, Ordering::Relaxed);
         p.expired_on_load.store(expired, Ordering::Relaxed);
         println!(
@@ -331,9 +251,9 @@ fn load_snapshot(
 }
 
 /// Replays this shard's AOF files over what the base loaded, then appends to its last file.
-fn open_aof(node: &Rc<Node>, plan: &crate::persist::aof_load::Plan) -> Result<(), String> {
+fn open_aof(node: &Rc<Node>, plan: &crate::server::aof_load::Plan) -> Result<(), String> {
     let mut data = node.data.borrow_mut();
-    let commands = crate::persist::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
+    let commands = crate::server::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
     if commands > 0 {
         println!("Shard {} replayed {commands} AOF command(s)", node.id);
     }
@@ -343,7 +263,7 @@ fn open_aof(node: &Rc<Node>, plan: &crate::persist::aof_load::Plan) -> Result<()
         .open(path)
         .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
     let config = node.global.config.snapshot();
-    let mark = node.global.persist.aof_marks[node.id].clone();
+    let mark = node.global.aof.marks[node.id].clone();
     let files = &plan.incr[node.id];
     let earlier: u64 = files
         .iter()
@@ -369,40 +289,21 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
                 } else {
                     "SIGTERM"
                 };
-                let again = global.persist.request_shutdown();
+                let again = crate::persist::state().request_shutdown();
                 if again && sig == libc::SIGINT {
                     println!("You insist... exiting now.");
                     exit(1);
                 }
                 println!("Received {name} scheduling shutdown...");
             }
-            ControlMsg::Fork {
-                shards,
-                job,
-                dirty,
-                reply,
-            } => {
-                // SAFETY: the addresses come from a live `Frozen`, whose shard waits for this
-                // reply before letting the shards go.
-                let shards: Vec<&crate::shard::ShardData> = shards
-                    .iter()
-                    .map(|&a| unsafe { &*(a as *const crate::shard::ShardData) })
-                    .collect();
-                let _ = reply.send(crate::persist::fork::start_child(
-                    global, &shards, job, dirty,
-                ));
-            }
+            ControlMsg::Run(job) => job(global),
         }
     }
     println!("Tessera is now ready to exit, bye bye...");
     exit(0);
 }
 
-/// Ends the process once the listening sockets are released (see `uring::stop_listening`).
-pub fn exit(code: i32) -> ! {
-    crate::net::uring::stop_listening();
-    std::process::exit(code)
-}
+pub use crate::shard::global::exit;
 
 /// SIGTERM and SIGINT become an orderly shutdown, as in Redis: the control thread raises a flag
 /// that the persistence cron acts on (final save, exit). They

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
+use crate::aof::manifest::{self, open_dir, AofFile, FileKind, Manifest};
 use crate::cmd::replay::{replay, replay_share, scan_transactions, AofError, Committed};
 use crate::config::Config;
 use crate::db::Keyspace;
@@ -146,14 +146,14 @@ fn convert(
     let none = Committed::default();
     match &m.base {
         Some(f) if f.name.ends_with(".rdb") => {
-            let (inboxes, outs) = super::load::channels(writers);
+            let (inboxes, outs) = crate::persist::load::channels(writers);
             std::thread::scope(|scope| {
                 let absorbing: Vec<_> = spaces
                     .iter_mut()
                     .zip(outs)
-                    .map(|(ks, inbox)| scope.spawn(move || super::load::absorb(ks, inbox)))
+                    .map(|(ks, inbox)| scope.spawn(move || crate::persist::load::absorb(ks, inbox)))
                     .collect();
-                let read = super::load::read(&aof_dir.join(&f.name), databases, inboxes);
+                let read = crate::persist::load::read(&aof_dir.join(&f.name), databases, inboxes);
                 for a in absorbing {
                     a.join()
                         .map_err(|_| "a loading thread failed".to_string())??;
@@ -201,12 +201,12 @@ fn convert(
     }
     let keep = next.last_incr_seq();
     let base = next.rewrite_done(name, true, keep);
-    let mut target = super::snapshot::Target::from_config(config);
+    let mut target = crate::persist::snapshot::Target::from_config(config);
     target.dir = aof_dir.to_path_buf();
     target.filename = PathBuf::from(&base);
     target.key_delay_us = 0;
-    target.format = super::snapshot::Format::AofBase { rdb: true };
-    super::snapshot::save(&target, &spaces.iter().collect::<Vec<_>>(), &())?;
+    target.format = crate::persist::snapshot::Format::AofBase { rdb: true };
+    crate::persist::snapshot::save(&target, &spaces.iter().collect::<Vec<_>>(), &())?;
     drop(spaces);
     let mname = manifest::manifest_name(name);
     manifest::write_atomic(aof_dir, &mname, &next.render())
@@ -220,47 +220,22 @@ fn convert(
     Ok(next)
 }
 
-/// The AOF directory the configuration names, created if missing.
-pub fn create_dir(config: &Config) -> Result<PathBuf, String> {
-    let dir = config.dir().join(config.appenddirname());
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {e}",
-            dir.display()
-        )
-    })?;
-    Ok(dir)
-}
-
-/// The AOF directory (created if missing), `appendfilename`, and the manifest if there is one.
-pub fn open_dir(config: &Config) -> Result<(PathBuf, String, Option<Manifest>), String> {
-    let dir = create_dir(config)?;
-    let name = config.appendfilename().to_string_lossy().into_owned();
-    let path = dir.join(manifest::manifest_name(&name));
-    let manifest = if path.exists() {
-        Some(manifest::read(&path).map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
-    Ok((dir, name, manifest))
-}
-
 /// A fresh AOF: an empty RDB base and one empty incremental file per shard, then the
 /// manifest that names them, written last and atomically.
 fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String> {
     let base = manifest::base_name(name, 1, true);
-    let target = super::snapshot::Target {
+    let target = crate::persist::snapshot::Target {
         dir: aof_dir.to_path_buf(),
         filename: PathBuf::from(&base),
         opts: crate::rdb::SaveOptions {
             compress: true,
             checksum: true,
         },
-        meta: super::snapshot::MetaKind::None,
+        meta: crate::persist::snapshot::MetaKind::None,
         key_delay_us: 0,
-        format: super::snapshot::Format::AofBase { rdb: true },
+        format: crate::persist::snapshot::Format::AofBase { rdb: true },
     };
-    super::snapshot::save(&target, &[], &())?;
+    crate::persist::snapshot::save(&target, &[], &())?;
     let mut m = Manifest::new();
     m.base = Some(AofFile {
         name: base,

@@ -31,12 +31,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::aof::log::AofLog;
 use crate::aof::restate;
-use crate::cmd::propagate::{blocked_served, propagate, Propagation};
-use crate::cmd::Command;
 use crate::config::AppendFsync;
 use crate::db::Keyspace;
-use crate::net::uring::Driver;
-use crate::resp::Frame;
+use crate::shard::uring::Driver;
 use crate::shard::{Node, ShardData};
 
 /// One shard's AOF: its log, where it goes, and who waits for it.
@@ -100,6 +97,74 @@ pub struct AofMark {
     /// in the manifest: INFO's `aof_current_size` and the automatic rewrite add them up.
     pub current_bytes: AtomicU64,
     pub earlier_bytes: AtomicU64,
+}
+
+/// The AOF's state that every shard shares: each shard's positions, the fsync policy, the
+/// write errors that refuse writes, and the transaction ids that name multi-shard parts.
+pub struct AofStatus {
+    pub marks: Box<[Arc<AofMark>]>,
+    /// `appendfsync always` with the AOF on: replies wait for the disk.
+    always: std::sync::atomic::AtomicBool,
+    /// Shards whose last write failed, and the error: writes are refused meanwhile.
+    failing: std::sync::atomic::AtomicUsize,
+    error: std::sync::Mutex<String>,
+    /// The next multi-shard transaction id (see `next_tx_id`).
+    tx_ids: AtomicU64,
+}
+
+impl AofStatus {
+    pub fn new(shards: usize) -> AofStatus {
+        AofStatus {
+            marks: (0..shards).map(|_| Default::default()).collect(),
+            always: Default::default(),
+            failing: Default::default(),
+            error: Default::default(),
+            // Unique across runs too: the ids name transactions' parts in files that outlive
+            // the process.
+            tx_ids: AtomicU64::new(crate::db::now_ms() << 20),
+        }
+    }
+
+    /// A transaction id unique across shards and runs (lock owners, AOF parts).
+    pub fn next_tx_id(&self) -> u64 {
+        self.tx_ids.fetch_add(1, Relaxed)
+    }
+
+    #[inline]
+    pub fn always(&self) -> bool {
+        self.always.load(Relaxed)
+    }
+
+    pub fn set_always(&self, on: bool) {
+        self.always.store(on, Relaxed);
+    }
+
+    /// Why writes are refused, if a shard cannot write its AOF: Redis's message.
+    #[inline]
+    pub fn refusal(&self) -> Option<String> {
+        if self.failing.load(Relaxed) == 0 {
+            return None;
+        }
+        let e = self.error.lock().map(|e| e.clone()).unwrap_or_default();
+        Some(format!("MISCONF Errors writing to the AOF file: {e}"))
+    }
+
+    /// A shard's AOF write failed (`Some`) or succeeded again (`None`); `was_failing` is
+    /// whether it had failed before.
+    pub fn write_result(&self, error: Option<&str>, was_failing: bool) {
+        match (error, was_failing) {
+            (Some(e), false) => {
+                if let Ok(mut m) = self.error.lock() {
+                    *m = e.to_string();
+                }
+                self.failing.fetch_add(1, Relaxed);
+            }
+            (None, true) => {
+                self.failing.fetch_sub(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Default for AofState {
@@ -169,58 +234,6 @@ impl AofState {
         self.file.is_none() && self.retiring.is_empty()
     }
 
-    /// Logs what a command did, if the AOF is on: keys it reaped, and for a write that
-    /// succeeded, the command in its replayable form.
-    pub fn record(
-        &mut self,
-        ks: &mut Keyspace,
-        cmd: &Command,
-        db: usize,
-        args: &[Bytes],
-        reply: &Frame,
-        now: u64,
-    ) {
-        if !self.on {
-            return;
-        }
-        self.log_reaped(ks);
-        if !cmd.is_write() || reply.is_error() {
-            return;
-        }
-        match propagate(cmd.name, db, args, reply, now) {
-            Propagation::AsIs => self.target().command(db, args),
-            Propagation::Nothing => {}
-            Propagation::Rewritten(commands) => {
-                for c in commands {
-                    self.target().command(db, &c);
-                }
-            }
-            Propagation::Restate(keys) => {
-                for (db, key) in keys {
-                    for c in restate(&key, ks.dbs[db].peek(&key)) {
-                        self.target().command(db, &c);
-                    }
-                }
-            }
-        }
-        self.published();
-    }
-
-    /// Logs a blocking command served from its key, at once or later when the key came:
-    /// `args` are the client's command, `reply` what it received.
-    pub fn record_served(&mut self, ks: &mut Keyspace, db: usize, args: &[Bytes], reply: &Frame) {
-        if !self.on {
-            return;
-        }
-        self.log_reaped(ks);
-        if let Propagation::Rewritten(commands) = blocked_served(args, reply) {
-            for c in commands {
-                self.target().command(db, &c);
-            }
-        }
-        self.published();
-    }
-
     /// Logs each of `keys` as it now is (its value rebuilt, or DEL when it is gone). For
     /// writes done outside a command's own handler (the scatter of a multi-shard command,
     /// COPY...), whose effect is simplest to state as the result.
@@ -233,6 +246,18 @@ impl AofState {
             for c in restate(key.as_ref(), ks.dbs[db].peek(key.as_ref())) {
                 self.target().command(db, &c);
             }
+        }
+        self.published();
+    }
+
+    /// Logs records a command's propagation decided (see `cmd::propagate`), in database `db`.
+    pub fn record_all(&mut self, ks: &mut Keyspace, db: usize, records: &[Vec<Bytes>]) {
+        if !self.on || records.is_empty() {
+            return;
+        }
+        self.log_reaped(ks);
+        for rec in records {
+            self.target().command(db, rec);
         }
         self.published();
     }
@@ -478,7 +503,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             }
                         }
                         if st.error.take().is_some() {
-                            node.global.persist.aof_write_result(None, true);
+                            node.global.aof.write_result(None, true);
                             eprintln!("AOF write error looks solved. Tessera can write again.");
                         }
                         if sync_now || policy == AppendFsync::No {
@@ -502,7 +527,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             // writes, as Redis clears its AOF error when the AOF stops.
                             eprintln!("Dropping {} AOF bytes that could not be written: the AOF is off ({e})", bytes.len());
                             if st.error.take().is_some() {
-                                node.global.persist.aof_write_result(None, true);
+                                node.global.aof.write_result(None, true);
                             }
                             st.written = st.written.max(end);
                             if let Some(mark) = &st.mark {
@@ -516,14 +541,14 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                                 // later ones could not be either; stopping is the only safe course.
                                 eprintln!("Error writing to the AOF file: {e}");
                                 eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
-                                crate::server::exit(1);
+                                crate::shard::global::exit(1);
                             }
                             if st.error.is_none() {
                                 eprintln!("Error writing to the AOF file: {e}");
                                 // strerror's text, as Redis's MISCONF message has it.
                                 let text = e.to_string();
                                 let text = text.split(" (os error").next().unwrap_or(&text);
-                                node.global.persist.aof_write_result(Some(text), false);
+                                node.global.aof.write_result(Some(text), false);
                             }
                             st.error = Some(e.to_string());
                             true
@@ -543,7 +568,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
 /// that under `appendfsync always`. This shard's own log is waited on directly; other shards'
 /// positions are polled, since their wake-ups cannot cross threads.
 pub async fn settle(node: &Rc<Node>) {
-    let marks = &node.global.persist.aof_marks;
+    let marks = &node.global.aof.marks;
     for (shard, mark) in marks.iter().enumerate() {
         let target = mark.logged.load(Acquire);
         if mark.durable.load(Acquire) >= target {
@@ -552,7 +577,7 @@ pub async fn settle(node: &Rc<Node>) {
         if shard == node.id {
             Durable { node, pos: target }.await;
         } else {
-            while mark.durable.load(Acquire) < target && node.global.persist.aof_always() {
+            while mark.durable.load(Acquire) < target && node.global.aof.always() {
                 glommio::timer::sleep(Duration::from_micros(20)).await;
             }
         }
@@ -563,7 +588,7 @@ pub async fn settle(node: &Rc<Node>) {
 /// then syncs every file, as Redis flushes and fsyncs its AOF on shutdown.
 pub async fn flush_all(node: &Rc<Node>) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    for mark in node.global.persist.aof_marks.iter() {
+    for mark in node.global.aof.marks.iter() {
         let target = mark.logged.load(Acquire);
         while mark.written.load(Acquire) < target && Instant::now() < deadline {
             glommio::timer::sleep(Duration::from_millis(1)).await;

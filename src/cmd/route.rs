@@ -1,0 +1,644 @@
+//! Running a keyed command where its keys live.
+//!
+//! A command whose keys live on this shard runs inline without yielding; one whose keys live on
+//! one other shard runs there; one whose keys span shards goes through the transaction layer
+//! (`shard::tx`), split per shard (MGET, MSET...) or run on its keys lent to this shard
+//! (RENAME, SINTERSTORE, LMOVE...). After a command runs on its shard, its effects are logged
+//! and the keys it changed are touched for WATCH.
+//!
+//! Inside EXEC, commands run within the transaction that EXEC holds (`Session::tx`): they take
+//! no locks of their own, and their hops and logs are that transaction's.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+
+use super::session::Session;
+use super::{Access, Args, Command, Ctx, KeyedFn, Merge, Run};
+use crate::cmd::propagate::{propagate, records_by_shard, Propagation};
+use crate::db::{now_ms, Entry, Keyspace};
+use crate::resp::Frame;
+use crate::shard::aof::AofState;
+use crate::shard::locks::LockKey;
+use crate::shard::tx::{Plan, Tx};
+use crate::shard::{Node, ShardData};
+use crate::slot::key_owner;
+use crate::types::blob::Blob;
+
+/// Per-command statistics, and the write count save points follow.
+pub fn account(s: &mut Session, cmd: &'static Command, reply: &Frame, started: Instant) {
+    s.info.last_cmd.set(cmd.name);
+    let mut data = s.node.data.borrow_mut();
+    let stat = data.stats.commands.entry(cmd.name).or_default();
+    stat.calls += 1;
+    stat.usec += started.elapsed().as_micros() as u64;
+    if reply.is_error() {
+        stat.failed += 1;
+    } else if cmd.is_write() {
+        // Redis counts each change; one per write command is close enough for save points.
+        crate::persist::state().add_dirty(s.node.id, 1);
+    }
+    data.stats.total_commands += 1;
+}
+
+/// Runs a checked command: a session command with the session, a keyed one where its keys
+/// live (within the session's EXEC transaction, if one runs).
+pub async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
+    match cmd.run {
+        Run::Session(f) => f(s, args).await,
+        Run::Keyed(f) => run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, args).await,
+        Run::Spread(f, merge) => {
+            run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, Some(merge), args).await
+        }
+    }
+}
+
+/// Runs a keyed command where its keys live; inside `within` when given (EXEC).
+pub async fn run_keyed(
+    node: &Rc<Node>,
+    within: Option<Rc<Tx>>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Option<Merge>,
+    args: Args,
+) -> Frame {
+    let mut owner = None;
+    let mut spans = false;
+    for p in cmd.key_positions(&args) {
+        let o = key_owner(&args[p], node.shards);
+        match owner {
+            None => owner = Some(o),
+            Some(x) if x != o => spans = true,
+            _ => {}
+        }
+    }
+    if spans {
+        return match (merge, within) {
+            (Some(merge), Some(tx)) => spread(&tx, db, cmd, f, merge, &args).await,
+            (None, Some(tx)) => {
+                let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
+                run_gathered(node, Some(tx), db, keys, cmd, f, args, |_| true)
+                    .await
+                    .unwrap_or_else(|| unreachable!("accepts every gathering"))
+            }
+            (Some(merge), None) => {
+                let node = node.clone();
+                Node::detached(async move { spread_alone(&node, db, cmd, f, merge, args).await })
+                    .await
+            }
+            (None, None) => {
+                let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
+                run_gathered(node, None, db, keys, cmd, f, args, |_| true)
+                    .await
+                    .unwrap_or_else(|| unreachable!("accepts every gathering"))
+            }
+        };
+    }
+    let shard = owner.unwrap_or(node.id);
+    if let Some(tx) = within {
+        return tx
+            .hop(shard, move |data| run_logged(data, cmd, f, db, &args))
+            .await;
+    }
+    if shard == node.id {
+        // The common case: local keys, nothing locked. Runs without yielding or allocating.
+        let mut data = node.data.borrow_mut();
+        if data.locks.is_idle() {
+            let reply = run_logged(&mut data, cmd, f, db, &args);
+            node.after_job(&mut data);
+            return reply;
+        }
+    }
+    let wait_for = lock_keys(cmd, db, &args);
+    node.run_on(shard, wait_for, move |data| {
+        run_logged(data, cmd, f, db, &args)
+    })
+    .await
+}
+
+/// Runs `f` on `shard` once none of `wait_for` is locked, or, inside `within` (EXEC, which
+/// holds those keys already), as one of its hops.
+pub async fn run_where<R, F>(
+    node: &Rc<Node>,
+    within: Option<&Rc<Tx>>,
+    shard: usize,
+    wait_for: Vec<LockKey>,
+    f: F,
+) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ShardData) -> R + Send + 'static,
+{
+    match within {
+        Some(tx) => tx.hop(shard, f).await,
+        None => node.run_on(shard, wait_for, f).await,
+    }
+}
+
+/// Runs a keyed handler on the shard that owns its keys, logs it to that shard's AOF, and
+/// touches the watched keys it changed.
+pub fn run_logged(
+    data: &mut ShardData,
+    cmd: &Command,
+    f: KeyedFn,
+    db: usize,
+    args: &[Bytes],
+) -> Frame {
+    let now = now_ms();
+    let ShardData { ks, aof, .. } = data;
+    // Only when someone watches a key here: which keys a deleting command will find.
+    let watched = cmd.is_write() && ks.dbs[db].has_watched();
+    let live = if watched {
+        live_removals(ks, cmd, db, args, now)
+    } else {
+        Vec::new()
+    };
+    let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
+    log_effects(aof, ks, cmd, db, args, &reply, now);
+    if watched {
+        touch_written(ks, cmd, db, args, &reply, now, &live);
+    }
+    reply
+}
+
+/// Logs what a command did, if the AOF is on: the keys it reaped, and for a write that
+/// succeeded, the command in its replayable form (`cmd::propagate`).
+pub fn log_effects(
+    aof: &mut AofState,
+    ks: &mut Keyspace,
+    cmd: &Command,
+    db: usize,
+    args: &[Bytes],
+    reply: &Frame,
+    now: u64,
+) {
+    if !aof.on {
+        return;
+    }
+    aof.log_reaped(ks);
+    if !cmd.is_write() || reply.is_error() {
+        return;
+    }
+    match propagate(cmd.name, db, args, reply, now) {
+        Propagation::AsIs => aof.record_raw(ks, db, args),
+        Propagation::Nothing => {}
+        Propagation::Rewritten(records) => aof.record_all(ks, db, &records),
+        Propagation::Restate(keys) => {
+            for (db, key) in keys {
+                aof.record_keys(ks, db, &[key]);
+            }
+        }
+    }
+}
+
+/// The positions of the keys `cmd` deletes without reading (DEL, UNLINK: key spec RM) that
+/// exist right now: only those does the command change.
+fn live_removals(ks: &Keyspace, cmd: &Command, db: usize, args: &[Bytes], now: u64) -> Vec<usize> {
+    cmd.key_access(args)
+        .into_iter()
+        .filter(|(p, a)| {
+            a.has(Access::RM)
+                && ks.dbs[db]
+                    .peek(&args[*p])
+                    .is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// WATCH: a write that changed something touches the keys it writes (as Redis's
+/// `signalModifiedKey`), which makes their watchers' EXEC fail; of the keys it deletes
+/// without reading, only those that were there (`live`).
+fn touch_written(
+    ks: &mut Keyspace,
+    cmd: &Command,
+    db: usize,
+    args: &[Bytes],
+    reply: &Frame,
+    now: u64,
+    live: &[usize],
+) {
+    if reply.is_error() || propagate(cmd.name, db, args, reply, now) == Propagation::Nothing {
+        return;
+    }
+    for (p, access) in cmd.key_access(args) {
+        if access.has(Access::RM) && !live.contains(&p) {
+            continue;
+        }
+        if access.writes() {
+            ks.dbs[db].touch(&args[p]);
+        }
+    }
+}
+
+fn lock_keys(cmd: &Command, db: usize, args: &[Bytes]) -> Vec<LockKey> {
+    lock_set(usize::MAX, cmd, db, args)
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect()
+}
+
+/// The keys a keyed command must hold while it runs, each with its shard (with `shards` of
+/// `usize::MAX`, shards are not wanted): its key arguments in database `db`, and for MOVE the
+/// same key in the target database too.
+pub fn lock_set(shards: usize, cmd: &Command, db: usize, args: &[Bytes]) -> Vec<(usize, LockKey)> {
+    let owner = |k: &[u8]| {
+        if shards == usize::MAX {
+            0
+        } else {
+            key_owner(k, shards)
+        }
+    };
+    let mut keys: Vec<(usize, LockKey)> = cmd
+        .key_positions(args)
+        .map(|p| (owner(&args[p]), (db as u32, Blob::new(&args[p]))))
+        .collect();
+    if cmd.name == "move" && args.len() == 3 {
+        if let Ok(Ok(target)) = std::str::from_utf8(&args[2]).map(|t| t.parse::<u32>()) {
+            keys.push((owner(&args[1]), (target, Blob::new(&args[1]))));
+        }
+    }
+    keys
+}
+
+/// A spread command's parts: per shard, the part's arguments and which of the command's
+/// keys (indexes into its key list) it carries.
+struct Parts {
+    keys: usize,
+    parts: Vec<(usize, Args, Vec<usize>)>,
+}
+
+/// Splits a spread command per shard. MSET-like commands are checked whole first: a part
+/// must never run when another part is malformed (Redis sets nothing for `MSET a 1 b`).
+fn split(shards: usize, cmd: &Command, args: &[Bytes]) -> Result<Parts, Frame> {
+    let first = cmd.keys.first.max(0) as usize;
+    let step = cmd.keys.step.max(1) as usize;
+    if step > 1 && (args.len().saturating_sub(first)) % step != 0 {
+        return Err(super::wrong_arity(cmd));
+    }
+    let positions: Vec<usize> = cmd.key_positions(args).collect();
+    let mut by_shard: AHashMap<usize, Vec<usize>> = AHashMap::new();
+    for (i, &p) in positions.iter().enumerate() {
+        by_shard
+            .entry(key_owner(&args[p], shards))
+            .or_default()
+            .push(i);
+    }
+    let mut parts: Vec<(usize, Args, Vec<usize>)> = by_shard
+        .into_iter()
+        .map(|(shard, mine)| {
+            let mut part = args[..first.min(args.len())].to_vec();
+            for &i in &mine {
+                let p = positions[i];
+                part.extend_from_slice(&args[p..(p + step).min(args.len())]);
+            }
+            (shard, part, mine)
+        })
+        .collect();
+    parts.sort_by_key(|(shard, _, _)| *shard);
+    Ok(Parts {
+        keys: positions.len(),
+        parts,
+    })
+}
+
+/// The lock plan of a split command: each part's keys on its shard.
+fn spread_plan(db: usize, cmd: &Command, parts: &Parts) -> Plan {
+    let mut plan = Plan::new();
+    for (shard, part, _) in &parts.parts {
+        for p in cmd.key_positions(part) {
+            plan.key(*shard, (db as u32, Blob::new(&part[p])));
+        }
+    }
+    plan
+}
+
+/// A spread command on its own: locks every part's keys, runs the parts in parallel, and
+/// merges the replies. A read-only command sends its parts with the lock requests, so that
+/// without contention it takes one round trip.
+async fn spread_alone(
+    node: &Rc<Node>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Merge,
+    args: Args,
+) -> Frame {
+    let parts = match split(node.shards, cmd, &args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let plan = spread_plan(db, cmd, &parts);
+    if cmd.is_write() {
+        let tx = Tx::begin(node, plan).await;
+        let replies = run_parts(&tx, db, cmd, f, &parts).await;
+        tx.finish().await;
+        return merged(merge, parts, replies);
+    }
+    let mut by_shard: AHashMap<usize, Args> = parts
+        .parts
+        .iter()
+        .map(|(s, a, _)| (*s, a.clone()))
+        .collect();
+    let (tx, replies) = Tx::begin_with(node, plan, |shard| {
+        let part = by_shard.remove(&shard)?;
+        Some(move |data: &mut ShardData| run_logged(data, cmd, f, db, &part))
+    })
+    .await;
+    let replies = match replies {
+        Some(r) => r,
+        None => run_parts(&tx, db, cmd, f, &parts).await,
+    };
+    tx.finish().await;
+    merged(merge, parts, replies)
+}
+
+/// A spread command inside a transaction that already holds its keys (EXEC).
+async fn spread(
+    tx: &Tx,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    merge: Merge,
+    args: &[Bytes],
+) -> Frame {
+    let parts = match split(tx.shards(), cmd, args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let replies = run_parts(tx, db, cmd, f, &parts).await;
+    merged(merge, parts, replies)
+}
+
+async fn run_parts(
+    tx: &Tx,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    parts: &Parts,
+) -> Vec<Frame> {
+    let hops = parts
+        .parts
+        .iter()
+        .map(|(shard, part, _)| {
+            let part = part.clone();
+            (*shard, move |data: &mut ShardData| {
+                run_logged(data, cmd, f, db, &part)
+            })
+        })
+        .collect();
+    tx.hops(hops).await
+}
+
+/// Combines the parts' replies (in shard order, as `parts` lists them).
+fn merged(merge: Merge, parts: Parts, replies: Vec<Frame>) -> Frame {
+    if let Some(err) = replies.iter().find(|r| r.is_error()) {
+        return err.clone();
+    }
+    match merge {
+        Merge::Ok => Frame::ok(),
+        Merge::Sum => Frame::Integer(
+            replies
+                .iter()
+                .map(|p| if let Frame::Integer(n) = p { *n } else { 0 })
+                .sum(),
+        ),
+        Merge::PerKey => {
+            let mut out = vec![Frame::Null; parts.keys];
+            for (reply, (_, _, idxs)) in replies.into_iter().zip(parts.parts) {
+                if let Frame::Array(items) = reply {
+                    for (item, i) in items.into_iter().zip(idxs) {
+                        out[i] = item;
+                    }
+                }
+            }
+            Frame::Array(out)
+        }
+    }
+}
+
+/// One key a gathered command names: its shard, and everything the command does to it.
+struct Named {
+    shard: usize,
+    key: Blob,
+    access: Access,
+}
+
+/// The keys of a command, once each, with what it does to them. Keys the specs do not
+/// describe (SORT's BY and GET keys) are only read.
+fn named_keys(shards: usize, cmd: &Command, keys: &[Bytes], args: &[Bytes]) -> Vec<Named> {
+    let mut access: AHashMap<&[u8], Access> = AHashMap::new();
+    for (p, a) in cmd.key_access(args) {
+        let e = access.entry(&args[p][..]).or_default();
+        *e = e.with(a);
+    }
+    let mut seen = ahash::AHashSet::new();
+    keys.iter()
+        .filter(|k| seen.insert(&k[..]))
+        .map(|k| Named {
+            shard: key_owner(k, shards),
+            key: Blob::new(k),
+            access: access.get(&k[..]).copied().unwrap_or(Access::RO),
+        })
+        .collect()
+}
+
+/// Runs keyed handler `f` over `keys` (any keys, from any shards): the keys are locked and
+/// lent to this shard, `f` runs on them, and each goes back to its shard with what the command
+/// made of it. `accept` first checks the lent keys; if it refuses (SORT finds its source now
+/// names keys it did not gather), they go back untouched and `None` tells the caller to try
+/// again with the right keys.
+///
+/// On its own, the command is a transaction of its own, run in a detached task, and the keys
+/// go back with the transaction's release, without waiting. Inside `within` (EXEC, which
+/// holds the keys already), they go back before the next command runs.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_gathered(
+    node: &Rc<Node>,
+    within: Option<Rc<Tx>>,
+    db: usize,
+    keys: Vec<Bytes>,
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: Args,
+    accept: impl FnOnce(&mut Keyspace) -> bool + 'static,
+) -> Option<Frame> {
+    let named = named_keys(node.shards, cmd, &keys, &args);
+    if let Some(tx) = within {
+        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        tx.hops(jobs).await;
+        return reply;
+    }
+    let mut plan = Plan::new();
+    for n in &named {
+        plan.key(n.shard, (db as u32, n.key.clone()));
+    }
+    let node = node.clone();
+    Node::detached(async move {
+        let tx = Tx::begin(&node, plan).await;
+        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        tx.finish_with(jobs).await;
+        reply
+    })
+    .await
+}
+
+/// Lends the keys, runs the command, and returns its reply (`None` if `accept` refused) with
+/// the jobs that give the keys back.
+async fn gather(
+    tx: &Tx,
+    db: usize,
+    named: &[Named],
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: &[Bytes],
+    accept: impl FnOnce(&mut Keyspace) -> bool,
+) -> (Option<Frame>, Vec<(usize, ReturnJob)>) {
+    let mut scratch = tx.lend(db, &lent_list(named)).await;
+    if !accept(&mut scratch) {
+        let outcome = expired(tx.shards(), db, &mut scratch);
+        let jobs = give_back(tx, db, named, &mut scratch, outcome);
+        return (None, jobs);
+    }
+    let (reply, outcome) = run_lent(tx.node(), db, cmd, f, args, &mut scratch);
+    let jobs = give_back(tx, db, named, &mut scratch, outcome);
+    (Some(reply), jobs)
+}
+
+fn lent_list(named: &[Named]) -> Vec<(usize, Blob)> {
+    named.iter().map(|n| (n.shard, n.key.clone())).collect()
+}
+
+/// What running a command on lent keys produced besides its reply: the records each shard
+/// must log, and per key whether it expired meanwhile and whether the command changed it.
+struct Outcome {
+    records: Vec<(usize, usize, Vec<Bytes>)>,
+    expired: ahash::AHashSet<Blob>,
+    changed: bool,
+}
+
+/// Runs `f` on the lent keys and works out what each shard must log.
+fn run_lent(
+    node: &Rc<Node>,
+    db: usize,
+    cmd: &'static Command,
+    f: KeyedFn,
+    args: &[Bytes],
+    scratch: &mut Keyspace,
+) -> (Frame, Outcome) {
+    let now = now_ms();
+    scratch.stats.lfu = node.data.borrow().ks.stats.lfu;
+    let reply = f(
+        &mut Ctx {
+            ks: scratch,
+            db,
+            now,
+        },
+        args,
+    )
+    .unwrap_or_else(Frame::from);
+    node.data.borrow_mut().ks.stats.add_counts(&scratch.stats);
+    let shards = node.shards;
+    let mut outcome = expired(shards, db, scratch);
+    if cmd.is_write() && !reply.is_error() {
+        let own = records_by_shard(
+            cmd.name,
+            db,
+            args,
+            &reply,
+            now,
+            |k| key_owner(k, shards),
+            |d, k| scratch.dbs[d].peek(k).cloned(),
+        );
+        outcome.changed = !own.is_empty();
+        outcome.records.extend(own);
+    }
+    (reply, outcome)
+}
+
+/// The lent keys found past their time in the scratch keyspace and deleted there (`Tx::lend`
+/// has it remember them): their shards log the deletions, first, and tell their watchers.
+fn expired(shards: usize, db: usize, scratch: &mut Keyspace) -> Outcome {
+    let expired: ahash::AHashSet<Blob> = scratch.dbs[db].take_reaped().into_iter().collect();
+    let records = expired
+        .iter()
+        .map(|k| {
+            let del = vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(k)];
+            (key_owner(k, shards), db, del)
+        })
+        .collect();
+    Outcome {
+        records,
+        expired,
+        changed: false,
+    }
+}
+
+/// What a key's shard does when the transaction gives it back.
+struct Return {
+    key: Blob,
+    /// Its new state (`None`: deleted).
+    entry: Option<Entry>,
+    /// It expired while lent: deleted, and its watchers told, before the command's change.
+    expired: bool,
+    /// The command changed it: its watchers are told.
+    touch: bool,
+}
+
+/// A job giving lent keys back to one shard.
+type ReturnJob = Box<dyn FnOnce(&mut ShardData) + Send>;
+
+/// The jobs that give every lent key back to its shard, with what the command did to it.
+fn give_back(
+    tx: &Tx,
+    db: usize,
+    named: &[Named],
+    scratch: &mut Keyspace,
+    outcome: Outcome,
+) -> Vec<(usize, ReturnJob)> {
+    let Outcome {
+        records,
+        expired,
+        changed,
+    } = outcome;
+    let mut per_shard: AHashMap<usize, (Vec<Return>, Vec<(usize, Vec<Bytes>)>)> = AHashMap::new();
+    for n in named {
+        per_shard.entry(n.shard).or_default().0.push(Return {
+            entry: scratch.dbs[db].remove(&n.key),
+            expired: expired.contains(&n.key),
+            touch: changed && n.access.writes(),
+            key: n.key.clone(),
+        });
+    }
+    for (shard, rdb, rec) in records {
+        tx.will_log(shard);
+        per_shard.entry(shard).or_default().1.push((rdb, rec));
+    }
+    let mut jobs: Vec<_> = per_shard
+        .into_iter()
+        .map(|(shard, (keys, records))| {
+            let job: ReturnJob = Box::new(move |data: &mut ShardData| {
+                let d = &mut data.ks.dbs[db];
+                for r in keys {
+                    if r.expired {
+                        d.settle_loan(&r.key, None);
+                        d.touch(&r.key);
+                    }
+                    d.settle_loan(&r.key, r.entry);
+                    if r.touch {
+                        d.touch(&r.key);
+                    }
+                }
+                for (rdb, rec) in records {
+                    data.aof.record_raw(&mut data.ks, rdb, &rec);
+                }
+            });
+            (shard, job)
+        })
+        .collect();
+    jobs.sort_by_key(|(s, _)| *s);
+    jobs
+}

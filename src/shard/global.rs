@@ -1,0 +1,112 @@
+//! Process-wide state: the little that all shards share. Settings that CONFIG SET may change,
+//! client id allocation, the persistence status, and the channel to the control thread.
+//! Everything on the data path lives in the shards; what is here is read rarely or through
+//! atomics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::config::ConfigStore;
+use crate::resp::parse::Limits;
+use std::sync::Arc;
+
+pub struct Global {
+    pub databases: usize,
+    pub shards: usize,
+    pub config: Arc<ConfigStore>,
+    pub started: Instant,
+    next_client_id: AtomicU64,
+    /// CLIENT PAUSE: Unix ms until which clients are paused (0 = not), and whether only writes.
+    pub pause_until_ms: AtomicU64,
+    pub pause_writes_only: std::sync::atomic::AtomicBool,
+    /// DEBUG SET-ACTIVE-EXPIRE: a runtime switch, not a configuration parameter.
+    pub active_expire: std::sync::atomic::AtomicBool,
+    pub control: std::sync::mpsc::Sender<ControlMsg>,
+    pub run_id: String,
+    limits: RwLock<Limits>,
+    requirepass: RwLock<Option<Bytes>>,
+    /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
+    maxmemory: AtomicU64,
+    pub aof: crate::shard::aof::AofStatus,
+}
+
+pub enum ControlMsg {
+    /// Exit now (SHUTDOWN has already done what had to be done).
+    Shutdown,
+    /// SIGTERM or SIGINT arrived.
+    Signal(i32),
+    /// Run this on the control thread: it is not a shard, so it may block, and it holds no
+    /// shard's locks (a fork of frozen shards happens there).
+    Run(Box<dyn FnOnce(&Arc<Global>) + Send>),
+}
+
+/// Ends the process once the listening sockets are released (see `uring::stop_listening`).
+pub fn exit(code: i32) -> ! {
+    crate::shard::uring::stop_listening();
+    std::process::exit(code)
+}
+
+impl Global {
+    pub fn new(
+        config: Arc<ConfigStore>,
+        shards: usize,
+        control: std::sync::mpsc::Sender<ControlMsg>,
+        run_id: String,
+    ) -> Global {
+        let global = Global {
+            databases: config.snapshot().databases(),
+            shards,
+            config,
+            started: Instant::now(),
+            next_client_id: AtomicU64::new(1),
+            pause_until_ms: AtomicU64::new(0),
+            pause_writes_only: Default::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
+            control,
+            run_id,
+            limits: RwLock::new(Limits::default()),
+            requirepass: RwLock::new(None),
+            maxmemory: AtomicU64::new(0),
+            aof: crate::shard::aof::AofStatus::new(shards),
+        };
+        global.refresh();
+        global
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn limits(&self) -> Limits {
+        *self
+            .limits
+            .read()
+            .expect("limits lock is never poisoned: writers do not panic")
+    }
+
+    pub fn requirepass(&self) -> Option<Bytes> {
+        self.requirepass
+            .read()
+            .expect("requirepass lock is never poisoned")
+            .clone()
+    }
+
+    /// Re-reads the settings cached here after CONFIG SET.
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    pub fn refresh(&self) {
+        let c = self.config.snapshot();
+        self.maxmemory.store(c.maxmemory(), Ordering::Relaxed);
+        *self.limits.write().expect("not poisoned") = Limits {
+            proto_max_bulk_len: c.proto_max_bulk_len() as usize,
+            client_query_buffer_limit: c.client_query_buffer_limit() as usize,
+        };
+        *self.requirepass.write().expect("not poisoned") =
+            c.requirepass().map(Bytes::copy_from_slice);
+    }
+}
