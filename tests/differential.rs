@@ -310,88 +310,11 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
     }
 }
 
-/// Splits a line into arguments exactly as redis-cli does (Redis's
-/// `sdssplitargs`), so a script line means what it would mean typed into
-/// redis-cli. Works on bytes: `\xHH` may produce any byte.
+/// Splits a line into arguments exactly as redis-cli does (Redis's `sdssplitargs`, the
+/// server's own splitter), so a script line means what it would mean typed into redis-cli.
 fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let b = line.as_bytes();
-    let at = |i: usize| b.get(i).copied();
-    let mut i = 0;
-    let mut args = Vec::new();
-    loop {
-        while at(i).is_some_and(|c| c.is_ascii_whitespace() || c == 0x0b) {
-            i += 1;
-        }
-        if i >= b.len() {
-            return Ok(args);
-        }
-        let mut current = Vec::new();
-        let (mut in_double, mut in_single) = (false, false);
-        loop {
-            let c = at(i);
-            if in_double {
-                match c {
-                    None => return Err("unbalanced double quotes".into()),
-                    Some(b'\\')
-                        if at(i + 1) == Some(b'x')
-                            && at(i + 2).is_some_and(|h| h.is_ascii_hexdigit())
-                            && at(i + 3).is_some_and(|h| h.is_ascii_hexdigit()) =>
-                    {
-                        let hex =
-                            std::str::from_utf8(&b[i + 2..i + 4]).expect("two ASCII hex digits");
-                        current.push(u8::from_str_radix(hex, 16).expect("checked hex digits"));
-                        i += 3;
-                    }
-                    Some(b'\\') if at(i + 1).is_some() => {
-                        i += 1;
-                        current.push(match b[i] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                    }
-                    Some(b'"') => {
-                        // As in redis-cli: `"a"b` is an error, not "ab".
-                        if at(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => current.push(other),
-                }
-            } else if in_single {
-                match c {
-                    None => return Err("unbalanced single quotes".into()),
-                    Some(b'\\') if at(i + 1) == Some(b'\'') => {
-                        i += 1;
-                        current.push(b'\'');
-                    }
-                    Some(b'\'') => {
-                        if at(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => current.push(other),
-                }
-            } else {
-                match c {
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
-                    // A quote opens even in mid-word: foo"bar" is `foobar`.
-                    Some(b'"') => in_double = true,
-                    Some(b'\'') => in_single = true,
-                    Some(other) => current.push(other),
-                }
-            }
-            i += 1;
-        }
-        args.push(current);
-    }
+    tessera::resp::split::split_args(line.as_bytes())
+        .ok_or_else(|| "unbalanced quotes, or a closing quote not followed by a space".into())
 }
 
 // ---------------------------------------------------------------------------

@@ -388,8 +388,9 @@ fn leading_number(v: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Manifest lines are split as Redis splits them, with `sdssplitargs`: the config file's splitter.
-use crate::config::{split_args, Config};
+use crate::config::Config;
+/// Manifest lines are split as Redis splits them, with `sdssplitargs`.
+use crate::resp::split::split_args;
 
 /// A file name as Redis's `sdscatrepr` writes it when `sdsneedsrepr` says it must be quoted.
 fn repr(name: &[u8]) -> Vec<u8> {

@@ -3,5 +3,6 @@
 pub mod frame;
 pub mod parse;
 pub mod reply;
+pub mod split;
 
 pub use frame::Frame;

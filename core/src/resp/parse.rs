@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+use super::split::split_args;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Redis's `PROTO_INLINE_MAX_SIZE`: how long a line (an inline request, or a `*`/`$` header) may
@@ -316,7 +317,11 @@ impl RequestParser {
         };
         let line = &data[..newline];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let args = split_args(line).ok_or_else(|| ProtocolError::new(UNBALANCED_QUOTES))?;
+        let args: Vec<Bytes> = split_args(line)
+            .ok_or_else(|| ProtocolError::new(UNBALANCED_QUOTES))?
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
         let consumed = newline + 1;
         Ok(if args.is_empty() {
             Step::Empty(consumed)
@@ -543,105 +548,6 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
         (magnitude <= i64::MAX as u64 + 1).then(|| (magnitude as i64).wrapping_neg())
     } else {
         i64::try_from(magnitude).ok()
-    }
-}
-
-/// C's `isspace` in the C locale, which `sdssplitargs` uses between arguments and after a closing
-/// quote.
-#[inline]
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).map(|d| d as u8)
-}
-
-/// Splits an inline line into arguments like Redis's `sdssplitargs`: arguments are separated by
-/// whitespace; "double quotes" understand `\n \r \t \b \a \xHH` and a backslash before any other
-/// character; 'single quotes' understand only `\'`; a quote may open in the middle of an argument
-/// (`a"b"` is `ab`), and a closing quote must be followed by whitespace or the end of the line.
-/// Returns `None` for unbalanced quotes.
-fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Quote {
-        None,
-        Double,
-        Single,
-    }
-
-    // The end of the line plays the part of C's terminating NUL: `at(i)` is 0 there.
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let closes_cleanly = |i: usize| i + 1 >= line.len() || is_c_space(line[i + 1]);
-
-    let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_c_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(args);
-        }
-        let mut current = Vec::new();
-        let mut quote = Quote::None;
-        let mut done = false;
-        while !done {
-            let c = at(i);
-            match quote {
-                Quote::Double => match c {
-                    b'\\' if at(i + 1) == b'x' => {
-                        match (hex_value(at(i + 2)), hex_value(at(i + 3))) {
-                            (Some(hi), Some(lo)) => {
-                                current.push(hi * 16 + lo);
-                                i += 3;
-                            }
-                            // Not a hex escape: an ordinary backslash escape of the 'x'.
-                            _ => {
-                                i += 1;
-                                current.push(b'x');
-                            }
-                        }
-                    }
-                    b'\\' if i + 1 < line.len() => {
-                        i += 1;
-                        current.push(match line[i] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                    }
-                    b'"' if !closes_cleanly(i) => return None,
-                    b'"' => done = true,
-                    _ if i >= line.len() => return None,
-                    other => current.push(other),
-                },
-                Quote::Single => match c {
-                    b'\\' if at(i + 1) == b'\'' => {
-                        i += 1;
-                        current.push(b'\'');
-                    }
-                    b'\'' if !closes_cleanly(i) => return None,
-                    b'\'' => done = true,
-                    _ if i >= line.len() => return None,
-                    other => current.push(other),
-                },
-                Quote::None => match c {
-                    _ if i >= line.len() => done = true,
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => quote = Quote::Double,
-                    b'\'' => quote = Quote::Single,
-                    other => current.push(other),
-                },
-            }
-            if i < line.len() {
-                i += 1;
-            }
-        }
-        args.push(Bytes::from(current));
     }
 }
 
