@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::data::{assert_same, client, info_field, populate, run, walk};
-use common::{redis_available, Server, TempDir};
+use common::{require_redis, Server, TempDir};
 
 fn manifest(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest")
@@ -184,10 +184,7 @@ fn config_set_appendonly_builds_a_base_then_logs() {
 /// loads into Tessera with one shard and with two, identically.
 #[test]
 fn an_aof_written_by_redis_loads() {
-    if !redis_available() {
-        eprintln!("skipped: redis-server not installed");
-        return;
-    }
+    require_redis();
     let dir = Arc::new(TempDir::new());
     let redis = Server::redis_in(Some(dir.clone()), &["--appendonly", "yes"]);
     let mut c = client(&redis);
@@ -232,10 +229,7 @@ fn an_aof_written_by_redis_loads() {
 /// same script gets the same replies from both servers.
 #[test]
 fn children_exclude_each_other_as_in_redis() {
-    if !redis_available() {
-        eprintln!("skipped: redis-server not installed");
-        return;
-    }
+    require_redis();
     let script = |s: &Server| -> Vec<String> {
         let mut c = client(s);
         let mut out = Vec::new();

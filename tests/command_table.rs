@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{escape, parse_reply, redis_available, RawConn, Reply, Server};
+use common::{escape, parse_reply, require_redis, RawConn, Reply, Server};
 
 fn info(conn: &mut RawConn, args: &[&[u8]]) -> Reply {
     let bytes = conn.command(args).expect("COMMAND INFO answers");
@@ -73,10 +73,7 @@ fn compare(redis: &mut RawConn, entry: &Reply, problems: &mut Vec<String>) {
 
 #[test]
 fn every_row_matches_redis_command_info() {
-    if !redis_available() {
-        eprintln!("note: redis-server not found; skipping the command table check");
-        return;
-    }
+    require_redis();
     let redis = Server::redis(&[]);
     let tessera = Server::tessera(&[]);
     let mut redis = redis.connect();

@@ -38,7 +38,7 @@
 //! stdout/stderr, and skipped for the rest of that pass. If the *reference*
 //! does not answer, the script itself is wrong and the test panics saying so.
 //!
-//! Redis is absent? Every test prints a note and passes.
+//! Redis is absent? Every test fails, saying how to install it (CI does).
 //!
 //! # Script syntax
 //!
@@ -94,7 +94,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{escape, parse_reply, redis_available, RawConn, Reply, Server};
+use common::{escape, parse_reply, require_redis, RawConn, Reply, Server};
 
 /// Declares the script groups: one `#[test]` each, named after the file.
 macro_rules! differential_scripts {
@@ -324,10 +324,7 @@ fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
 /// Runs one script against Redis and both Tessera configurations, in both
 /// protocols, and fails with every mismatch found.
 fn run_script(name: &str) {
-    if !redis_available() {
-        eprintln!("note: redis-server not found; skipping differential script {name}.redis");
-        return;
-    }
+    require_redis();
     let steps = parse_script(&read_script(name)).unwrap_or_else(|e| panic!("{name}.redis: {e}"));
     let reference = Server::redis(&[]);
     let candidates = [Server::tessera(&[]), Server::tessera_threads(1, &[])];

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::data::{assert_same, client, cmd, info_field, populate, run, walk};
-use common::{redis_available, Server, TempDir};
+use common::{require_redis, Server, TempDir};
 
 fn wait_bgsave(c: &mut redis::Connection) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -37,9 +37,7 @@ fn check_rdb(path: &Path) {
 
 #[test]
 fn tessera_snapshot_loads_into_redis() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let tessera = Server::tessera_threads(2, &[]);
     let mut t = client(&tessera);
     populate(&mut t);
@@ -58,9 +56,7 @@ fn tessera_snapshot_loads_into_redis() {
 
 #[test]
 fn redis_snapshot_loads_into_tessera() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let redis = Server::redis(&[]);
     let mut r = client(&redis);
     populate(&mut r);
@@ -174,9 +170,7 @@ fn failing_save_script(s: &Server, dir: &Path) -> Vec<String> {
 
 #[test]
 fn failed_background_save_refuses_writes_like_redis() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let mut results = Vec::new();
     for redis in [false, true] {
         let holder = TempDir::new();

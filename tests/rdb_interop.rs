@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{parse_reply, redis_available, RawConn, Reply, Server};
+use common::{parse_reply, require_redis, RawConn, Reply, Server};
 
 fn reply(c: &mut RawConn, args: &[&[u8]]) -> Reply {
     let raw = c.command(args).expect("command");
@@ -185,9 +185,7 @@ fn run(c: &mut RawConn, cmd: &[String]) {
 
 #[test]
 fn dump_restore_both_ways() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let redis = Server::redis(&[]);
     let tessera = Server::tessera(&[]);
     let mut r = redis.connect();
@@ -239,9 +237,7 @@ fn dump_restore_both_ways() {
 
 #[test]
 fn restore_ttl_idletime_and_errors() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let redis = Server::redis(&[]);
     let tessera = Server::tessera(&[]);
     let mut r = redis.connect();
@@ -302,9 +298,7 @@ fn restore_ttl_idletime_and_errors() {
 
 #[test]
 fn restore_freq_under_lfu() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     let args = ["--maxmemory-policy", "allkeys-lfu"];
     let redis = Server::redis(&args);
     let tessera = Server::tessera(&args);
@@ -363,9 +357,7 @@ fn value_contents(v: &tessera::db::Value) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
 /// `RdbWriter` passes `redis-check-rdb` and loads into Redis with the same contents.
 #[test]
 fn rdb_files_both_ways() {
-    if !redis_available() {
-        return;
-    }
+    require_redis();
     use tessera::rdb::{decode_value, Item, KeyMeta, RdbReader, RdbWriter, SaveOptions};
     let redis = Server::redis(&[]);
     let mut r = redis.connect();

@@ -115,13 +115,14 @@ impl Server {
 
     /// Starts Debian's `redis-server`, the reference implementation. It
     /// keeps nothing on disk (`--save ''`, no AOF) so a test never depends on
-    /// what an earlier one left behind. Check [`redis_available`] first.
+    /// what an earlier one left behind. Fails the test if redis-server is not installed.
     pub fn redis(extra_args: &[&str]) -> Server {
         Server::redis_in(None, extra_args)
     }
 
     /// Starts `redis-server` in `dir` (a fresh one when `None`).
     pub fn redis_in(dir: Option<Arc<TempDir>>, extra_args: &[&str]) -> Server {
+        require_redis();
         Server::start(
             "redis-server",
             Path::new("redis-server"),
@@ -357,26 +358,25 @@ fn read_logs(dir: &Path) -> String {
     out
 }
 
-/// Whether Debian's `redis-server` can be run here. Tests that need the
-/// reference implementation print a note and pass when it is missing, so the
-/// suite stays usable on a machine without it. Checked once per process.
-pub fn redis_available() -> bool {
+/// Fails the test unless Debian's `redis-server` (the reference implementation) can be run
+/// here: a comparison with Redis that quietly passes without Redis proves nothing. CI installs
+/// it (`.ci/run`); so does `apt-get install -y redis-server redis-tools`. Checked once per
+/// process.
+pub fn require_redis() {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let found = Command::new("redis-server")
+    let found = *AVAILABLE.get_or_init(|| {
+        Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
-            .unwrap_or(false);
-        if !found {
-            eprintln!(
-                "note: redis-server is not installed; tests that compare against it are skipped"
-            );
-        }
-        found
-    })
+            .unwrap_or(false)
+    });
+    assert!(
+        found,
+        "redis-server is not installed: apt-get install -y redis-server redis-tools"
+    );
 }
 
 /// A directory under the system temp dir, removed on drop. Hand-rolled so the

@@ -64,6 +64,72 @@ pub fn parse_f64_strict(s: &[u8]) -> Option<f64> {
     (ok != 0).then_some(out)
 }
 
+/// Redis's `memtoull()`: digits followed by an optional unit among b, k, kb, m, mb, g, gb
+/// (case-insensitive; k/m/g are powers of 1000, kb/mb/gb of 1024). Faithful to its quirks: no
+/// digits at all reads as 0, an overflowing number saturates (C `strtoull`), and the unit
+/// multiplication wraps.
+pub fn memtoull(s: &[u8]) -> Option<u64> {
+    let digits_end = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    let (digits, unit) = s.split_at(digits_end);
+    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if digits.len() >= 128 {
+        return None; // Redis copies the digits into a 128-byte buffer
+    }
+    let value = digits.iter().fold(0u64, |acc, &d| {
+        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Some(value.wrapping_mul(mul))
+}
+
+/// C's `strtoll(s, &end, 10)` followed by Redis's `*end == '\0'` check: leading whitespace and
+/// a sign are allowed, overflow saturates, and an empty string reads as a valid 0.
+pub fn c_strtoll(s: &[u8]) -> (i64, bool) {
+    let start = s
+        .iter()
+        .position(|&b| !crate::resp::split::is_c_space(b))
+        .unwrap_or(s.len());
+    let mut i = start;
+    let negative = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits_start = i;
+    let mut value: i64 = 0;
+    while let Some(d) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        value = if negative {
+            value.saturating_mul(10).saturating_sub(d)
+        } else {
+            value.saturating_mul(10).saturating_add(d)
+        };
+        i += 1;
+    }
+    if i == digits_start {
+        // No conversion: strtoll leaves `end` at the very beginning of the string.
+        return (0, s.is_empty());
+    }
+    (value, i == s.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +241,47 @@ mod tests {
         let mut digits = vec![b'0'; 300];
         digits.push(b'7');
         assert_eq!(parse_f64_strict(&digits), Some(7.0));
+    }
+
+    #[test]
+    fn memtoull_matches_redis() {
+        // Each value was set with CONFIG SET maxmemory on redis-server 7.0.15 and read back.
+        let cases: &[(&str, Option<u64>)] = &[
+            ("", Some(0)),
+            ("kb", Some(0)),
+            ("1B", Some(1)),
+            ("1b", Some(1)),
+            ("1K", Some(1000)),
+            ("1k", Some(1000)),
+            ("1M", Some(1_000_000)),
+            ("1G", Some(1_000_000_000)),
+            ("1gB", Some(1 << 30)),
+            ("99999999999999999999", Some(u64::MAX)),
+            ("18446744073709551616", Some(u64::MAX)),
+            ("20000000000gb", Some(3028092406290448384)),
+            (" 1", None),
+            ("+1", None),
+            ("-1", None),
+            ("0x10", None),
+            ("1 ", None),
+            ("1.5mb", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(memtoull(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn strtoll_follows_c() {
+        assert_eq!(c_strtoll(b""), (0, true));
+        assert_eq!(c_strtoll(b"+5"), (5, true));
+        assert_eq!(c_strtoll(b"\t7"), (7, true));
+        assert_eq!(c_strtoll(b"-0"), (0, true));
+        assert_eq!(c_strtoll(b"99999999999999999999"), (i64::MAX, true));
+        assert_eq!(c_strtoll(b"-99999999999999999999"), (i64::MIN, true));
+        assert!(!c_strtoll(b" ").1);
+        assert!(!c_strtoll(b"+").1);
+        assert!(!c_strtoll(b"1\t").1);
+        assert!(!c_strtoll(b"0x1").1);
     }
 }
