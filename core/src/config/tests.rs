@@ -1,0 +1,1221 @@
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::resp::split::split_args;
+
+use super::*;
+
+use std::sync::atomic::AtomicUsize;
+
+// -- helpers --------------------------------------------------------------------------
+
+fn run(args: &[&str]) -> Result<Config, String> {
+    run_with_stdin(args, "")
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Result<Config, String> {
+    let argv = std::iter::once("tessera-server").chain(args.iter().copied());
+    match parse_command_line(argv.map(String::from), &mut stdin.as_bytes())? {
+        Startup::Run(config) => Ok(config),
+        other => panic!("expected a configuration, got {other:?}"),
+    }
+}
+
+fn value(config: &Config, name: &str) -> String {
+    String::from_utf8(config.get(name).expect(name)).unwrap()
+}
+
+fn store_value(store: &ConfigStore, name: &str) -> String {
+    let got = store.get(&[name]);
+    assert_eq!(got.len(), 1, "{name}: {got:?}");
+    String::from_utf8(got[0].1.clone()).unwrap()
+}
+
+/// The full message Redis prints for an error on a config line (with our header).
+fn line_error(line_no: usize, line: &str, err: &str) -> String {
+    format!(
+        "{}\nReading the configuration file, at line {line_no}\n>>> '{line}'\n{err}",
+        fatal_header()
+    )
+}
+
+/// A fresh directory under the system temp dir, for config files; removed on drop.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-config-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+fn write(path: &Path, text: &str) -> String {
+    fs::write(path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn set(store: &ConfigStore, args: &[&str]) -> Result<(), String> {
+    let pairs: Vec<(&str, &str)> = args.chunks(2).map(|p| (p[0], p[1])).collect();
+    store.set(&pairs)
+}
+
+// -- the table ------------------------------------------------------------------------
+
+#[test]
+fn table_rows_are_consistent() {
+    let mut seen = std::collections::HashSet::new();
+    for (i, def) in TABLE.iter().enumerate() {
+        assert_eq!(def.param as usize, i, "{} is out of place", def.name);
+        for name in def.names() {
+            assert_eq!(name, name.to_ascii_lowercase());
+            assert!(seen.insert(name), "{name} is declared twice");
+            assert!(
+                !REDIS_ONLY_DIRECTIVES.contains(&name),
+                "{name} is also 'unsupported'"
+            );
+            assert!(
+                !IGNORED_DEPRECATED.contains(&name),
+                "{name} is also 'ignored'"
+            );
+        }
+        assert!(
+            !(def.has(IMMUTABLE) && def.has(LIVE)),
+            "{}: LIVE only makes sense for mutable parameters",
+            def.name
+        );
+    }
+    let config = Config::default(); // panics if a built-in default does not parse
+    assert_eq!(config.values.len(), TABLE.len());
+}
+
+#[test]
+fn enum_getters_round_trip() {
+    for word in LOGLEVELS {
+        assert_eq!(
+            from_text(&format!("loglevel {word}\n"))
+                .unwrap()
+                .loglevel()
+                .as_str(),
+            *word
+        );
+    }
+    for word in FSYNC_POLICIES {
+        let c = from_text(&format!("appendfsync {word}\n")).unwrap();
+        assert_eq!(c.appendfsync().as_str(), *word);
+    }
+    for word in MAXMEMORY_POLICIES {
+        let c = from_text(&format!("maxmemory-policy {word}\n")).unwrap();
+        assert_eq!(c.maxmemory_policy().as_str(), *word);
+    }
+}
+
+#[test]
+fn only_requirepass_is_sensitive() {
+    assert!(is_sensitive(b"requirepass") && is_sensitive(b"REQUIREPASS"));
+    assert!(!is_sensitive(b"port") && !is_sensitive(b"nosuch"));
+}
+
+#[test]
+fn defaults_print_like_redis() {
+    // CONFIG GET on a redis-server 7.0.15 started without a config file.
+    let expected = [
+        ("port", "6379"),
+        ("bind", "127.0.0.1 -::1"),
+        ("requirepass", ""),
+        ("dbfilename", "dump.rdb"),
+        ("databases", "16"),
+        ("maxclients", "10000"),
+        ("timeout", "0"),
+        ("tcp-keepalive", "300"),
+        ("tcp-backlog", "511"),
+        ("proto-max-bulk-len", "536870912"),
+        ("client-query-buffer-limit", "1073741824"),
+        ("hz", "10"),
+        ("loglevel", "notice"),
+        ("logfile", ""),
+        ("daemonize", "no"),
+        ("protected-mode", "yes"),
+        ("save", "3600 1 300 100 60 10000"),
+        ("appendonly", "no"),
+        ("appendfsync", "everysec"),
+        ("appendfilename", "appendonly.aof"),
+        ("appenddirname", "appendonlydir"),
+        ("aof-use-rdb-preamble", "yes"),
+        ("auto-aof-rewrite-percentage", "100"),
+        ("auto-aof-rewrite-min-size", "67108864"),
+        ("rdbcompression", "yes"),
+        ("rdbchecksum", "yes"),
+        ("stop-writes-on-bgsave-error", "yes"),
+        ("maxmemory", "0"),
+        ("maxmemory-policy", "noeviction"),
+        ("lazyfree-lazy-eviction", "no"),
+        ("lazyfree-lazy-expire", "no"),
+        ("lazyfree-lazy-server-del", "no"),
+        ("lazyfree-lazy-user-del", "no"),
+        ("lazyfree-lazy-user-flush", "no"),
+        ("hash-max-listpack-entries", "512"),
+        ("hash-max-listpack-value", "64"),
+        ("hash-max-ziplist-entries", "512"),
+        ("hash-max-ziplist-value", "64"),
+        ("set-max-intset-entries", "512"),
+        ("zset-max-listpack-entries", "128"),
+        ("zset-max-listpack-value", "64"),
+        ("list-max-listpack-size", "-2"),
+        ("list-max-ziplist-size", "-2"),
+        ("active-expire-effort", "1"),
+        ("latency-tracking", "yes"),
+        ("slowlog-log-slower-than", "10000"),
+        ("slowlog-max-len", "128"),
+    ];
+    let config = Config::default();
+    for (name, want) in expected {
+        assert_eq!(value(&config, name), want, "{name}");
+    }
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(config.threads(), cpus);
+    assert_eq!(value(&config, "threads"), cpus.to_string());
+    let cwd = fs::canonicalize(std::env::current_dir().unwrap()).unwrap();
+    assert_eq!(config.dir(), cwd);
+}
+
+#[test]
+fn typed_getters_see_defaults() {
+    let c = Config::default();
+    assert_eq!(c.port(), 6379);
+    assert_eq!(
+        c.bind(),
+        vec![
+            BindAddr {
+                addr: "127.0.0.1".into(),
+                optional: false
+            },
+            BindAddr {
+                addr: "::1".into(),
+                optional: true
+            },
+        ]
+    );
+    assert_eq!(c.requirepass(), None);
+    assert_eq!(c.databases(), 16);
+    assert_eq!(c.maxclients(), 10000);
+    assert_eq!(c.proto_max_bulk_len(), 512 << 20);
+    assert_eq!(c.client_query_buffer_limit(), 1 << 30);
+    assert_eq!(c.hz(), 10);
+    assert_eq!(c.loglevel(), LogLevel::Notice);
+    assert_eq!(c.logfile(), None);
+    assert_eq!(c.dbfilename(), Path::new("dump.rdb"));
+    assert_eq!(
+        c.save_points(),
+        &[
+            SavePoint {
+                seconds: 3600,
+                changes: 1
+            },
+            SavePoint {
+                seconds: 300,
+                changes: 100
+            },
+            SavePoint {
+                seconds: 60,
+                changes: 10000
+            },
+        ]
+    );
+    assert_eq!(c.appendfsync(), AppendFsync::EverySec);
+    assert_eq!(c.maxmemory_policy(), MaxmemoryPolicy::NoEviction);
+    assert_eq!(c.list_max_listpack_size(), -2);
+    assert_eq!(c.slowlog_log_slower_than(), 10000);
+    assert!(c.protected_mode() && c.rdbchecksum() && !c.appendonly());
+    assert_eq!(c.config_file(), None);
+}
+
+// -- value syntax ---------------------------------------------------------------------
+
+#[test]
+fn repr_round_trips_through_split_args() {
+    let all: Vec<u8> = (1..=255).collect(); // NUL cannot appear in a C argv
+    let mut quoted = Vec::new();
+    push_repr(&mut quoted, &all);
+    assert_eq!(split_args(&quoted).unwrap(), vec![all]);
+    let mut quoted = Vec::new();
+    push_repr(&mut quoted, b"say \"hi\"\n");
+    assert_eq!(quoted, br#""say \"hi\"\n""#);
+}
+
+// -- config files ---------------------------------------------------------------------
+
+#[test]
+fn file_syntax() {
+    let c = from_text(
+        "# a comment\n   # an indented comment\n\nPORT 7000\n  Save 100 1 200 2  \r\n\
+             requirepass \"p w\"\nbind 127.0.0.1 -::1\nlist-max-ziplist-entries 5\n",
+    )
+    .unwrap();
+    assert_eq!(c.port(), 7000);
+    assert_eq!(value(&c, "save"), "100 1 200 2");
+    assert_eq!(c.requirepass(), Some(&b"p w"[..]));
+    assert_eq!(value(&c, "bind"), "127.0.0.1 -::1");
+    assert_eq!(
+        c.bind()[1],
+        BindAddr {
+            addr: "::1".into(),
+            optional: true
+        }
+    );
+}
+
+#[test]
+fn file_values_are_parsed_like_redis() {
+    let c = from_text(
+        "hz 0\nmaxmemory 1gb\nhash-max-ziplist-entries 7\nloglevel WARNING\n\
+             appendonly YES\ndir /\nlogfile \"\"\nthreads 3\n",
+    )
+    .unwrap();
+    assert_eq!(c.hz(), 1); // clamped, not refused
+    assert_eq!(c.maxmemory(), 1 << 30);
+    assert_eq!(c.hash_max_listpack_entries(), 7);
+    assert_eq!(c.loglevel(), LogLevel::Warning);
+    assert!(c.appendonly());
+    assert_eq!(c.dir(), Path::new("/"));
+    assert_eq!(c.threads(), 3);
+    assert_eq!(from_text("hz 100000\n").unwrap().hz(), 500);
+}
+
+#[test]
+fn save_lines_accumulate_like_redis() {
+    // All checked with CONFIG GET save on redis-server 7.0.15.
+    let save = |text: &str| value(&from_text(text).unwrap(), "save");
+    assert_eq!(save("save 100 1\nsave 200 2\n"), "100 1 200 2");
+    assert_eq!(save("save 100 1\nsave \"\"\nsave 200 2\n"), "200 2");
+    assert_eq!(save("save 100 1\nsave \"\"\n"), "");
+    assert_eq!(save("save \"\"\nsave 200 2\n"), "200 2");
+    // One quoted argument is split on spaces, as `--save "60 1"` needs.
+    assert_eq!(save("save \"60 1 30 5\"\n"), "60 1 30 5");
+    assert_eq!(save("save\n"), "");
+    // No `save` line: Redis's defaults.
+    assert_eq!(save("port 7000\n"), "3600 1 300 100 60 10000");
+}
+
+#[test]
+fn file_errors_match_redis() {
+    // The messages redis-server 7.0.15 prints for each of these files (header aside).
+    let cases: &[(&str, usize, &str, &str)] = &[
+        (
+            "foo bar\n",
+            1,
+            "foo bar",
+            "Bad directive or wrong number of arguments",
+        ),
+        ("\n\nport 1 2\n", 3, "port 1 2", "wrong number of arguments"),
+        ("port\n", 1, "port", "wrong number of arguments"),
+        (
+            "port 7104 # trailing\n",
+            1,
+            "port 7104 # trailing",
+            "wrong number of arguments",
+        ),
+        (
+            "port abc\n",
+            1,
+            "port abc",
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            "  port 70000  \n",
+            1,
+            "port 70000",
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        ("save 0 1\n", 1, "save 0 1", "Invalid save parameters"),
+        (
+            "databases 0\n",
+            1,
+            "databases 0",
+            "argument must be between 1 and 2147483647 inclusive",
+        ),
+        (
+            "maxmemory 1x\n",
+            1,
+            "maxmemory 1x",
+            "argument must be a memory value",
+        ),
+        (
+            "loglevel x\n",
+            1,
+            "loglevel x",
+            "argument(s) must be one of the following: debug, verbose, notice, warning",
+        ),
+        (
+            "port \"7104\n",
+            1,
+            "port \"7104",
+            "Unbalanced quotes in configuration line",
+        ),
+        (
+            "requirepass \"abc\"d\n",
+            1,
+            "requirepass \"abc\"d",
+            "Unbalanced quotes in configuration line",
+        ),
+        (
+            "appendonly maybe\n",
+            1,
+            "appendonly maybe",
+            "argument must be 'yes' or 'no'",
+        ),
+        (
+            "daemonize maybe\n",
+            1,
+            "daemonize maybe",
+            "argument must be 'yes' or 'no'",
+        ),
+        (
+            "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+            1,
+            "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17",
+            "Too many bind addresses specified.",
+        ),
+        (
+            "dbfilename a/b\n",
+            1,
+            "dbfilename a/b",
+            "dbfilename can't be a path, just a filename",
+        ),
+        (
+            "dbfilename a\\\\b\n",
+            1,
+            "dbfilename a\\\\b",
+            "dbfilename can't be a path, just a filename",
+        ),
+        (
+            "appendfilename \"\"\n",
+            1,
+            "appendfilename \"\"",
+            "appendfilename can't be empty",
+        ),
+        (
+            "appendfilename a/b\n",
+            1,
+            "appendfilename a/b",
+            "appendfilename can't be a path, just a filename",
+        ),
+        (
+            "appenddirname a/b\n",
+            1,
+            "appenddirname a/b",
+            "appenddirname can't be a path, just a dirname",
+        ),
+        (
+            "dir /nonexistent\n",
+            1,
+            "dir /nonexistent",
+            "No such file or directory",
+        ),
+        (
+            "include\n",
+            1,
+            "include",
+            "Bad directive or wrong number of arguments",
+        ),
+        (
+            "include a b\n",
+            1,
+            "include a b",
+            "Bad directive or wrong number of arguments",
+        ),
+    ];
+    for &(text, line_no, line, err) in cases {
+        assert_eq!(
+            from_text(text).unwrap_err(),
+            line_error(line_no, line, err),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn tessera_refuses_what_it_does_not_do() {
+    let err = from_text("io-threads 4\n").unwrap_err();
+    assert!(err.ends_with(
+        "'io-threads' is a Redis directive that Tessera does not support \
+             (Tessera runs one shard per thread: see 'threads')"
+    ));
+    let err = from_text("port 7000\nrename-command FLUSHALL \"\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        line_error(
+            2,
+            "rename-command FLUSHALL \"\"",
+            "'rename-command' is a Redis directive that Tessera does not support"
+        )
+    );
+    let err = from_text("daemonize yes\n").unwrap_err();
+    assert!(
+        err.contains(">>> 'daemonize yes'\nTessera does not daemonize"),
+        "{err}"
+    );
+    assert_eq!(
+        from_text("daemonize no\n")
+            .unwrap()
+            .get("daemonize")
+            .unwrap(),
+        b"no"
+    );
+}
+
+#[test]
+fn load_time_checks() {
+    assert_eq!(
+        from_text("logfile /nonexistent/x.log\n").unwrap_err(),
+        format!(
+            "{}\nCan't open the log file: No such file or directory",
+            fatal_header()
+        )
+    );
+    let dir = temp_dir();
+    let log = dir.join("tessera.log");
+    let c = from_text(&format!("logfile {}\n", log.display())).unwrap();
+    assert_eq!(c.logfile(), Some(log.as_path()));
+    assert!(log.exists());
+    let nowhere = "Configured to not listen anywhere, exiting.";
+    assert_eq!(from_text("port 0\n").unwrap_err(), nowhere);
+    assert_eq!(from_text("bind \"\"\n").unwrap_err(), nowhere);
+    assert_eq!(from_text("bind\n").unwrap_err(), nowhere);
+}
+
+#[test]
+fn includes() {
+    let dir = temp_dir();
+    let inc = write(&dir.join("inc.conf"), "save 500 5\nmaxclients 77\n");
+    let main = write(
+        &dir.join("main.conf"),
+        &format!("port 7000\nsave 100 1\ninclude {inc}\n"),
+    );
+    let c = run(&[&main]).unwrap();
+    assert_eq!((c.port(), c.maxclients()), (7000, 77));
+    assert_eq!(value(&c, "save"), "100 1 500 5");
+    assert_eq!(c.config_file(), Some(Path::new(&main)));
+
+    // Errors in an included file are numbered within that file, and name it.
+    let bad = write(&dir.join("bad.conf"), "save 500 5\nfoo\n");
+    let main = write(
+        &dir.join("main2.conf"),
+        &format!("port 7000\ninclude {bad}\n"),
+    );
+    assert_eq!(
+        run(&[&main]).unwrap_err(),
+        format!(
+            "{}\nReading the included configuration file '{bad}', at line 2\n>>> 'foo'\n\
+                 Bad directive or wrong number of arguments",
+            fatal_header()
+        )
+    );
+
+    // Wildcards: files are read in name order, and matching nothing is fine.
+    fs::create_dir(dir.join("conf.d")).unwrap();
+    write(&dir.join("conf.d/b.conf"), "maxclients 2\n");
+    write(&dir.join("conf.d/a.conf"), "maxclients 1\n");
+    write(&dir.join("conf.d/.hidden.conf"), "maxclients 3\n");
+    let text = format!(
+        "include {d}/conf.d/*.conf\ninclude {d}/empty.d/*.conf\n",
+        d = dir.display()
+    );
+    assert_eq!(from_text(&text).unwrap().maxclients(), 2);
+
+    // A missing plain file is fatal, with Redis's message.
+    let missing = dir.join("missing.conf");
+    assert_eq!(
+        from_text(&format!("include {}\n", missing.display())).unwrap_err(),
+        format!(
+            "Fatal error, can't open config file '{}': No such file or directory",
+            missing.display()
+        )
+    );
+
+    // An include loop is stopped instead of overflowing the stack.
+    let me = dir.join("loop.conf");
+    write(&me, &format!("include {}\n", me.display()));
+    assert!(from_text(&format!("include {}\n", me.display()))
+        .unwrap_err()
+        .contains("include nesting too deep"));
+}
+
+// -- the command line -----------------------------------------------------------------
+
+#[test]
+fn command_line_special_forms() {
+    assert_eq!(run(&[]).unwrap(), Config::default());
+    let argv = |a: &[&str]| {
+        let args = std::iter::once("tessera-server").chain(a.iter().copied());
+        parse_command_line(args.map(String::from), &mut io::empty()).unwrap()
+    };
+    assert!(matches!(argv(&["-v"]), Startup::Version(v) if v.starts_with("Tessera server v=")));
+    assert!(matches!(
+        argv(&["--version", "--port", "1"]),
+        Startup::Version(_)
+    ));
+    match argv(&["--help"]) {
+        Startup::Help(text) => {
+            assert!(text.starts_with("Usage: tessera-server [/path/to/redis.conf]"));
+            assert!(text.contains("threads") && text.contains("hash-max-ziplist-entries"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(argv(&["-h"]), Startup::Help(_)));
+}
+
+#[test]
+fn command_line_overrides_follow_the_file() {
+    let dir = temp_dir();
+    let file = write(
+        &dir.join("redis.conf"),
+        "port 7000\nsave 100 1\nmaxclients 5\n",
+    );
+    let c = run(&[
+        &file,
+        "--port",
+        "7001",
+        "--save",
+        "300",
+        "3",
+        "--threads",
+        "2",
+    ])
+    .unwrap();
+    assert_eq!(c.port(), 7001);
+    assert_eq!(c.maxclients(), 5);
+    assert_eq!(value(&c, "save"), "100 1 300 3"); // Redis appends here too
+    assert_eq!(c.threads(), 2);
+
+    let c = run(&[
+        "--bind",
+        "127.0.0.1",
+        "::1",
+        "--requirepass",
+        "a \"quoted\" pass",
+    ])
+    .unwrap();
+    assert_eq!(value(&c, "bind"), "127.0.0.1 ::1");
+    assert_eq!(c.requirepass(), Some(&b"a \"quoted\" pass"[..]));
+
+    // "--name value" in a single argument.
+    assert_eq!(run(&["--port 7002"]).unwrap().port(), 7002);
+    // Options names are case-insensitive, like config directives.
+    assert_eq!(run(&["--PORT", "7003"]).unwrap().port(), 7003);
+}
+
+#[test]
+fn command_line_save_special_cases() {
+    // Checked against redis-server 7.0.15.
+    let save = |args: &[&str]| value(&run(args).unwrap(), "save");
+    assert_eq!(save(&["--save", ""]), "");
+    assert_eq!(save(&["--save"]), "");
+    assert_eq!(save(&["--port", "7000", "--save"]), "");
+    let c = run(&["--save", "--loglevel", "debug"]).unwrap();
+    assert_eq!(
+        (value(&c, "save").as_str(), c.loglevel()),
+        ("", LogLevel::Debug)
+    );
+}
+
+#[test]
+fn command_line_errors_match_redis() {
+    // Options are numbered as lines after the (here absent) file and a blank line, and are
+    // echoed quoted, exactly as redis-server 7.0.15 prints them.
+    assert_eq!(
+        run(&["--foo", "bar"]).unwrap_err(),
+        line_error(
+            2,
+            "foo \"bar\"",
+            "Bad directive or wrong number of arguments"
+        )
+    );
+    // A bare option is not "yes": it takes the next argument as its value...
+    assert_eq!(
+        run(&["--appendonly", "--port", "7104"]).unwrap_err(),
+        line_error(
+            2,
+            "appendonly \"--port\" \"7104\"",
+            "wrong number of arguments"
+        )
+    );
+    // ... or has none at all.
+    assert_eq!(
+        run(&["--port", "7000", "--appendonly"]).unwrap_err(),
+        line_error(3, "appendonly", "wrong number of arguments")
+    );
+    let dir = temp_dir();
+    let file = write(&dir.join("two-lines.conf"), "port 7000\nmaxclients 5");
+    assert_eq!(
+        run(&[&file, "--maxclients", "0"]).unwrap_err(),
+        line_error(
+            3,
+            "maxclients \"0\"",
+            "argument must be between 1 and 4294967295 inclusive"
+        )
+    );
+    let missing = dir.join("nope.conf");
+    assert_eq!(
+        run(&[missing.to_str().unwrap()]).unwrap_err(),
+        format!(
+            "Fatal error, can't open config file '{}': No such file or directory",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn command_line_reads_stdin_for_a_lone_dash() {
+    let c = run_with_stdin(&["-"], "maxmemory 128mb\n").unwrap();
+    assert_eq!(c.maxmemory(), 128 << 20);
+    // File, then stdin, then options.
+    let dir = temp_dir();
+    let file = write(&dir.join("f.conf"), "loglevel warning\nmaxclients 5\n");
+    let c = run_with_stdin(
+        &[&file, "--loglevel", "verbose", "-"],
+        "loglevel debug\nmaxclients 6\n",
+    )
+    .unwrap();
+    assert_eq!((c.loglevel(), c.maxclients()), (LogLevel::Verbose, 6));
+    // A dash in the middle is just a value.
+    assert_eq!(
+        run_with_stdin(&["--port", "-", "--hz", "5"], "port 1\n").unwrap_err(),
+        line_error(
+            2,
+            "port \"-\"",
+            "argument couldn't be parsed into an integer"
+        )
+    );
+}
+
+// -- CONFIG GET -----------------------------------------------------------------------
+
+fn names(found: &[(String, Vec<u8>)]) -> Vec<&str> {
+    let mut names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn config_get_patterns() {
+    let store = ConfigStore::new(Config::default());
+    // Redis 7.0.15 answers these with these names.
+    assert_eq!(
+        names(&store.get(&["hash-max-*"])),
+        [
+            "hash-max-listpack-entries",
+            "hash-max-listpack-value",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value"
+        ]
+    );
+    assert_eq!(
+        store.get(&["HASH-MAX-ZIPLIST-ENTRIES"]),
+        [("HASH-MAX-ZIPLIST-ENTRIES".to_owned(), b"512".to_vec())]
+    );
+    assert_eq!(store.get(&["port", "port", "p?rt", "PORT"]).len(), 1);
+    assert!(store.get(&["nosuch"]).is_empty());
+    assert!(store.get(&["io-threads"]).is_empty());
+    assert_eq!(
+        names(&store.get(&["lazyfree*", "lazyfree-lazy-e*"])),
+        [
+            "lazyfree-lazy-eviction",
+            "lazyfree-lazy-expire",
+            "lazyfree-lazy-server-del",
+            "lazyfree-lazy-user-del",
+            "lazyfree-lazy-user-flush"
+        ]
+    );
+    assert_eq!(
+        names(&store.get(&["MAXMEMORY*"])),
+        ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
+    );
+    let everything = store.get(&["*"]);
+    let table_names: usize = TABLE.iter().map(|d| 1 + d.aliases.len()).sum();
+    assert_eq!(everything.len(), table_names);
+    // Several patterns: the union, each name once.
+    let union = store.get(&["port", "*port*", "save"]);
+    assert_eq!(names(&union), ["port", "save"]);
+}
+
+// -- CONFIG SET -----------------------------------------------------------------------
+
+#[test]
+fn config_set_errors_match_redis() {
+    // Replies of redis-server 7.0.15 to the same CONFIG SET commands.
+    let store = ConfigStore::new(Config::default());
+    let failed = |arg: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{arg}') - {why}")
+    };
+    let unknown =
+        |arg: &str| format!("ERR Unknown option or number of arguments for CONFIG SET - '{arg}'");
+    let between = |lo: &str, hi: &str| format!("argument must be between {lo} and {hi} inclusive");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["foo", "bar"], unknown("foo")),
+        (vec!["FOO", "1"], unknown("FOO")),
+        (vec!["maxmemory", "1kb", "foo", "2"], unknown("foo")),
+        (vec!["foo", "2", "databases", "5"], unknown("foo")),
+        (
+            vec!["databases", "5", "foo", "2"],
+            failed("databases", "can't set immutable config"),
+        ),
+        (
+            vec!["DATABASES", "5"],
+            failed("DATABASES", "can't set immutable config"),
+        ),
+        (
+            vec!["dir", "/tmp"],
+            failed("dir", "can't set protected config"),
+        ),
+        (
+            vec!["DIR", "/tmp"],
+            failed("DIR", "can't set protected config"),
+        ),
+        (
+            vec!["dbfilename", "x"],
+            failed("dbfilename", "can't set protected config"),
+        ),
+        (
+            vec!["logfile", "x"],
+            failed("logfile", "can't set immutable config"),
+        ),
+        (
+            vec!["appendfilename", "x"],
+            failed("appendfilename", "can't set immutable config"),
+        ),
+        (
+            vec!["appenddirname", "x"],
+            failed("appenddirname", "can't set immutable config"),
+        ),
+        (
+            vec!["daemonize", "x"],
+            failed("daemonize", "can't set immutable config"),
+        ),
+        (
+            vec!["tcp-backlog", "x"],
+            failed("tcp-backlog", "can't set immutable config"),
+        ),
+        (
+            vec!["rdbchecksum", "x"],
+            failed("rdbchecksum", "can't set immutable config"),
+        ),
+        (
+            vec!["maxmemory", "1kb", "maxmemory", "2kb"],
+            failed("maxmemory", "duplicate parameter"),
+        ),
+        (
+            vec!["hz", "1", "HZ", "2"],
+            failed("HZ", "duplicate parameter"),
+        ),
+        (
+            vec!["maxmemory", "x"],
+            failed("maxmemory", "argument must be a memory value"),
+        ),
+        (
+            vec!["maxmemory", "-1"],
+            failed("maxmemory", "argument must be a memory value"),
+        ),
+        (
+            vec!["maxmemory", "1.5mb"],
+            failed("maxmemory", "argument must be a memory value"),
+        ),
+        (
+            vec!["hz", "abc"],
+            failed("hz", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["HZ", "abc"],
+            failed("hz", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["maxmemory", "1", "HZ", "x"],
+            failed("hz", "argument couldn't be parsed into an integer"),
+        ),
+        (vec!["hz", "-1"], failed("hz", &between("0", "2147483647"))),
+        (
+            vec!["timeout", "1e3"],
+            failed("timeout", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["timeout", "00"],
+            failed("timeout", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["timeout", "-0"],
+            failed("timeout", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["maxclients", "-1"],
+            failed("maxclients", &between("1", "4294967295")),
+        ),
+        (
+            vec!["slowlog-max-len", "-1"],
+            failed("slowlog-max-len", &between("0", "9223372036854775807")),
+        ),
+        (
+            vec!["set-max-intset-entries", "-1"],
+            failed(
+                "set-max-intset-entries",
+                &between("0", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["slowlog-log-slower-than", "-2"],
+            failed(
+                "slowlog-log-slower-than",
+                &between("-1", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["list-max-listpack-size", "-9999999999"],
+            failed(
+                "list-max-listpack-size",
+                &between("-2147483648", "2147483647"),
+            ),
+        ),
+        (
+            vec!["proto-max-bulk-len", "1000000"],
+            failed(
+                "proto-max-bulk-len",
+                &between("1048576", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["proto-max-bulk-len", "99999999999999999999"],
+            failed(
+                "proto-max-bulk-len",
+                &between("1048576", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["proto-max-bulk-len", ""],
+            failed(
+                "proto-max-bulk-len",
+                &between("1048576", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["client-query-buffer-limit", "99999999999999999999"],
+            failed(
+                "client-query-buffer-limit",
+                &between("1048576", "9223372036854775807"),
+            ),
+        ),
+        (
+            vec!["hash-max-ziplist-value", "abc"],
+            failed("hash-max-ziplist-value", "argument must be a memory value"),
+        ),
+        (
+            vec!["HASH-MAX-ZIPLIST-VALUE", "abc"],
+            failed("hash-max-ziplist-value", "argument must be a memory value"),
+        ),
+        (
+            vec!["appendfsync", "x"],
+            failed(
+                "appendfsync",
+                "argument(s) must be one of the following: everysec, always, no",
+            ),
+        ),
+        (
+            vec!["maxmemory-policy", "x"],
+            failed(
+                "maxmemory-policy",
+                "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+                     volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, \
+                     noeviction",
+            ),
+        ),
+        (
+            vec!["protected-mode", "maybe"],
+            failed("protected-mode", "argument must be 'yes' or 'no'"),
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(set(&store, &args), Err(want), "{args:?}");
+    }
+    for bad in [
+        "100 1 200",
+        "0 1",
+        "100 -1",
+        "  100   1  ",
+        "100 1 ",
+        " 100 1",
+        "100\t1",
+        "100 1\t",
+        "abc 1",
+        "1.5 1",
+        "100 0x1",
+    ] {
+        assert_eq!(
+            set(&store, &["save", bad]),
+            Err(failed("save", "Invalid save parameters")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        store.version(),
+        0,
+        "failed CONFIG SETs must not publish anything"
+    );
+    assert_eq!(*store.snapshot(), Config::default());
+}
+
+#[test]
+fn config_set_values_read_back_like_redis() {
+    // (name, value set, value CONFIG GET returns), from redis-server 7.0.15.
+    let cases = [
+        ("maxmemory", "1Gb", "1073741824"),
+        ("maxmemory", "", "0"),
+        ("maxmemory", "kb", "0"),
+        ("maxmemory", "99999999999999999999", "18446744073709551615"),
+        ("maxmemory", "20000000000gb", "3028092406290448384"),
+        ("maxmemory", "1K", "1000"),
+        ("hz", "1000", "500"),
+        ("hz", "0", "1"),
+        ("loglevel", "WARNING", "warning"),
+        ("protected-mode", "YES", "yes"),
+        ("proto-max-bulk-len", "1g", "1000000000"),
+        ("client-query-buffer-limit", "2gb", "2147483648"),
+        ("hash-max-listpack-value", "2k", "2000"),
+        ("save", "", ""),
+        ("save", "100 0", "100 0"),
+        ("save", "100 1 50 2", "100 1 50 2"),
+        ("save", "+5 1", "5 1"),
+        ("save", "100 ", "100 0"),
+        ("save", "100 -0", "100 0"),
+        ("save", "3600 99999999999", "3600 1215752191"),
+        ("save", "9223372036854775808 1", "9223372036854775807 1"),
+        ("requirepass", "s3cret", "s3cret"),
+        ("slowlog-log-slower-than", "-1", "-1"),
+    ];
+    let store = ConfigStore::new(Config::default());
+    for (name, set_to, want) in cases {
+        assert_eq!(set(&store, &[name, set_to]), Ok(()), "{name} {set_to:?}");
+        assert_eq!(store_value(&store, name), want, "{name} {set_to:?}");
+    }
+    assert_eq!(store.snapshot().requirepass(), Some(&b"s3cret"[..]));
+    set(&store, &["requirepass", ""]).unwrap();
+    assert_eq!(store.snapshot().requirepass(), None);
+
+    // An alias and its parameter are distinct entries to Redis: no "duplicate", last wins.
+    set(
+        &store,
+        &[
+            "hash-max-ziplist-entries",
+            "100",
+            "hash-max-listpack-entries",
+            "200",
+        ],
+    )
+    .unwrap();
+    assert_eq!(store_value(&store, "hash-max-ziplist-entries"), "200");
+    assert_eq!(store.snapshot().hash_max_listpack_entries(), 200);
+}
+
+#[test]
+fn config_set_is_all_or_nothing_and_versioned() {
+    let store = ConfigStore::new(Config::default());
+    assert_eq!(store.version(), 0);
+    set(
+        &store,
+        &["maxmemory", "1mb", "maxmemory-policy", "allkeys-lru"],
+    )
+    .unwrap();
+    assert_eq!(store.version(), 1);
+    let c = store.snapshot();
+    assert_eq!(
+        (c.maxmemory(), c.maxmemory_policy()),
+        (1 << 20, MaxmemoryPolicy::AllkeysLru)
+    );
+
+    assert!(set(&store, &["maxmemory", "2mb", "hz", "x"]).is_err());
+    assert_eq!(store.snapshot().maxmemory(), 1 << 20);
+    assert_eq!(store.version(), 1);
+
+    // Setting a value to what it already is publishes nothing.
+    set(&store, &["maxmemory", "1048576"]).unwrap();
+    assert_eq!(store.version(), 1);
+}
+
+#[test]
+fn live_parameters_need_an_apply_hook() {
+    let store = ConfigStore::new(Config::default());
+    let immutable = |arg: &str| {
+        Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{arg}') - can't set immutable config"
+            ))
+    };
+    assert_eq!(set(&store, &["port", "7000"]), immutable("port"));
+    assert_eq!(set(&store, &["bind", "127.0.0.1"]), immutable("bind"));
+    assert_eq!(set(&store, &["appendonly", "yes"]), immutable("appendonly"));
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    store.on_apply(&["port", "bind"], move |c| {
+        log.lock().unwrap().push((c.port(), c.bind().len()));
+        if c.port() == 1 {
+            Err("Unable to listen on this port. Check server logs.".into())
+        } else {
+            Ok(())
+        }
+    });
+    set(&store, &["port", "7000", "bind", "127.0.0.1 -::1"]).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(7000, 2)],
+        "one call for both parameters"
+    );
+    let c = store.snapshot();
+    assert_eq!(c.port(), 7000);
+    assert_eq!(
+        c.bind(),
+        [
+            BindAddr {
+                addr: "127.0.0.1".into(),
+                optional: false
+            },
+            BindAddr {
+                addr: "::1".into(),
+                optional: true
+            }
+        ]
+    );
+
+    assert_eq!(
+        set(&store, &["port", "1"]),
+        Err(
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen \
+                 on this port. Check server logs."
+                .into()
+        )
+    );
+    assert_eq!(store.snapshot().port(), 7000);
+
+    // A refusal by a later hook undoes the earlier ones, which see the old config again.
+    store.on_apply(&["appendonly"], |_| {
+        Err("Unable to turn on AOF. Check server logs.".into())
+    });
+    seen.lock().unwrap().clear();
+    assert_eq!(
+        set(&store, &["port", "7001", "appendonly", "yes"]),
+        Err(
+            "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to \
+                 turn on AOF. Check server logs."
+                .into()
+        )
+    );
+    assert_eq!(*seen.lock().unwrap(), [(7001, 2), (7000, 2)]);
+    assert_eq!(store.snapshot().port(), 7000);
+    assert!(!store.snapshot().appendonly());
+}
+
+#[test]
+fn listeners_and_caches_see_changes() {
+    let store = ConfigStore::new(Config::default());
+    let heard = Arc::new(AtomicU64::new(0));
+    let h = heard.clone();
+    store.subscribe(move |c| h.store(c.maxmemory(), Ordering::SeqCst));
+    let mut cache = ConfigCache::new(&store);
+    assert_eq!(cache.get().maxmemory(), 0);
+    set(&store, &["maxmemory", "5mb"]).unwrap();
+    assert_eq!(heard.load(Ordering::SeqCst), 5 << 20);
+    assert_eq!(cache.get().maxmemory(), 5 << 20);
+}
+
+#[test]
+fn concurrent_readers_see_whole_snapshots() {
+    // Writers always change two values together; readers must never see them disagree.
+    let store = ConfigStore::new(Config::default());
+    set(&store, &["maxmemory", "0", "slowlog-max-len", "0"]).unwrap();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut cache = ConfigCache::new(&store);
+                let mut last = 0;
+                while last < 200 {
+                    let c = cache.get();
+                    assert_eq!(c.maxmemory(), c.slowlog_max_len() * 1024);
+                    last = c.slowlog_max_len();
+                }
+            })
+        })
+        .collect();
+    for n in 1..=200u64 {
+        let mm = (n * 1024).to_string();
+        set(
+            &store,
+            &["maxmemory", &mm, "slowlog-max-len", &n.to_string()],
+        )
+        .unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+}
+
+/// Feeds bad config files to the real redis-server binary and compares its complaint with
+/// ours (header aside). Every file is invalid, and `--port 0` makes even a valid one exit.
+/// Needs Debian's redis-server, as the rest of the suite does (CI installs it).
+#[test]
+fn file_errors_agree_with_redis_server() {
+    let dir = temp_dir();
+    let texts = [
+        "foo bar\n",
+        "\n\nport 1 2\n",
+        "port abc\n",
+        "save 0 1\nsave 1 1\n",
+        "hz x\n",
+        "maxmemory 1x\n",
+        "loglevel x\n",
+        "port \"7104\n",
+        "requirepass 'abc'd\n",
+        "appendonly maybe\n",
+        "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+        "dbfilename a/b\n",
+        "appendfilename \"\"\n",
+        "appenddirname a\\b\n",
+        "dir /nonexistent\n",
+        "include\n",
+        "maxclients 0\n",
+        "proto-max-bulk-len 1k\n",
+        "list-max-listpack-size 99999999999\n",
+        "timeout 1.5\n",
+        "port 7000 extra\n",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let path = write(&dir.join(format!("bad{i}.conf")), text);
+        let out = std::process::Command::new("redis-server")
+            .args([path.as_str(), "--port", "0"])
+            .output()
+            .expect("redis-server not installed");
+        let theirs = String::from_utf8_lossy(&out.stderr);
+        let theirs = theirs.trim().replace(
+            "(Redis 7.0.15)",
+            &format!("(Tessera {})", env!("CARGO_PKG_VERSION")),
+        );
+        let ours = run(&[&path, "--port", "0"]).unwrap_err();
+        assert_eq!(ours, theirs, "{text:?}");
+    }
+}

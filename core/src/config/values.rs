@@ -1,0 +1,478 @@
+//! Values and the `Config` snapshot: typed accessors for every parameter.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    Bool(bool),
+    Int(i128),
+    /// Index into the parameter's word list.
+    Enum(usize),
+    /// Strings and directories, as raw bytes: passwords need not be UTF-8.
+    Bytes(Vec<u8>),
+    Save(Vec<SavePoint>),
+    Bind(Vec<String>),
+}
+
+/// One `save <seconds> <changes>` rule: snapshot when at least `changes` writes happened within
+/// `seconds`. The types are Redis's (`time_t`, `int`), including its silent truncation of a
+/// `changes` that does not fit in an `int`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavePoint {
+    pub seconds: i64,
+    pub changes: i32,
+}
+
+/// A `bind` address as the network layer needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindAddr {
+    /// An IP address or host name; `*` means every IPv4 address and `::*` every IPv6 one.
+    pub addr: String,
+    /// Written with a leading `-`: failing to bind it (say, no IPv6) is not an error.
+    pub optional: bool,
+}
+
+/// `loglevel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    EverySec,
+    Always,
+    No,
+}
+
+/// `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxmemoryPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl LogLevel {
+    /// The word redis.conf and CONFIG GET use.
+    pub fn as_str(self) -> &'static str {
+        LOGLEVELS[self as usize]
+    }
+}
+
+impl AppendFsync {
+    /// The word redis.conf and CONFIG GET use.
+    pub fn as_str(self) -> &'static str {
+        FSYNC_POLICIES[self as usize]
+    }
+}
+
+impl MaxmemoryPolicy {
+    /// The word redis.conf, CONFIG GET and INFO use.
+    pub fn as_str(self) -> &'static str {
+        MAXMEMORY_POLICIES[self as usize]
+    }
+}
+
+/// One complete, validated configuration. Immutable once built: CONFIG SET produces a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// One slot per row of `TABLE`.
+    pub(crate) values: Vec<Value>,
+    /// The config file named on the command line, made absolute (as Redis does for INFO and
+    /// CONFIG REWRITE).
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    /// Redis's defaults (plus `threads` = available CPUs, `dir` = the working directory).
+    fn default() -> Config {
+        let mut values = Vec::with_capacity(TABLE.len());
+        for def in TABLE {
+            let value = match def.default {
+                Text(text) => {
+                    let args = split_set_value(def, text.as_bytes());
+                    parse_value(def, &args)
+                        .unwrap_or_else(|e| panic!("bad built-in default for {}: {e}", def.name))
+                }
+                Cores => Value::Int(
+                    std::thread::available_parallelism()
+                        .map_or(1, |n| n.get())
+                        .min(1024) as i128,
+                ),
+                Cwd => Value::Bytes(
+                    std::env::current_dir()
+                        .and_then(fs::canonicalize)
+                        .map(|p| p.into_os_string().into_vec())
+                        .unwrap_or_else(|_| b".".to_vec()),
+                ),
+            };
+            values.push(value);
+        }
+        Config {
+            values,
+            config_file: None,
+        }
+    }
+}
+
+/// Typed accessors for the values the rest of Tessera reads. Each one is a slot lookup; the
+/// table guarantees the slot holds the right variant within the declared bounds, which is why
+/// the narrowing casts below cannot truncate.
+impl Config {
+    pub(crate) fn value(&self, p: Param) -> &Value {
+        &self.values[p as usize]
+    }
+
+    pub(crate) fn int(&self, p: Param) -> i128 {
+        match self.value(p) {
+            Value::Int(v) => *v,
+            other => unreachable!("{p:?} holds {other:?}, not an integer"),
+        }
+    }
+
+    pub(crate) fn flag(&self, p: Param) -> bool {
+        match self.value(p) {
+            Value::Bool(v) => *v,
+            other => unreachable!("{p:?} holds {other:?}, not a bool"),
+        }
+    }
+
+    pub(crate) fn word(&self, p: Param) -> usize {
+        match self.value(p) {
+            Value::Enum(i) => *i,
+            other => unreachable!("{p:?} holds {other:?}, not an enum"),
+        }
+    }
+
+    pub(crate) fn bytes(&self, p: Param) -> &[u8] {
+        match self.value(p) {
+            Value::Bytes(b) => b,
+            other => unreachable!("{p:?} holds {other:?}, not a string"),
+        }
+    }
+
+    pub(crate) fn path(&self, p: Param) -> &Path {
+        Path::new(OsStr::from_bytes(self.bytes(p)))
+    }
+
+    /// The config file given on the command line, as an absolute path.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config_file.as_deref()
+    }
+
+    /// TCP port; 0 means "no TCP listener" (load refuses that, since Tessera has no other).
+    pub fn port(&self) -> u16 {
+        self.int(Param::Port) as u16
+    }
+
+    /// Addresses to listen on. Redis's default is `* -::*`: all IPv4, plus all IPv6 if
+    /// available.
+    pub fn bind(&self) -> Vec<BindAddr> {
+        match self.value(Param::Bind) {
+            Value::Bind(addrs) => addrs
+                .iter()
+                .map(|a| match a.strip_prefix('-') {
+                    Some(rest) => BindAddr {
+                        addr: rest.to_owned(),
+                        optional: true,
+                    },
+                    None => BindAddr {
+                        addr: a.clone(),
+                        optional: false,
+                    },
+                })
+                .collect(),
+            other => unreachable!("bind holds {other:?}"),
+        }
+    }
+
+    pub fn protected_mode(&self) -> bool {
+        self.flag(Param::ProtectedMode)
+    }
+
+    /// `listen()` backlog.
+    pub fn tcp_backlog(&self) -> u32 {
+        self.int(Param::TcpBacklog) as u32
+    }
+
+    /// SO_KEEPALIVE interval in seconds; 0 disables keepalive.
+    pub fn tcp_keepalive_secs(&self) -> u32 {
+        self.int(Param::TcpKeepalive) as u32
+    }
+
+    /// Idle client timeout in seconds; 0 means never.
+    pub fn timeout_secs(&self) -> u32 {
+        self.int(Param::Timeout) as u32
+    }
+
+    pub fn maxclients(&self) -> u32 {
+        self.int(Param::Maxclients) as u32
+    }
+
+    /// The default user's password; `None` when unset (`requirepass ""`).
+    pub fn requirepass(&self) -> Option<&[u8]> {
+        Some(self.bytes(Param::Requirepass)).filter(|p| !p.is_empty())
+    }
+
+    /// Largest bulk string a client may send.
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.int(Param::ProtoMaxBulkLen) as u64
+    }
+
+    /// Largest query buffer a client may accumulate.
+    pub fn client_query_buffer_limit(&self) -> u64 {
+        self.int(Param::ClientQueryBufferLimit) as u64
+    }
+
+    /// Number of shards, one thread each.
+    pub fn threads(&self) -> usize {
+        self.int(Param::Threads) as usize
+    }
+
+    pub fn databases(&self) -> usize {
+        self.int(Param::Databases) as usize
+    }
+
+    /// Background task frequency, already clamped to 1..=500 as Redis does.
+    /// `enable-debug-command`: `no`, `yes` or `local` (loopback connections only).
+    pub fn enable_debug_command(&self) -> &'static str {
+        PROTECTED_ACTION[self.word(Param::EnableDebugCommand)]
+    }
+
+    pub fn hz(&self) -> u32 {
+        self.int(Param::Hz) as u32
+    }
+
+    pub fn loglevel(&self) -> LogLevel {
+        [
+            LogLevel::Debug,
+            LogLevel::Verbose,
+            LogLevel::Notice,
+            LogLevel::Warning,
+        ][self.word(Param::Loglevel)]
+    }
+
+    /// Where to log; `None` means standard output (`logfile ""`).
+    pub fn logfile(&self) -> Option<&Path> {
+        Some(self.path(Param::Logfile)).filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The working directory for persistence files, absolute and canonical. Unlike Redis,
+    /// Tessera does not `chdir()` into it: join file names onto it instead.
+    pub fn dir(&self) -> &Path {
+        self.path(Param::Dir)
+    }
+
+    /// RDB file name, relative to [`Config::dir`] (never contains a `/`; may be empty).
+    pub fn dbfilename(&self) -> &Path {
+        self.path(Param::Dbfilename)
+    }
+
+    /// Snapshot rules; empty when snapshotting is disabled (`save ""`).
+    pub fn save_points(&self) -> &[SavePoint] {
+        match self.value(Param::Save) {
+            Value::Save(points) => points,
+            other => unreachable!("save holds {other:?}"),
+        }
+    }
+
+    pub fn rdbcompression(&self) -> bool {
+        self.flag(Param::Rdbcompression)
+    }
+
+    pub fn rdbchecksum(&self) -> bool {
+        self.flag(Param::Rdbchecksum)
+    }
+
+    /// Microseconds a snapshot sleeps after each key (`rdb-key-save-delay`, for tests).
+    pub fn rdb_key_save_delay(&self) -> i64 {
+        self.int(Param::RdbKeySaveDelay) as i64
+    }
+
+    /// Seconds without progress after which a snapshot child is killed; 0 means never.
+    pub fn rdb_child_stall_timeout(&self) -> u64 {
+        self.int(Param::RdbChildStallTimeout).max(0) as u64
+    }
+
+    pub fn stop_writes_on_bgsave_error(&self) -> bool {
+        self.flag(Param::StopWritesOnBgsaveError)
+    }
+
+    pub fn appendonly(&self) -> bool {
+        self.flag(Param::Appendonly)
+    }
+
+    pub fn appendfsync(&self) -> AppendFsync {
+        [AppendFsync::EverySec, AppendFsync::Always, AppendFsync::No][self.word(Param::Appendfsync)]
+    }
+
+    /// Base name of the AOF files (never empty, never contains a `/`).
+    pub fn appendfilename(&self) -> &Path {
+        self.path(Param::Appendfilename)
+    }
+
+    /// Whether an AOF whose last record is cut short loads (truncated there) or stops the start.
+    pub fn aof_load_truncated(&self) -> bool {
+        self.flag(Param::AofLoadTruncated)
+    }
+
+    /// Whether an AOF rewrite writes its base as an RDB file (else as commands).
+    pub fn aof_use_rdb_preamble(&self) -> bool {
+        self.flag(Param::AofUseRdbPreamble)
+    }
+
+    /// Growth over the size after the last rewrite, in percent, that triggers a rewrite (0: never).
+    pub fn auto_aof_rewrite_percentage(&self) -> u64 {
+        self.int(Param::AutoAofRewritePercentage).max(0) as u64
+    }
+
+    /// The AOF size below which no automatic rewrite happens.
+    pub fn auto_aof_rewrite_min_size(&self) -> u64 {
+        self.int(Param::AutoAofRewriteMinSize).max(0) as u64
+    }
+
+    /// Directory, under [`Config::dir`], holding the AOF files.
+    pub fn appenddirname(&self) -> &Path {
+        self.path(Param::Appenddirname)
+    }
+
+    /// Memory limit in bytes; 0 means none.
+    pub fn maxmemory(&self) -> u64 {
+        self.int(Param::Maxmemory) as u64
+    }
+
+    pub fn maxmemory_policy(&self) -> MaxmemoryPolicy {
+        use MaxmemoryPolicy::*;
+        [
+            VolatileLru,
+            VolatileLfu,
+            VolatileRandom,
+            VolatileTtl,
+            AllkeysLru,
+            AllkeysLfu,
+            AllkeysRandom,
+            NoEviction,
+        ][self.word(Param::MaxmemoryPolicy)]
+    }
+
+    /// Keys sampled per eviction, as Redis's approximated LRU/LFU/TTL.
+    pub fn maxmemory_samples(&self) -> usize {
+        self.int(Param::MaxmemorySamples) as usize
+    }
+
+    pub fn lfu_log_factor(&self) -> u32 {
+        self.int(Param::LfuLogFactor) as u32
+    }
+
+    /// Minutes after which an LFU counter decays by one.
+    pub fn lfu_decay_time(&self) -> u32 {
+        self.int(Param::LfuDecayTime) as u32
+    }
+
+    pub fn lazyfree_lazy_eviction(&self) -> bool {
+        self.flag(Param::LazyfreeLazyEviction)
+    }
+
+    pub fn lazyfree_lazy_expire(&self) -> bool {
+        self.flag(Param::LazyfreeLazyExpire)
+    }
+
+    pub fn lazyfree_lazy_server_del(&self) -> bool {
+        self.flag(Param::LazyfreeLazyServerDel)
+    }
+
+    pub fn lazyfree_lazy_user_del(&self) -> bool {
+        self.flag(Param::LazyfreeLazyUserDel)
+    }
+
+    pub fn lazyfree_lazy_user_flush(&self) -> bool {
+        self.flag(Param::LazyfreeLazyUserFlush)
+    }
+
+    /// 1..=10.
+    pub fn active_expire_effort(&self) -> u32 {
+        self.int(Param::ActiveExpireEffort) as u32
+    }
+
+    pub fn hash_max_listpack_entries(&self) -> usize {
+        self.int(Param::HashMaxListpackEntries) as usize
+    }
+
+    pub fn hash_max_listpack_value(&self) -> usize {
+        self.int(Param::HashMaxListpackValue) as usize
+    }
+
+    pub fn set_max_intset_entries(&self) -> usize {
+        self.int(Param::SetMaxIntsetEntries) as usize
+    }
+
+    pub fn zset_max_listpack_entries(&self) -> usize {
+        self.int(Param::ZsetMaxListpackEntries) as usize
+    }
+
+    pub fn zset_max_listpack_value(&self) -> usize {
+        self.int(Param::ZsetMaxListpackValue) as usize
+    }
+
+    /// Positive: max entries per quicklist node; -1..=-5: max node size 4kb..64kb.
+    pub fn list_max_listpack_size(&self) -> i32 {
+        self.int(Param::ListMaxListpackSize) as i32
+    }
+
+    pub fn latency_tracking(&self) -> bool {
+        self.flag(Param::LatencyTracking)
+    }
+
+    /// Microseconds; negative disables the slow log, 0 logs every command.
+    pub fn slowlog_log_slower_than(&self) -> i64 {
+        self.int(Param::SlowlogLogSlowerThan) as i64
+    }
+
+    pub fn slowlog_max_len(&self) -> u64 {
+        self.int(Param::SlowlogMaxLen) as u64
+    }
+
+    /// A parameter's value as CONFIG GET prints it. `name` may be any spelling or alias.
+    pub fn get(&self, name: &str) -> Option<Vec<u8>> {
+        lookup(name.as_bytes()).map(|(def, _)| self.format(def))
+    }
+
+    /// Formats a value the way Redis's CONFIG GET does.
+    pub(crate) fn format(&self, def: &Def) -> Vec<u8> {
+        match (&def.kind, self.value(def.param)) {
+            (_, Value::Bool(b)) => {
+                if *b {
+                    b"yes".to_vec()
+                } else {
+                    b"no".to_vec()
+                }
+            }
+            (_, Value::Int(v)) => v.to_string().into_bytes(),
+            (Kind::Enum(words), Value::Enum(i)) => words[*i].as_bytes().to_vec(),
+            (_, Value::Bytes(b)) => b.clone(),
+            (_, Value::Save(points)) => points
+                .iter()
+                .map(|p| format!("{} {}", p.seconds, p.changes))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into_bytes(),
+            (_, Value::Bind(addrs)) => addrs.join(" ").into_bytes(),
+            (kind, value) => unreachable!("{kind:?} holds {value:?}"),
+        }
+    }
+}
