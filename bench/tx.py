@@ -25,15 +25,14 @@ Usage: bench/tx.py [--rounds 3] [--requests 20000] [--threads 4]
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import free_port, redis_version, wait_ready  # noqa: E402
+from compare import free_port, redis_version, start  # noqa: E402
+from resp import Client, encode  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -47,54 +46,6 @@ def core_busy(core):
                 v = [int(x) for x in line.split()[1:]]
                 return v[0] + v[1] + v[2] + v[5] + v[6]
     sys.exit(f"cpu{core} not in /proc/stat")
-
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                sys.exit("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"-":
-            sys.exit(f"server error: {rest.decode()}")
-        if kind in (b"+", b":"):
-            return rest
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(65536)
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        sys.exit(f"unexpected reply {line!r}")
-
-    def call(self, *args):
-        self.sock.sendall(encode(*args))
-        return self.reply()
 
 
 def keys_on_shards(shards, n, prefix):
@@ -194,11 +145,8 @@ def measure(server, name, shards, requests, core):
     }
 
 
-def start(name, cmd, port):
-    log = open(os.path.join(tempfile.gettempdir(), f"bench-tx-{name}.log"), "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    wait_ready(port, proc, name)
-    return {"name": name, "proc": proc, "port": port}
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "n/a"
 
 
 def main():
@@ -256,7 +204,7 @@ def main():
         t = {f: med(name, "tessera", f) for f in ("p50", "p99", "cpu")}
         print(f"| {name} | {r['p50']:.1f}/{r['p99']:.1f} | {t['p50']:.1f}/{t['p99']:.1f} "
               f"| {t['p50'] / r['p50']:.2f} | {t['p99'] / r['p99']:.2f} "
-              f"| {r['cpu']:.1f} | {t['cpu']:.1f} | {t['cpu'] / r['cpu']:.2f} |")
+              f"| {r['cpu']:.1f} | {t['cpu']:.1f} | {ratio(t['cpu'], r['cpu'])} |")
 
 
 if __name__ == "__main__":

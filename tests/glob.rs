@@ -5,6 +5,8 @@
 mod common;
 
 use common::{RawConn, Server};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tessera::types::glob::glob_match;
 
 /// (pattern, subject, nocase, expected). Every row was checked against redis-server
@@ -95,23 +97,12 @@ fn matches_redis_on_verified_cases() {
     }
 }
 
-/// xorshift64*: a tiny deterministic generator, enough to drive the comparison.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick(&mut self, from: &[u8], max_len: usize) -> Vec<u8> {
-        let len = (self.next() % (max_len as u64 + 1)) as usize;
-        (0..len)
-            .map(|_| from[(self.next() % from.len() as u64) as usize])
-            .collect()
-    }
+/// `max_len` bytes at most, drawn from `from`.
+fn pick(rng: &mut SmallRng, from: &[u8], max_len: usize) -> Vec<u8> {
+    let len = rng.gen_range(0..=max_len);
+    (0..len)
+        .map(|_| from[rng.gen_range(0..from.len())])
+        .collect()
 }
 
 /// A reply's elements, as byte strings.
@@ -138,17 +129,17 @@ fn strings(conn: &mut RawConn, args: &[&[u8]]) -> Vec<Vec<u8>> {
 fn agrees_with_redis_keys_on_random_inputs() {
     let server = Server::redis(&[]);
     let mut redis = server.connect();
-    let mut rng = Rng(42);
+    let mut rng = SmallRng::seed_from_u64(42);
     for round in 0..300 {
         redis.command(&[b"FLUSHDB".as_slice()]).expect("FLUSHDB");
         let subjects: Vec<Vec<u8>> = (0..12)
-            .map(|_| rng.pick(b"ab-]^\\[A\xff", 5))
+            .map(|_| pick(&mut rng, b"ab-]^\\[A\xff", 5))
             .filter(|s| !s.is_empty())
             .collect();
         for s in &subjects {
             redis.command(&[b"SET".as_slice(), s, b"1"]).expect("SET");
         }
-        let mut pattern = rng.pick(b"ab*?[]^-\\A\xff", 7);
+        let mut pattern = pick(&mut rng, b"ab*?[]^-\\A\xff", 7);
         if pattern == b"*" || (round % 50 == 0) {
             pattern = b"*a*[a-]*".to_vec(); // KEYS special-cases a lone "*"
         }

@@ -493,24 +493,38 @@ fn transfers(
     done
 }
 
-#[test]
-fn bank_transfers_across_shards_keep_the_total() {
-    let shards = 4;
-    let server = Server::tessera_threads(shards, &[]);
-    let port = server.port;
+/// Opens the accounts, one on each shard in turn, and starts `n` clients moving money
+/// between them (every other one with WATCH) until `stop`; they return their transfer counts.
+fn open_bank(
+    port: u16,
+    shards: usize,
+    n: u64,
+    seed: u64,
+    stop: &Arc<AtomicBool>,
+) -> (Vec<String>, Vec<thread::JoinHandle<u64>>) {
     let accounts = keys_on_every_shard("account:", ACCOUNTS, shards);
     let mut c = client(port);
     for a in &accounts {
         let _: () = c.set(a, OPENING).unwrap();
     }
-    let expected = OPENING * ACCOUNTS as i64;
-    let stop = Arc::new(AtomicBool::new(false));
-    let movers: Vec<_> = (0..8)
+    let movers = (0..n)
         .map(|i| {
             let (accounts, stop) = (accounts.clone(), stop.clone());
-            thread::spawn(move || transfers(port, accounts, 0x9e37 + i, i % 2 == 1, stop))
+            thread::spawn(move || transfers(port, accounts, seed + i, i % 2 == 1, stop))
         })
         .collect();
+    (accounts, movers)
+}
+
+#[test]
+fn bank_transfers_across_shards_keep_the_total() {
+    let shards = 4;
+    let server = Server::tessera_threads(shards, &[]);
+    let port = server.port;
+    let expected = OPENING * ACCOUNTS as i64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (accounts, movers) = open_bank(port, shards, 8, 0x9e37, &stop);
+    let mut c = client(port);
     let checks = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
@@ -585,19 +599,10 @@ fn bgsave_snapshots_never_split_a_transaction() {
     let dir = Arc::new(TempDir::new());
     let server = Server::tessera_in(Some(dir.clone()), shards, &[]);
     let port = server.port;
-    let accounts = keys_on_every_shard("account:", ACCOUNTS, shards);
-    let mut c = client(port);
-    for a in &accounts {
-        let _: () = c.set(a, OPENING).unwrap();
-    }
     let expected = OPENING * ACCOUNTS as i64;
     let stop = Arc::new(AtomicBool::new(false));
-    let movers: Vec<_> = (0..6)
-        .map(|i| {
-            let (accounts, stop) = (accounts.clone(), stop.clone());
-            thread::spawn(move || transfers(port, accounts, 31 + i, i % 2 == 0, stop))
-        })
-        .collect();
+    let (accounts, movers) = open_bank(port, shards, 6, 31, &stop);
+    let mut c = client(port);
     let mut saves = 0;
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {

@@ -271,14 +271,7 @@ impl Node {
             f(&mut data);
             self.after_job(&mut data);
         } else {
-            self.send(
-                shard,
-                Request::Run {
-                    id: None,
-                    job: job(f),
-                    wait_for: Vec::new(),
-                },
-            );
+            self.send_unanswered(shard, job(f), Vec::new());
         }
     }
 
@@ -300,14 +293,7 @@ impl Node {
             let node = self.clone();
             glommio::spawn_local(async move { node.run_here(wait_for, f).await }).detach();
         } else {
-            self.send(
-                shard,
-                Request::Run {
-                    id: None,
-                    job: job(f),
-                    wait_for,
-                },
-            );
+            self.send_unanswered(shard, job(f), wait_for);
         }
     }
 
@@ -357,14 +343,7 @@ impl Node {
                 if shard == self.id {
                     f(data);
                 } else {
-                    self.send(
-                        shard,
-                        Request::Run {
-                            id: None,
-                            job: job(f),
-                            wait_for: Vec::new(),
-                        },
-                    );
+                    self.send_unanswered(shard, job(f), Vec::new());
                 }
             }
         }
@@ -400,6 +379,13 @@ impl Node {
     {
         self.run_on_each((0..self.shards).map(|s| (s, f.clone())).collect())
             .await
+    }
+
+    /// Sends `job` to `shard`, to run once none of `wait_for` is locked there; nobody waits
+    /// for its result.
+    fn send_unanswered(self: &Rc<Self>, shard: usize, job: Job, wait_for: Vec<LockKey>) {
+        let id = None;
+        self.send(shard, Request::Run { id, job, wait_for });
     }
 
     /// Sends `job` to `shard` and returns the wait for its answer.

@@ -390,7 +390,7 @@ fn leading_number(v: &[u8]) -> u64 {
 
 use crate::config::Config;
 /// Manifest lines are split as Redis splits them, with `sdssplitargs`.
-use crate::resp::split::split_args;
+use crate::resp::split::{push_repr, split_args};
 
 /// A file name as Redis's `sdscatrepr` writes it when `sdsneedsrepr` says it must be quoted.
 fn repr(name: &[u8]) -> Vec<u8> {
@@ -402,20 +402,8 @@ fn repr(name: &[u8]) -> Vec<u8> {
     if !needs {
         return name.to_vec();
     }
-    let mut out = vec![b'"'];
-    for &c in name {
-        match c {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', c]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            c if (0x20..0x7f).contains(&c) => out.push(c),
-            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    let mut out = Vec::new();
+    push_repr(&mut out, name);
     out
 }
 

@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use crate::resp::split::split_args;
 
 use super::*;
+use crate::resp::split::push_repr;
 
 /// What the command line asks for.
 #[derive(Debug)]

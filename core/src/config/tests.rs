@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::resp::split::split_args;
 
 use super::*;
+use crate::resp::split::push_repr;
 
 use std::sync::atomic::AtomicUsize;
 
