@@ -112,20 +112,9 @@ mod arena {
         }
         // A fresh mapping: mmap is a system call, safe after fork whatever other threads held.
         let len = (size + align).max(CHUNK).next_multiple_of(4096);
-        // SAFETY: an anonymous private mapping with no address hint; checked for failure.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
+        let Ok(base) = super::map_anonymous(len) else {
             return std::ptr::null_mut();
-        }
+        };
         let base = base as usize;
         let start = base.next_multiple_of(align);
         ARENA.next.set(start + size);
@@ -212,4 +201,26 @@ pub fn rss() -> u64 {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * page)
+}
+
+/// Fresh zeroed memory straight from the kernel (an anonymous private mapping), outside the
+/// allocator: for the fork child's arena, and for buffers shared with the kernel (io_uring's
+/// provided-buffer ring). Never unmapped by its users.
+pub fn map_anonymous(len: usize) -> std::io::Result<*mut u8> {
+    // SAFETY: an anonymous private mapping with no address hint; checked for failure.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(p.cast())
+    }
 }

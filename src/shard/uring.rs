@@ -157,24 +157,7 @@ struct BufRing {
 
 impl BufRing {
     fn new(ring: &IoUring) -> io::Result<BufRing> {
-        let map = |len: usize| {
-            // SAFETY: an anonymous private mapping; checked for failure below.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(p)
-            }
-        };
+        let map = crate::alloc::map_anonymous;
         let entries = map(BUF_COUNT as usize * std::mem::size_of::<types::BufRingEntry>())?;
         let data = map(BUF_COUNT as usize * BUF_SIZE)?;
         let mut bufs = BufRing {
