@@ -5,7 +5,7 @@
 //! request for another shard is awaited before the next one starts, so pipelined replies can
 //! never overtake each other. All replies produced from one read are written with one write.
 //!
-//! The socket is read and written through the shard's io_uring driver ([`super::uring`]), which
+//! The socket is read and written through the shard's io_uring driver ([`crate::shard::uring`]), which
 //! submits this connection's receive or send together with every other connection's.
 
 use std::future::Future;

@@ -1,6 +1,6 @@
-//! Persistence: RDB snapshots (SAVE, BGSAVE, save points, shutdown), the append-only file
-//! ([`aof`] writes it, [`aof_load`] opens it, [`rewrite`] replaces its base), and loading at
-//! start-up.
+//! Persistence: RDB snapshots (SAVE, BGSAVE, save points, shutdown), the append-only file's
+//! rewrites ([`rewrite`] replaces its base; each shard writes its own files, `shard::aof`, and
+//! start-up opens them, `server::aof_load`), and loading RDB files at start-up.
 //!
 //! A snapshot needs every shard's keyspace at one instant. [`freeze`] stops every shard thread
 //! between two commands (after claiming all shards whole, so no multi-shard write is half

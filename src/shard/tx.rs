@@ -251,8 +251,8 @@ impl Tx {
 
     /// Moves the entries of `keys` in database `db` (on any of the transaction's shards) into
     /// a scratch keyspace on this shard, whatever their size: each key's shard keeps a
-    /// placeholder under the lock (see `Db::lend`). Every key must be given back with
-    /// [`Tx::give_back`].
+    /// placeholder under the lock (see `Db::lend`). Every key must be given back, with
+    /// `Db::settle_loan` in a hop or in the finishing jobs (`cmd::route` does).
     pub async fn lend(&self, db: usize, keys: &[(usize, Blob)]) -> Keyspace {
         let mut scratch = Keyspace::new(self.node.global.databases);
         // Commands run on the scratch copy must pick encodings by the configured thresholds.

@@ -30,13 +30,13 @@
 //! - `SELECT <db>`: the following commands apply to database `db`. Written before a command
 //!   whose database differs from the previous record's, and before the first command of every
 //!   file (each file is read starting from database 0, like Redis reads each of its files).
-//! - a write command, as [`propagate`] decided it: always in a form whose effect does not depend
+//! - a write command, as the server's `cmd::propagate` decided it: always in a form whose effect does not depend
 //!   on when or where it is replayed (absolute expiry times, SREM of the members SPOP took...).
 //! - `TESSERA.TX BEGIN <id> <parts>` ... `TESSERA.TX END <id>`: brackets this shard's part of a
 //!   write that spans `parts` shards (an MSET whose keys live on several shards, FLUSHALL...).
 //!   `id` is unique across shards and time. On loading, a part is applied only when every one
 //!   of the `parts` parts of `id` is present, complete, among all the shards' files
-//!   ([`replay::scan_transactions`]); otherwise it is skipped on every shard, so a crash
+//!   (the server's `cmd::replay::scan_transactions`); otherwise it is skipped on every shard, so a crash
 //!   between shards' writes restores the write all-or-nothing. Brackets do not nest. No
 //!   client can send `TESSERA.TX`: it is not in the command table.
 //! - `MULTI` ... `EXEC`: accepted on loading (Redis writes them around transactions), applied
@@ -49,22 +49,21 @@
 //! else that does not follow the format is corruption, and loading stops naming the file and
 //! the offset.
 //!
-//! # What the runtime does with this module
+//! # What the server does with this module
 //!
-//! - After every write command that succeeded: [`propagate`] with the command's `now`, then
-//!   log its arguments, the rewritten records, or, for [`Propagation::Restate`], [`restate`]
-//!   of each key on the shard that owns it. A blocked client served later: [`blocked_served`].
+//! - After every write command that succeeded: `cmd::propagate` with the command's `now`, then
+//!   log its arguments, the rewritten records, or the resulting value of the keys it names
+//!   ([`restate`]) on the shard that owns each. A blocked client served later: the records of
+//!   its non-blocking form.
 //! - A `DEL key` for every key expired (lazily or actively) or evicted: loading expires
 //!   nothing, so a later command must not find the old value (Redis logs these too).
-//! - A command run on a gathered copy (keys on several shards): [`restate`] of every key
-//!   written back, on its shard; with more than one shard written, each shard's records
-//!   between [`AofLog::tx_begin`] and [`AofLog::tx_end`] with the same id. Spread commands
-//!   (MSET, DEL across shards) log each shard's part as [`propagate`] says, bracketed the same
-//!   way when atomicity matters (MSET).
-//! - Loading: the base, then [`scan_transactions`] over every shard's incremental files, then
-//!   [`replay`] of each shard's files in order. [`AofError::Truncated`] is acceptable only in a
-//!   shard's last file (Redis: only the last file may be truncated): truncate it at the offset
-//!   and go on; anything else refuses to start with the error's text.
+//! - A multi-shard transaction: each shard's records, routed to the shard that owns their keys
+//!   (`cmd::propagate::records_by_shard`), between [`AofLog::tx_begin`] and
+//!   [`AofLog::tx_end`] with the transaction's id.
+//! - Loading: the base, then `cmd::replay::scan_transactions` over every shard's incremental
+//!   files, then `cmd::replay::replay` of each shard's files in order. A truncated tail is
+//!   acceptable only in a shard's last file (Redis: only the last file may be truncated):
+//!   truncate it there and go on; anything else refuses to start with the error's text.
 //! - A write that depends on a multi-shard part (it read a key the part wrote) must not be
 //!   acknowledged before every part of it is durable: otherwise a crash can skip the part on
 //!   loading while keeping the acknowledged write that saw it.

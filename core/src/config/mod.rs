@@ -1,5 +1,5 @@
 //! Tessera's configuration: the table of parameters ([`table`]), their values and the snapshot
-//! ([`values`], parsed by the rules in `parse`), loading from redis.conf files ([`file`]) and
+//! ([`values`], parsed by the rules in `parse`), loading from redis.conf files ([`file`](mod@file)) and
 //! from a redis-server style command line ([`cmdline`]), and the shared runtime store behind
 //! CONFIG GET / CONFIG SET with its apply hooks ([`store`]).
 //!
