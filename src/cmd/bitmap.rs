@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
+use super::propagate::Rule;
 use super::string::lookup_str;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{StrValue, Value};
@@ -17,6 +18,7 @@ use crate::types::lcs::{lcs_reply, LcsOptions};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("setbit", 4, Run::Keyed(setbit))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(one_key()),
@@ -33,10 +35,12 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("bitop", -4, Run::Keyed(bitop))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(keys(2, -1, 1)),
     Command::new("bitfield", -2, Run::Keyed(bitfield))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])
         .keys(one_key()),

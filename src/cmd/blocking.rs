@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::list::{move_elem, mpop, parse_end, parse_mpop, pop_elems};
+use super::propagate::{self, Rule};
 use super::zset::{self, PopShape};
 use super::{boxed, keys, Args, CmdError, Command, Ctx, Run, SessionFuture, Table};
 use crate::cmd::route::{run_keyed, run_where};
@@ -27,33 +28,41 @@ use crate::types::longdouble;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("blpop", -3, Run::Session(blpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("brpop", -3, Run::Session(brpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("blmove", 6, Run::Session(blmove))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, DENYOOM, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, 2, 1)),
     Command::new("brpoplpush", 4, Run::Session(brpoplpush))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, DENYOOM, NOSCRIPT, BLOCKING])
         .acl(&["@write", "@list", "@slow", "@blocking"])
         .keys(keys(1, 2, 1)),
     Command::new("blmpop", -5, Run::Session(blmpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, BLOCKING, MOVABLEKEYS])
         .acl(&["@write", "@list", "@slow", "@blocking"]),
     Command::new("bzpopmin", -3, Run::Session(bzpopmin))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, NOSCRIPT, BLOCKING, FAST])
         .acl(&["@write", "@sortedset", "@fast", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("bzpopmax", -3, Run::Session(bzpopmax))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, NOSCRIPT, BLOCKING, FAST])
         .acl(&["@write", "@sortedset", "@fast", "@blocking"])
         .keys(keys(1, -2, 1)),
     Command::new("bzmpop", -5, Run::Session(bzmpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, BLOCKING, MOVABLEKEYS])
         .acl(&["@write", "@sortedset", "@slow", "@blocking"]),
 ];

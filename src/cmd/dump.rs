@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::args::parse_int;
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{lru_clock, Entry};
 use crate::rdb;
@@ -16,6 +17,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@keyspace", "@read", "@slow"])
         .keys(one_key()),
     Command::new("restore", -4, Run::Keyed(restore))
+        .propagates(Rule::Own(propagate::restore))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
         .keys(one_key()),

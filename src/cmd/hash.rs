@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, Entry, KeyStats, Value};
 use crate::resp::Frame;
@@ -18,14 +19,17 @@ use crate::types::numfmt::parse_i64_strict;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("hset", -4, Run::Keyed(hset))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hmset", -4, Run::Keyed(hmset))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hsetnx", 4, Run::Keyed(hsetnx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
@@ -38,6 +42,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hdel", -3, Run::Keyed(hdel))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
@@ -66,10 +71,12 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@hash", "@slow"])
         .keys(one_key()),
     Command::new("hincrby", 4, Run::Keyed(hincrby))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),
     Command::new("hincrbyfloat", 4, Run::Keyed(hincrbyfloat))
+        .propagates(Rule::Own(propagate::hincrbyfloat))
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@hash", "@fast"])
         .keys(one_key()),

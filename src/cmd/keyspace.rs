@@ -9,6 +9,7 @@ use rand::Rng;
 
 use super::args::{parse_c_int, parse_int, ArgCursor};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
@@ -23,10 +24,12 @@ use crate::types::glob::glob_match;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, Run::Spread(del, Merge::Sum))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("unlink", -2, Run::Spread(del, Merge::Sum))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(keys(1, -1, 1)),
@@ -43,18 +46,22 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("expire", -3, Run::Keyed(expire))
+        .propagates(Rule::Own(propagate::expire))
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("pexpire", -3, Run::Keyed(pexpire))
+        .propagates(Rule::Own(propagate::expire))
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("expireat", -3, Run::Keyed(expireat))
+        .propagates(Rule::Own(propagate::expire))
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("pexpireat", -3, Run::Keyed(pexpireat))
+        .propagates(Rule::Own(propagate::expire))
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
@@ -75,22 +82,27 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@keyspace", "@read", "@fast"])
         .keys(one_key()),
     Command::new("persist", 2, Run::Keyed(persist))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),
     Command::new("rename", 3, Run::Keyed(rename))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("renamenx", 3, Run::Keyed(renamenx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(keys(1, 2, 1)),
     Command::new("copy", -3, Run::Session(copy))
+        .propagates(Rule::Own(propagate::copy))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@keyspace", "@write", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("move", 3, Run::Keyed(move_))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast"])
         .keys(one_key()),

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
@@ -16,26 +17,32 @@ use crate::types::list::{Elem, End, List};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("lpush", -3, Run::Keyed(lpush))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpush", -3, Run::Keyed(rpush))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("lpushx", -3, Run::Keyed(lpushx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpushx", -3, Run::Keyed(rpushx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("lpop", -2, Run::Keyed(lpop))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
     Command::new("rpop", -2, Run::Keyed(rpop))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@list", "@fast"])
         .keys(one_key()),
@@ -52,18 +59,22 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lset", 4, Run::Keyed(lset))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("linsert", 5, Run::Keyed(linsert))
+        .propagates(Rule::Own(propagate::linsert))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lrem", 4, Run::Keyed(lrem))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
     Command::new("ltrim", 4, Run::Keyed(ltrim))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE])
         .acl(&["@write", "@list", "@slow"])
         .keys(one_key()),
@@ -72,14 +83,17 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@list", "@slow"])
         .keys(one_key()),
     Command::new("lmove", 5, Run::Keyed(lmove))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("rpoplpush", 3, Run::Keyed(rpoplpush))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@list", "@slow"])
         .keys(keys(1, 2, 1)),
     Command::new("lmpop", -4, Run::Keyed(lmpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, MOVABLEKEYS])
         .acl(&["@write", "@list", "@slow"]),
 ];

@@ -128,6 +128,8 @@ pub struct Command {
     pub complexity: &'static str,
     /// Subcommands (CLIENT LIST, CONFIG GET, ...), dispatched by the second argument.
     pub subcommands: &'static [Command],
+    /// For a write: what it logs to the AOF (`cmd::propagate`).
+    pub propagates: Option<propagate::Rule>,
 }
 
 impl Command {
@@ -394,6 +396,7 @@ impl Command {
             group: "",
             complexity: "",
             subcommands: &[],
+            propagates: None,
         }
     }
 
@@ -428,6 +431,11 @@ impl Command {
 
     pub const fn subs(mut self, subcommands: &'static [Command]) -> Command {
         self.subcommands = subcommands;
+        self
+    }
+
+    pub const fn propagates(mut self, rule: propagate::Rule) -> Command {
+        self.propagates = Some(rule);
         self
     }
 

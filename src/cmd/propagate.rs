@@ -6,7 +6,8 @@
 //! expire.c, t_set.c, t_list.c, t_zset.c, blocked.c: `rewriteClientCommandVector`,
 //! `alsoPropagate`): relative times become absolute, random choices become the choice made,
 //! blocking commands become the non-blocking command that did the work, and a command that
-//! changed nothing is not logged. The decision for every write command of the table:
+//! changed nothing is not logged. Each write command's row states which [`Rule`] applies
+//! (`.propagates(...)` beside its handler); the rules, command by command:
 //!
 //! | command | logged as |
 //! |---|---|
@@ -74,94 +75,23 @@ pub enum Propagation {
     Restate(Vec<(usize, Bytes)>),
 }
 
-/// Every write command whose propagation was decided (see the table above); a test checks that
-/// every write command of the table is listed, so that a new one gets a decision.
-pub const DECIDED: &[&str] = &[
-    // Rewritten or conditional, see `propagate`.
-    "set",
-    "setex",
-    "psetex",
-    "setnx",
-    "msetnx",
-    "getset",
-    "getex",
-    "getdel",
-    "incrbyfloat",
-    "hincrbyfloat",
-    "expire",
-    "pexpire",
-    "expireat",
-    "pexpireat",
-    "restore",
-    "spop",
-    "blpop",
-    "brpop",
-    "blmove",
-    "brpoplpush",
-    "blmpop",
-    "lmpop",
-    "bzpopmin",
-    "bzpopmax",
-    "bzmpop",
-    "zmpop",
-    "del",
-    "unlink",
-    "persist",
-    "renamenx",
-    "move",
-    "sadd",
-    "srem",
-    "smove",
-    "zrem",
-    "zremrangebyrank",
-    "zremrangebyscore",
-    "zremrangebylex",
-    "hdel",
-    "hsetnx",
-    "lpushx",
-    "rpushx",
-    "lrem",
-    "lpop",
-    "rpop",
-    "zpopmin",
-    "zpopmax",
-    "lmove",
-    "rpoplpush",
-    "linsert",
-    "sort",
-    "copy",
-    // As is: deterministic given the data.
-    "flushdb",
-    "flushall",
-    "swapdb",
-    "mset",
-    "incr",
-    "decr",
-    "incrby",
-    "decrby",
-    "append",
-    "setrange",
-    "setbit",
-    "bitfield",
-    "bitop",
-    "rename",
-    "lpush",
-    "rpush",
-    "lset",
-    "ltrim",
-    "sinterstore",
-    "sunionstore",
-    "sdiffstore",
-    "zadd",
-    "zincrby",
-    "zrangestore",
-    "zunionstore",
-    "zinterstore",
-    "zdiffstore",
-    "hset",
-    "hmset",
-    "hincrby",
-];
+/// What a write command's row says it logs (`Command::propagates`): every write row states
+/// one (a test checks), so that a new write command gets a decision.
+#[derive(Clone, Copy)]
+pub enum Rule {
+    /// The command as it was sent: deterministic given the data.
+    AsIs,
+    /// As sent, or nothing when the reply is 0 (nothing changed).
+    UnlessZero,
+    /// As sent, or nothing when nothing was popped (a null or empty reply).
+    UnlessEmpty,
+    /// A rule of its own, given the row's name, the database, the arguments, the reply and the
+    /// command's `now`.
+    Own(OwnRule),
+}
+
+pub type OwnRule =
+    fn(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation;
 
 /// Members per SREM when logging a big SPOP, as Redis batches them.
 const SPOP_BATCH: usize = 1024;
@@ -170,83 +100,113 @@ const SPOP_BATCH: usize = 1024;
 /// client's spelling works too) must be logged as. `args` are the command's arguments, name
 /// included; `reply` its reply; `now` the time it ran with (`Ctx::now`); `db` its database.
 pub fn propagate(name: &str, db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
-    let lower;
-    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        lower = name.to_ascii_lowercase();
-        lower.as_str()
-    } else {
-        name
-    };
-    if reply.is_error() || args.len() < 2 {
-        // FLUSHALL and FLUSHDB take no key; every other write names one.
-        return match name {
-            "flushall" | "flushdb" if !reply.is_error() => Propagation::AsIs,
-            _ => Propagation::Nothing,
-        };
+    match Table::get().lookup(name.as_bytes()) {
+        Some(cmd) => propagate_row(cmd, db, args, reply, now),
+        None => Propagation::Nothing,
     }
-    let key = &args[1];
-    let one = |cmd: &[&[u8]]| -> Propagation {
-        Propagation::Rewritten(vec![cmd
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a))
-            .collect()])
-    };
-    let unless_zero = || match reply {
-        Frame::Integer(0) => Propagation::Nothing,
-        _ => Propagation::AsIs,
-    };
-    let unless_null = || {
-        if is_null(reply) {
-            Propagation::Nothing
-        } else {
-            Propagation::AsIs
-        }
-    };
-    match name {
-        "set" => set(args, reply, now),
-        "setex" | "psetex" => {
-            let unit = if name == "setex" { 1000 } else { 1 };
-            match parse_int(&args[2]).map(|n| expire_at(name, n, unit, false, now)) {
-                Ok(Ok(at)) => one(&[b"SET", key, &args[3], b"PXAT", ms(at).as_bytes()]),
-                _ => Propagation::AsIs,
-            }
-        }
-        "setnx" | "msetnx" | "del" | "unlink" | "persist" | "renamenx" | "move" | "sadd"
-        | "srem" | "smove" | "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex"
-        | "hdel" | "hsetnx" | "lpushx" | "rpushx" | "lrem" => unless_zero(),
-        "linsert" => match reply {
-            Frame::Integer(n) if *n <= 0 => Propagation::Nothing,
+}
+
+/// [`propagate`] for a command whose row is at hand: what its rule says.
+pub fn propagate_row(
+    cmd: &super::Command,
+    db: usize,
+    args: &[Bytes],
+    reply: &Frame,
+    now: u64,
+) -> Propagation {
+    if reply.is_error() || !cmd.is_write() {
+        return Propagation::Nothing;
+    }
+    match cmd.propagates {
+        None | Some(Rule::AsIs) => Propagation::AsIs,
+        Some(Rule::UnlessZero) => match reply {
+            Frame::Integer(0) => Propagation::Nothing,
             _ => Propagation::AsIs,
         },
-        "getset" if args.len() == 3 => one(&[b"SET", key, &args[2]]),
-        "getex" => getex(args, reply, now),
-        "getdel" if !is_null(reply) => one(&[b"DEL", key]),
-        "getdel" => Propagation::Nothing,
-        "incrbyfloat" => match reply {
-            Frame::Bulk(v) => one(&[b"SET", key, v, b"KEEPTTL"]),
-            _ => Propagation::AsIs,
-        },
-        "hincrbyfloat" if args.len() == 4 => match reply {
-            Frame::Bulk(v) => one(&[b"HSET", key, &args[2], v]),
-            _ => Propagation::AsIs,
-        },
-        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(name, args, reply, now),
-        "restore" => restore(args, now),
-        "spop" => spop(key, reply),
-        "lpop" | "rpop" | "zpopmin" | "zpopmax" | "lmove" | "rpoplpush" => match reply {
+        Some(Rule::UnlessEmpty) => match reply {
             Frame::Array(a) | Frame::Set(a) if a.is_empty() => Propagation::Nothing,
-            _ => unless_null(),
+            r if is_null(r) => Propagation::Nothing,
+            _ => Propagation::AsIs,
         },
-        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" | "lmpop" | "bzpopmin"
-        | "bzpopmax" | "bzmpop" | "zmpop" => blocked_served(args, reply),
-        "sort" => sort(db, args),
-        "copy" => match reply {
-            Frame::Integer(1) => {
-                Propagation::Restate(vec![(copy_target(db, args), args[2].clone())])
-            }
-            _ => Propagation::Nothing,
-        },
+        // Every such rule reads the key; the arity check guarantees one.
+        Some(Rule::Own(_)) if args.len() < 2 => Propagation::Nothing,
+        Some(Rule::Own(f)) => f(cmd.name, db, args, reply, now),
+    }
+}
+
+/// One command instead of the one sent.
+fn one(cmd: &[&[u8]]) -> Propagation {
+    Propagation::Rewritten(vec![cmd
+        .iter()
+        .map(|a| Bytes::copy_from_slice(a))
+        .collect()])
+}
+
+/// SETEX and PSETEX: `SET key value PXAT <absolute ms>`.
+pub fn setex(name: &str, _db: usize, args: &[Bytes], _reply: &Frame, now: u64) -> Propagation {
+    let unit = if name == "setex" { 1000 } else { 1 };
+    match parse_int(&args[2]).map(|n| expire_at(name, n, unit, false, now)) {
+        Ok(Ok(at)) => one(&[b"SET", &args[1], &args[3], b"PXAT", ms(at).as_bytes()]),
         _ => Propagation::AsIs,
+    }
+}
+
+/// LINSERT: nothing when the pivot or the list was missing (0, -1).
+pub fn linsert(_: &str, _db: usize, _args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    match reply {
+        Frame::Integer(n) if *n <= 0 => Propagation::Nothing,
+        _ => Propagation::AsIs,
+    }
+}
+
+/// GETSET: `SET key value` (as Redis 7.0).
+pub fn getset(_: &str, _db: usize, args: &[Bytes], _reply: &Frame, _now: u64) -> Propagation {
+    match args {
+        [_, key, value] => one(&[b"SET", key, value]),
+        _ => Propagation::AsIs,
+    }
+}
+
+/// GETDEL: `DEL key`, nothing when the key was missing.
+pub fn getdel(_: &str, _db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    if is_null(reply) {
+        Propagation::Nothing
+    } else {
+        one(&[b"DEL", &args[1]])
+    }
+}
+
+/// INCRBYFLOAT: `SET key <new value> KEEPTTL`, the float's text being what counts.
+pub fn incrbyfloat(_: &str, _db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    match reply {
+        Frame::Bulk(v) => one(&[b"SET", &args[1], v, b"KEEPTTL"]),
+        _ => Propagation::AsIs,
+    }
+}
+
+/// HINCRBYFLOAT: `HSET key field <new value>`.
+pub fn hincrbyfloat(_: &str, _db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    match (args, reply) {
+        ([_, key, field, _], Frame::Bulk(v)) => one(&[b"HSET", key, field, v]),
+        _ => Propagation::AsIs,
+    }
+}
+
+/// SPOP: `SREM key <the popped members>`.
+pub fn spop(_: &str, _db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    spop_members(&args[1], reply)
+}
+
+/// A blocking command (or LMPOP/ZMPOP) served: see [`blocked_served`].
+pub fn blocked(_: &str, _db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    blocked_served(args, reply)
+}
+
+/// COPY: the destination's value, which may come from another shard.
+pub fn copy(_: &str, db: usize, args: &[Bytes], reply: &Frame, _now: u64) -> Propagation {
+    match reply {
+        Frame::Integer(1) => Propagation::Restate(vec![(copy_target(db, args), args[2].clone())]),
+        _ => Propagation::Nothing,
     }
 }
 
@@ -342,7 +302,8 @@ fn ms(at: u64) -> String {
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL].
-fn set(args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+/// SET: absolute expiry times; nothing when NX/XX stopped it.
+pub fn set(_: &str, _db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
     if args.len() < 3 {
         return Propagation::Nothing;
     }
@@ -403,7 +364,8 @@ fn expire_option(a: &[u8]) -> Option<(i64, bool)> {
 }
 
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST].
-fn getex(args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+/// GETEX: its new expiry as `PEXPIREAT`, or `PERSIST`; nothing without an option.
+pub fn getex(_: &str, _db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
     if is_null(reply) {
         return Propagation::Nothing;
     }
@@ -443,7 +405,8 @@ fn deadline_record(key: &Bytes, at: u64, now: u64) -> Vec<Bytes> {
 }
 
 /// EXPIRE and friends, with the arithmetic of their handler.
-fn expire(name: &str, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `PEXPIREAT key <abs ms>`, or `DEL key` when past.
+pub fn expire(name: &str, _db: usize, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
     if *reply != Frame::Integer(1) || args.len() < 3 {
         return Propagation::Nothing;
     }
@@ -465,7 +428,8 @@ fn expire(name: &str, args: &[Bytes], reply: &Frame, now: u64) -> Propagation {
 }
 
 /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f].
-fn restore(args: &[Bytes], now: u64) -> Propagation {
+/// RESTORE with a relative TTL: the TTL made absolute (ABSTTL).
+pub fn restore(_: &str, _db: usize, args: &[Bytes], _reply: &Frame, now: u64) -> Propagation {
     if args.len() < 4 {
         return Propagation::AsIs;
     }
@@ -499,7 +463,7 @@ fn restore(args: &[Bytes], now: u64) -> Propagation {
     Propagation::Rewritten(vec![rec])
 }
 
-fn spop(key: &Bytes, reply: &Frame) -> Propagation {
+fn spop_members(key: &Bytes, reply: &Frame) -> Propagation {
     let members: Vec<Bytes> = match reply {
         Frame::Bulk(m) => vec![m.clone()],
         Frame::Array(items) | Frame::Set(items) => items
@@ -527,7 +491,8 @@ fn spop(key: &Bytes, reply: &Frame) -> Propagation {
 }
 
 /// SORT ... STORE dst: the destination restated; SORT without STORE wrote nothing.
-fn sort(db: usize, args: &[Bytes]) -> Propagation {
+/// SORT ... STORE: the destination's value (its BY/GET keys may live on other shards).
+pub fn sort(_: &str, db: usize, args: &[Bytes], _reply: &Frame, _now: u64) -> Propagation {
     let store = args
         .iter()
         .enumerate()

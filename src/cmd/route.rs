@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use super::session::Session;
 use super::{Access, Args, Command, Ctx, KeyedFn, Merge, Run};
-use crate::cmd::propagate::{propagate, records_by_shard, Propagation};
+use crate::cmd::propagate::{propagate_row, records_by_shard, Propagation};
 use crate::db::{now_ms, Entry, Keyspace};
 use crate::resp::Frame;
 use crate::shard::aof::AofState;
@@ -182,7 +182,7 @@ pub fn log_effects(
     if !cmd.is_write() || reply.is_error() {
         return;
     }
-    match propagate(cmd.name, db, args, reply, now) {
+    match propagate_row(cmd, db, args, reply, now) {
         Propagation::AsIs => aof.record_raw(ks, db, args),
         Propagation::Nothing => {}
         Propagation::Rewritten(records) => aof.record_all(ks, db, &records),
@@ -221,7 +221,7 @@ fn touch_written(
     now: u64,
     live: &[usize],
 ) {
-    if reply.is_error() || propagate(cmd.name, db, args, reply, now) == Propagation::Nothing {
+    if reply.is_error() || propagate_row(cmd, db, args, reply, now) == Propagation::Nothing {
         return;
     }
     for (p, access) in cmd.key_access(args) {

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::args::{is, parse_c_int, parse_int, ArgCursor};
 use super::flags::*;
 use super::keyspace::in_range;
+use super::propagate::Rule;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::cmd::session::Session;
 use crate::db::{now_ms, Value};
@@ -22,12 +23,15 @@ pub static COMMANDS: &[Command] = &[
         .flags(&[READONLY, FAST])
         .acl(&["@keyspace", "@read", "@fast"]),
     Command::new("flushdb", -1, Run::Session(flushdb))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("flushall", -1, Run::Session(flushall))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE])
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     Command::new("swapdb", 3, Run::Session(swapdb))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, FAST])
         .acl(&["@keyspace", "@write", "@fast", "@dangerous"]),
     Command::new("time", 1, Run::Session(time))

@@ -11,6 +11,7 @@ use rand::seq::index::sample;
 
 use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run, NO_KEYS};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
@@ -18,10 +19,12 @@ use crate::types::set::{Member, Set};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sadd", -3, Run::Keyed(sadd))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
     Command::new("srem", -3, Run::Keyed(srem))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
@@ -46,10 +49,12 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(one_key()),
     Command::new("spop", -2, Run::Keyed(spop))
+        .propagates(Rule::Own(propagate::spop))
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(one_key()),
     Command::new("smove", 4, Run::Keyed(smove))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@set", "@fast"])
         .keys(keys(1, 2, 1)),
@@ -62,6 +67,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(NO_KEYS),
     Command::new("sinterstore", -3, Run::Keyed(sinterstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
@@ -70,6 +76,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sunionstore", -3, Run::Keyed(sunionstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
@@ -78,6 +85,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sdiffstore", -3, Run::Keyed(sdiffstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
         .keys(keys(1, -1, 1)),

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::args::{is, parse_int};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{boxed, Args, CmdError, CmdResult, Command, Ctx, Run, SessionFuture};
 use crate::cmd::route::{run_gathered, run_keyed, run_where};
 use crate::cmd::session::Session;
@@ -25,6 +26,7 @@ use crate::types::numfmt::parse_f64_strict;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sort", -2, Run::Session(sort))
+        .propagates(Rule::Own(propagate::sort))
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(&[
             "@write",

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::args::{is_cstr, parse_int, ArgCursor};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
 use crate::db::{Db, Entry, KeyStats, StrValue, Value};
 use crate::resp::Frame;
@@ -21,31 +22,38 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@string", "@fast"])
         .keys(one_key()),
     Command::new("set", -3, Run::Keyed(set))
+        .propagates(Rule::Own(propagate::set))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
         .getkeys(set_keys),
     Command::new("setnx", 3, Run::Keyed(setnx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("setex", 4, Run::Keyed(setex))
+        .propagates(Rule::Own(propagate::setex))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
     Command::new("psetex", 4, Run::Keyed(psetex))
+        .propagates(Rule::Own(propagate::setex))
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
     Command::new("getset", 3, Run::Keyed(getset))
+        .propagates(Rule::Own(propagate::getset))
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getex", -2, Run::Keyed(getex))
+        .propagates(Rule::Own(propagate::getex))
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getdel", 2, Run::Keyed(getdel))
+        .propagates(Rule::Own(propagate::getdel))
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
@@ -54,34 +62,42 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@string", "@fast"])
         .keys(keys(1, -1, 1)),
     Command::new("mset", -3, Run::Spread(mset, Merge::Ok))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(keys(1, -1, 2)),
     Command::new("msetnx", -3, Run::Keyed(msetnx))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(keys(1, -1, 2)),
     Command::new("incr", 2, Run::Keyed(incr))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("decr", 2, Run::Keyed(decr))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("incrby", 3, Run::Keyed(incrby))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("decrby", 3, Run::Keyed(decrby))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("incrbyfloat", 3, Run::Keyed(incrbyfloat))
+        .propagates(Rule::Own(propagate::incrbyfloat))
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("append", 3, Run::Keyed(append))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
@@ -98,6 +114,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@string", "@slow"])
         .keys(one_key()),
     Command::new("setrange", 4, Run::Keyed(setrange))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),

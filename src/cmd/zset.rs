@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::args::{is_cstr, parse_float, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::flags::*;
+use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
@@ -30,14 +31,17 @@ const NO_KEYS_MOVABLE: super::KeySpec = keys(0, 0, 0);
 
 pub static COMMANDS: &[Command] = &[
     Command::new("zadd", -4, Run::Keyed(zadd))
+        .propagates(Rule::AsIs)
         .flags(W_FAST)
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zincrby", 4, Run::Keyed(zincrby))
+        .propagates(Rule::AsIs)
         .flags(W_FAST)
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zrem", -3, Run::Keyed(zrem))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
@@ -74,6 +78,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrangestore", -5, Run::Keyed(zrangestore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(ACL_W_SLOW)
         .keys(keys(1, 2, 1)),
@@ -98,26 +103,32 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zremrangebyrank", 4, Run::Keyed(zremrangebyrank))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zremrangebyscore", 4, Run::Keyed(zremrangebyscore))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zremrangebylex", 4, Run::Keyed(zremrangebylex))
+        .propagates(Rule::UnlessZero)
         .flags(&[WRITE])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
     Command::new("zpopmin", -2, Run::Keyed(zpopmin))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zpopmax", -2, Run::Keyed(zpopmax))
+        .propagates(Rule::UnlessEmpty)
         .flags(&[WRITE, FAST])
         .acl(ACL_W_FAST)
         .keys(one_key()),
     Command::new("zmpop", -4, Run::Keyed(zmpop))
+        .propagates(Rule::Own(propagate::blocked))
         .flags(&[WRITE, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(NO_KEYS_MOVABLE),
@@ -130,6 +141,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zunionstore", -4, Run::Keyed(zunionstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
@@ -138,6 +150,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zinterstore", -4, Run::Keyed(zinterstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
@@ -150,6 +163,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zdiffstore", -4, Run::Keyed(zdiffstore))
+        .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
         .keys(one_key()),
