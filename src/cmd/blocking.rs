@@ -285,7 +285,7 @@ impl Drop for Registered {
         let db = self.db;
         for (shard, key) in std::mem::take(&mut self.keys) {
             let node = self.node.clone();
-            glommio::spawn_local(async move {
+            crate::shard::task::spawn(async move {
                 node.run_on(shard, Vec::new(), move |data: &mut ShardData| {
                     blocking::prune(&mut data.blocking, &mut data.ks, db, &key)
                 })
@@ -500,8 +500,9 @@ async fn block_once(
     }
     s.info.blocked.set(true);
     let delivery = if let Some(deadline) = deadline {
-        let timeout =
-            glommio::timer::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+        let timeout = crate::shard::timer::sleep(
+            deadline.saturating_duration_since(std::time::Instant::now()),
+        );
         let mut delivered = std::pin::pin!(delivered);
         match futures_lite::future::or(async { Some(delivered.as_mut().await) }, async {
             timeout.await;

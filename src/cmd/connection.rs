@@ -527,7 +527,7 @@ pub async fn wait_while_paused(s: &Session, is_write: bool) {
         if until <= now || (g.pause_writes_only.load(Relaxed) && !is_write) {
             return;
         }
-        glommio::timer::sleep(Duration::from_millis((until - now).min(10))).await;
+        crate::shard::timer::sleep(Duration::from_millis((until - now).min(10))).await;
     }
 }
 

@@ -9,9 +9,9 @@ use super::{unix_now, ShutdownMode, BGSAVE_RETRY_DELAY_S};
 use crate::shard::Node;
 
 pub fn start(node: Rc<Node>) {
-    glommio::spawn_local(async move {
+    crate::shard::task::spawn(async move {
         loop {
-            glommio::timer::sleep(Duration::from_millis(100)).await;
+            crate::shard::timer::sleep(Duration::from_millis(100)).await;
             tick(&node).await;
         }
     })

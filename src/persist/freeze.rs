@@ -102,7 +102,7 @@ pub async fn freeze_with(node: &Rc<Node>, hook: Option<AtFreeze>) -> Frozen {
     for shard in (0..node.shards).filter(|&s| s != node.id) {
         let (node, gate, hook) = (node.clone(), gate.clone(), hook.clone());
         // An empty wait list: the job runs even though our claims cover the shard.
-        glommio::spawn_local(async move {
+        crate::shard::task::spawn(async move {
             node.run_on(shard, Vec::new(), move |data| {
                 gate.park(shard, data, hook.as_ref())
             })
@@ -116,7 +116,7 @@ pub async fn freeze_with(node: &Rc<Node>, hook: Option<AtFreeze>) -> Frozen {
         if parked == node.shards - 1 {
             break;
         }
-        glommio::timer::sleep(Duration::from_micros(50)).await;
+        crate::shard::timer::sleep(Duration::from_micros(50)).await;
     }
     let mut shards: Vec<*const ShardData> = gate
         .lock()

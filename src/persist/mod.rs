@@ -520,7 +520,7 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let config = global.config.snapshot();
     // A SAVE or a fork elsewhere finishes first; holding the claim, no new child can start.
     while !state.claim_freeze() {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
+        crate::shard::timer::sleep(Duration::from_millis(1)).await;
     }
     fork::kill_child(state);
     if state.aof.is_on() {

@@ -538,7 +538,7 @@ pub async fn sync_appendonly(node: &Rc<Node>, requested: bool) -> Result<(), Str
         .compare_exchange(false, true, Acquire, Relaxed)
         .is_err()
     {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
+        crate::shard::timer::sleep(Duration::from_millis(5)).await;
     }
     let want = node.global.config.snapshot().appendonly();
     let result = if want == a.is_on() {
@@ -571,7 +571,7 @@ async fn switch_off(node: &Rc<Node>) {
     let state = crate::persist::state();
     // Holding the freeze claim, no rewrite can be between deciding to keep logging and forking.
     while !state.claim_freeze() {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
+        crate::shard::timer::sleep(Duration::from_millis(1)).await;
     }
     // As Redis: a rewrite's base would not match logging that stopped.
     if state.child() == Some(ChildKind::Aof) {
@@ -597,7 +597,7 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
             }
             state.release_freeze();
         }
-        glommio::timer::sleep(Duration::from_millis(10)).await;
+        crate::shard::timer::sleep(Duration::from_millis(10)).await;
     }
     let before = a.finished.load(Acquire);
     let started = start(node, true).await;
@@ -609,7 +609,7 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
         return Err(fail());
     }
     while a.finished.load(Acquire) == before {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
+        crate::shard::timer::sleep(Duration::from_millis(5)).await;
     }
     if !a.is_on() {
         // The base could not be written (`install` sets `on` when it is).
@@ -637,7 +637,7 @@ async fn stop_logging(node: &Rc<Node>) {
             if closed {
                 break;
             }
-            glommio::timer::sleep(Duration::from_millis(1)).await;
+            crate::shard::timer::sleep(Duration::from_millis(1)).await;
         }
     }
 }

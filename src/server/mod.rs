@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::ConfigStore;
 use crate::shard::global::{ControlMsg, Global};
-use crate::shard::uring::{listen, Driver, Mode, UringStream};
+use crate::shard::mailbox::Mailbox;
+use crate::shard::uring::{listen, Driver, UringStream};
 use crate::shard::Node;
 
 const IO_MEMORY: usize = 256 << 10;
@@ -114,16 +114,17 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let (inboxes, mut shard_inboxes) = crate::persist::load::channels(shards);
     let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
     let all_loaded = Arc::new(std::sync::Barrier::new(shards));
-    let requests = MeshBuilder::full(shards, 1024);
-    let responses = MeshBuilder::full(shards, 1024);
+    let mail: Arc<[Mailbox<crate::shard::Mail>]> = (0..shards)
+        .map(|_| Mailbox::new())
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| format!("cannot create the shards' mailboxes: {e}"))?
+        .into();
+    // Idle shards poll for each other's messages only when none has to share a CPU: polling
+    // would take the CPU from the very shard it waits for.
+    let spin = shards > 1 && shards <= cores.len();
     let mut handles = Vec::new();
     for i in 0..shards {
-        let (global, requests, responses, addrs) = (
-            global.clone(),
-            requests.clone(),
-            responses.clone(),
-            addrs.clone(),
-        );
+        let (global, mail, addrs) = (global.clone(), mail.clone(), addrs.clone());
         let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
         let (aof_plan, all_loaded) = (aof_plan.clone(), all_loaded.clone());
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
@@ -134,7 +135,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             .io_memory(IO_MEMORY)
             .name(&format!("shard-{i}"))
             .spawn(move || async move {
-                let node = Node::join(global, requests, responses).await;
+                let node = Node::new(global, i, mail);
                 // The snapshot first, then this shard's AOF on top: no client sees a
                 // half-loaded keyspace.
                 let absorbed = crate::persist::load::absorb(&mut node.data.borrow_mut().ks, inbox);
@@ -153,23 +154,19 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                 }
                 // Connections use this shard's own io_uring rather than glommio's sockets,
                 // which make two system calls per request (see net::uring).
-                let mode = if shards == 1 {
-                    Mode::Alone
-                } else {
-                    Mode::Shared
-                };
-                let uring = Driver::start(mode).expect("cannot set up this shard's io_uring");
+                let uring =
+                    Driver::start(node.clone(), spin).expect("cannot set up this shard's io_uring");
                 crate::shard::aof::start_writer(node.clone(), uring.clone());
                 let mut accepts = Vec::new();
                 for addr in addrs {
                     let listener = listen(addr).expect("bound once already in this process");
                     let (node, uring) = (node.clone(), uring.clone());
-                    accepts.push(glommio::spawn_local(async move {
+                    accepts.push(crate::shard::task::spawn(async move {
                         loop {
                             match uring.accept(&listener).await {
                                 Ok(sock) => {
                                     let stream = UringStream::new(sock, uring.clone());
-                                    glommio::spawn_local(crate::net::conn::serve(
+                                    crate::shard::task::spawn(crate::net::conn::serve(
                                         node.clone(),
                                         stream,
                                     ))
@@ -179,8 +176,10 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                                     eprintln!("accept failed: {e}");
                                     // Out of descriptors, typically: retrying at once would
                                     // only spin.
-                                    glommio::timer::sleep(std::time::Duration::from_millis(10))
-                                        .await;
+                                    crate::shard::timer::sleep(std::time::Duration::from_millis(
+                                        10,
+                                    ))
+                                    .await;
                                 }
                             }
                         }

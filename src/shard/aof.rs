@@ -380,10 +380,10 @@ impl Future for Durable<'_> {
 
 /// Starts the shard's writer task and, for `everysec`, its once-a-second sync.
 pub fn start_writer(node: Rc<Node>, uring: Rc<Driver>) {
-    glommio::spawn_local(write_loop(node.clone(), uring.clone())).detach();
-    glommio::spawn_local(async move {
+    crate::shard::task::spawn(write_loop(node.clone(), uring.clone())).detach();
+    crate::shard::task::spawn(async move {
         loop {
-            glommio::timer::sleep(Duration::from_secs(1)).await;
+            crate::shard::timer::sleep(Duration::from_secs(1)).await;
             let pending = {
                 let data = node.data.borrow();
                 let st = &data.aof;
@@ -559,7 +559,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
             if !failed {
                 break;
             }
-            glommio::timer::sleep(Duration::from_millis(100)).await;
+            crate::shard::timer::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -578,7 +578,7 @@ pub async fn settle(node: &Rc<Node>) {
             Durable { node, pos: target }.await;
         } else {
             while mark.durable.load(Acquire) < target && node.global.aof.always() {
-                glommio::timer::sleep(Duration::from_micros(20)).await;
+                crate::shard::timer::sleep(Duration::from_micros(20)).await;
             }
         }
     }
@@ -591,7 +591,7 @@ pub async fn flush_all(node: &Rc<Node>) {
     for mark in node.global.aof.marks.iter() {
         let target = mark.logged.load(Acquire);
         while mark.written.load(Acquire) < target && Instant::now() < deadline {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
+            crate::shard::timer::sleep(Duration::from_millis(1)).await;
         }
     }
     for shard in 0..node.shards {

@@ -14,11 +14,11 @@ use crate::db::now_ms;
 const SAMPLE: usize = 20;
 
 pub fn start_active_expiry(node: Rc<Node>) {
-    glommio::spawn_local(async move {
+    crate::shard::task::spawn(async move {
         loop {
             let hz = u64::from(node.global.config.snapshot().hz()); // already 1..=500
             let period = Duration::from_millis(1000 / hz);
-            glommio::timer::sleep(period).await;
+            crate::shard::timer::sleep(period).await;
             // mimalloc hands freed pages back to the OS only when the thread allocates again;
             // an idle shard would keep the memory of everything deleted or expired. Like
             // jemalloc's background thread for Redis, purge on the tick.

@@ -1,10 +1,10 @@
 //! The thread-per-core runtime: one glommio executor per shard, and the messages between them.
 //!
 //! Each shard thread owns a [`ShardData`] (its keyspace, its lock table, its clients) that no
-//! other thread ever touches. Work for another shard travels as a closure through a glommio
-//! channel mesh and its result comes back through a second mesh. Requests and responses use
-//! separate meshes so that a shard answering a request never waits for a full queue that only
-//! its own progress could drain.
+//! other thread ever touches. Work for another shard travels as a closure into that shard's
+//! [`mailbox`], and its result comes back into the sender's. Mailboxes never fill, so a shard
+//! answering a request never waits on another; and a shard asleep in its ring is rung awake by
+//! whoever posts to it (see [`mailbox`] and [`uring`]).
 //!
 //! [`Node`] is a shard's handle on all of this; connection tasks on the shard share it through
 //! an `Rc`. The cross-shard transaction layer built on it lives in [`tx`].
@@ -16,23 +16,24 @@ pub mod evict;
 pub mod expire;
 pub mod global;
 pub mod locks;
+pub mod mailbox;
 pub mod oneshot;
+pub mod task;
+pub mod timer;
 pub mod tx;
 pub mod uring;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use glommio::channels::channel_mesh::{MeshBuilder, Senders};
-use glommio::channels::shared_channel::ConnectedReceiver;
 
 use crate::db::Keyspace;
 use crate::shard::global::Global;
 use locks::{Acquired, Claim, LockKey, LockTable};
+use mailbox::Mailbox;
 
 /// Everything one shard owns.
 pub struct ShardData {
@@ -127,35 +128,28 @@ pub struct Response {
     value: AnyBox,
 }
 
+/// What lands in a shard's mailbox.
+pub enum Mail {
+    Request { from: usize, request: Request },
+    Response(Response),
+}
+
 pub struct Node {
     pub id: usize,
     pub shards: usize,
     pub data: RefCell<ShardData>,
     pub global: Arc<Global>,
-    requests: Senders<Request>,
-    responses: Senders<Response>,
-    /// Requests that found a peer's queue full, per peer, in order, and whether a task is
-    /// draining them: until it has sent the last one, everything later to that peer waits
-    /// behind them, so messages between two shards never overtake each other.
-    outbox: Vec<RefCell<Outbox>>,
+    /// Every shard's mailbox, this one's included: how work and answers reach a shard.
+    mail: Arc<[Mailbox<Mail>]>,
     pending: RefCell<AHashMap<u64, oneshot::Sender<AnyBox>>>,
     next_id: Cell<u64>,
 }
 
 impl Node {
-    /// Joins the meshes and starts the tasks that serve other shards. Called once per shard
-    /// thread at start-up; all shards must call it before any of them returns.
-    pub async fn join(
-        global: Arc<Global>,
-        requests: MeshBuilder<Request, glommio::channels::channel_mesh::Full>,
-        responses: MeshBuilder<Response, glommio::channels::channel_mesh::Full>,
-    ) -> Rc<Node> {
-        let (req_tx, mut req_rx) = requests.join().await.expect("request mesh join");
-        let (resp_tx, mut resp_rx) = responses.join().await.expect("response mesh join");
-        // Both meshes order peers by executor id, so the two agree on who is who.
-        assert_eq!(req_tx.peer_id(), resp_tx.peer_id());
-        let id = req_tx.peer_id();
-        let shards = req_tx.nr_consumers();
+    /// The shard `id`'s node, with every shard's mailbox. Called once per shard thread at
+    /// start-up; the shard's ring driver then takes its mail (see [`Node::take_mail`]).
+    pub fn new(global: Arc<Global>, id: usize, mail: Arc<[Mailbox<Mail>]>) -> Rc<Node> {
+        let shards = mail.len();
         let databases = global.databases;
         let node = Rc::new(Node {
             id,
@@ -171,22 +165,38 @@ impl Node {
                 outgoing: Vec::new(),
             }),
             global,
-            requests: req_tx,
-            responses: resp_tx,
-            outbox: (0..shards).map(|_| RefCell::default()).collect(),
+            mail,
             pending: RefCell::new(AHashMap::new()),
             next_id: Cell::new(1),
         });
         node.data
             .borrow_mut()
             .apply_config(&node.global.config.snapshot());
-        for (peer, rx) in req_rx.streams() {
-            glommio::spawn_local(serve_requests(node.clone(), peer, rx)).detach();
-        }
-        for (_, rx) in resp_rx.streams() {
-            glommio::spawn_local(collect_responses(node.clone(), rx)).detach();
-        }
         node
+    }
+
+    /// This shard's mailbox (its bell is what the ring driver waits on).
+    fn mailbox(&self) -> &Mailbox<Mail> {
+        &self.mail[self.id]
+    }
+
+    /// Serves what other shards sent: runs their requests, hands their answers to whoever
+    /// waits. Called by the ring driver on every turn; returns how many messages it took.
+    fn take_mail(self: &Rc<Self>) -> usize {
+        let mail = self.mailbox().take();
+        let n = mail.len();
+        for m in mail {
+            match m {
+                Mail::Request { from, request } => self.serve(from, request),
+                Mail::Response(Response { id, value }) => {
+                    let waiter = self.pending.borrow_mut().remove(&id);
+                    if let Some(waiter) = waiter {
+                        waiter.send(value);
+                    }
+                }
+            }
+        }
+        n
     }
 
     /// An id unique across all shards, for requests, blocked clients and the lock requests of
@@ -202,7 +212,7 @@ impl Node {
     /// caller stops waiting (its client left): a multi-shard operation, once begun, always
     /// completes and releases what it holds, however its caller is cancelled.
     pub async fn detached<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
-        glommio::spawn_local(fut)
+        crate::shard::task::spawn(fut)
             .detach()
             .await
             .expect("a detached task runs to completion")
@@ -291,7 +301,7 @@ impl Node {
                 return self.post(shard, f);
             }
             let node = self.clone();
-            glommio::spawn_local(async move { node.run_here(wait_for, f).await }).detach();
+            crate::shard::task::spawn(async move { node.run_here(wait_for, f).await }).detach();
         } else {
             self.send_unanswered(shard, job(f), wait_for);
         }
@@ -414,44 +424,10 @@ impl Node {
         Answer { node: self, id, rx }
     }
 
-    /// Sends `req` to `shard` in order after everything sent there before, without waiting:
-    /// a full queue holds it (and what follows) in this shard's outbox for that peer.
-    fn send(self: &Rc<Self>, shard: usize, req: Request) {
-        let mut outbox = self.outbox[shard].borrow_mut();
-        if outbox.draining {
-            outbox.queue.push_back(req);
-            return;
-        }
-        match self.requests.try_send_to(shard, req) {
-            Ok(()) => {}
-            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(req))) => {
-                outbox.queue.push_back(req);
-                outbox.draining = true;
-                let node = self.clone();
-                glommio::spawn_local(async move { node.drain_outbox(shard).await }).detach();
-            }
-            // The peer's receiver is gone only when the process is exiting.
-            Err(_) => {}
-        }
-    }
-
-    /// Sends the outbox to `shard` in order. New requests keep joining its end until the
-    /// last one has gone out: only then may `send` try the channel directly again.
-    async fn drain_outbox(self: Rc<Self>, shard: usize) {
-        loop {
-            let next = {
-                let mut outbox = self.outbox[shard].borrow_mut();
-                let next = outbox.queue.pop_front();
-                if next.is_none() {
-                    outbox.draining = false;
-                }
-                next
-            };
-            let Some(req) = next else { return };
-            if self.requests.send_to(shard, req).await.is_err() {
-                return;
-            }
-        }
+    /// Sends `req` to `shard`, in order after everything sent there before, without waiting.
+    fn send(self: &Rc<Self>, shard: usize, request: Request) {
+        let from = self.id;
+        self.mail[shard].post(Mail::Request { from, request });
     }
 
     /// Locks `claim` on `shard` for transaction `owner`. Without `wait`, answers at once whether
@@ -493,30 +469,8 @@ impl Node {
     }
 
     fn respond(self: &Rc<Self>, to: usize, id: u64, value: AnyBox) {
-        let msg = Response { id, value };
-        // The response mesh only ever drains, so a full queue empties without our help; waiting
-        // in a separate task keeps the request loop free. Responses are matched by id, so
-        // their order does not matter.
-        if let Err(err) = self.responses.try_send_to(to, msg) {
-            let msg = match err {
-                glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(msg)) => msg,
-                // The peer's receiver is gone only when the process is exiting.
-                _ => return,
-            };
-            let node = self.clone();
-            glommio::spawn_local(async move {
-                let _ = node.responses.send_to(to, msg).await;
-            })
-            .detach();
-        }
+        self.mail[to].post(Mail::Response(Response { id, value }));
     }
-}
-
-/// Requests waiting for room in a peer's queue (see `Node::send`).
-#[derive(Default)]
-struct Outbox {
-    queue: VecDeque<Request>,
-    draining: bool,
 }
 
 /// Boxes a closure as a [`Job`].
@@ -619,28 +573,29 @@ impl Drop for LocalClaim<'_> {
     }
 }
 
-async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Request>) {
-    while let Some(req) = rx.recv().await {
-        match req {
+impl Node {
+    /// Serves one request from shard `peer`.
+    fn serve(self: &Rc<Self>, peer: usize, request: Request) {
+        match request {
             Request::Run { id, job, wait_for } => {
                 let runnable = wait_for.is_empty() || {
-                    let data = node.data.borrow();
+                    let data = self.data.borrow();
                     data.locks
                         .is_free(wait_for.iter().map(|(db, k)| (*db, k.as_bytes())))
                 };
                 if runnable {
                     let value = {
-                        let mut data = node.data.borrow_mut();
+                        let mut data = self.data.borrow_mut();
                         let value = job(&mut data);
-                        node.after_job(&mut data);
+                        self.after_job(&mut data);
                         value
                     };
                     if let Some(id) = id {
-                        node.respond(peer, id, value);
+                        self.respond(peer, id, value);
                     }
                 } else {
-                    let node = node.clone();
-                    glommio::spawn_local(async move {
+                    let node = self.clone();
+                    crate::shard::task::spawn(async move {
                         let value = node.run_here(wait_for, job).await;
                         if let Some(id) = id {
                             node.respond(peer, id, value);
@@ -656,23 +611,23 @@ async fn serve_requests(node: Rc<Node>, peer: usize, rx: ConnectedReceiver<Reque
                 wait,
                 then,
             } => {
-                let acquired = node.data.borrow_mut().locks.acquire(owner, claim, wait);
+                let acquired = self.data.borrow_mut().locks.acquire(owner, claim, wait);
                 let granted = match acquired {
                     Acquired::Granted => true,
                     Acquired::Refused => false,
                     Acquired::Queued(rx) => {
-                        let node = node.clone();
-                        glommio::spawn_local(async move {
+                        let node = self.clone();
+                        crate::shard::task::spawn(async move {
                             let granted = rx.await.is_some();
                             let value = lock_then(&node, granted, then);
                             node.respond(peer, id, Box::new((granted, value)));
                         })
                         .detach();
-                        continue;
+                        return;
                     }
                 };
-                let value = lock_then(&node, granted, then);
-                node.respond(peer, id, Box::new((granted, value)));
+                let value = lock_then(self, granted, then);
+                self.respond(peer, id, Box::new((granted, value)));
             }
         }
     }
@@ -687,11 +642,25 @@ fn lock_then(node: &Rc<Node>, granted: bool, then: Option<Job>) -> Option<AnyBox
     Some(value)
 }
 
-async fn collect_responses(node: Rc<Node>, rx: ConnectedReceiver<Response>) {
-    while let Some(Response { id, value }) = rx.recv().await {
-        let waiter = node.pending.borrow_mut().remove(&id);
-        if let Some(waiter) = waiter {
-            waiter.send(value);
-        }
+/// The ring driver serves the shard's mailbox (see `uring::Driver`).
+impl uring::Incoming for Rc<Node> {
+    fn bell(&self) -> std::os::fd::RawFd {
+        self.mailbox().bell()
+    }
+
+    fn take(&self) -> usize {
+        self.take_mail()
+    }
+
+    fn waiting(&self) -> bool {
+        self.mailbox().waiting()
+    }
+
+    fn sleep(&self) -> bool {
+        self.mailbox().sleep()
+    }
+
+    fn awake(&self) {
+        self.mailbox().awake()
     }
 }

@@ -12,14 +12,16 @@
 //! The ring is made with DEFER_TASKRUN, so the kernel finishes our completions only inside our
 //! own `io_uring_enter`: none of glommio's system calls does our work piecemeal, and the
 //! TASKRUN flag in the shared ring tells without a system call whether there is anything to
-//! reap. When there is nothing to submit or reap, the driver waits. glommio's own sleep is
-//! costly (each one re-arms its preemption timers in several system calls and issues a
-//! membarrier), so a shard that is alone in the process first blocks in its own ring for up
-//! to a millisecond; only other shards' messages would need glommio awake, and there are none.
-//! After that, or at once with several shards, it sleeps through glommio: the ring signals an
-//! eventfd (IORING_REGISTER_EVENTFD, enabled only for that sleep) when work arrives, and
-//! glommio waits for the eventfd with the rest of its I/O, so an idle shard uses no CPU.
-//! While busy, the driver lets glommio's reactor run at least every [`Mode::reactor_interval`].
+//! reap.
+//!
+//! The driver is also where a shard sleeps. Everything that can wake a shard ends one wait in
+//! this ring: a socket or file operation completes, another shard rings its mailbox's bell (an
+//! eventfd this ring always has a read pending on, see `shard::mailbox`), or the earliest of
+//! the shard's timers (`shard::timer`) passes, which bounds the wait. So when no task is
+//! runnable (`shard::task`) and nothing waits, the driver blocks in `io_uring_enter` itself,
+//! and glommio's reactor, whose sleep and wake-up cost several system calls and a
+//! membarrier each, never sleeps at all. A message to another shard costs one eventfd write,
+//! and only when that shard has said it is going to sleep.
 //!
 //! Receives are multishot where the kernel has them (6.0+): each connection keeps one RECV
 //! standing, the kernel keeps its socket's poll armed and puts each arrival into a buffer of a
@@ -47,10 +49,9 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
-use glommio::io::BufferedFile;
 use io_uring::{opcode, squeue, types, IoUring};
 
 /// Submission queue size. Each connection has at most one operation and one cancellation in
@@ -59,37 +60,18 @@ const SQ_ENTRIES: u32 = 1024;
 /// Completion queue size: large, so that many connections completing at once do not overflow
 /// into the kernel's (slower) backlog list.
 const CQ_ENTRIES: u32 = 8192;
-/// How long an idle shard alone in its process blocks in its own ring before it sleeps through
-/// glommio: glommio's timers (active expiry, CLIENT PAUSE) wait at most this long meanwhile.
-const RING_WAIT: Duration = Duration::from_micros(900);
-
-/// How the driver shares its thread with glommio's reactor, which alone delivers timers and
-/// other shards' messages.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mode {
-    /// The only shard: nothing but timers needs the reactor, so the driver visits it rarely
-    /// and waits for the network in its own ring.
-    Alone,
-    /// One of several shards: other shards' messages reach this one only through the reactor,
-    /// which must therefore run often and do all the sleeping.
-    Shared,
-}
-
-impl Mode {
-    /// The longest the driver keeps the reactor waiting while it has work of its own. Each
-    /// visit costs glommio two or three system calls (it re-arms its preemption timers).
-    fn reactor_interval(self) -> Duration {
-        match self {
-            Mode::Alone => Duration::from_millis(1),
-            Mode::Shared => Duration::from_micros(50),
-        }
-    }
-}
-
+/// How long after its last message from another shard an idle shard polls before it blocks.
+/// Shards that trade messages (a client's keys on another shard) then answer each other in
+/// well under a microsecond instead of through two thread wake-ups per hop (each one several
+/// microseconds of the scheduler, more in a VM), at the price of this much CPU after each
+/// burst. Shards without cross-shard traffic never spin and sleep as soon as they are idle.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 /// A read into a buffer with no spare room gets at least this much.
 const MIN_READ: usize = 4096;
 /// The user_data of cancellations, whose own completions carry nothing to act on.
 const CANCEL: u64 = u64::MAX;
+/// The user_data of the read of the mailbox's bell.
+const BELL: u64 = u64::MAX - 1;
 /// Marks the user_data of a connection's multishot receive (the rest is its inbox index).
 const INBOX: u64 = 1 << 62;
 /// The provided-buffer ring multishot receives draw from: its group id, buffer count (a power
@@ -116,9 +98,26 @@ struct Inner {
     free_inboxes: Vec<u32>,
     /// None when the kernel lacks multishot receives: connections then use one-shot RECVs.
     bufs: Option<BufRing>,
-    /// The driver task's waker while it sleeps, so that a newly queued operation gets
-    /// submitted without waiting for the kernel to signal something else.
-    sleeping: Option<Waker>,
+    /// The mailbox's bell, and the eight bytes its pending read fills (boxed: the kernel
+    /// writes there while the read is in flight).
+    bell: RawFd,
+    rung: Box<u64>,
+    /// The bell's read is in flight.
+    bell_armed: bool,
+}
+
+/// What the driver serves besides the ring: the shard's mailbox.
+pub trait Incoming {
+    /// The eventfd that senders write to wake a sleeping shard.
+    fn bell(&self) -> RawFd;
+    /// Serves everything that arrived; returns how many messages that was.
+    fn take(&self) -> usize;
+    /// Whether anything arrived that `take` would serve. Cheap: the driver spins on it.
+    fn waiting(&self) -> bool;
+    /// The shard is about to block: false if something arrived meanwhile and it must not.
+    fn sleep(&self) -> bool;
+    /// The shard is awake again.
+    fn awake(&self);
 }
 
 struct Slot {
@@ -218,9 +217,12 @@ enum State {
 }
 
 impl Driver {
-    /// Creates this shard's ring and spawns the task that drives it. Must run on the shard's
-    /// executor thread: the ring accepts submissions only from the thread that made it.
-    pub fn start(mode: Mode) -> io::Result<Rc<Driver>> {
+    /// Creates this shard's ring and spawns the task that drives it, serving `incoming` too.
+    /// Must run on the shard's executor thread: the ring accepts submissions only from the
+    /// thread that made it.
+    /// With `spin`, an idle shard that served mail lately polls for a while before it blocks
+    /// (see [`SPIN`]); give it only when every shard has a CPU of its own.
+    pub fn start(incoming: impl Incoming + 'static, spin: bool) -> io::Result<Rc<Driver>> {
         let (ring, modern) = match IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -244,15 +246,6 @@ impl Driver {
         } else {
             None
         };
-        // SAFETY: eventfd(2) with valid flags; the descriptor is owned by `efd` below. Blocking
-        // on purpose: glommio's read of it must wait in the kernel, not fail with EAGAIN.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if efd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `efd` is a fresh descriptor that nothing else owns.
-        let efd = unsafe { BufferedFile::from_raw_fd(efd) };
-        ring.submitter().register_eventfd(efd.as_raw_fd())?;
         let driver = Rc::new(Driver {
             inner: RefCell::new(Inner {
                 ring,
@@ -262,90 +255,113 @@ impl Driver {
                 inboxes: Vec::new(),
                 free_inboxes: Vec::new(),
                 bufs,
-                sleeping: None,
+                bell: incoming.bell(),
+                rung: Box::new(0),
+                bell_armed: false,
             }),
         });
-        driver.set_eventfd(false);
-        glommio::spawn_local(driver.clone().run(efd, mode)).detach();
+        // Not a counted task (`shard::task`): the driver asks whether *other* tasks ran.
+        glommio::spawn_local(driver.clone().run(incoming, spin)).detach();
         Ok(driver)
     }
 
-    async fn run(self: Rc<Self>, efd: BufferedFile, mode: Mode) {
-        let efd = Rc::new(efd);
-        // The eventfd read outlives a wake-up by a new submission, so it is kept armed across
-        // sleeps rather than re-issued each time.
-        let mut signal: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
-        let mut last_reactor = Instant::now();
-        let mut idle_once = false;
+    async fn run(self: Rc<Self>, incoming: impl Incoming, spin: bool) {
+        let mut last_mail = Instant::now();
         loop {
             let reaped = self.turn();
-            if reaped > 0 || self.has_work() {
-                idle_once = false;
-                if last_reactor.elapsed() < mode.reactor_interval() {
-                    // The tasks just woken run before this one resumes and queue their next
-                    // operations, which the next turn submits together.
-                    futures_lite::future::yield_now().await;
-                } else {
-                    // A timer is the one wake-up glommio delivers only from its reactor, so
-                    // this lets it process timers and other shards' messages first.
-                    glommio::timer::sleep(Duration::from_micros(1)).await;
-                    last_reactor = Instant::now();
+            let mail = incoming.take();
+            if spin && mail > 0 {
+                last_mail = Instant::now();
+            }
+            let due = crate::shard::timer::fire_due();
+            // Whatever those woke runs now, and queues its next operations for the next turn
+            // to submit together.
+            let polls = crate::shard::task::polls();
+            futures_lite::future::yield_now().await;
+            let others_ran = crate::shard::task::polls() != polls;
+            if reaped > 0 || mail > 0 || due > 0 || others_ran || self.has_work() {
+                continue;
+            }
+            // A whole pass of the run queue ran nothing else, so nothing is runnable: only a
+            // running task can wake another, and other threads reach us only by mail.
+            if spin && last_mail.elapsed() < SPIN && self.spin_until_work(&incoming, last_mail) {
+                continue;
+            }
+            if !incoming.sleep() {
+                continue;
+            }
+            self.wait_in_ring(crate::shard::timer::next_deadline());
+            incoming.awake();
+        }
+    }
+
+    /// Polls, without system calls, for mail, a completion or a due timer until [`SPIN`] has
+    /// passed since `last_mail`; true if one came.
+    fn spin_until_work(&self, incoming: &impl Incoming, last_mail: Instant) -> bool {
+        let deadline = crate::shard::timer::next_deadline();
+        let mut spins = 0u32;
+        loop {
+            if incoming.waiting() || self.has_work() {
+                return true;
+            }
+            spins += 1;
+            // The clock is read every few rounds: it costs more than the checks.
+            if spins.is_multiple_of(4) {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return true;
                 }
-                continue;
+                if now.duration_since(last_mail) >= SPIN {
+                    return false;
+                }
             }
-            if !idle_once {
-                // Tasks woken by the last ones to run may be queued behind this one; let them
-                // run (and queue operations) before deciding the shard is idle.
-                idle_once = true;
-                futures_lite::future::yield_now().await;
-                continue;
-            }
-            idle_once = false;
-            if mode == Mode::Alone && self.wait_in_ring() {
-                continue;
-            }
-            if signal.is_none() {
-                let efd = efd.clone();
-                signal = Some(Box::pin(async move {
-                    // An error would repeat forever; the driver then wakes by submissions only.
-                    if efd.read_at(0, 8).await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }));
-            }
-            self.set_eventfd(true);
-            Sleep {
-                driver: &self,
-                signal: &mut signal,
-            }
-            .await;
-            self.set_eventfd(false);
-            last_reactor = Instant::now();
+            // Gives the CPU to anything else runnable on it (a client on the same machine,
+            // another process): the polling only fills time that would otherwise be idle.
+            // SAFETY: sched_yield(2) has no arguments and cannot fail.
+            unsafe { libc::sched_yield() };
         }
     }
 
-    /// Blocks the thread in this ring until a completion or [`RING_WAIT`] passes; true if
-    /// it was a completion. Cheaper than glommio's sleep (which re-arms its timers in several
-    /// system calls and issues a membarrier), but glommio's own wake-ups wait meanwhile.
-    fn wait_in_ring(&self) -> bool {
-        let ts = types::Timespec::from(RING_WAIT);
-        let args = types::SubmitArgs::new().timespec(&ts);
-        let inner = self.inner.borrow();
-        match inner.ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => true,
-            Err(e) => e.raw_os_error() != Some(libc::ETIME),
-        }
-    }
-
-    /// The eventfd wakes glommio's read of it, which costs the kernel work on every
-    /// completion: it is on only while the driver sleeps through glommio.
-    fn set_eventfd(&self, on: bool) {
+    /// Blocks the thread in this ring until a completion (the bell's included) or `deadline`.
+    fn wait_in_ring(&self, deadline: Option<Instant>) {
         let mut inner = self.inner.borrow_mut();
-        let cq = inner.ring.completion();
-        if on {
-            cq.enable_eventfd();
-        } else {
-            cq.disable_eventfd();
+        if !inner.bell_armed {
+            inner.bell_armed = true;
+            let entry = opcode::Read::new(
+                types::Fd(inner.bell),
+                (&mut *inner.rung as *mut u64).cast(),
+                8,
+            )
+            .build()
+            .user_data(BELL);
+            inner.push(entry);
+        }
+        let to_submit = inner.ring.submission().len();
+        let submitter = inner.ring.submitter();
+        let r = match deadline {
+            None => submitter.submit_and_wait(1),
+            Some(at) => {
+                let Some(left) = at
+                    .checked_duration_since(Instant::now())
+                    .filter(|d| !d.is_zero())
+                else {
+                    // Due already: submit the bell's read, but do not wait.
+                    if to_submit > 0 {
+                        let _ = submitter.submit();
+                    }
+                    return;
+                };
+                let ts = types::Timespec::from(left);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(1, &args)
+            }
+        };
+        if let Err(e) = r {
+            // ETIME is the deadline; EINTR and EBUSY are retried by the next turn.
+            match e.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                _ => eprintln!("io_uring_enter failed: {e}"),
+            }
         }
     }
 
@@ -387,6 +403,7 @@ impl Driver {
             inboxes,
             free_inboxes,
             bufs,
+            bell_armed,
             ..
         } = inner;
         let mut returned = false;
@@ -394,6 +411,11 @@ impl Driver {
             reaped += 1;
             let ud = cqe.user_data();
             if ud == CANCEL {
+                continue;
+            }
+            if ud == BELL {
+                // The mail itself is taken by the driver's loop; only the read ends here.
+                *bell_armed = false;
                 continue;
             }
             if ud & INBOX != 0 {
@@ -656,9 +678,6 @@ impl Inner {
                 }
             }
         }
-        if let Some(w) = self.sleeping.take() {
-            w.wake();
-        }
     }
 }
 
@@ -721,35 +740,6 @@ impl Drop for Op {
                 );
             }
         }
-    }
-}
-
-/// The driver's sleep: ends when the kernel signals the eventfd or a connection queues an
-/// operation.
-struct Sleep<'a> {
-    driver: &'a Driver,
-    signal: &'a mut Option<Pin<Box<dyn Future<Output = ()>>>>,
-}
-
-impl Future for Sleep<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Checked after arming the eventfd read: completions that arrive after this check
-        // signal the eventfd, so none is missed between the check and the sleep.
-        if let Some(signal) = self.signal.as_mut() {
-            if signal.as_mut().poll(cx).is_ready() {
-                *self.signal = None;
-                self.driver.inner.borrow_mut().sleeping = None;
-                return Poll::Ready(());
-            }
-        }
-        if self.driver.has_work() {
-            self.driver.inner.borrow_mut().sleeping = None;
-            return Poll::Ready(());
-        }
-        self.driver.inner.borrow_mut().sleeping = Some(cx.waker().clone());
-        Poll::Pending
     }
 }
 
@@ -854,7 +844,7 @@ impl UringStream {
             if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
                 return;
             }
-            glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+            crate::shard::timer::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 
