@@ -31,7 +31,7 @@ const SERVER: &[(&str, &[&str])] = &[
             "REDIS_VERSION",
         ],
     ),
-    ("allocator", &["alloc.rs"]),
+    ("allocator and CPUs", &["alloc.rs", "cpus.rs"]),
     ("runtime", &["shard/"]),
     ("persistence", &["persist/"]),
     ("commands", &["cmd/"]),

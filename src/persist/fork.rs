@@ -108,6 +108,11 @@ pub fn start_child(
 ) -> Result<i32, String> {
     let report = SharedReport::new()?;
     let kind = job.kind();
+    let config = global.config.snapshot();
+    let cpus = crate::cpus::parse_list(match kind {
+        ChildKind::Rdb => config.bgsave_cpulist(),
+        ChildKind::Aof => config.aof_rewrite_cpulist(),
+    });
     // SAFETY: fork in a multi-threaded process: the child below touches only memory frozen at
     // this instant, the arena allocator and plain system calls, then _exits.
     let pid = unsafe { libc::fork() };
@@ -120,6 +125,9 @@ pub fn start_child(
     }
     if pid == 0 {
         crate::alloc::enter_fork_child();
+        if let Some(cpus) = &cpus {
+            crate::cpus::pin_current_thread(cpus);
+        }
         let shards: Vec<&crate::db::Keyspace> = shards.iter().map(|s| &s.ks).collect();
         let shards = &shards[..];
         let result = match job {
@@ -164,7 +172,10 @@ pub fn start_child(
     let stall_after = Duration::from_secs(global.config.snapshot().rdb_child_stall_timeout());
     std::thread::Builder::new()
         .name("child-watch".into())
-        .spawn(move || watch(pid, kind, report, stall_after, &state_owner))
+        .spawn(move || {
+            crate::cpus::pin_bio_thread();
+            watch(pid, kind, report, stall_after, &state_owner)
+        })
         .map_err(|e| {
             // SAFETY: our own child; reaping it so that no zombie is left.
             unsafe {

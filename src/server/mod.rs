@@ -22,12 +22,16 @@ const IO_MEMORY: usize = 256 << 10;
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
     let shards = snapshot.threads();
-    // The CPUs this process may run on (taskset, cpusets), by number: shards are placed on
-    // those, not on CPUs 0..n, which may be outside the allowed set.
-    let cores: Vec<usize> = core_affinity::get_core_ids()
-        .map(|ids| ids.into_iter().map(|c| c.id).collect())
-        .filter(|ids: &Vec<usize>| !ids.is_empty())
-        .unwrap_or_else(|| vec![0]);
+    // The shards run on the CPUs this process may run on (taskset, cpusets), or on those of
+    // `server_cpulist` among them; the control thread (this one) too, as Redis's main thread.
+    let allowed = crate::cpus::allowed();
+    let cores: Vec<usize> = crate::cpus::parse_list(snapshot.server_cpulist())
+        .map(|list| list.into_iter().filter(|c| allowed.contains(c)).collect())
+        .filter(|list: &Vec<usize>| !list.is_empty())
+        .unwrap_or(allowed);
+    crate::cpus::pin_current_thread(&cores);
+    crate::cpus::set_bio_list(snapshot.bio_cpulist());
+    crate::types::lazyfree::on_thread_start(crate::cpus::pin_bio_thread);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     watch_signals(control_tx.clone());
     crate::persist::init(shards);
@@ -320,11 +324,14 @@ fn watch_signals(control: std::sync::mpsc::Sender<ControlMsg>) {
     };
     std::thread::Builder::new()
         .name("signals".into())
-        .spawn(move || loop {
-            let mut sig = 0;
-            // SAFETY: `set` is a valid signal set; sigwait only writes the signal number.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                let _ = control.send(ControlMsg::Signal(sig));
+        .spawn(move || {
+            crate::cpus::pin_bio_thread();
+            loop {
+                let mut sig = 0;
+                // SAFETY: `set` is a valid signal set; sigwait only writes the signal number.
+                if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                    let _ = control.send(ControlMsg::Signal(sig));
+                }
             }
         })
         .expect("spawning the signal thread");

@@ -204,6 +204,12 @@ parameters! {
     Loglevel: "loglevel", Kind::Enum(LOGLEVELS), Text("notice"), 0;
     Logfile: "logfile", TEXT, Text(""), IMMUTABLE;
     EnableDebugCommand: "enable-debug-command", Kind::Enum(PROTECTED_ACTION), Text("no"), IMMUTABLE;
+    // CPU lists ("0-3", "0,2", "0-7:2"); a malformed one is ignored where it is used, as Redis
+    // ignores it. The shards are the server's threads.
+    ServerCpulist: "server_cpulist", TEXT, Text(""), IMMUTABLE;
+    BioCpulist: "bio_cpulist", TEXT, Text(""), IMMUTABLE;
+    AofRewriteCpulist: "aof_rewrite_cpulist", TEXT, Text(""), IMMUTABLE;
+    BgsaveCpulist: "bgsave_cpulist", TEXT, Text(""), IMMUTABLE;
     // Persistence.
     Dir: "dir", Kind::Dir, Cwd, PROTECTED;
     Dbfilename: "dbfilename", base_name("filename", true), Text("dump.rdb"), PROTECTED;
@@ -264,8 +270,7 @@ pub(crate) const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "active-defrag-threshold-lower", "active-defrag-threshold-upper", "activedefrag",
     "activerehashing", "always-show-logo", "aof-disable-auto-gc",
     "aof-rewrite-incremental-fsync", "aof-timestamp-enabled",
-    "aof_rewrite_cpulist",
-    "bgsave_cpulist", "bind-source-addr", "bio_cpulist", "busy-reply-threshold",
+    "bind-source-addr", "busy-reply-threshold",
     "client-output-buffer-limit", "cluster-allow-pubsubshard-when-down",
     "cluster-allow-reads-when-down", "cluster-allow-replica-migration",
     "cluster-announce-bus-port", "cluster-announce-hostname", "cluster-announce-ip",
@@ -291,7 +296,7 @@ pub(crate) const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "repl-timeout", "replica-announce-ip", "replica-announce-port", "replica-announced",
     "replica-ignore-disk-write-errors", "replica-ignore-maxmemory", "replica-lazy-flush",
     "replica-priority", "replica-read-only", "replica-serve-stale-data", "replicaof",
-    "sanitize-dump-payload", "sentinel", "server_cpulist", "set-proc-title",
+    "sanitize-dump-payload", "sentinel", "set-proc-title",
     "shutdown-on-sigint", "shutdown-on-sigterm", "shutdown-timeout", "slave-announce-ip",
     "slave-announce-port", "slave-ignore-maxmemory", "slave-lazy-flush", "slave-priority",
     "slave-read-only", "slave-serve-stale-data", "slaveof", "socket-mark-id",

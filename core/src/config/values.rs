@@ -166,6 +166,11 @@ impl Config {
         }
     }
 
+    /// A string parameter as text; one that is not UTF-8 reads as "".
+    pub(crate) fn text(&self, p: Param) -> &str {
+        std::str::from_utf8(self.bytes(p)).unwrap_or("")
+    }
+
     pub(crate) fn path(&self, p: Param) -> &Path {
         Path::new(OsStr::from_bytes(self.bytes(p)))
     }
@@ -265,6 +270,26 @@ impl Config {
             LogLevel::Notice,
             LogLevel::Warning,
         ][self.word(Param::Loglevel)]
+    }
+
+    /// `server_cpulist`: the CPUs the shards run on; empty when unset.
+    pub fn server_cpulist(&self) -> &str {
+        self.text(Param::ServerCpulist)
+    }
+
+    /// `bio_cpulist`: the CPUs of the background threads; empty when unset.
+    pub fn bio_cpulist(&self) -> &str {
+        self.text(Param::BioCpulist)
+    }
+
+    /// `aof_rewrite_cpulist`: the CPUs of an AOF rewrite child; empty when unset.
+    pub fn aof_rewrite_cpulist(&self) -> &str {
+        self.text(Param::AofRewriteCpulist)
+    }
+
+    /// `bgsave_cpulist`: the CPUs of a snapshot child; empty when unset.
+    pub fn bgsave_cpulist(&self) -> &str {
+        self.text(Param::BgsaveCpulist)
     }
 
     /// Where to log; `None` means standard output (`logfile ""`).

@@ -23,6 +23,14 @@ type Garbage = Box<dyn Send>;
 static PENDING: AtomicU64 = AtomicU64::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
 
+/// Run first on the lazyfree thread (the server pins it to `bio_cpulist`).
+static THREAD_START: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what the lazyfree thread runs when it starts; before the first [`defer`].
+pub fn on_thread_start(hook: fn()) {
+    let _ = THREAD_START.set(hook);
+}
+
 fn freer() -> &'static Sender<Garbage> {
     static FREER: OnceLock<Sender<Garbage>> = OnceLock::new();
     FREER.get_or_init(|| {
@@ -30,6 +38,9 @@ fn freer() -> &'static Sender<Garbage> {
         std::thread::Builder::new()
             .name("lazyfree".into())
             .spawn(move || {
+                if let Some(hook) = THREAD_START.get() {
+                    hook();
+                }
                 for garbage in rx {
                     drop(garbage);
                     PENDING.fetch_sub(1, Relaxed);
