@@ -7,13 +7,17 @@ pipeline depth it runs Redis and Tessera alternately for several rounds (interle
 machine noise hits both alike) and prints medians of:
 
   - throughput (requests/s) and p50/p99 latency, as redis-benchmark reports them;
-  - the server's CPU time per request: user+system ticks from /proc/PID/stat over the run,
-    divided by the requests. On a 2-core machine the load generator saturates first, so this
-    is the steadier figure;
+  - the server's CPU time per request, counted as the busy time of the server's core
+    (/proc/stat: user, nice, system, irq, softirq), so that work done in the kernel on the
+    server's behalf (softirq network processing, kernel threads) counts too; and, beside it,
+    the process's own user+system time (/proc/PID/stat). On a 2-core machine the load
+    generator saturates first, so CPU per request is the steadier figure;
 
-each with the Tessera/Redis ratio.
+each with the Tessera/Redis ratio. Tests are redis-benchmark's (-t set, get, incr, lpush, hset,
+zadd, mset...) plus `mix`: tessera-load's memtier-style 1:10 SET:GET load over 100,000 keys with
+32-byte values, pinned like redis-benchmark (it reports no latencies).
 
-Usage: bench/compare.py [--rounds 5] [--tests set,get,incr,mset] [--pipelines 1,16]
+Usage: bench/compare.py [--rounds 5] [--tests set,get,incr,mset,mix] [--pipelines 1,16]
                         [--clients 50] [--threads 1] [--requests-p1 200000] [--requests-p16 2000000]
 """
 
@@ -61,7 +65,29 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def core_busy_ticks(core):
+    """Busy ticks of CPU `core` so far: user, nice, system, irq and softirq from /proc/stat."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{core} "):
+                v = [int(x) for x in line.split()[1:]]
+                return v[0] + v[1] + v[2] + v[5] + v[6]
+    sys.exit(f"cpu{core} not in /proc/stat")
+
+
+def run_mix(port, pipeline, clients, requests, core):
+    cmd = ["taskset", "-c", str(core), os.path.join(ROOT, "target", "release", "tessera-load"),
+           "--port", str(port), "--threads", "1", "--clients", str(clients),
+           "--pipeline", str(pipeline), "--requests", str(requests // clients), "--ratio", "1:10"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # "N requests in Ts (R ops/s) over ..."
+    rps = float(out.split("(")[1].split()[0])
+    return rps, float("nan"), float("nan")
+
+
 def run_benchmark(port, test, pipeline, clients, requests, core):
+    if test == "mix":
+        return run_mix(port, pipeline, clients, requests, core)
     cmd = ["taskset", "-c", str(core), "redis-benchmark", "-p", str(port), "-t", test,
            "-P", str(pipeline), "-c", str(clients), "-n", str(requests), "--csv", "-q"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -75,11 +101,13 @@ def run_benchmark(port, test, pipeline, clients, requests, core):
 
 def measure(server, test, pipeline, args, bench_core):
     requests = args.requests_p1 if pipeline == 1 else args.requests_p16
-    before = cpu_ticks(server["proc"].pid)
+    before, core_before = cpu_ticks(server["proc"].pid), core_busy_ticks(args.server_core)
     rps, p50, p99 = run_benchmark(server["port"], test, pipeline, args.clients, requests, bench_core)
     ticks = cpu_ticks(server["proc"].pid) - before
-    cpu_us = ticks / TICKS * 1e6 / requests
-    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu_us}
+    core_ticks = core_busy_ticks(args.server_core) - core_before
+    return {"rps": rps, "p50": p50, "p99": p99,
+            "cpu_us": core_ticks / TICKS * 1e6 / requests,
+            "proc_us": ticks / TICKS * 1e6 / requests}
 
 
 def start(name, cmd, port):
@@ -150,16 +178,18 @@ def main():
           f"interleaved rounds, {args.clients} clients, servers on core {args.server_core}, "
           f"redis-benchmark on core {args.bench_core}\n")
     header = ("| test | -P | Redis rps | Tessera rps | ratio | Redis p50/p99 ms | Tessera p50/p99 ms "
-              "| Redis CPU µs/req | Tessera CPU µs/req | CPU ratio |")
+              "| Redis core µs/req | Tessera core µs/req | core ratio | process µs/req R/T | process ratio |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    fields = ("rps", "p50", "p99", "cpu_us", "proc_us")
     for pipeline in [int(p) for p in args.pipelines.split(",")]:
         for test in args.tests.split(","):
-            r = {f: med(test, pipeline, "redis", f) for f in ("rps", "p50", "p99", "cpu_us")}
-            t = {f: med(test, pipeline, "tessera", f) for f in ("rps", "p50", "p99", "cpu_us")}
+            r = {f: med(test, pipeline, "redis", f) for f in fields}
+            t = {f: med(test, pipeline, "tessera", f) for f in fields}
             print(f"| {test} | {pipeline} | {r['rps']:.0f} | {t['rps']:.0f} | {t['rps'] / r['rps']:.2f} "
                   f"| {r['p50']:.3f}/{r['p99']:.3f} | {t['p50']:.3f}/{t['p99']:.3f} "
-                  f"| {r['cpu_us']:.2f} | {t['cpu_us']:.2f} | {t['cpu_us'] / r['cpu_us']:.2f} |")
+                  f"| {r['cpu_us']:.2f} | {t['cpu_us']:.2f} | {t['cpu_us'] / r['cpu_us']:.2f} "
+                  f"| {r['proc_us']:.2f}/{t['proc_us']:.2f} | {t['proc_us'] / r['proc_us']:.2f} |")
 
 
 def redis_version():

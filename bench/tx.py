@@ -31,21 +31,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import free_port, redis_version, start  # noqa: E402
+from compare import core_busy_ticks as core_busy, free_port, redis_version, start  # noqa: E402
 from resp import Client, encode  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def core_busy(core):
-    """Busy ticks of one CPU: user, nice, system, irq, softirq (not idle, iowait, steal)."""
-    with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith(f"cpu{core} "):
-                v = [int(x) for x in line.split()[1:]]
-                return v[0] + v[1] + v[2] + v[5] + v[6]
-    sys.exit(f"cpu{core} not in /proc/stat")
 
 
 def keys_on_shards(shards, n, prefix):

@@ -38,7 +38,7 @@ pub mod zset;
 #[cfg(test)]
 mod aof_tests;
 
-use std::collections::HashMap;
+use ahash::AHashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -266,16 +266,15 @@ fn families() -> impl Iterator<Item = &'static Command> {
 }
 
 pub struct Table {
-    by_name: HashMap<Vec<u8>, &'static Command>,
+    /// aHash, not SipHash: every request looks its command up here, and the names are ours.
+    by_name: AHashMap<&'static [u8], &'static Command>,
 }
 
 impl Table {
     pub fn get() -> &'static Table {
         static TABLE: OnceLock<Table> = OnceLock::new();
         TABLE.get_or_init(|| Table {
-            by_name: families()
-                .map(|c| (c.name.as_bytes().to_vec(), c))
-                .collect(),
+            by_name: families().map(|c| (c.name.as_bytes(), c)).collect(),
         })
     }
 
@@ -288,7 +287,7 @@ impl Table {
             lower.make_ascii_lowercase();
             self.by_name.get(&lower[..]).copied()
         } else {
-            self.by_name.get(&name.to_ascii_lowercase()).copied()
+            self.by_name.get(&name.to_ascii_lowercase()[..]).copied()
         }
     }
 

@@ -379,7 +379,7 @@ impl Batch {
         if self.per_shard.is_empty() {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = crate::db::clock::last();
         let db = s.db;
         let hops = std::mem::take(&mut self.per_shard)
             .into_iter()
@@ -399,7 +399,7 @@ impl Batch {
 }
 
 async fn run_one(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
-    let started = std::time::Instant::now();
+    let started = crate::db::clock::last();
     let reply = crate::cmd::route::run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply

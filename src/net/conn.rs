@@ -77,7 +77,7 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
             return Ok(());
         }
         s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
-        s.info.last_active.set(Instant::now());
+        s.info.last_active.set(crate::db::clock::last());
         let limits = s.node.global.limits();
         loop {
             // Until a client authenticates, Redis caps request sizes much lower.

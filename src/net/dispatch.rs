@@ -5,8 +5,6 @@
 //! MULTI's queueing, whether it writes or may use memory. Running it where its keys live is
 //! `cmd::route`'s.
 
-use std::time::Instant;
-
 use crate::cmd::route::{account, run};
 use crate::cmd::session::Session;
 use crate::cmd::{self, Args, Command, Table};
@@ -51,7 +49,9 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     if s.queues(cmd) {
         return s.queue(cmd, args);
     }
-    let started = Instant::now();
+    // The latest reading on this thread (the driver's turn, or the command before this one):
+    // reading the clock is dear, and the few hundred nanoseconds since count to this command.
+    let started = crate::db::clock::last();
     let reply = run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply

@@ -90,7 +90,7 @@ impl Drop for Sleep {
 
 /// Wakes every sleeper whose deadline has passed; returns how many.
 pub fn fire_due() -> usize {
-    let now = Instant::now();
+    let now = crate::db::clock::last();
     let woken: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let mut woken = Vec::new();

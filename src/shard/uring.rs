@@ -268,6 +268,8 @@ impl Driver {
     async fn run(self: Rc<Self>, incoming: impl Incoming, spin: bool) {
         let mut last_mail = Instant::now();
         loop {
+            // This turn's time, for everything that runs in it (`db::clock`).
+            crate::db::clock::tick();
             let reaped = self.turn();
             let mail = incoming.take();
             if spin && mail > 0 {

@@ -9,6 +9,7 @@
 //! Removal swaps the last entry into the hole, so SCAN walks positions from the end downwards:
 //! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
 
+pub mod clock;
 pub mod value;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use rand::Rng;
 
 use crate::types::blob::Blob;
 use crate::types::dense::DenseMap;
+pub use clock::{lru_clock, now_ms};
 pub use value::{StrValue, Value};
 
 /// A key's value with the metadata Redis keeps beside it.
@@ -49,18 +51,6 @@ impl Entry {
     pub fn expire(&self) -> Option<u64> {
         (self.expire_at != 0).then_some(self.expire_at)
     }
-}
-
-/// Whole seconds since the Unix epoch, truncated to 32 bits: the clock OBJECT IDLETIME reads.
-pub fn lru_clock() -> u32 {
-    (now_ms() / 1000) as u32
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Counters a shard reports in INFO stats, and the access-tracking settings that lookups
