@@ -7,7 +7,7 @@ pipeline depth it runs Redis and Tessera alternately for several rounds (interle
 machine noise hits both alike) and prints medians of:
 
   - throughput (requests/s) and p50/p99 latency, as redis-benchmark reports them;
-  - the server's CPU time per request, counted as the busy time of the server's core
+  - the server's CPU time per request, counted as the busy time of the server's core(s)
     (/proc/stat: user, nice, system, irq, softirq), so that work done in the kernel on the
     server's behalf (softirq network processing, kernel threads) counts too; and, beside it,
     the process's own user+system time (/proc/PID/stat). On a 2-core machine the load
@@ -17,8 +17,13 @@ each with the Tessera/Redis ratio. Tests are redis-benchmark's (-t set, get, inc
 zadd, mset...) plus `mix`: tessera-load's memtier-style 1:10 SET:GET load over 100,000 keys with
 32-byte values, pinned like redis-benchmark (it reports no latencies).
 
+`--threads 2,4` runs one Tessera per shard count, all against the same Redis. `--server-cpus
+0-1 --bench-cpus 0-1` runs everything unpinned on a 2-core machine: the core figure then counts
+the load generator too, and the process figure is the one to read.
+
 Usage: bench/compare.py [--rounds 5] [--tests set,get,incr,mset,mix] [--pipelines 1,16]
                         [--clients 50] [--threads 1] [--requests-p1 200000] [--requests-p16 2000000]
+                        [--server-cpus 0] [--bench-cpus 1]
 """
 
 import argparse
@@ -65,14 +70,30 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def core_busy_ticks(core):
-    """Busy ticks of CPU `core` so far: user, nice, system, irq and softirq from /proc/stat."""
+def cpu_list(spec):
+    """The CPUs of a taskset list such as "0", "0,1" or "0-3"."""
+    cpus = []
+    for part in str(spec).split(","):
+        a, _, b = part.partition("-")
+        cpus.extend(range(int(a), int(b or a) + 1))
+    return cpus
+
+
+def core_busy_ticks(cores):
+    """Busy ticks of the CPUs `cores` (a taskset list) so far: user, nice, system, irq and
+    softirq from /proc/stat."""
+    wanted = {f"cpu{c}" for c in cpu_list(cores)}
+    total = 0
     with open("/proc/stat") as f:
         for line in f:
-            if line.startswith(f"cpu{core} "):
-                v = [int(x) for x in line.split()[1:]]
-                return v[0] + v[1] + v[2] + v[5] + v[6]
-    sys.exit(f"cpu{core} not in /proc/stat")
+            name, *values = line.split()
+            if name in wanted:
+                v = [int(x) for x in values]
+                total += v[0] + v[1] + v[2] + v[5] + v[6]
+                wanted.discard(name)
+    if wanted:
+        sys.exit(f"{sorted(wanted)} not in /proc/stat")
+    return total
 
 
 def run_mix(port, pipeline, clients, requests, core):
@@ -101,10 +122,10 @@ def run_benchmark(port, test, pipeline, clients, requests, core):
 
 def measure(server, test, pipeline, args, bench_core):
     requests = args.requests_p1 if pipeline == 1 else args.requests_p16
-    before, core_before = cpu_ticks(server["proc"].pid), core_busy_ticks(args.server_core)
+    before, core_before = cpu_ticks(server["proc"].pid), core_busy_ticks(args.server_cpus)
     rps, p50, p99 = run_benchmark(server["port"], test, pipeline, args.clients, requests, bench_core)
     ticks = cpu_ticks(server["proc"].pid) - before
-    core_ticks = core_busy_ticks(args.server_core) - core_before
+    core_ticks = core_busy_ticks(args.server_cpus) - core_before
     return {"rps": rps, "p50": p50, "p99": p99,
             "cpu_us": core_ticks / TICKS * 1e6 / requests,
             "proc_us": ticks / TICKS * 1e6 / requests}
@@ -123,11 +144,11 @@ def main():
     ap.add_argument("--tests", default="set,get,incr,mset")
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=1, help="Tessera shards")
+    ap.add_argument("--threads", default="1", help="Tessera shards; a list runs one Tessera each")
     ap.add_argument("--requests-p1", type=int, default=200_000)
     ap.add_argument("--requests-p16", type=int, default=2_000_000)
-    ap.add_argument("--server-core", type=int, default=0)
-    ap.add_argument("--bench-core", type=int, default=1)
+    ap.add_argument("--server-cpus", "--server-core", default="0", help="taskset list")
+    ap.add_argument("--bench-cpus", "--bench-core", default="1", help="taskset list")
     ap.add_argument("--tessera", default=os.path.join(ROOT, "target", "release", "tessera-server"))
     ap.add_argument("--appendfsync", choices=["always", "everysec", "no"],
                     help="run both servers with appendonly yes and this fsync policy")
@@ -143,17 +164,19 @@ def main():
         sys.exit(f"{args.tessera} not found: cargo build --release")
 
     workdir = tempfile.mkdtemp(prefix="tessera-bench-")
-    for sub in ("redis", "tessera"):
+    threads = args.threads.split(",")
+    names = ["tessera"] if len(threads) == 1 else [f"tessera-{n}" for n in threads]
+    for sub in ["redis", *names]:
         os.mkdir(os.path.join(workdir, sub))
-    rport, tport = free_port(), free_port()
-    core = str(args.server_core)
-    servers = [
-        start("redis", ["taskset", "-c", core, "redis-server", "--port", str(rport), "--save", "",
-                        *aof, "--dir", os.path.join(workdir, "redis")], rport),
-        start("tessera", ["taskset", "-c", core, args.tessera, "--port", str(tport),
-                          "--threads", str(args.threads), "--save", "", *aof,
-                          "--dir", os.path.join(workdir, "tessera")], tport),
-    ]
+    cpus = args.server_cpus
+    rport = free_port()
+    servers = [start("redis", ["taskset", "-c", cpus, "redis-server", "--port", str(rport),
+                               "--save", "", *aof, "--dir", os.path.join(workdir, "redis")], rport)]
+    for name, n in zip(names, threads):
+        port = free_port()
+        servers.append(start(name, ["taskset", "-c", cpus, args.tessera, "--port", str(port),
+                                    "--threads", n, "--save", "", *aof,
+                                    "--dir", os.path.join(workdir, name)], port))
     results = {}  # (test, pipeline, server) -> list of samples
     try:
         for rnd in range(args.rounds):
@@ -162,7 +185,7 @@ def main():
                     # Alternate which server goes first so drift does not favour either.
                     order = servers if rnd % 2 == 0 else servers[::-1]
                     for s in order:
-                        sample = measure(s, test, pipeline, args, args.bench_core)
+                        sample = measure(s, test, pipeline, args, args.bench_cpus)
                         results.setdefault((test, pipeline, s["name"]), []).append(sample)
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
@@ -175,18 +198,18 @@ def main():
 
     persistence = f"appendfsync {args.appendfsync}" if args.appendfsync else "no AOF"
     print(f"\nTessera (--threads {args.threads}) vs Redis {redis_version()}, {persistence}: medians of {args.rounds} "
-          f"interleaved rounds, {args.clients} clients, servers on core {args.server_core}, "
-          f"redis-benchmark on core {args.bench_core}\n")
-    header = ("| test | -P | Redis rps | Tessera rps | ratio | Redis p50/p99 ms | Tessera p50/p99 ms "
+          f"interleaved rounds, {args.clients} clients, servers on CPUs {args.server_cpus}, "
+          f"load generator on CPUs {args.bench_cpus}\n")
+    header = ("| test | -P | server | Redis rps | Tessera rps | ratio | Redis p50/p99 ms | Tessera p50/p99 ms "
               "| Redis core µs/req | Tessera core µs/req | core ratio | process µs/req R/T | process ratio |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     fields = ("rps", "p50", "p99", "cpu_us", "proc_us")
     for pipeline in [int(p) for p in args.pipelines.split(",")]:
-        for test in args.tests.split(","):
+        for test, name in [(t, n) for t in args.tests.split(",") for n in names]:
             r = {f: med(test, pipeline, "redis", f) for f in fields}
-            t = {f: med(test, pipeline, "tessera", f) for f in fields}
-            print(f"| {test} | {pipeline} | {r['rps']:.0f} | {t['rps']:.0f} | {t['rps'] / r['rps']:.2f} "
+            t = {f: med(test, pipeline, name, f) for f in fields}
+            print(f"| {test} | {pipeline} | {name} | {r['rps']:.0f} | {t['rps']:.0f} | {t['rps'] / r['rps']:.2f} "
                   f"| {r['p50']:.3f}/{r['p99']:.3f} | {t['p50']:.3f}/{t['p99']:.3f} "
                   f"| {r['cpu_us']:.2f} | {t['cpu_us']:.2f} | {t['cpu_us'] / r['cpu_us']:.2f} "
                   f"| {r['proc_us']:.2f}/{t['proc_us']:.2f} | {t['proc_us'] / r['proc_us']:.2f} |")

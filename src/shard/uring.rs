@@ -221,7 +221,7 @@ impl Driver {
     /// Must run on the shard's executor thread: the ring accepts submissions only from the
     /// thread that made it.
     /// With `spin`, an idle shard that served mail lately polls for a while before it blocks
-    /// (see [`SPIN`]); give it only when every shard has a CPU of its own.
+    /// (see [`SPIN`]); pointless with one shard, which gets no mail.
     pub fn start(incoming: impl Incoming + 'static, spin: bool) -> io::Result<Rc<Driver>> {
         let (ring, modern) = match IoUring::builder()
             .setup_single_issuer()
