@@ -120,6 +120,55 @@ pub async fn run_keyed(
     .await
 }
 
+/// A read of a pipeline that [`run_reads`] may run out of order: its shard, its command and
+/// handler, its arguments.
+pub type Read = (usize, &'static Command, KeyedFn, Args);
+
+/// Runs consecutive single-shard reads of one pipeline with one hop per shard they live on,
+/// all hops at once, instead of one hop per read. Reads may run in any order against each
+/// other (they change nothing), never against a write: the caller gathers only reads. Each
+/// shard runs its reads once none of their keys is locked. Replies come back in request order.
+pub async fn run_reads(node: &Rc<Node>, db: usize, reads: Vec<Read>) -> Vec<Frame> {
+    let n = reads.len();
+    type Group = (
+        usize,
+        Vec<LockKey>,
+        Vec<(usize, &'static Command, KeyedFn, Args)>,
+    );
+    // A pipeline names few shards: a list is cheaper than a map.
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (shard, cmd, f, args)) in reads.into_iter().enumerate() {
+        let at = match groups.iter().position(|g| g.0 == shard) {
+            Some(at) => at,
+            None => {
+                groups.push((shard, Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[at].1.extend(lock_keys(cmd, db, &args));
+        groups[at].2.push((i, cmd, f, args));
+    }
+    let jobs = groups
+        .into_iter()
+        .map(|(shard, wait_for, reads)| {
+            (shard, wait_for, move |data: &mut ShardData| {
+                reads
+                    .into_iter()
+                    .map(|(i, cmd, f, args)| (i, run_logged(data, cmd, f, db, &args)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut replies: Vec<Option<Frame>> = (0..n).map(|_| None).collect();
+    for (i, reply) in node.run_on_each_unlocked(jobs).await.into_iter().flatten() {
+        replies[i] = Some(reply);
+    }
+    replies
+        .into_iter()
+        .map(|r| r.expect("every read answered"))
+        .collect()
+}
+
 /// Runs `f` on `shard` once none of `wait_for` is locked, or, inside `within` (EXEC, which
 /// holds those keys already), as one of its hops.
 pub async fn run_where<R, F>(

@@ -3,7 +3,10 @@
 //!
 //! Replies are produced in request order because requests are executed one after another; a
 //! request for another shard is awaited before the next one starts, so pipelined replies can
-//! never overtake each other. All replies produced from one read are written with one write.
+//! never overtake each other. The one exception is a run of consecutive single-shard reads,
+//! which goes out as one hop per shard (reads may run in any order against each other, and
+//! no write is ever reordered against anything); their replies are still written in request
+//! order. All replies produced from one read are written with one write.
 //!
 //! The socket is read and written through the shard's io_uring driver ([`crate::shard::uring`]), which
 //! submits this connection's receive or send together with every other connection's.
@@ -15,9 +18,11 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use crate::cmd::route::Read;
 use crate::cmd::session::{ReplyMode, Session};
-use crate::net::dispatch::execute;
-use crate::resp::parse::RequestParser;
+use crate::cmd::{Args, Command, KeyedFn};
+use crate::net::dispatch::{batchable_read, execute, execute_reads};
+use crate::resp::parse::{ProtocolError, RequestParser};
 use crate::resp::Frame;
 use crate::shard::clients::ClientInfo;
 use crate::shard::uring::UringStream;
@@ -79,13 +84,38 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
         s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
         s.info.last_active.set(crate::db::clock::last());
         let limits = s.node.global.limits();
+        // A request parsed ahead while gathering reads, to be handled next.
+        let mut held = None;
         loop {
-            // Until a client authenticates, Redis caps request sizes much lower.
-            parser.set_auth_required(!s.authenticated);
-            match parser.parse(&mut input, &limits) {
-                Ok(Some(args)) => {
+            let parsed = match held.take() {
+                Some(parsed) => parsed,
+                None => {
+                    // Until a client authenticates, Redis caps request sizes much lower.
+                    parser.set_auth_required(!s.authenticated);
+                    parser.parse(&mut input, &limits)
+                }
+            };
+            match parsed {
+                Ok(Some(mut args)) => {
                     if args.is_empty() {
                         continue;
+                    }
+                    // Consecutive reads go to their shards together: one hop per shard.
+                    if let Some(read) = batchable_read(s, &args) {
+                        let (mut reads, next) =
+                            gather_reads(s, &mut parser, &mut input, read, args);
+                        held = next;
+                        if reads.len() > 1 {
+                            for reply in execute_reads(s, reads).await {
+                                write_reply(s, &reply, &mut output);
+                            }
+                            if output.len() >= OUT_FLUSH {
+                                flush(s, stream, &mut output).await?;
+                            }
+                            continue;
+                        }
+                        // A lone read takes the usual way, inline when its keys are here.
+                        args = reads.pop().expect("the read that started the batch").3;
                     }
                     let Some(reply) = execute_watching(s, args, stream, &mut input).await else {
                         // The client left while blocked.
@@ -111,6 +141,38 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
             flush(s, stream, &mut output).await?;
         }
     }
+}
+
+/// What the parser made of the next request.
+type Parsed = Result<Option<Args>, ProtocolError>;
+
+/// The most reads one batch carries, so that a long pipeline's replies start leaving early.
+const MAX_READS: usize = 128;
+
+/// Parses the requests after `first` for as long as they are reads that may join its batch
+/// (`dispatch::batchable_read`). Returns the batch and the request that ended it, if any:
+/// the next to handle, parsed or failed.
+fn gather_reads(
+    s: &Session,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+    first: (usize, &'static Command, KeyedFn),
+    args: Args,
+) -> (Vec<Read>, Option<Parsed>) {
+    let limits = s.node.global.limits();
+    let mut reads = vec![(first.0, first.1, first.2, args)];
+    while reads.len() < MAX_READS {
+        match parser.parse(input, &limits) {
+            Ok(Some(args)) if args.is_empty() => continue,
+            Ok(Some(args)) => match batchable_read(s, &args) {
+                Some((shard, cmd, f)) => reads.push((shard, cmd, f, args)),
+                None => return (reads, Some(Ok(Some(args)))),
+            },
+            Ok(None) => break,
+            other => return (reads, Some(other)),
+        }
+    }
+    (reads, None)
 }
 
 /// Runs one command. While it is blocked (BLPOP...), also watches the socket: input that

@@ -5,10 +5,13 @@
 //! MULTI's queueing, whether it writes or may use memory. Running it where its keys live is
 //! `cmd::route`'s.
 
-use crate::cmd::route::{account, run};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::cmd::route::{account, run, Read};
 use crate::cmd::session::Session;
-use crate::cmd::{self, Args, Command, Table};
+use crate::cmd::{self, Args, Command, KeyedFn, Run, Table};
 use crate::resp::Frame;
+use crate::slot::key_owner;
 
 pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let table = Table::get();
@@ -55,6 +58,48 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let reply = run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply
+}
+
+/// Whether the request `args` is a read that may join a batch of a pipeline's reads
+/// (`cmd::route::run_reads`): a keyed read-only command whose keys all live on one shard,
+/// from a session in its plain state (authenticated, not in MULTI, no CLIENT PAUSE), so that
+/// none of `check`'s refusals can apply to it. Returns its shard, command and handler.
+pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Command, KeyedFn)> {
+    if s.node.shards == 1 || !s.authenticated || s.in_multi() {
+        return None;
+    }
+    let cmd = Table::get().lookup(&args[0])?;
+    let Run::Keyed(f) = cmd.run else {
+        return None;
+    };
+    let plain_read = cmd.flags.has(cmd::flags::READONLY)
+        && !cmd.is_write()
+        && !cmd.flags.has(cmd::flags::BLOCKING)
+        && cmd.subcommands.is_empty()
+        && cmd.arity_ok(args.len());
+    if !plain_read || s.node.global.pause_until_ms.load(Relaxed) != 0 {
+        return None;
+    }
+    let mut owner = None;
+    for p in cmd.key_positions(args) {
+        let o = key_owner(&args[p], s.node.shards);
+        if owner.is_some_and(|x| x != o) {
+            return None;
+        }
+        owner = Some(o);
+    }
+    Some((owner?, cmd, f))
+}
+
+/// Runs reads that [`batchable_read`] admitted, one hop per shard, and counts each.
+pub async fn execute_reads(s: &mut Session, reads: Vec<Read>) -> Vec<Frame> {
+    let started = crate::db::clock::last();
+    let cmds: Vec<&'static Command> = reads.iter().map(|r| r.1).collect();
+    let replies = cmd::route::run_reads(&s.node, s.db, reads).await;
+    for (cmd, reply) in cmds.into_iter().zip(&replies) {
+        account(s, cmd, reply, started);
+    }
+    replies
 }
 
 /// The checks Redis makes before running (or queueing) a command, in its order.

@@ -241,19 +241,32 @@ impl Node {
         R: Send + 'static,
         F: FnOnce(&mut ShardData) -> R + Send + 'static,
     {
+        let jobs = jobs.into_iter().map(|(s, f)| (s, Vec::new(), f)).collect();
+        self.run_on_each_unlocked(jobs).await
+    }
+
+    /// [`Node::run_on_each`], each job waiting until none of its keys is locked on its shard.
+    pub async fn run_on_each_unlocked<R, F>(
+        self: &Rc<Self>,
+        jobs: Vec<(usize, Vec<LockKey>, F)>,
+    ) -> Vec<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ShardData) -> R + Send + 'static,
+    {
         let mut waits = Vec::with_capacity(jobs.len());
         let mut local = None;
-        for (i, (shard, f)) in jobs.into_iter().enumerate() {
+        for (i, (shard, wait_for, f)) in jobs.into_iter().enumerate() {
             if shard == self.id {
-                local = Some((i, f));
+                local = Some((i, wait_for, f));
                 waits.push(None);
             } else {
-                waits.push(Some(self.send_request(shard, job(f), Vec::new())));
+                waits.push(Some(self.send_request(shard, job(f), wait_for)));
             }
         }
         let mut out: Vec<Option<R>> = (0..waits.len()).map(|_| None).collect();
-        if let Some((i, f)) = local {
-            out[i] = Some(self.run_here(Vec::new(), f).await);
+        if let Some((i, wait_for, f)) = local {
+            out[i] = Some(self.run_here(wait_for, f).await);
         }
         for (i, wait) in waits.into_iter().enumerate() {
             if let Some(wait) = wait {
