@@ -11,6 +11,7 @@
 //! The socket is read and written through the shard's io_uring driver ([`crate::shard::uring`]), which
 //! submits this connection's receive or send together with every other connection's.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
@@ -84,38 +85,41 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
         s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
         s.info.last_active.set(crate::db::clock::last());
         let limits = s.node.global.limits();
-        // A request parsed ahead while gathering reads, to be handled next.
-        let mut held = None;
+        // Requests parsed ahead while gathering reads, to be handled next in order, each with
+        // whether it may still start a batch.
+        let mut ahead: VecDeque<(Parsed, bool)> = VecDeque::new();
         loop {
-            let parsed = match held.take() {
+            let (parsed, may_batch) = match ahead.pop_front() {
                 Some(parsed) => parsed,
                 None => {
                     // Until a client authenticates, Redis caps request sizes much lower.
                     parser.set_auth_required(!s.authenticated);
-                    parser.parse(&mut input, &limits)
+                    (parser.parse(&mut input, &limits), true)
                 }
             };
             match parsed {
-                Ok(Some(mut args)) => {
+                Ok(Some(args)) => {
                     if args.is_empty() {
                         continue;
                     }
                     // Consecutive reads go to their shards together: one hop per shard.
-                    if let Some(read) = batchable_read(s, &args) {
-                        let (mut reads, next) =
-                            gather_reads(s, &mut parser, &mut input, read, args);
-                        held = next;
-                        if reads.len() > 1 {
+                    let read = may_batch.then(|| batchable_read(s, &args)).flatten();
+                    if let Some(read) = read {
+                        let (reads, next) = gather_reads(s, &mut parser, &mut input, read, args);
+                        let here = s.node.id;
+                        if reads.len() > 1 && reads.iter().any(|r| r.0 != here) {
                             for reply in execute_reads(s, reads).await {
                                 write_reply(s, &reply, &mut output);
                             }
                             if output.len() >= OUT_FLUSH {
                                 flush(s, stream, &mut output).await?;
                             }
-                            continue;
+                        } else {
+                            // All on this shard: the usual way is inline, and cheaper.
+                            ahead.extend(reads.into_iter().map(|r| (Ok(Some(r.3)), false)));
                         }
-                        // A lone read takes the usual way, inline when its keys are here.
-                        args = reads.pop().expect("the read that started the batch").3;
+                        ahead.extend(next.map(|next| (next, true)));
+                        continue;
                     }
                     let Some(reply) = execute_watching(s, args, stream, &mut input).await else {
                         // The client left while blocked.
