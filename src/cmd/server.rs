@@ -697,6 +697,27 @@ fn debug_allowed(s: &Session) -> bool {
     }
 }
 
+/// How long `DEBUG SLEEP <arg>` sleeps, as Redis computes it: the number `strtod` reads at the
+/// front of the argument (0 when there is none, so `abc` sleeps 0 and replies OK), in whole
+/// microseconds as C converts it. A negative time, or one a `long long` cannot hold (`inf`,
+/// `nan`, `1e300`, which C turns into LLONG_MIN on x86), makes Redis's nanosleep fail at
+/// once: None, no sleep.
+fn debug_sleep_micros(arg: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(arg);
+    let text = text.trim_start();
+    // The longest prefix that is a number; arguments are short, so trying each is cheap.
+    let secs = (1..=text.len().min(64))
+        .rev()
+        .filter(|&n| text.is_char_boundary(n))
+        .find_map(|n| text[..n].parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let micros = secs * 1e6;
+    if !micros.is_finite() || micros < 0.0 || micros >= 9.223_372_036_854_775e18 {
+        return None;
+    }
+    Some(micros as u64)
+}
+
 fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         if !debug_allowed(s) {
@@ -704,12 +725,11 @@ fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
         }
         let sub = &args[1];
         if is(sub, "sleep") && args.len() == 3 {
-            let Ok(secs) = String::from_utf8_lossy(&args[2]).parse::<f64>() else {
-                return CmdError::NotFloat.into();
-            };
             // DEBUG SLEEP blocks the server in Redis; blocking this shard's thread is the
             // faithful equivalent (other shards keep serving).
-            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+            if let Some(micros) = debug_sleep_micros(&args[2]) {
+                std::thread::sleep(Duration::from_micros(micros));
+            }
             Frame::ok()
         } else if is(sub, "set-active-expire") && args.len() == 3 {
             match parse_int(&args[2]) {

@@ -244,10 +244,14 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let size = set.len();
     let picks: Vec<Frame> = if count < 0 {
-        // Repetitions allowed: independent picks.
-        (0..count.unsigned_abs())
-            .filter_map(|_| set.random(&mut rng).map(bulk))
-            .collect()
+        // Repetitions allowed: independent picks, as many as asked. Redis streams them into
+        // the output buffer; a reply this server cannot hold is refused rather than abort it.
+        let mut picks = Vec::new();
+        picks
+            .try_reserve(usize::try_from(count.unsigned_abs()).map_err(|_| CmdError::Overflow)?)
+            .map_err(|_| CmdError::Overflow)?;
+        picks.extend((0..count.unsigned_abs()).filter_map(|_| set.random(&mut rng).map(bulk)));
+        picks
     } else if count as u64 >= size as u64 {
         set.iter().map(bulk).collect()
     } else {

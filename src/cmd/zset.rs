@@ -994,9 +994,13 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(z) = lookup_zset(db, &args[1], now, stats)? else {
         return Ok(Frame::Array(Vec::new()));
     };
-    let count = n.unsigned_abs() as usize;
+    let count = usize::try_from(n.unsigned_abs()).map_err(|_| CmdError::Overflow)?;
     let mut rng = rand::thread_rng();
-    let mut out = Vec::with_capacity(count.min(z.len().max(1) * 4));
+    let mut out = Vec::new();
+    // Repeated picks are as many as asked: a reply this server cannot hold is refused (Redis
+    // streams it into the output buffer) rather than abort the process.
+    let wanted = if n < 0 { count } else { count.min(z.len()) };
+    out.try_reserve(wanted).map_err(|_| CmdError::Overflow)?;
     let push = |rank: usize, out: &mut Vec<(Bytes, f64)>| {
         let (m, s) = z.at(rank);
         out.push((Bytes::copy_from_slice(m), s));
