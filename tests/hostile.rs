@@ -74,3 +74,84 @@ fn debug_sleep_reads_its_number_as_redis_does() {
     assert_eq!(t.command(&["DEBUG", "SLEEP", "0.2s"]).unwrap(), b"+OK\r\n");
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
+
+#[test]
+fn maxclients_refuses_the_client_past_it_as_redis_does() {
+    let tessera = Server::tessera(&["--maxclients", "3"]);
+    let mut admitted: Vec<_> = (0..3).map(|_| tessera.connect()).collect();
+    for c in &mut admitted {
+        assert_eq!(c.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    }
+    // The fourth hears why and is closed, on whichever shard it landed.
+    let mut refused = tessera.connect();
+    assert_eq!(
+        refused.read_reply().unwrap(),
+        b"-ERR max number of clients reached\r\n"
+    );
+    // One leaves, another may come.
+    admitted.pop();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut next = loop {
+        let mut c = tessera.connect();
+        match c.command(&["PING"]) {
+            Ok(reply) if reply == b"+PONG\r\n" => break c,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!("no room after a client left: {other:?}"),
+        }
+    };
+    // The refused one, and any retry above that came before the leaver was gone.
+    let info = text(next.command(&["INFO", "stats"]).unwrap());
+    let rejected: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("rejected_connections:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rejected_connections in {info}"));
+    assert!(rejected >= 1, "{info}");
+    // Raised at run time: room for more.
+    assert_eq!(
+        next.command(&["CONFIG", "SET", "maxclients", "10"])
+            .unwrap(),
+        b"+OK\r\n"
+    );
+    let mut more: Vec<_> = (0..5).map(|_| tessera.connect()).collect();
+    for c in &mut more {
+        assert_eq!(c.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    }
+}
+
+#[test]
+fn maxclients_fits_the_descriptor_limit_at_start() {
+    let tessera = Server::tessera(&["--maxclients", "10000000"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", tessera.pid())).unwrap();
+    let open_files: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // Two shards keep 32 + 2 * 8 descriptors for themselves.
+    let fitted = open_files.min(10_000_000 + 48) - 48;
+    let reply = text(
+        tessera
+            .connect()
+            .command(&["CONFIG", "GET", "maxclients"])
+            .unwrap(),
+    );
+    assert_eq!(
+        reply,
+        format!(
+            "*2\r\n$10\r\nmaxclients\r\n${}\r\n{fitted}\r\n",
+            fitted.to_string().len()
+        )
+    );
+    if fitted < 10_000_000 {
+        assert!(tessera.logs().contains("maxclients has been reduced to"));
+        let refused = text(
+            tessera
+                .connect()
+                .command(&["CONFIG", "SET", "maxclients", "10000000"])
+                .unwrap(),
+        );
+        assert_eq!(refused, format!("-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {fitted}\r\n"));
+    }
+}

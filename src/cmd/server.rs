@@ -320,6 +320,7 @@ struct ShardReport {
     commands: Vec<(&'static str, CmdStat)>,
     total_commands: u64,
     total_connections: u64,
+    rejected_connections: u64,
     expired_keys: u64,
     evicted_keys: u64,
     hits: u64,
@@ -359,6 +360,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     .collect(),
                 total_commands: data.stats.total_commands,
                 total_connections: data.stats.total_connections,
+                rejected_connections: data.stats.rejected_connections,
                 expired_keys: data.ks.stats.expired_keys,
                 evicted_keys: data.ks.stats.evicted_keys,
                 hits: data.ks.stats.keyspace_hits,
@@ -486,6 +488,10 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     (
                         "total_net_output_bytes".into(),
                         sum(|r| r.net_out).to_string(),
+                    ),
+                    (
+                        "rejected_connections".into(),
+                        sum(|r| r.rejected_connections).to_string(),
                     ),
                     ("expired_keys".into(), sum(|r| r.expired_keys).to_string()),
                     ("evicted_keys".into(), sum(|r| r.evicted_keys).to_string()),
@@ -676,6 +682,7 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
                 data.stats.commands.clear();
                 data.stats.total_commands = 0;
                 data.stats.total_connections = 0;
+                data.stats.rejected_connections = 0;
                 data.stats.net_input_bytes = 0;
                 data.stats.net_output_bytes = 0;
                 data.ks.stats = crate::db::KeyStats {

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -36,6 +37,22 @@ const READ_CHUNK: usize = 16 * 1024;
 const OUT_FLUSH: usize = 64 * 1024;
 
 pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
+    // Admission first, as Redis: a client past `maxclients` hears why and is closed.
+    let connected = node.global.clients.fetch_add(1, Relaxed);
+    if connected >= node.global.config.snapshot().maxclients() as usize {
+        node.global.clients.fetch_sub(1, Relaxed);
+        node.data.borrow_mut().stats.rejected_connections += 1;
+        let mut refusal = BytesMut::from(&b"-ERR max number of clients reached\r\n"[..]);
+        if stream.write_all(&mut refusal).await.is_ok() {
+            let _ = stream.flush().await;
+        }
+        return;
+    }
+    serve_admitted(&node, &mut stream).await;
+    node.global.clients.fetch_sub(1, Relaxed);
+}
+
+async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
     let sock = stream.socket();
     let _ = sock.set_nodelay(true);
     let info = Rc::new(ClientInfo {
@@ -61,7 +78,7 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
         data.stats.total_connections += 1;
     }
     let mut session = Session::new(node.clone(), info.clone());
-    let _ = run(&mut session, &mut stream).await;
+    let _ = run(&mut session, stream).await;
     // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
     // leave before the socket closes.
     let _ = stream.flush().await;

@@ -1,6 +1,7 @@
 //! Start-up: the shard threads, the listener on each, the control thread.
 
 pub mod aof_load;
+mod fds;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -32,6 +33,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     crate::cpus::pin_current_thread(&cores);
     crate::cpus::set_bio_list(snapshot.bio_cpulist());
     crate::types::lazyfree::on_thread_start(crate::cpus::pin_bio_thread);
+    fit_maxclients(&config, shards)?;
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     watch_signals(control_tx.clone());
     crate::persist::init(shards);
@@ -167,6 +169,9 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                     let listener = listen(addr).expect("bound once already in this process");
                     let (node, uring) = (node.clone(), uring.clone());
                     accepts.push(crate::shard::task::spawn(async move {
+                        // Out of descriptors, accepts fail until a client leaves: say so at
+                        // most once a second, not at every retry.
+                        let mut last_logged: Option<Instant> = None;
                         loop {
                             match uring.accept(&listener).await {
                                 Ok(sock) => {
@@ -178,7 +183,10 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                                     .detach();
                                 }
                                 Err(e) => {
-                                    eprintln!("accept failed: {e}");
+                                    if last_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                                        eprintln!("Error accepting a client connection: {e}");
+                                        last_logged = Some(Instant::now());
+                                    }
                                     // Out of descriptors, typically: retrying at once would
                                     // only spin.
                                     crate::shard::timer::sleep(std::time::Duration::from_millis(
@@ -210,6 +218,39 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         snapshot.port()
     );
     control_loop(&global, control_rx);
+    Ok(())
+}
+
+/// Makes room for `maxclients` clients in the open-files limit, or lowers `maxclients` to what
+/// the limit allows, with Redis's messages; and lets CONFIG SET maxclients raise it later.
+fn fit_maxclients(config: &Arc<ConfigStore>, shards: usize) -> Result<(), String> {
+    let reserved = fds::reserved(shards);
+    let requested = config.snapshot().maxclients() as u64;
+    let wanted = requested + reserved;
+    let (limit, error) = fds::raise_limit(wanted);
+    if limit < wanted {
+        if limit <= reserved {
+            return Err(format!(
+                "Your current 'ulimit -n' of {limit} is not enough for the server to start. Please increase your open file limit to at least {wanted}. Exiting."
+            ));
+        }
+        let fitted = limit - reserved;
+        let why = error.map_or_else(|| "unknown".to_string(), |e| e.to_string());
+        println!("You requested maxclients of {requested} requiring at least {wanted} max file descriptors.");
+        println!("Server can't set maximum open files to {wanted} because of OS error: {why}.");
+        println!("Current maximum open files is {limit}. maxclients has been reduced to {fitted} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.");
+        config.set(&[("maxclients", fitted.to_string())])?;
+    }
+    config.on_apply(&["maxclients"], move |c| {
+        let wanted = c.maxclients() as u64 + reserved;
+        match fds::raise_limit(wanted) {
+            (limit, _) if limit >= wanted => Ok(()),
+            (limit, _) => Err(format!(
+                "The operating system is not able to handle the specified number of clients, try with {}",
+                limit.saturating_sub(reserved)
+            )),
+        }
+    });
     Ok(())
 }
 

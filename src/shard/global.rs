@@ -19,6 +19,8 @@ pub struct Global {
     pub config: Arc<ConfigStore>,
     pub started: Instant,
     next_client_id: AtomicU64,
+    /// Clients connected on every shard, for `maxclients`.
+    pub clients: std::sync::atomic::AtomicUsize,
     /// CLIENT PAUSE: Unix ms until which clients are paused (0 = not), and whether only writes.
     pub pause_until_ms: AtomicU64,
     pub pause_writes_only: std::sync::atomic::AtomicBool,
@@ -62,6 +64,7 @@ impl Global {
             config,
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
+            clients: Default::default(),
             pause_until_ms: AtomicU64::new(0),
             pause_writes_only: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
