@@ -155,3 +155,61 @@ fn maxclients_fits_the_descriptor_limit_at_start() {
         assert_eq!(refused, format!("-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {fitted}\r\n"));
     }
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout_but_blocked_ones_are_not() {
+    let tessera = Server::tessera(&[]);
+    let mut admin = tessera.connect();
+    let mut idle = tessera.connect();
+    let mut blocked = tessera.connect();
+    assert_eq!(idle.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    blocked.send(&["BLPOP", "nothing", "0"]).unwrap();
+    assert_eq!(
+        admin.command(&["CONFIG", "SET", "timeout", "1"]).unwrap(),
+        b"+OK\r\n"
+    );
+    // Redis closes a client idle for more than `timeout` seconds within its next cron ticks.
+    let mut stream = idle.into_stream();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = std::io::Read::read(&mut stream, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the idle client got data instead of end of file");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The blocked client still waits, and is served when its list gets an element. (The
+    // first admin connection was idle as long, and is gone too.)
+    drop(admin);
+    let mut admin = tessera.connect();
+    admin.command(&["CONFIG", "SET", "timeout", "0"]).unwrap();
+    admin.command(&["RPUSH", "nothing", "x"]).unwrap();
+    assert_eq!(
+        blocked.read_reply().unwrap(),
+        b"*2\r\n$7\r\nnothing\r\n$1\r\nx\r\n"
+    );
+}
+
+#[test]
+fn client_sockets_get_tcp_keepalive_as_redis_sets_it() {
+    let tessera = Server::tessera(&["--tcp-keepalive", "60"]);
+    let mut conn = tessera.connect();
+    assert_eq!(conn.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    // The server's end of this connection in /proc/net/tcp: its timer field ("tr:when") is
+    // 02 while a keepalive timer is armed (an idle socket without keepalive has 00).
+    let stream = conn.into_stream();
+    let client_port = stream.local_addr().unwrap().port();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let line = table
+        .lines()
+        .find(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 5
+                && f[1].ends_with(&format!(":{:04X}", tessera.port))
+                && f[2].ends_with(&format!(":{client_port:04X}"))
+        })
+        .unwrap_or_else(|| panic!("the server's socket is not in /proc/net/tcp:\n{table}"));
+    let timer = line.split_whitespace().nth(5).unwrap();
+    assert!(timer.starts_with("02:"), "no keepalive timer: {line}");
+    drop(stream);
+}

@@ -326,7 +326,7 @@ struct Parts {
 fn split(shards: usize, cmd: &Command, args: &[Bytes]) -> Result<Parts, Frame> {
     let first = cmd.keys.first.max(0) as usize;
     let step = cmd.keys.step.max(1) as usize;
-    if step > 1 && (args.len().saturating_sub(first)) % step != 0 {
+    if step > 1 && !args.len().saturating_sub(first).is_multiple_of(step) {
         return Err(super::wrong_arity(cmd));
     }
     let positions: Vec<usize> = cmd.key_positions(args).collect();

@@ -719,7 +719,8 @@ fn debug_sleep_micros(arg: &[u8]) -> Option<u64> {
         .find_map(|n| text[..n].parse::<f64>().ok())
         .unwrap_or(0.0);
     let micros = secs * 1e6;
-    if !micros.is_finite() || micros < 0.0 || micros >= 9.223_372_036_854_775e18 {
+    // NaN is in no range.
+    if !(0.0..9.223_372_036_854_775e18).contains(&micros) {
         return None;
     }
     Some(micros as u64)

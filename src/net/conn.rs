@@ -55,6 +55,7 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
 async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
     let sock = stream.socket();
     let _ = sock.set_nodelay(true);
+    keep_alive(sock, node.global.config.snapshot().tcp_keepalive_secs());
     let info = Rc::new(ClientInfo {
         id: node.global.next_client_id(),
         addr: sock.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -83,6 +84,21 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
     // leave before the socket closes.
     let _ = stream.flush().await;
     node.data.borrow_mut().clients.remove(info.id);
+}
+
+/// `tcp-keepalive`: probes after `interval` seconds of silence, then every third of it, three
+/// times, as Redis's anetKeepAlive sets them; 0 leaves the socket as the kernel made it.
+fn keep_alive(sock: &std::net::TcpStream, interval: u32) {
+    if interval == 0 {
+        return;
+    }
+    let interval = u64::from(interval);
+    let params = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(interval))
+        .with_interval(std::time::Duration::from_secs((interval / 3).max(1)))
+        .with_retries(3);
+    // A socket that refuses keepalive still serves; Redis only logs this.
+    let _ = socket2::SockRef::from(sock).set_tcp_keepalive(&params);
 }
 
 async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {

@@ -76,6 +76,25 @@ impl ClientInfo {
     }
 }
 
+/// Checks this shard's clients against `timeout` every tick of `hz`, as Redis's client cron.
+pub fn start_idle_timeout(node: Rc<super::Node>) {
+    crate::shard::task::spawn(async move {
+        loop {
+            let hz = u64::from(node.global.config.snapshot().hz()); // already 1..=500
+            crate::shard::timer::sleep(std::time::Duration::from_millis(1000 / hz)).await;
+            let timeout = node.global.config.snapshot().timeout_secs();
+            if timeout > 0 {
+                let timeout = std::time::Duration::from_secs(u64::from(timeout));
+                node.data
+                    .borrow()
+                    .clients
+                    .close_idle(timeout, Instant::now());
+            }
+        }
+    })
+    .detach();
+}
+
 #[derive(Default)]
 pub struct ClientRegistry {
     clients: AHashMap<u64, Rc<ClientInfo>>,
@@ -96,6 +115,21 @@ impl ClientRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
+    }
+
+    /// Closes the clients idle for longer than `timeout` (`timeout` in redis.conf), as Redis's
+    /// client cron does: not those waiting in a blocking command, which have their own
+    /// timeouts. Returns how many it closed.
+    pub fn close_idle(&self, timeout: std::time::Duration, now: Instant) -> usize {
+        let mut closed = 0;
+        for c in self.clients.values() {
+            let idle = now.saturating_duration_since(c.last_active.get());
+            if idle > timeout && !c.blocked.get() && !c.killed.get() {
+                c.kill();
+                closed += 1;
+            }
+        }
+        closed
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Rc<ClientInfo>> {
