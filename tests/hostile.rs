@@ -213,3 +213,50 @@ fn client_sockets_get_tcp_keepalive_as_redis_sets_it() {
     assert!(timer.starts_with("02:"), "no keepalive timer: {line}");
     drop(stream);
 }
+
+/// Connects to `port` on 127.0.0.1 from the source address 127.0.0.2: not Redis's loopback
+/// client, though on the loopback interface.
+fn connect_from_127_0_0_2(port: u16) -> common::RawConn {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.2:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
+    common::RawConn::from_stream(sock.into()).unwrap()
+}
+
+#[test]
+fn protected_mode_denies_other_addresses_as_redis_does() {
+    let redis = Server::redis(&[]);
+    let tessera = Server::tessera(&[]);
+    let expected = connect_from_127_0_0_2(redis.port).read_reply().unwrap();
+    assert!(expected.starts_with(b"-DENIED Redis is running in protected mode"));
+    assert_eq!(
+        text(connect_from_127_0_0_2(tessera.port).read_reply().unwrap()),
+        text(expected)
+    );
+    // Turned off from the loopback address, or with a password set, the client is served.
+    let mut admin = tessera.connect();
+    admin
+        .command(&["CONFIG", "SET", "protected-mode", "no"])
+        .unwrap();
+    let mut outside = connect_from_127_0_0_2(tessera.port);
+    assert_eq!(outside.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    admin
+        .command(&["CONFIG", "SET", "protected-mode", "yes"])
+        .unwrap();
+    admin
+        .command(&["CONFIG", "SET", "requirepass", "secret"])
+        .unwrap();
+    let mut outside = connect_from_127_0_0_2(tessera.port);
+    assert_eq!(
+        text(outside.command(&["PING"]).unwrap()),
+        "-NOAUTH Authentication required.\r\n"
+    );
+}

@@ -37,12 +37,25 @@ const READ_CHUNK: usize = 16 * 1024;
 const OUT_FLUSH: usize = 64 * 1024;
 
 pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
-    // Admission first, as Redis: a client past `maxclients` hears why and is closed.
+    // Admission first, as Redis: a client past `maxclients`, or from outside the loopback
+    // interface while protected mode guards a server without a password, hears why and is
+    // closed.
     let connected = node.global.clients.fetch_add(1, Relaxed);
-    if connected >= node.global.config.snapshot().maxclients() as usize {
+    let config = node.global.config.snapshot();
+    let refusal: Option<&[u8]> = if connected >= config.maxclients() as usize {
+        Some(b"-ERR max number of clients reached\r\n")
+    } else if config.protected_mode()
+        && node.global.requirepass().is_none()
+        && !from_loopback(stream.socket())
+    {
+        Some(PROTECTED)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
         node.global.clients.fetch_sub(1, Relaxed);
         node.data.borrow_mut().stats.rejected_connections += 1;
-        let mut refusal = BytesMut::from(&b"-ERR max number of clients reached\r\n"[..]);
+        let mut refusal = BytesMut::from(refusal);
         if stream.write_all(&mut refusal).await.is_ok() {
             let _ = stream.flush().await;
         }
@@ -50,6 +63,22 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
     }
     serve_admitted(&node, &mut stream).await;
     node.global.clients.fetch_sub(1, Relaxed);
+}
+
+/// Redis's refusal in protected mode, word for word (its "a an" included).
+const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Whether the peer is 127.0.0.1 or ::1, exactly as Redis's `islocalClient` asks (other
+/// 127.x addresses are not), an IPv4 client on a dual-stack socket included.
+fn from_loopback(sock: &std::net::TcpStream) -> bool {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match sock.peer_addr().map(|a| a.ip()) {
+        Ok(IpAddr::V4(ip)) => ip == Ipv4Addr::LOCALHOST,
+        Ok(IpAddr::V6(ip)) => {
+            ip == Ipv6Addr::LOCALHOST || ip.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST)
+        }
+        Err(_) => false,
+    }
 }
 
 async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {

@@ -423,7 +423,11 @@ pub struct RawConn {
 
 impl RawConn {
     pub fn connect(port: u16) -> io::Result<RawConn> {
-        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        RawConn::from_stream(TcpStream::connect(("127.0.0.1", port))?)
+    }
+
+    /// A connection made elsewhere (from another source address, say).
+    pub fn from_stream(stream: TcpStream) -> io::Result<RawConn> {
         // Commands are small and sent one at a time; without NODELAY each
         // would wait on Nagle's algorithm and the suite would crawl.
         stream.set_nodelay(true)?;

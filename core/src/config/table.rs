@@ -185,8 +185,8 @@ parameters! {
     // Network.
     Port: "port", int(0, 65535), Text("6379"), LIVE;
     // Redis's built-in default binds every interface and relies on protected mode to refuse
-    // remote clients; Tessera has no protected mode yet, so it binds loopback by default, as the
-    // redis.conf Redis ships does.
+    // remote clients; Tessera binds loopback by default, as the redis.conf Redis ships does
+    // (and as its users start it), and enforces protected mode too.
     Bind: "bind", Kind::Bind, Text("127.0.0.1 -::1"), MULTI_ARG | LIVE;
     ProtectedMode: "protected-mode", Kind::Bool, Text("yes"), 0;
     TcpBacklog: "tcp-backlog", int(0, INT_MAX), Text("511"), IMMUTABLE;
