@@ -29,12 +29,18 @@ use crate::types::blob::Blob;
 
 /// Per-command statistics, and the write count save points follow.
 pub fn account(s: &mut Session, cmd: &'static Command, reply: &Frame, started: Instant) {
+    // The reading that ends this command also starts the next one (see `dispatch::execute`).
+    let usec = crate::db::clock::tick().duration_since(started).as_micros() as u64;
+    account_usec(s, cmd, reply, usec);
+}
+
+/// [`account`] for a command whose duration the caller measured (a share of a batch's).
+pub fn account_usec(s: &mut Session, cmd: &'static Command, reply: &Frame, usec: u64) {
     s.info.last_cmd.set(cmd.name);
     let mut data = s.node.data.borrow_mut();
     let stat = data.stats.commands.entry(cmd.name).or_default();
     stat.calls += 1;
-    // The reading that ends this command also starts the next one (see `dispatch::execute`).
-    stat.usec += crate::db::clock::tick().duration_since(started).as_micros() as u64;
+    stat.usec += usec;
     if reply.is_error() {
         stat.failed += 1;
     } else if cmd.is_write() {

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::cmd::route::{account, run, Read};
+use crate::cmd::route::{account, account_usec, run, Read};
 use crate::cmd::session::Session;
 use crate::cmd::{self, Args, Command, KeyedFn, Run, Table};
 use crate::resp::Frame;
@@ -96,8 +96,11 @@ pub async fn execute_reads(s: &mut Session, reads: Vec<Read>) -> Vec<Frame> {
     let started = crate::db::clock::last();
     let cmds: Vec<&'static Command> = reads.iter().map(|r| r.1).collect();
     let replies = cmd::route::run_reads(&s.node, s.db, reads).await;
+    // They ran together: each is charged its share of the batch's time.
+    let elapsed = crate::db::clock::tick().duration_since(started).as_micros() as u64;
+    let share = elapsed / cmds.len().max(1) as u64;
     for (cmd, reply) in cmds.into_iter().zip(&replies) {
-        account(s, cmd, reply, started);
+        account_usec(s, cmd, reply, share);
     }
     replies
 }

@@ -187,7 +187,12 @@ impl Node {
         let n = mail.len();
         for m in mail {
             match m {
-                Mail::Request { from, request } => self.serve(from, request),
+                Mail::Request { from, request } => {
+                    // Each job sees the time it starts at, as each command does in Redis,
+                    // however long the jobs before it ran.
+                    crate::db::clock::tick();
+                    self.serve(from, request)
+                }
                 Mail::Response(Response { id, value }) => {
                     let waiter = self.pending.borrow_mut().remove(&id);
                     if let Some(waiter) = waiter {
@@ -195,6 +200,10 @@ impl Node {
                     }
                 }
             }
+        }
+        if n > 0 {
+            // And what runs next does not inherit the time before these jobs.
+            crate::db::clock::tick();
         }
         n
     }

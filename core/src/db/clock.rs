@@ -50,16 +50,24 @@ pub fn lru_clock() -> u32 {
 }
 
 fn wall_ms(at: Instant) -> u64 {
-    let fresh = |(i, _): &(Instant, u64)| at >= *i && at.duration_since(*i) < RESYNC;
+    // An anchor serves readings within RESYNC of it, on either side.
+    let fresh = |(i, _): &(Instant, u64)| {
+        at.saturating_duration_since(*i) < RESYNC && i.saturating_duration_since(at) < RESYNC
+    };
     let (anchor, ms) = match ANCHOR.with(Cell::get).filter(fresh) {
         Some(anchor) => anchor,
         None => {
-            let anchor = (at, system_ms());
+            // Both clocks read now, as a pair: `at` may be older than this moment.
+            let anchor = (Instant::now(), system_ms());
             ANCHOR.with(|a| a.set(Some(anchor)));
             anchor
         }
     };
-    ms + at.duration_since(anchor).as_millis() as u64
+    if at >= anchor {
+        ms + at.duration_since(anchor).as_millis() as u64
+    } else {
+        ms.saturating_sub(anchor.duration_since(at).as_millis() as u64)
+    }
 }
 
 fn system_ms() -> u64 {
@@ -89,6 +97,12 @@ mod tests {
             assert!(t2 >= t1 + elapsed && t2 <= t1 + elapsed + 1);
             assert!(t2.abs_diff(system_ms()) <= 2, "close to the wall clock");
             assert_eq!(last(), second);
+            // A reading older than the anchor (the thread was busy since) maps to its own
+            // time, not to the moment the anchor was taken.
+            ANCHOR.with(|a| a.set(None));
+            std::thread::sleep(Duration::from_millis(30));
+            let t3 = now_ms();
+            assert!(t3.abs_diff(t2) <= 2, "{t3} for a reading made at {t2}");
         })
         .join()
         .unwrap();
