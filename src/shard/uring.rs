@@ -72,6 +72,8 @@ const MIN_READ: usize = 4096;
 const CANCEL: u64 = u64::MAX;
 /// The user_data of the read of the mailbox's bell.
 const BELL: u64 = u64::MAX - 1;
+/// The user_data of the timeout that bounds a wait where the kernel lacks EXT_ARG.
+const TIMEOUT: u64 = u64::MAX - 2;
 /// Marks the user_data of a connection's multishot receive (the rest is its inbox index).
 const INBOX: u64 = 1 << 62;
 /// The provided-buffer ring multishot receives draw from: its group id, buffer count (a power
@@ -104,6 +106,11 @@ struct Inner {
     rung: Box<u64>,
     /// The bell's read is in flight.
     bell_armed: bool,
+    /// The kernel takes a timeout with its wait (IORING_FEAT_EXT_ARG, 5.11+); without it a
+    /// wait is bounded by a timeout operation, whose timespec lives here while it is armed.
+    ext_arg: bool,
+    timeout: Box<types::Timespec>,
+    timeout_armed: bool,
 }
 
 /// What the driver serves besides the ring: the shard's mailbox.
@@ -246,6 +253,7 @@ impl Driver {
         } else {
             None
         };
+        let ext_arg = ring.params().is_feature_ext_arg();
         let driver = Rc::new(Driver {
             inner: RefCell::new(Inner {
                 ring,
@@ -258,6 +266,9 @@ impl Driver {
                 bell: incoming.bell(),
                 rung: Box::new(0),
                 bell_armed: false,
+                ext_arg,
+                timeout: Box::new(types::Timespec::new()),
+                timeout_armed: false,
             }),
         });
         // Not a counted task (`shard::task`): the driver asks whether *other* tasks ran.
@@ -338,6 +349,27 @@ impl Driver {
             .user_data(BELL);
             inner.push(entry);
         }
+        if !inner.ext_arg {
+            // Kernels before 5.11 cannot bound a wait by a timeout argument: a timeout
+            // operation completes instead. One at a time; a timer that comes due earlier than
+            // the armed one waits for it (at most one tick of the shard's hz, in practice).
+            if let Some(left) = deadline.map(|at| at.saturating_duration_since(Instant::now())) {
+                if !inner.timeout_armed {
+                    inner.timeout_armed = true;
+                    *inner.timeout = types::Timespec::from(left);
+                    let entry = opcode::Timeout::new(&*inner.timeout as *const types::Timespec)
+                        .build()
+                        .user_data(TIMEOUT);
+                    inner.push(entry);
+                }
+            }
+            if let Err(e) = inner.ring.submitter().submit_and_wait(1) {
+                if !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) {
+                    eprintln!("io_uring_enter failed: {e}");
+                }
+            }
+            return;
+        }
         let to_submit = inner.ring.submission().len();
         let submitter = inner.ring.submitter();
         let r = match deadline {
@@ -406,6 +438,7 @@ impl Driver {
             free_inboxes,
             bufs,
             bell_armed,
+            timeout_armed,
             ..
         } = inner;
         let mut returned = false;
@@ -418,6 +451,10 @@ impl Driver {
             if ud == BELL {
                 // The mail itself is taken by the driver's loop; only the read ends here.
                 *bell_armed = false;
+                continue;
+            }
+            if ud == TIMEOUT {
+                *timeout_armed = false;
                 continue;
             }
             if ud & INBOX != 0 {
