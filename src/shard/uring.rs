@@ -284,7 +284,8 @@ impl Driver {
             let reaped = self.turn();
             let mail = incoming.take();
             if spin && mail > 0 {
-                last_mail = Instant::now();
+                // Taking mail ticked the clock (`Node::take_mail`).
+                last_mail = crate::db::clock::last();
             }
             let due = crate::shard::timer::fire_due();
             // Whatever those woke runs now, and queues its next operations for the next turn
@@ -308,8 +309,9 @@ impl Driver {
         }
     }
 
-    /// Polls, without system calls, for mail, a completion or a due timer until [`SPIN`] has
-    /// passed since `last_mail`; true if one came.
+    /// Polls for mail, a completion or a due timer until [`SPIN`] has passed since
+    /// `last_mail`; true if one came. It looks only at shared memory, and yields the CPU
+    /// between looks (one `sched_yield` each) to anything else runnable on it.
     fn spin_until_work(&self, incoming: &impl Incoming, last_mail: Instant) -> bool {
         let deadline = crate::shard::timer::next_deadline();
         let mut spins = 0u32;
