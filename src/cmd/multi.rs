@@ -26,7 +26,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::keyspace::db_index;
 use super::{boxed, Args, Command, KeyedFn, Run, SessionFuture};
-use crate::cmd::route::{account, lock_set, run_logged};
+use crate::cmd::route::{account, lock_set, run_in_order, Numbered};
 use crate::cmd::session::{Multi, Session, Watch};
 use crate::db::{now_ms, Watcher};
 use crate::resp::Frame;
@@ -349,21 +349,13 @@ fn one_shard(s: &Session, cmd: &Command, args: &[Bytes]) -> Option<(usize, Keyed
         Run::Keyed(f) | Run::Spread(f, _) => f,
         Run::Session(_) => return None,
     };
-    let mut owner = None;
-    for p in cmd.key_positions(args) {
-        let o = key_owner(&args[p], s.node.shards);
-        if owner.is_some_and(|x| x != o) {
-            return None;
-        }
-        owner = Some(o);
-    }
-    owner.map(|shard| (shard, f))
+    crate::cmd::route::only_shard(cmd, args, s.node.shards).map(|shard| (shard, f))
 }
 
 /// Consecutive one-shard commands waiting to run together (see [`one_shard`]).
 #[derive(Default)]
 struct Batch {
-    per_shard: BTreeMap<usize, Vec<(usize, &'static Command, KeyedFn, Args)>>,
+    per_shard: BTreeMap<usize, Vec<Numbered>>,
 }
 
 impl Batch {
@@ -383,13 +375,7 @@ impl Batch {
         let db = s.db;
         let hops = std::mem::take(&mut self.per_shard)
             .into_iter()
-            .map(|(shard, cmds)| {
-                (shard, move |data: &mut ShardData| {
-                    cmds.into_iter()
-                        .map(|(i, cmd, f, args)| (i, cmd, run_logged(data, cmd, f, db, &args)))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|(shard, cmds)| (shard, run_in_order(db, cmds)))
             .collect();
         for (i, cmd, reply) in tx.hops(hops).await.into_iter().flatten() {
             account(s, cmd, &reply, started);

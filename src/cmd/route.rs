@@ -126,6 +126,37 @@ pub async fn run_keyed(
     .await
 }
 
+/// The one shard all of `cmd`'s keys in `args` live on; None when it has no keys or they
+/// span shards.
+pub fn only_shard(cmd: &Command, args: &[Bytes], shards: usize) -> Option<usize> {
+    let mut owner = None;
+    for p in cmd.key_positions(args) {
+        let o = key_owner(&args[p], shards);
+        if owner.is_some_and(|x| x != o) {
+            return None;
+        }
+        owner = Some(o);
+    }
+    owner
+}
+
+/// A keyed command numbered by its place among others (in a pipeline, in EXEC), with its
+/// handler and arguments.
+pub type Numbered = (usize, &'static Command, KeyedFn, Args);
+
+/// A shard's job that runs `cmds`, all of that shard, in their order, logged as each is:
+/// how several commands travel to a shard in one hop. Each reply keeps its number.
+pub fn run_in_order(
+    db: usize,
+    cmds: Vec<Numbered>,
+) -> impl FnOnce(&mut ShardData) -> Vec<(usize, &'static Command, Frame)> + Send + 'static {
+    move |data| {
+        cmds.into_iter()
+            .map(|(i, cmd, f, args)| (i, cmd, run_logged(data, cmd, f, db, &args)))
+            .collect()
+    }
+}
+
 /// A read of a pipeline that [`run_reads`] may run out of order: its shard, its command and
 /// handler, its arguments.
 pub type Read = (usize, &'static Command, KeyedFn, Args);
@@ -136,11 +167,7 @@ pub type Read = (usize, &'static Command, KeyedFn, Args);
 /// shard runs its reads once none of their keys is locked. Replies come back in request order.
 pub async fn run_reads(node: &Rc<Node>, db: usize, reads: Vec<Read>) -> Vec<Frame> {
     let n = reads.len();
-    type Group = (
-        usize,
-        Vec<LockKey>,
-        Vec<(usize, &'static Command, KeyedFn, Args)>,
-    );
+    type Group = (usize, Vec<LockKey>, Vec<Numbered>);
     // A pipeline names few shards: a list is cheaper than a map.
     let mut groups: Vec<Group> = Vec::new();
     for (i, (shard, cmd, f, args)) in reads.into_iter().enumerate() {
@@ -156,17 +183,10 @@ pub async fn run_reads(node: &Rc<Node>, db: usize, reads: Vec<Read>) -> Vec<Fram
     }
     let jobs = groups
         .into_iter()
-        .map(|(shard, wait_for, reads)| {
-            (shard, wait_for, move |data: &mut ShardData| {
-                reads
-                    .into_iter()
-                    .map(|(i, cmd, f, args)| (i, run_logged(data, cmd, f, db, &args)))
-                    .collect::<Vec<_>>()
-            })
-        })
+        .map(|(shard, wait_for, reads)| (shard, wait_for, run_in_order(db, reads)))
         .collect();
     let mut replies: Vec<Option<Frame>> = (0..n).map(|_| None).collect();
-    for (i, reply) in node.run_on_each_unlocked(jobs).await.into_iter().flatten() {
+    for (i, _, reply) in node.run_on_each_unlocked(jobs).await.into_iter().flatten() {
         replies[i] = Some(reply);
     }
     replies

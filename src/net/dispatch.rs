@@ -11,7 +11,6 @@ use crate::cmd::route::{account, account_usec, run, Read};
 use crate::cmd::session::Session;
 use crate::cmd::{self, Args, Command, KeyedFn, Run, Table};
 use crate::resp::Frame;
-use crate::slot::key_owner;
 
 pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let table = Table::get();
@@ -80,15 +79,8 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
     if !plain_read || s.node.global.pause_until_ms.load(Relaxed) != 0 {
         return None;
     }
-    let mut owner = None;
-    for p in cmd.key_positions(args) {
-        let o = key_owner(&args[p], s.node.shards);
-        if owner.is_some_and(|x| x != o) {
-            return None;
-        }
-        owner = Some(o);
-    }
-    Some((owner?, cmd, f))
+    let shard = cmd::route::only_shard(cmd, args, s.node.shards)?;
+    Some((shard, cmd, f))
 }
 
 /// Runs reads that [`batchable_read`] admitted, one hop per shard, and counts each.
