@@ -305,3 +305,19 @@ fn unblock_and_timeouts() {
     let len: usize = redis::cmd("LLEN").arg("u3").query(&mut conn).unwrap();
     assert_eq!(len, 1);
 }
+
+#[test]
+fn replies_before_a_blocking_command_arrive_while_it_waits() {
+    // One read brings SET, GET and a BLPOP that blocks: Redis sends the first two replies
+    // at once, not when the BLPOP is served.
+    let server = Server::tessera_threads(4, &[]);
+    let mut c = server.connect();
+    c.send_raw(b"SET k v\r\nGET k\r\nBLPOP nothing 0\r\n").unwrap();
+    assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+    assert_eq!(c.read_reply().unwrap(), b"$1\r\nv\r\n");
+    server.connect().command(&["RPUSH", "nothing", "x"]).unwrap();
+    assert_eq!(
+        c.read_reply().unwrap(),
+        b"*2\r\n$7\r\nnothing\r\n$1\r\nx\r\n"
+    );
+}

@@ -103,6 +103,22 @@ fn config_set_agrees_with_redis() {
         &["dir", "/tmp"],
         &["dbfilename", "x"],
         &["tcp-backlog", "1"],
+        &["client-output-buffer-limit", "normal 1mb 2mb 60"],
+        &["client-output-buffer-limit", "replica 3mb 4mb 70 pubsub 5mb 6mb 80"],
+        &["client-output-buffer-limit", "pubsub 10 10 4294967296"],
+        &["client-output-buffer-limit", "normal 1 1"],
+        &["client-output-buffer-limit", "master 1 1 1"],
+        &["client-output-buffer-limit", "normal 10mbs 1 1"],
+        &["client-output-buffer-limit", "normal 1 1 60s"],
+        &["client-output-buffer-limit", "normal 1 1 -1"],
+        &["client-output-buffer-limit", "normal 5 5 5 pubsub x 1 1"],
+        &["client-output-buffer-limit", ""],
+        &["maxmemory-clients", "10%"],
+        &["maxmemory-clients", "0%"],
+        &["maxmemory-clients", "101%"],
+        &["maxmemory-clients", "-1"],
+        &["maxmemory-clients", "18446744073709551615"],
+        &["maxmemory-clients", "3gb"],
     ];
     for &args in commands {
         let names: Vec<&str> = args.iter().step_by(2).copied().collect();

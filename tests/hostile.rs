@@ -260,3 +260,207 @@ fn protected_mode_denies_other_addresses_as_redis_does() {
         "-NOAUTH Authentication required.\r\n"
     );
 }
+
+/// A RESP bulk string of `n` bytes, whole.
+fn bulk_of(n: usize) -> usize {
+    format!("${n}\r\n").len() + n + 2
+}
+
+/// The server's resident memory, from /proc.
+fn rss_bytes(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
+
+/// Whether a client named `name` is still connected, asked over `admin`.
+fn connected(admin: &mut common::RawConn, name: &str) -> bool {
+    text(admin.command(&["CLIENT", "LIST"]).unwrap()).contains(&format!("name={name} "))
+}
+
+/// Waits up to ten seconds for `done`.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed_at_its_output_limit_while_others_keep_working() {
+    for server in [Server::redis(&[]), Server::tessera(&[])] {
+        let mut admin = server.connect();
+        let big = "x".repeat(1 << 20);
+        admin.command(&["SET", "big", &big]).unwrap();
+        admin
+            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 32mb 0 0"])
+            .unwrap();
+        let before = rss_bytes(&server);
+        // 1,000 GETs of 1 MB asked and never read: 1 GB of replies, were they all kept.
+        let mut hog = server.connect();
+        hog.command(&["CLIENT", "SETNAME", "hog"]).unwrap();
+        let mut requests = Vec::new();
+        for _ in 0..1000 {
+            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
+        }
+        let mut stream = hog.into_stream();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // The server may close the socket while the requests are still going in.
+        let _ = std::io::Write::write_all(&mut stream, &requests);
+        assert!(
+            eventually(|| !connected(&mut admin, "hog")),
+            "{}: the client past its hard limit is still connected",
+            server.label
+        );
+        assert_eq!(admin.command(&["PING"]).unwrap(), b"+PONG\r\n");
+        assert_eq!(admin.command(&["STRLEN", "big"]).unwrap(), b":1048576\r\n");
+        let grown = rss_bytes(&server).saturating_sub(before);
+        assert!(
+            grown < 200 << 20,
+            "{}: memory grew by {grown} bytes for a client limited to 32 MB",
+            server.label
+        );
+    }
+}
+
+#[test]
+fn a_single_reply_past_the_hard_limit_is_never_sent() {
+    // Redis's "No response for single command if client output buffer hard limit is
+    // enforced": the reply is refused whole, before any of it leaves.
+    for server in [Server::redis(&[]), Server::tessera(&[])] {
+        let mut admin = server.connect();
+        let item = "x".repeat(1000);
+        for _ in 0..150 {
+            admin.command(&["RPUSH", "mylist", &item]).unwrap();
+        }
+        admin
+            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0"])
+            .unwrap();
+        let mut c = server.connect();
+        c.command(&["CLIENT", "SETNAME", "reader"]).unwrap();
+        c.send(&["LRANGE", "mylist", "0", "-1"]).unwrap();
+        let mut stream = c.into_stream();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut got);
+        assert!(got.is_empty(), "{}: got {} bytes", server.label, got.len());
+        assert!(!connected(&mut admin, "reader"));
+        // A reply under the limit still goes out whole.
+        let mut c = server.connect();
+        let reply = c.command(&["LRANGE", "mylist", "0", "49"]).unwrap();
+        assert_eq!(reply.len(), "*50\r\n".len() + 50 * bulk_of(1000));
+    }
+}
+
+#[test]
+fn the_soft_output_limit_closes_a_client_that_stays_over_it_even_without_traffic() {
+    for server in [Server::redis(&[]), Server::tessera(&[])] {
+        let mut admin = server.connect();
+        admin.command(&["SET", "big", &"x".repeat(1 << 20)]).unwrap();
+        admin
+            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 0 1mb 1"])
+            .unwrap();
+        let mut slow = server.connect();
+        slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
+        // Enough replies to stay past 1 MB even after the kernel's socket buffers took
+        // their share; then nothing more is asked.
+        let mut requests = Vec::new();
+        for _ in 0..64 {
+            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
+        }
+        slow.send_raw(&requests).unwrap();
+        let started = Instant::now();
+        assert!(
+            eventually(|| !connected(&mut admin, "slow")),
+            "{}: still connected",
+            server.label
+        );
+        // Not at once: only after more than the soft limit's second.
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{}: closed after {:?}",
+            server.label,
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_long_pipeline_written_before_any_read_is_served_whole_as_by_redis() {
+    // Without an output limit Redis keeps reading and buffering; a client that writes all
+    // its requests before reading must not wait for ever.
+    for server in [Server::redis(&[]), Server::tessera(&[])] {
+        let mut c = server.connect();
+        let value = "v".repeat(1 << 20);
+        c.command(&["SET", "big", &value]).unwrap();
+        let mut requests = Vec::new();
+        for _ in 0..64 {
+            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
+        }
+        // 64 MB of replies, more than any socket buffer holds.
+        let mut stream = c.into_stream();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        std::io::Write::write_all(&mut stream, &requests)
+            .unwrap_or_else(|e| panic!("{}: the server stopped reading: {e}", server.label));
+        let mut c = common::RawConn::from_stream(stream).unwrap();
+        for _ in 0..64 {
+            assert_eq!(c.read_reply().unwrap().len(), bulk_of(1 << 20));
+        }
+    }
+}
+
+fn omem_of(admin: &mut common::RawConn, name: &str) -> u64 {
+    let list = text(admin.command(&["CLIENT", "LIST"]).unwrap());
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!("name={name} ")))
+        .expect("the client is listed")
+        .to_owned();
+    let field = line.split(' ').find_map(|f| f.strip_prefix("omem=")).unwrap();
+    field.parse().unwrap()
+}
+
+fn info_number(admin: &mut common::RawConn, section: &str, field: &str) -> u64 {
+    let info = text(admin.command(&["INFO", section]).unwrap());
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+}
+
+#[test]
+fn client_list_shows_the_unsent_replies_as_omem() {
+    let tessera = Server::tessera(&[]);
+    let mut admin = tessera.connect();
+    admin.command(&["SET", "big", &"x".repeat(1 << 20)]).unwrap();
+    let mut slow = tessera.connect();
+    slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
+    let mut requests = Vec::new();
+    for _ in 0..32 {
+        requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
+    }
+    slow.send_raw(&requests).unwrap();
+    assert!(eventually(|| omem_of(&mut admin, "slow") > 16 << 20));
+    assert!(eventually(|| info_number(
+        &mut admin,
+        "clients",
+        "client_recent_max_output_buffer"
+    ) > 16 << 20));
+    // Read everything: the queue drains to nothing.
+    for _ in 0..32 {
+        assert_eq!(slow.read_reply().unwrap().len(), bulk_of(1 << 20));
+    }
+    assert!(eventually(|| omem_of(&mut admin, "slow") == 0));
+}

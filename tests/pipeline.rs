@@ -98,3 +98,25 @@ fn a_long_run_of_reads_on_other_shards_keeps_its_order_and_errors() {
     pipeline.push(vec!["DBSIZE".into()]);
     assert_eq!(replies(&mut t, &pipeline), replies(&mut r, &pipeline));
 }
+
+#[test]
+fn big_replies_of_a_read_batch_come_in_order_over_several_rounds() {
+    // Each shard stops a read batch after a few hundred KB of replies and the rest runs in a
+    // later round: the replies must still arrive whole and in request order.
+    let tessera = Server::tessera_threads(4, &[]);
+    let mut c = tessera.connect();
+    for (i, key) in KEYS.iter().enumerate() {
+        c.command(&["SET", key, &format!("{i}").repeat(100_000)]).unwrap();
+    }
+    let mut pipeline = Vec::new();
+    let order: Vec<usize> = (0..120).map(|i| (i * 7) % KEYS.len()).collect();
+    for &k in &order {
+        pipeline.extend(encode_command(&["GET", KEYS[k]]));
+    }
+    c.send_raw(&pipeline).unwrap();
+    for &k in &order {
+        let reply = c.read_reply().unwrap();
+        let body = format!("{k}").repeat(100_000);
+        assert_eq!(reply, format!("${}\r\n{body}\r\n", body.len()).into_bytes());
+    }
+}

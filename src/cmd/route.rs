@@ -161,16 +161,31 @@ pub fn run_in_order(
 /// handler, its arguments.
 pub type Read = (usize, &'static Command, KeyedFn, Args);
 
+/// How many bytes of replies one shard's part of a read batch may produce before it stops
+/// and leaves the rest for the next round: replies wait in memory as frames until they are
+/// written out, and a client's output limit is checked only then.
+const READS_BUDGET: usize = 256 * 1024;
+
 /// Runs consecutive single-shard reads of one pipeline with one hop per shard they live on,
 /// all hops at once, instead of one hop per read. Reads may run in any order against each
 /// other (they change nothing), never against a write: the caller gathers only reads. Each
-/// shard runs its reads once none of their keys is locked. Replies come back in request order.
-pub async fn run_reads(node: &Rc<Node>, db: usize, reads: Vec<Read>) -> Vec<Frame> {
-    let n = reads.len();
-    type Group = (usize, Vec<LockKey>, Vec<Numbered>);
+/// shard runs its reads once none of their keys is locked.
+///
+/// Reads carry their numbers in the pipeline. Each shard stops once its replies pass
+/// [`READS_BUDGET`] and hands back the reads it did not run, for the caller to run after
+/// writing out the replies it has: a pipeline of big replies is then not held in memory
+/// whole, and its client's output limit is checked as it goes. The first read of each
+/// shard always runs.
+pub async fn run_reads(
+    node: &Rc<Node>,
+    db: usize,
+    reads: Vec<(usize, Read)>,
+) -> (Vec<(usize, &'static Command, Frame)>, Vec<(usize, Read)>) {
+    type Group = (usize, Vec<LockKey>, Vec<(usize, Read)>);
     // A pipeline names few shards: a list is cheaper than a map.
     let mut groups: Vec<Group> = Vec::new();
-    for (i, (shard, cmd, f, args)) in reads.into_iter().enumerate() {
+    for (i, read) in reads {
+        let shard = read.0;
         let at = match groups.iter().position(|g| g.0 == shard) {
             Some(at) => at,
             None => {
@@ -178,21 +193,38 @@ pub async fn run_reads(node: &Rc<Node>, db: usize, reads: Vec<Read>) -> Vec<Fram
                 groups.len() - 1
             }
         };
-        groups[at].1.extend(lock_keys(cmd, db, &args));
-        groups[at].2.push((i, cmd, f, args));
+        groups[at].1.extend(lock_keys(read.1, db, &read.3));
+        groups[at].2.push((i, read));
     }
     let jobs = groups
         .into_iter()
-        .map(|(shard, wait_for, reads)| (shard, wait_for, run_in_order(db, reads)))
+        .map(|(shard, wait_for, reads)| {
+            let job = move |data: &mut ShardData| {
+                let mut spent = 0;
+                let mut done = Vec::with_capacity(reads.len());
+                let mut left = Vec::new();
+                for (i, read) in reads {
+                    if spent >= READS_BUDGET {
+                        left.push((i, read));
+                        continue;
+                    }
+                    let (_, cmd, f, args) = &read;
+                    let reply = run_logged(data, cmd, *f, db, args);
+                    spent += reply.approx_len();
+                    done.push((i, *cmd, reply));
+                }
+                (done, left)
+            };
+            (shard, wait_for, job)
+        })
         .collect();
-    let mut replies: Vec<Option<Frame>> = (0..n).map(|_| None).collect();
-    for (i, _, reply) in node.run_on_each_unlocked(jobs).await.into_iter().flatten() {
-        replies[i] = Some(reply);
+    let (mut done, mut left) = (Vec::new(), Vec::new());
+    for (d, l) in node.run_on_each_unlocked(jobs).await {
+        done.extend(d);
+        left.extend(l);
     }
-    replies
-        .into_iter()
-        .map(|r| r.expect("every read answered"))
-        .collect()
+    left.sort_unstable_by_key(|r| r.0);
+    (done, left)
 }
 
 /// Runs `f` on `shard` once none of `wait_for` is locked, or, inside `within` (EXEC, which

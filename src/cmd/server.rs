@@ -315,6 +315,8 @@ fn cpu_times() -> (f64, f64, f64, f64) {
 #[derive(Default)]
 struct ShardReport {
     clients: usize,
+    /// The largest query and output buffers of recent seconds.
+    recent_peaks: (usize, usize),
     blocked_clients: usize,
     keys: Vec<(usize, usize, u64)>,
     commands: Vec<(&'static str, CmdStat)>,
@@ -345,6 +347,7 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .node
             .broadcast(|data| ShardReport {
                 clients: data.clients.len(),
+                recent_peaks: data.clients.recent_peaks.get(),
                 blocked_clients: data.blocking.blocked_clients(),
                 keys: data
                     .ks
@@ -419,6 +422,14 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         reports.iter().map(|r| r.clients).sum::<usize>().to_string(),
                     ),
                     ("maxclients".into(), cfg.maxclients().to_string()),
+                    (
+                        "client_recent_max_input_buffer".into(),
+                        reports.iter().map(|r| r.recent_peaks.0).max().unwrap_or(0).to_string(),
+                    ),
+                    (
+                        "client_recent_max_output_buffer".into(),
+                        reports.iter().map(|r| r.recent_peaks.1).max().unwrap_or(0).to_string(),
+                    ),
                     (
                         "blocked_clients".into(),
                         reports

@@ -26,15 +26,12 @@ use crate::cmd::{Args, Command, KeyedFn};
 use crate::net::dispatch::{batchable_read, execute, execute_reads};
 use crate::resp::parse::{ProtocolError, RequestParser};
 use crate::resp::Frame;
-use crate::shard::clients::ClientInfo;
+use crate::shard::clients::{client_class, ClientInfo};
 use crate::shard::uring::UringStream;
 use crate::shard::Node;
 
 /// Free room guaranteed in the input buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
-/// Flush replies mid-batch past this size so a long pipeline of large replies does not buffer
-/// without bound.
-const OUT_FLUSH: usize = 64 * 1024;
 
 pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
     // Admission first, as Redis: a client past `maxclients`, or from outside the loopback
@@ -55,10 +52,8 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
     if let Some(refusal) = refusal {
         node.global.clients.fetch_sub(1, Relaxed);
         node.data.borrow_mut().stats.rejected_connections += 1;
-        let mut refusal = BytesMut::from(refusal);
-        if stream.write_all(&mut refusal).await.is_ok() {
-            let _ = stream.flush().await;
-        }
+        stream.write(&mut BytesMut::from(refusal));
+        let _ = stream.flush().await;
         return;
     }
     serve_admitted(&node, &mut stream).await;
@@ -101,6 +96,9 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
         query_buf: Default::default(),
         blocked: Default::default(),
         multi: std::cell::Cell::new(-1),
+        unsent: stream.unsent(),
+        soft_limit_since: Default::default(),
+        output_peak: Default::default(),
     });
     {
         let mut data = node.data.borrow_mut();
@@ -110,8 +108,11 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
     let mut session = Session::new(node.clone(), info.clone());
     let _ = run(&mut session, stream).await;
     // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
-    // leave before the socket closes.
-    let _ = stream.flush().await;
+    // leave before the socket closes. A killed client's replies are dropped, as Redis drops
+    // them.
+    if !info.killed.get() {
+        let _ = stream.flush().await;
+    }
     node.data.borrow_mut().clients.remove(info.id);
 }
 
@@ -170,11 +171,8 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         let (reads, next) = gather_reads(s, &mut parser, &mut input, read, args);
                         let here = s.node.id;
                         if reads.len() > 1 && reads.iter().any(|r| r.0 != here) {
-                            for reply in execute_reads(s, reads).await {
-                                write_reply(s, &reply, &mut output);
-                            }
-                            if output.len() >= OUT_FLUSH {
-                                flush(s, stream, &mut output).await?;
+                            if !run_reads_in_rounds(s, reads, &mut output).await {
+                                return Ok(());
                             }
                         } else {
                             // All on this shard: the usual way is inline, and cheaper.
@@ -183,30 +181,69 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         ahead.extend(next.map(|next| (next, true)));
                         continue;
                     }
-                    let Some(reply) = execute_watching(s, args, stream, &mut input).await else {
+                    let reply = execute_watching(s, args, stream, &mut input, &mut output).await;
+                    let Some(reply) = reply else {
                         // The client left while blocked.
                         return Ok(());
                     };
                     write_reply(s, &reply, &mut output);
-                    if s.close {
-                        return flush(s, stream, &mut output).await;
+                    if over_output_limit(s, &output) {
+                        return Ok(());
                     }
-                    if output.len() >= OUT_FLUSH {
-                        flush(s, stream, &mut output).await?;
+                    if s.close {
+                        send(s, stream, &mut output).await;
+                        return Ok(());
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     Frame::error(e.0).write(&mut output, s.resp3);
-                    return flush(s, stream, &mut output).await;
+                    send(s, stream, &mut output).await;
+                    return Ok(());
                 }
             }
         }
         s.info.query_buf.set(input.len());
-        if !output.is_empty() {
-            flush(s, stream, &mut output).await?;
+        // Like Redis, the replies to everything one read brought leave together, after the
+        // last of them: a limit is checked against all of them before any is sent.
+        send(s, stream, &mut output).await;
+    }
+}
+
+/// Runs a batch of reads, in as many rounds as their replies' budget takes, writing each
+/// round's replies in request order as far as they go. False when the client was closed
+/// for its output limit.
+async fn run_reads_in_rounds(s: &mut Session, reads: Vec<Read>, output: &mut BytesMut) -> bool {
+    let mut replies: Vec<Option<Frame>> = (0..reads.len()).map(|_| None).collect();
+    let mut pending: Vec<(usize, Read)> = reads.into_iter().enumerate().collect();
+    let mut written = 0;
+    while !pending.is_empty() {
+        let (done, rest) = execute_reads(s, pending).await;
+        pending = rest;
+        for (i, reply) in done {
+            replies[i] = Some(reply);
+        }
+        while let Some(reply) = replies.get_mut(written).and_then(Option::take) {
+            write_reply(s, &reply, output);
+            if over_output_limit(s, output) {
+                return false;
+            }
+            written += 1;
         }
     }
+    true
+}
+
+/// Checks the client's pending replies (sent to the socket or not) against its class's
+/// output buffer limit, closing it when they are past; true then.
+fn over_output_limit(s: &Session, output: &BytesMut) -> bool {
+    let pending = output.len() + s.info.unsent.get();
+    let limit = s.node.global.config.snapshot().obuf_limit(client_class(&s.info));
+    if !s.info.over_output_limit(pending, limit, crate::db::clock::last()) {
+        return false;
+    }
+    s.info.close_for_output_limit();
+    true
 }
 
 /// What the parser made of the next request.
@@ -241,18 +278,31 @@ fn gather_reads(
     (reads, None)
 }
 
-/// Runs one command. While it is blocked (BLPOP...), also watches the socket: input that
-/// arrives meanwhile is kept in `input`, and if the client goes away the command is dropped,
-/// which ends its wait. `None` then. Other commands are never interrupted: a command that
-/// spans shards must finish once started.
+/// Runs one command. While it is blocked (BLPOP...), the replies before it are sent and the
+/// socket is watched: input that arrives meanwhile is kept in `input`, and if the client
+/// goes away the command is dropped, which ends its wait. `None` then. Other commands are
+/// never interrupted: a command that spans shards must finish once started.
 async fn execute_watching(
     s: &mut Session,
     args: crate::cmd::Args,
     stream: &mut UringStream,
     input: &mut BytesMut,
+    output: &mut BytesMut,
 ) -> Option<Frame> {
     let info = s.info.clone();
+    let node = s.node.clone();
     let mut exec = std::pin::pin!(execute(s, args));
+    let reply = std::future::poll_fn(|cx| match exec.as_mut().poll(cx) {
+        Poll::Ready(reply) => Poll::Ready(Some(reply)),
+        Poll::Pending if info.blocked.get() => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    if reply.is_some() {
+        return reply;
+    }
+    // Blocked: the client hears the replies before this one while it waits, as from Redis.
+    send_from(&node, stream, output).await;
     let mut closed = std::pin::pin!(stream.closed(input));
     let mut gone = false;
     std::future::poll_fn(|cx| {
@@ -270,20 +320,22 @@ async fn execute_watching(
     .await
 }
 
-/// Writes out the pending replies, counting them for INFO's total_net_output_bytes.
-/// Queues the pending replies for sending (the stream takes the buffer and leaves an empty
+/// Hands the pending replies to the socket (the stream takes the buffer and leaves an empty
 /// one), counting them for INFO's total_net_output_bytes.
-async fn flush(
-    s: &Session,
-    stream: &mut UringStream,
-    output: &mut BytesMut,
-) -> std::io::Result<()> {
-    if s.node.global.aof.always() {
-        // Nothing leaves before what it may reflect is on disk.
-        crate::shard::aof::settle(&s.node).await;
+async fn send(s: &Session, stream: &mut UringStream, output: &mut BytesMut) {
+    send_from(&s.node, stream, output).await
+}
+
+async fn send_from(node: &Rc<Node>, stream: &mut UringStream, output: &mut BytesMut) {
+    if output.is_empty() {
+        return;
     }
-    s.node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
-    stream.write_all(output).await
+    if node.global.aof.always() {
+        // Nothing leaves before what it may reflect is on disk.
+        crate::shard::aof::settle(node).await;
+    }
+    node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
+    stream.write(output);
 }
 
 fn write_reply(s: &mut Session, reply: &Frame, out: &mut BytesMut) {

@@ -84,17 +84,23 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
 }
 
 /// Runs reads that [`batchable_read`] admitted, one hop per shard, and counts each.
-pub async fn execute_reads(s: &mut Session, reads: Vec<Read>) -> Vec<Frame> {
+pub async fn execute_reads(
+    s: &mut Session,
+    reads: Vec<(usize, Read)>,
+) -> (Vec<(usize, Frame)>, Vec<(usize, Read)>) {
     let started = crate::db::clock::last();
-    let cmds: Vec<&'static Command> = reads.iter().map(|r| r.1).collect();
-    let replies = cmd::route::run_reads(&s.node, s.db, reads).await;
+    let (done, left) = cmd::route::run_reads(&s.node, s.db, reads).await;
     // They ran together: each is charged its share of the batch's time.
     let elapsed = crate::db::clock::tick().duration_since(started).as_micros() as u64;
-    let share = elapsed / cmds.len().max(1) as u64;
-    for (cmd, reply) in cmds.into_iter().zip(&replies) {
-        account_usec(s, cmd, reply, share);
-    }
-    replies
+    let share = elapsed / done.len().max(1) as u64;
+    let done = done
+        .into_iter()
+        .map(|(i, cmd, reply)| {
+            account_usec(s, cmd, &reply, share);
+            (i, reply)
+        })
+        .collect();
+    (done, left)
 }
 
 /// The checks Redis makes before running (or queueing) a command, in its order.

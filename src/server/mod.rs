@@ -156,7 +156,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                 // write here must never run before this shard logs it.
                 all_loaded.wait();
                 crate::shard::expire::start_active_expiry(node.clone());
-                crate::shard::clients::start_idle_timeout(node.clone());
+                crate::shard::clients::start_client_cron(node.clone());
                 if node.id == 0 {
                     crate::persist::cron::start(node.clone());
                 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use ahash::AHashMap;
 use bytes::Bytes;
+use tessera_core::config::{ClientClass, ObufLimit};
 
 pub struct ClientInfo {
     pub id: u64,
@@ -31,6 +32,19 @@ pub struct ClientInfo {
     pub blocked: Cell<bool>,
     /// Commands queued since MULTI, or -1 outside MULTI: CLIENT LIST's `multi` and flag `x`.
     pub multi: Cell<i32>,
+    /// Reply bytes handed to the socket and not yet sent (CLIENT LIST's `omem`), kept by the
+    /// connection's stream.
+    pub unsent: Rc<Cell<usize>>,
+    /// Since when the unsent replies have stayed at or above the soft output limit.
+    pub soft_limit_since: Cell<Option<Instant>>,
+    /// The most reply bytes waiting at once since the client cron last looked.
+    pub output_peak: Cell<usize>,
+}
+
+/// The class whose output buffer limits apply to a client. Every client is a normal one
+/// until Tessera has subscribers and replicas.
+pub fn client_class(_: &ClientInfo) -> ClientClass {
+    ClientClass::Normal
 }
 
 impl ClientInfo {
@@ -43,7 +57,7 @@ impl ClientInfo {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -60,9 +74,43 @@ impl ClientInfo {
             self.db.get(),
             self.multi.get(),
             self.query_buf.get(),
+            self.unsent.get(),
             self.last_cmd.get(),
             self.resp.get(),
         )
+    }
+
+    /// Whether `pending` reply bytes put this client past its output buffer limit, as
+    /// Redis's checkClientOutputBufferLimits decides: at once at the hard limit, or once it
+    /// has stayed at or above the soft limit for more than the soft limit's seconds.
+    pub fn over_output_limit(&self, pending: usize, limit: ObufLimit, now: Instant) -> bool {
+        self.output_peak.set(self.output_peak.get().max(pending));
+        let pending = pending as u64;
+        let hard = limit.hard > 0 && pending >= limit.hard;
+        let soft = if limit.soft > 0 && pending >= limit.soft {
+            match self.soft_limit_since.get() {
+                Some(since) => now.saturating_duration_since(since).as_secs() > limit.soft_seconds,
+                None => {
+                    self.soft_limit_since.set(Some(now));
+                    false
+                }
+            }
+        } else {
+            self.soft_limit_since.set(None);
+            false
+        };
+        hard || soft
+    }
+
+    /// Closes the client for its output buffer, unsent replies dropped, as Redis does.
+    pub fn close_for_output_limit(&self) {
+        if !self.killed.get() {
+            eprintln!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.describe("")
+            );
+            self.kill();
+        }
     }
 
     /// Closes the connection's socket so that its task sees end-of-file and exits.
@@ -76,28 +124,71 @@ impl ClientInfo {
     }
 }
 
-/// Checks this shard's clients against `timeout` every tick of `hz`, as Redis's client cron.
-pub fn start_idle_timeout(node: Rc<super::Node>) {
+/// Redis's client cron, every tick of `hz`: closes idle clients past `timeout`, closes
+/// clients whose replies stayed over the soft output limit even when no new reply comes to
+/// check it, and keeps the recent peaks of INFO's `client_recent_max_*_buffer`.
+pub fn start_client_cron(node: Rc<super::Node>) {
     crate::shard::task::spawn(async move {
         loop {
-            let hz = u64::from(node.global.config.snapshot().hz()); // already 1..=500
+            let config = node.global.config.snapshot();
+            let hz = u64::from(config.hz()); // already 1..=500
             crate::shard::timer::sleep(std::time::Duration::from_millis(1000 / hz)).await;
-            let timeout = node.global.config.snapshot().timeout_secs();
+            let now = Instant::now();
+            let mut data = node.data.borrow_mut();
+            let data = &mut *data;
+            let timeout = config.timeout_secs();
             if timeout > 0 {
                 let timeout = std::time::Duration::from_secs(u64::from(timeout));
-                node.data
-                    .borrow()
-                    .clients
-                    .close_idle(timeout, Instant::now());
+                data.clients.close_idle(timeout, now);
             }
+            let (mut input, mut output) = (0, 0);
+            for c in data.clients.clients.values() {
+                if c.over_output_limit(c.unsent.get(), config.obuf_limit(client_class(c)), now) {
+                    c.close_for_output_limit();
+                }
+                input = input.max(c.query_buf.get());
+                output = output.max(c.output_peak.replace(c.unsent.get()));
+            }
+            data.clients.recent_peaks.record(input, output);
         }
     })
     .detach();
 }
 
+/// The largest query and output buffers of recent seconds, in one slot per second over a
+/// window of eight as Redis keeps them.
+#[derive(Default)]
+pub struct RecentPeaks {
+    slots: [(u64, usize, usize); PEAK_SLOTS],
+}
+
+const PEAK_SLOTS: usize = 8;
+
+impl RecentPeaks {
+    fn record(&mut self, input: usize, output: usize) {
+        let second = crate::db::clock::now_ms() / 1000;
+        let slot = &mut self.slots[second as usize % PEAK_SLOTS];
+        if slot.0 != second {
+            *slot = (second, 0, 0);
+        }
+        slot.1 = slot.1.max(input);
+        slot.2 = slot.2.max(output);
+    }
+
+    /// The peaks (query buffer, output buffer) of the last eight seconds.
+    pub fn get(&self) -> (usize, usize) {
+        let second = crate::db::clock::now_ms() / 1000;
+        self.slots
+            .iter()
+            .filter(|s| second.saturating_sub(s.0) < PEAK_SLOTS as u64)
+            .fold((0, 0), |(i, o), s| (i.max(s.1), o.max(s.2)))
+    }
+}
+
 #[derive(Default)]
 pub struct ClientRegistry {
     clients: AHashMap<u64, Rc<ClientInfo>>,
+    pub recent_peaks: RecentPeaks,
 }
 
 impl ClientRegistry {

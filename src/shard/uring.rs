@@ -41,7 +41,7 @@
 //! waiting future is dropped first, the slot keeps the buffer until the kernel's completion
 //! arrives (after an IORING_OP_ASYNC_CANCEL), so no dropped future frees memory in use.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -133,6 +133,9 @@ struct Slot {
     buf: BytesMut,
     /// For a send: the socket, and how much of `buf` the kernel has taken so far.
     send: Option<(RawFd, usize)>,
+    /// For a send: its connection's count of unsent bytes, lowered by the driver when the
+    /// send is done, so that it is right even while nobody polls the send.
+    unsent: Option<Rc<Cell<usize>>>,
 }
 
 /// A connection's standing multishot receive. The kernel keeps the socket's poll armed and
@@ -503,6 +506,9 @@ impl Driver {
                     res = *sent as i32;
                 }
             }
+            if let Some(unsent) = slot.unsent.take() {
+                unsent.set(unsent.get().saturating_sub(slot.buf.len()));
+            }
             match std::mem::replace(&mut slot.state, State::Done(res)) {
                 State::InFlight(waker) => {
                     if let Some(w) = waker {
@@ -558,6 +564,7 @@ impl Driver {
                     state: State::Free,
                     buf: BytesMut::new(),
                     send: None,
+                    unsent: None,
                 });
                 (inner.slots.len() - 1) as u32
             }
@@ -632,9 +639,12 @@ impl Driver {
         Poll::Pending
     }
 
-    /// Sends all of `buf`; resolves to its length or `-errno`.
-    fn send(self: &Rc<Self>, fd: RawFd, buf: BytesMut) -> Op {
-        self.submit(None, buf, Some((fd, 0)))
+    /// Sends all of `buf`; resolves to its length or `-errno`. `unsent` is lowered by the
+    /// length once the send is done.
+    fn send(self: &Rc<Self>, fd: RawFd, buf: BytesMut, unsent: Rc<Cell<usize>>) -> Op {
+        let op = self.submit(None, buf, Some((fd, 0)));
+        self.inner.borrow_mut().slots[op.idx as usize].unsent = Some(unsent);
+        op
     }
 
     /// Appends all of `buf` to the file `fd` (opened with O_APPEND), continuing short writes.
@@ -785,6 +795,12 @@ impl Drop for Op {
 }
 
 /// A connection's socket, read and written through its shard's [`Driver`].
+///
+/// Writing never waits: replies are queued behind the send in flight, and reading (or
+/// watching for the peer to leave) keeps the sends going. A client that does not read its
+/// replies therefore never stops the server from reading its requests, as with Redis; what
+/// bounds its queue is the output buffer limit its connection enforces over
+/// [`unsent`](Self::unsent).
 pub struct UringStream {
     sock: TcpStream,
     driver: Rc<Driver>,
@@ -792,9 +808,17 @@ pub struct UringStream {
     inbox: Option<u32>,
     /// The send in flight, if any.
     sending: Option<Op>,
-    /// The buffer of the last finished send, cleared: the next `write_all` swaps it in.
+    /// Replies written while a send was in flight: the next send.
+    queued: BytesMut,
+    /// The buffer of the last finished send, cleared: the next write swaps it in.
     spare: BytesMut,
+    /// Bytes written and not yet sent, shared with whoever reports or limits them.
+    unsent: Rc<Cell<usize>>,
 }
+
+/// A send buffer kept for reuse when its send finishes only up to this capacity: an idle
+/// connection should not hold on to the memory of its biggest reply.
+const SPARE_KEEP: usize = 64 * 1024;
 
 impl UringStream {
     pub fn new(sock: TcpStream, driver: Rc<Driver>) -> UringStream {
@@ -817,8 +841,15 @@ impl UringStream {
             driver,
             inbox,
             sending: None,
+            queued: BytesMut::new(),
             spare: BytesMut::new(),
+            unsent: Rc::default(),
         }
+    }
+
+    /// The count of bytes written and not yet sent, kept up to date as sends finish.
+    pub fn unsent(&self) -> Rc<Cell<usize>> {
+        self.unsent.clone()
     }
 
     pub fn socket(&self) -> &TcpStream {
@@ -829,24 +860,36 @@ impl UringStream {
     /// shutdown(2)). With an inbox, everything received so far is copied out of the provided
     /// buffers; otherwise (or when the buffers ran out) one RECV goes straight into `buf`'s
     /// spare capacity. If the future is dropped during such a RECV, `buf` is left empty: its
-    /// memory stays with the pending receive.
+    /// memory stays with the pending receive. Meanwhile queued replies keep leaving; a failed
+    /// send is reported here.
     pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         if let Some(idx) = self.inbox {
             let fd = self.sock.as_raw_fd();
-            let got = std::future::poll_fn(|cx| self.driver.poll_inbox(idx, fd, buf, cx)).await;
+            let got = std::future::poll_fn(|cx| {
+                if let Poll::Ready(Err(e)) = self.poll_sends(cx, false) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+                self.driver
+                    .poll_inbox(idx, fd, buf, cx)
+                    .map(|got| got.map(|r| r.map_err(|e| io::Error::from_raw_os_error(-e))))
+            })
+            .await;
             match got {
-                Some(Ok(n)) => return Ok(n),
-                Some(Err(res)) => return Err(io::Error::from_raw_os_error(-res)),
+                Some(done) => return done,
                 None => {} // starved: one one-shot receive below
             }
         }
         if buf.capacity() == buf.len() {
             buf.reserve(MIN_READ);
         }
-        let (res, mut back) = self
-            .driver
-            .recv(self.sock.as_raw_fd(), std::mem::take(buf))
-            .await;
+        let mut recv = self.driver.recv(self.sock.as_raw_fd(), std::mem::take(buf));
+        let (res, mut back) = std::future::poll_fn(|cx| {
+            if let Poll::Ready(Err(e)) = self.poll_sends(cx, false) {
+                return Poll::Ready((-e.raw_os_error().unwrap_or(libc::EIO), BytesMut::new()));
+            }
+            Pin::new(&mut recv).poll(cx)
+        })
+        .await;
         if res > 0 {
             // SAFETY: the kernel initialised `res` bytes of the spare capacity.
             unsafe { back.set_len(back.len() + res as usize) };
@@ -860,13 +903,22 @@ impl UringStream {
     }
 
     /// Resolves when the peer closes the connection or it fails, appending whatever the peer
-    /// sends meanwhile to `buf`. Unlike [`read`](Self::read) it can be dropped at any point
-    /// without losing input, so it can watch the socket while a command waits.
+    /// sends meanwhile to `buf` and sending what is queued. Unlike [`read`](Self::read) it can
+    /// be dropped at any point without losing input, so it can watch the socket while a
+    /// command waits.
     pub async fn closed(&mut self, buf: &mut BytesMut) {
         let fd = self.sock.as_raw_fd();
         loop {
             if let Some(idx) = self.inbox {
-                match std::future::poll_fn(|cx| self.driver.poll_inbox(idx, fd, buf, cx)).await {
+                let got = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(Err(_)) = self.poll_sends(cx, false) {
+                        // A send failed: the peer is as good as gone.
+                        return Poll::Ready(Some(Err(0)));
+                    }
+                    self.driver.poll_inbox(idx, fd, buf, cx)
+                })
+                .await;
+                match got {
                     Some(Ok(0)) | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                     None => {} // starved: peek below until buffers are back
@@ -885,37 +937,85 @@ impl UringStream {
             if n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock) {
                 return;
             }
-            crate::shard::timer::sleep(std::time::Duration::from_millis(100)).await;
+            let mut nap = std::pin::pin!(crate::shard::timer::sleep(
+                std::time::Duration::from_millis(100)
+            ));
+            std::future::poll_fn(|cx| {
+                let _ = self.poll_sends(cx, false);
+                nap.as_mut().poll(cx)
+            })
+            .await;
         }
     }
 
-    /// Queues all of `buf` to be sent and leaves `buf` empty (with a spare buffer's capacity).
-    /// Waits only for the previous send, so an error may be reported one write late, or by
-    /// [`flush`](Self::flush).
-    pub async fn write_all(&mut self, buf: &mut BytesMut) -> io::Result<()> {
-        self.flush().await?;
+    /// Queues all of `buf` to be sent and leaves `buf` empty; never waits. An error shows up
+    /// in a later [`read`](Self::read) or [`flush`](Self::flush).
+    pub fn write(&mut self, buf: &mut BytesMut) {
         if buf.is_empty() {
-            return Ok(());
+            return;
         }
-        let data = std::mem::replace(buf, std::mem::take(&mut self.spare));
-        self.sending = Some(self.driver.send(self.sock.as_raw_fd(), data));
-        Ok(())
+        self.unsent.set(self.unsent.get() + buf.len());
+        if self.sending.is_none() && self.queued.is_empty() {
+            let data = std::mem::replace(buf, std::mem::take(&mut self.spare));
+            self.start_send(data);
+        } else if self.queued.is_empty() {
+            std::mem::swap(&mut self.queued, buf);
+        } else {
+            self.queued.extend_from_slice(buf);
+            buf.clear();
+        }
+    }
+
+    fn start_send(&mut self, data: BytesMut) {
+        let op = self
+            .driver
+            .send(self.sock.as_raw_fd(), data, self.unsent.clone());
+        self.sending = Some(op);
+    }
+
+    /// Moves the sends along: Ready once everything written has been sent, or with the error
+    /// of the send that failed (which stays in flight, so later polls fail too). Asks to be
+    /// woken only when there is a next send to start or `waiting` for all to be sent: a
+    /// lone send finishing needs no task to run (the driver keeps `unsent` right).
+    fn poll_sends(&mut self, cx: &mut Context<'_>, waiting: bool) -> Poll<io::Result<()>> {
+        loop {
+            let Some(op) = self.sending.as_mut() else {
+                if self.queued.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                let data = std::mem::take(&mut self.queued);
+                self.start_send(data);
+                continue;
+            };
+            if op.finished {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            let mut quiet = Context::from_waker(Waker::noop());
+            let cx = if waiting || !self.queued.is_empty() {
+                &mut *cx
+            } else {
+                &mut quiet
+            };
+            let (res, mut back) = std::task::ready!(Pin::new(op).poll(cx));
+            if res <= 0 {
+                // Left in place, finished: the connection is done for.
+                return Poll::Ready(Err(if res == 0 {
+                    io::ErrorKind::WriteZero.into()
+                } else {
+                    io::Error::from_raw_os_error(-res)
+                }));
+            }
+            self.sending = None;
+            if back.capacity() <= SPARE_KEEP {
+                back.clear();
+                self.spare = back;
+            }
+        }
     }
 
     /// Waits until everything written has been sent.
     pub async fn flush(&mut self) -> io::Result<()> {
-        let Some(op) = self.sending.as_mut() else {
-            return Ok(());
-        };
-        let (res, mut back) = op.await;
-        self.sending = None;
-        back.clear();
-        self.spare = back;
-        match res {
-            0 => Err(io::ErrorKind::WriteZero.into()),
-            r if r < 0 => Err(io::Error::from_raw_os_error(-r)),
-            _ => Ok(()),
-        }
+        std::future::poll_fn(|cx| self.poll_sends(cx, true)).await
     }
 }
 

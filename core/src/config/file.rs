@@ -189,7 +189,7 @@ impl Loader {
     }
 
     pub(crate) fn set_from_file(&mut self, def: &Def, args: &[Vec<u8>]) -> Result<(), String> {
-        let mut value = parse_value(def, args)?;
+        let mut value = parse_update(def, args, &self.config.values[def.param as usize])?;
         if let Value::Save(points) = &mut value {
             // Successive `save` lines accumulate, but the first one replaces the built-in
             // rules and `save ""` clears everything so far. (Redis 7.0 additionally restarts

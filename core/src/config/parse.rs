@@ -21,6 +21,17 @@ pub(crate) fn split_set_value(def: &Def, value: &[u8]) -> Vec<Vec<u8>> {
     }
 }
 
+/// Parses the arguments of one parameter into its new value, given its current one (which
+/// matters only to parameters that update part of their value). Errors are Redis's messages.
+pub(crate) fn parse_update(def: &Def, args: &[Vec<u8>], current: &Value) -> Result<Value, String> {
+    match (&def.kind, current) {
+        (Kind::ObufLimits, Value::ObufLimits(limits)) => {
+            parse_obuf_limits(args, *limits).map(Value::ObufLimits)
+        }
+        _ => parse_value(def, args),
+    }
+}
+
 /// Parses the arguments of one parameter into its new value. Errors are Redis's messages.
 pub(crate) fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Value, String> {
     // Multi-argument kinds check their own arity; the callers guarantee one argument otherwise.
@@ -84,6 +95,10 @@ pub(crate) fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Value, String> 
             }
         }
         Kind::Save => parse_save(args).map(Value::Save),
+        Kind::ObufLimits => {
+            parse_obuf_limits(args, [ObufLimit::default(); 3]).map(Value::ObufLimits)
+        }
+        Kind::MemOrPercent => parse_mem_or_percent(one()).map(Value::Int),
         Kind::Bind => {
             if args.len() > MAX_BIND_ADDRESSES {
                 return Err("Too many bind addresses specified.".into());
@@ -158,6 +173,65 @@ pub(crate) fn parse_save(args: &[Vec<u8>]) -> Result<Vec<SavePoint>, String> {
             })
         })
         .collect()
+}
+
+/// `client-output-buffer-limit` groups of `<class> <hard> <soft> <soft-seconds>`, applied
+/// over `limits`: all of them or, on any error, none.
+pub(crate) fn parse_obuf_limits(
+    args: &[Vec<u8>],
+    mut limits: [ObufLimit; 3],
+) -> Result<[ObufLimit; 3], String> {
+    if args.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    for group in args.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_slice() {
+            b"normal" => ClientClass::Normal,
+            b"slave" | b"replica" => ClientClass::Replica,
+            b"pubsub" => ClientClass::Pubsub,
+            // "master" is a class of Redis's, but not one that limits apply to.
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        // Redis reads the seconds into an int before checking the sign.
+        let (seconds, seconds_ok) = c_strtoll(&group[3]);
+        let seconds = seconds as i32;
+        let (Some(hard), Some(soft), true) = (
+            memtoull(&group[1]),
+            memtoull(&group[2]),
+            seconds_ok && seconds >= 0,
+        ) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .into(),
+            );
+        };
+        limits[class as usize] = ObufLimit {
+            hard,
+            soft,
+            soft_seconds: seconds as u64,
+        };
+    }
+    Ok(limits)
+}
+
+/// `maxmemory-clients`: a memory value, or `N%` of maxmemory (returned negated). As in Redis
+/// (its type is ssize_t), a memory value past `i64::MAX` wraps negative and then reads as a
+/// percentage.
+pub(crate) fn parse_mem_or_percent(arg: &[u8]) -> Result<i128, String> {
+    let percent = || {
+        let digits = arg.strip_suffix(b"%").filter(|d| !d.is_empty())?;
+        parse_i64_strict(digits).filter(|&p| p >= 0).map(|p| -p)
+    };
+    let v = match memtoull(arg) {
+        Some(v) => v as i64,
+        None => percent().ok_or("argument must be a memory or percent value")?,
+    };
+    if v < -100 {
+        return Err("percentage argument must be less or equal to 100".into());
+    }
+    Ok(v as i128)
 }
 
 /// The text of an OS error without Rust's " (os error N)" suffix, i.e. C's `strerror()`.

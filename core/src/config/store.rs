@@ -171,7 +171,8 @@ impl ConfigStore {
         let mut new = Config::clone(&old);
         for (def, registered, value) in &targets {
             let args = split_set_value(def, value);
-            let value = parse_value(def, &args).map_err(|e| failed(registered, &e))?;
+            let value = parse_update(def, &args, new.value(def.param))
+                .map_err(|e| failed(registered, &e))?;
             new.values[def.param as usize] = value;
         }
 

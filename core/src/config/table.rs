@@ -31,6 +31,12 @@ pub(crate) enum Kind {
     Save,
     /// Up to 16 addresses; a `-` prefix marks an address as optional.
     Bind,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft-seconds>` groups; the
+    /// classes not named keep their limits.
+    ObufLimits,
+    /// A memory value, or a percentage of `maxmemory` written `N%` (stored negated, as Redis
+    /// stores it).
+    MemOrPercent,
 }
 
 /// An integer parameter, with the C type semantics Redis gives it. Values are held as `i128`
@@ -196,6 +202,9 @@ parameters! {
     Requirepass: "requirepass", TEXT, Text(""), SENSITIVE;
     ProtoMaxBulkLen: "proto-max-bulk-len", mem(MB, LONG_MAX), Text("536870912"), 0;
     ClientQueryBufferLimit: "client-query-buffer-limit", umem(MB, LONG_MAX), Text("1073741824"), 0;
+    ClientOutputBufferLimit: "client-output-buffer-limit", Kind::ObufLimits,
+        Text("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"), MULTI_ARG;
+    MaxmemoryClients: "maxmemory-clients", Kind::MemOrPercent, Text("0"), 0;
     // Process.
     Threads: "threads", int(1, 1024), Cores, IMMUTABLE;
     Databases: "databases", int(1, INT_MAX), Text("16"), IMMUTABLE;
@@ -271,7 +280,7 @@ pub(crate) const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "activerehashing", "always-show-logo", "aof-disable-auto-gc",
     "aof-rewrite-incremental-fsync", "aof-timestamp-enabled",
     "bind-source-addr", "busy-reply-threshold",
-    "client-output-buffer-limit", "cluster-allow-pubsubshard-when-down",
+    "cluster-allow-pubsubshard-when-down",
     "cluster-allow-reads-when-down", "cluster-allow-replica-migration",
     "cluster-announce-bus-port", "cluster-announce-hostname", "cluster-announce-ip",
     "cluster-announce-port", "cluster-announce-tls-port", "cluster-config-file",
@@ -285,7 +294,7 @@ pub(crate) const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "io-threads-do-reads", "jemalloc-bg-thread", "latency-monitor-threshold",
     "latency-tracking-info-percentiles",
     "list-compress-depth", "loadmodule", "lua-time-limit", "masterauth", "masteruser",
-    "maxmemory-clients", "maxmemory-eviction-tenacity",
+    "maxmemory-eviction-tenacity",
     "min-replicas-max-lag", "min-replicas-to-write", "min-slaves-max-lag",
     "min-slaves-to-write", "no-appendfsync-on-rewrite", "notify-keyspace-events",
     "oom-score-adj", "oom-score-adj-values", "pidfile", "proc-title-template",

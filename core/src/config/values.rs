@@ -17,6 +17,40 @@ pub(crate) enum Value {
     Bytes(Vec<u8>),
     Save(Vec<SavePoint>),
     Bind(Vec<String>),
+    /// Indexed by [`ClientClass`].
+    ObufLimits([ObufLimit; 3]),
+}
+
+/// The classes `client-output-buffer-limit` distinguishes, in Redis's order (which is also
+/// the order CONFIG GET prints them in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+impl ClientClass {
+    pub const ALL: [ClientClass; 3] = [ClientClass::Normal, ClientClass::Replica, ClientClass::Pubsub];
+
+    /// The name CONFIG GET prints (Redis still says "slave").
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientClass::Normal => "normal",
+            ClientClass::Replica => "slave",
+            ClientClass::Pubsub => "pubsub",
+        }
+    }
+}
+
+/// One class's output buffer limits: a client is closed once its pending replies reach
+/// `hard` bytes, or stay at or above `soft` bytes for more than `soft_seconds`. Zero disables
+/// a limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
 }
 
 /// One `save <seconds> <changes>` rule: snapshot when at least `changes` writes happened within
@@ -459,6 +493,25 @@ impl Config {
         self.int(Param::ListMaxListpackSize) as i32
     }
 
+    /// `client-output-buffer-limit` for one class of client.
+    pub fn obuf_limit(&self, class: ClientClass) -> ObufLimit {
+        match self.value(Param::ClientOutputBufferLimit) {
+            Value::ObufLimits(limits) => limits[class as usize],
+            other => unreachable!("client-output-buffer-limit holds {other:?}"),
+        }
+    }
+
+    /// `maxmemory-clients` in bytes (a percentage resolved against `maxmemory`); 0: no limit
+    /// on the memory all clients together may use.
+    pub fn maxmemory_clients(&self) -> u64 {
+        let v = self.int(Param::MaxmemoryClients);
+        if v >= 0 {
+            v as u64
+        } else {
+            (self.maxmemory() as u128 * (-v) as u128 / 100) as u64
+        }
+    }
+
     pub fn latency_tracking(&self) -> bool {
         self.flag(Param::LatencyTracking)
     }
@@ -487,6 +540,7 @@ impl Config {
                     b"no".to_vec()
                 }
             }
+            (Kind::MemOrPercent, Value::Int(v)) if *v < 0 => format!("{}%", -v).into_bytes(),
             (_, Value::Int(v)) => v.to_string().into_bytes(),
             (Kind::Enum(words), Value::Enum(i)) => words[*i].as_bytes().to_vec(),
             (_, Value::Bytes(b)) => b.clone(),
@@ -497,6 +551,15 @@ impl Config {
                 .join(" ")
                 .into_bytes(),
             (_, Value::Bind(addrs)) => addrs.join(" ").into_bytes(),
+            (_, Value::ObufLimits(limits)) => ClientClass::ALL
+                .iter()
+                .map(|&class| {
+                    let l = limits[class as usize];
+                    format!("{} {} {} {}", class.name(), l.hard, l.soft, l.soft_seconds)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into_bytes(),
             (kind, value) => unreachable!("{kind:?} holds {value:?}"),
         }
     }

@@ -71,6 +71,26 @@ impl Frame {
         Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
 
+    /// About how many bytes the frame takes written out: its payload plus a few bytes of
+    /// framing per element. For budgets, not for exact sizes.
+    pub fn approx_len(&self) -> usize {
+        const FRAMING: usize = 8;
+        FRAMING
+            + match self {
+                Frame::Simple(b) | Frame::Error(b) | Frame::Bulk(b) | Frame::Verbatim(_, b) => {
+                    b.len()
+                }
+                Frame::Integer(_) | Frame::Double(_) => 16,
+                Frame::Null | Frame::NullArray | Frame::Boolean(_) => 0,
+                Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => {
+                    v.iter().map(Frame::approx_len).sum()
+                }
+                Frame::Map(v) | Frame::Pairs(v) => {
+                    v.iter().map(|(a, b)| a.approx_len() + b.approx_len()).sum()
+                }
+            }
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Frame::Error(_))
     }
