@@ -312,10 +312,14 @@ fn replies_before_a_blocking_command_arrive_while_it_waits() {
     // at once, not when the BLPOP is served.
     let server = Server::tessera_threads(4, &[]);
     let mut c = server.connect();
-    c.send_raw(b"SET k v\r\nGET k\r\nBLPOP nothing 0\r\n").unwrap();
+    c.send_raw(b"SET k v\r\nGET k\r\nBLPOP nothing 0\r\n")
+        .unwrap();
     assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
     assert_eq!(c.read_reply().unwrap(), b"$1\r\nv\r\n");
-    server.connect().command(&["RPUSH", "nothing", "x"]).unwrap();
+    server
+        .connect()
+        .command(&["RPUSH", "nothing", "x"])
+        .unwrap();
     assert_eq!(
         c.read_reply().unwrap(),
         b"*2\r\n$7\r\nnothing\r\n$1\r\nx\r\n"

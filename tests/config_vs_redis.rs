@@ -104,7 +104,10 @@ fn config_set_agrees_with_redis() {
         &["dbfilename", "x"],
         &["tcp-backlog", "1"],
         &["client-output-buffer-limit", "normal 1mb 2mb 60"],
-        &["client-output-buffer-limit", "replica 3mb 4mb 70 pubsub 5mb 6mb 80"],
+        &[
+            "client-output-buffer-limit",
+            "replica 3mb 4mb 70 pubsub 5mb 6mb 80",
+        ],
         &["client-output-buffer-limit", "pubsub 10 10 4294967296"],
         &["client-output-buffer-limit", "normal 1 1"],
         &["client-output-buffer-limit", "master 1 1 1"],

@@ -302,7 +302,12 @@ fn a_client_that_never_reads_is_closed_at_its_output_limit_while_others_keep_wor
         let big = "x".repeat(1 << 20);
         admin.command(&["SET", "big", &big]).unwrap();
         admin
-            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 32mb 0 0"])
+            .command(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 32mb 0 0",
+            ])
             .unwrap();
         let before = rss_bytes(&server);
         // 1,000 GETs of 1 MB asked and never read: 1 GB of replies, were they all kept.
@@ -345,7 +350,12 @@ fn a_single_reply_past_the_hard_limit_is_never_sent() {
             admin.command(&["RPUSH", "mylist", &item]).unwrap();
         }
         admin
-            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0"])
+            .command(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 100000 0 0",
+            ])
             .unwrap();
         let mut c = server.connect();
         c.command(&["CLIENT", "SETNAME", "reader"]).unwrap();
@@ -366,9 +376,16 @@ fn a_single_reply_past_the_hard_limit_is_never_sent() {
 fn the_soft_output_limit_closes_a_client_that_stays_over_it_even_without_traffic() {
     for server in [Server::redis(&[]), Server::tessera(&[])] {
         let mut admin = server.connect();
-        admin.command(&["SET", "big", &"x".repeat(1 << 20)]).unwrap();
         admin
-            .command(&["CONFIG", "SET", "client-output-buffer-limit", "normal 0 1mb 1"])
+            .command(&["SET", "big", &"x".repeat(1 << 20)])
+            .unwrap();
+        admin
+            .command(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 0 1mb 1",
+            ])
             .unwrap();
         let mut slow = server.connect();
         slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
@@ -428,7 +445,10 @@ fn omem_of(admin: &mut common::RawConn, name: &str) -> u64 {
         .find(|l| l.contains(&format!("name={name} ")))
         .expect("the client is listed")
         .to_owned();
-    let field = line.split(' ').find_map(|f| f.strip_prefix("omem=")).unwrap();
+    let field = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix("omem="))
+        .unwrap();
     field.parse().unwrap()
 }
 
@@ -444,7 +464,9 @@ fn info_number(admin: &mut common::RawConn, section: &str, field: &str) -> u64 {
 fn client_list_shows_the_unsent_replies_as_omem() {
     let tessera = Server::tessera(&[]);
     let mut admin = tessera.connect();
-    admin.command(&["SET", "big", &"x".repeat(1 << 20)]).unwrap();
+    admin
+        .command(&["SET", "big", &"x".repeat(1 << 20)])
+        .unwrap();
     let mut slow = tessera.connect();
     slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
     let mut requests = Vec::new();

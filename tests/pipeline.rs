@@ -106,7 +106,8 @@ fn big_replies_of_a_read_batch_come_in_order_over_several_rounds() {
     let tessera = Server::tessera_threads(4, &[]);
     let mut c = tessera.connect();
     for (i, key) in KEYS.iter().enumerate() {
-        c.command(&["SET", key, &format!("{i}").repeat(100_000)]).unwrap();
+        c.command(&["SET", key, &format!("{i}").repeat(100_000)])
+            .unwrap();
     }
     let mut pipeline = Vec::new();
     let order: Vec<usize> = (0..120).map(|i| (i * 7) % KEYS.len()).collect();

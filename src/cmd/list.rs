@@ -12,7 +12,7 @@ use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
 use crate::db::{Db, KeyStats, Value};
-use crate::resp::Frame;
+use crate::resp::{BulkArray, Frame};
 use crate::types::list::{Elem, End, List};
 
 pub static COMMANDS: &[Command] = &[
@@ -314,15 +314,17 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(list) = lookup_list(db, &args[1], now, stats)? else {
         return Ok(Frame::Array(Vec::new()));
     };
-    let items = match clamp_range(start, stop, list.len()) {
-        Some((a, b)) => list
-            .iter_from(a)
-            .take(b - a + 1)
-            .map(|e| Frame::Bulk(e.to_bytes()))
-            .collect(),
-        None => Vec::new(),
+    let Some((a, b)) = clamp_range(start, stop, list.len()) else {
+        return Ok(Frame::Array(Vec::new()));
     };
-    Ok(Frame::Array(items))
+    // Written straight out (a 10M-element range is its bytes, not 10M frames), sized first.
+    let range = || list.iter_from(a).take(b - a + 1);
+    let size = range()
+        .map(|e| e.with_bytes(|b| BulkArray::element_len(b.len())))
+        .sum();
+    let mut reply = BulkArray::new(b - a + 1, size).ok_or(CmdError::Overflow)?;
+    range().for_each(|e| e.with_bytes(|b| reply.push(b)));
+    Ok(reply.finish())
 }
 
 fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

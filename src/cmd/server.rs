@@ -424,11 +424,21 @@ fn info(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     ("maxclients".into(), cfg.maxclients().to_string()),
                     (
                         "client_recent_max_input_buffer".into(),
-                        reports.iter().map(|r| r.recent_peaks.0).max().unwrap_or(0).to_string(),
+                        reports
+                            .iter()
+                            .map(|r| r.recent_peaks.0)
+                            .max()
+                            .unwrap_or(0)
+                            .to_string(),
                     ),
                     (
                         "client_recent_max_output_buffer".into(),
-                        reports.iter().map(|r| r.recent_peaks.1).max().unwrap_or(0).to_string(),
+                        reports
+                            .iter()
+                            .map(|r| r.recent_peaks.1)
+                            .max()
+                            .unwrap_or(0)
+                            .to_string(),
                     ),
                     (
                         "blocked_clients".into(),

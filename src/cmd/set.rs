@@ -7,14 +7,16 @@
 //! one keyspace (the transaction layer gathers them), so they are written against one `Db`.
 
 use bytes::Bytes;
+use rand::rngs::SmallRng;
 use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
 
 use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions};
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run, NO_KEYS};
 use crate::db::{Db, KeyStats, Value};
-use crate::resp::Frame;
+use crate::resp::{BulkArray, Frame};
 use crate::types::set::{Member, Set};
 
 pub static COMMANDS: &[Command] = &[
@@ -243,16 +245,30 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Array(Vec::new()));
     };
     let size = set.len();
-    let picks: Vec<Frame> = if count < 0 {
-        // Repetitions allowed: independent picks, as many as asked. Redis streams them into
-        // the output buffer; a reply this server cannot hold is refused rather than abort it.
-        let mut picks = Vec::new();
-        picks
-            .try_reserve(usize::try_from(count.unsigned_abs()).map_err(|_| CmdError::Overflow)?)
-            .map_err(|_| CmdError::Overflow)?;
-        picks.extend((0..count.unsigned_abs()).filter_map(|_| set.random(&mut rng).map(bulk)));
-        picks
-    } else if count as u64 >= size as u64 {
+    if count < 0 {
+        // Repetitions allowed: independent picks, as many as asked, written straight out.
+        // The picks are made twice from one seed, first to size the reply, then to write
+        // it. Redis streams such a reply into the output buffer; one this server cannot
+        // hold is refused rather than abort it.
+        let n = usize::try_from(count.unsigned_abs()).map_err(|_| CmdError::Overflow)?;
+        // Sizing walks every pick: first make sure the smallest such reply could be held.
+        let smallest = n.checked_mul(BulkArray::element_len(1));
+        smallest
+            .and_then(|smallest| BulkArray::new(n, smallest))
+            .ok_or(CmdError::Overflow)?;
+        let seed = rng.gen();
+        let mut size = Some(0usize);
+        random_picks(set, seed, n, |m| {
+            let len = m.with_bytes(|b| BulkArray::element_len(b.len()));
+            size = size.and_then(|size| size.checked_add(len));
+        });
+        let mut reply = size
+            .and_then(|size| BulkArray::new(n, size))
+            .ok_or(CmdError::Overflow)?;
+        random_picks(set, seed, n, |m| m.with_bytes(|b| reply.push(b)));
+        return Ok(reply.finish());
+    }
+    let picks: Vec<Frame> = if count as u64 >= size as u64 {
         set.iter().map(bulk).collect()
     } else {
         sample(&mut rng, size, count as usize)
@@ -274,6 +290,16 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             spop_count(ctx, &args[1], count as u64)
         }
         _ => Err(CmdError::Syntax),
+    }
+}
+
+/// `n` independent random members of `set`, the same ones for the same `seed`.
+fn random_picks(set: &Set, seed: u64, n: usize, mut each: impl FnMut(Member)) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    for _ in 0..n {
+        if let Some(m) = set.random(&mut rng) {
+            each(m);
+        }
     }
 }
 

@@ -140,7 +140,7 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
     loop {
         // Room for what arrived: copied out of the driver's receive buffers, or received
         // straight into this buffer when the driver falls back to a one-shot receive.
-        input.reserve(READ_CHUNK);
+        input.reserve(READ_CHUNK.max(parser.missing(input.len())));
         let n = stream.read(&mut input).await?;
         if n == 0 || s.info.killed.get() {
             return Ok(());
@@ -186,7 +186,7 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         // The client left while blocked.
                         return Ok(());
                     };
-                    write_reply(s, &reply, &mut output);
+                    write_reply(s, reply, &mut output);
                     if over_output_limit(s, &output) {
                         return Ok(());
                     }
@@ -224,7 +224,7 @@ async fn run_reads_in_rounds(s: &mut Session, reads: Vec<Read>, output: &mut Byt
             replies[i] = Some(reply);
         }
         while let Some(reply) = replies.get_mut(written).and_then(Option::take) {
-            write_reply(s, &reply, output);
+            write_reply(s, reply, output);
             if over_output_limit(s, output) {
                 return false;
             }
@@ -238,8 +238,16 @@ async fn run_reads_in_rounds(s: &mut Session, reads: Vec<Read>, output: &mut Byt
 /// output buffer limit, closing it when they are past; true then.
 fn over_output_limit(s: &Session, output: &BytesMut) -> bool {
     let pending = output.len() + s.info.unsent.get();
-    let limit = s.node.global.config.snapshot().obuf_limit(client_class(&s.info));
-    if !s.info.over_output_limit(pending, limit, crate::db::clock::last()) {
+    let limit = s
+        .node
+        .global
+        .config
+        .snapshot()
+        .obuf_limit(client_class(&s.info));
+    if !s
+        .info
+        .over_output_limit(pending, limit, crate::db::clock::last())
+    {
         return false;
     }
     s.info.close_for_output_limit();
@@ -338,12 +346,18 @@ async fn send_from(node: &Rc<Node>, stream: &mut UringStream, output: &mut Bytes
     stream.write(output);
 }
 
-fn write_reply(s: &mut Session, reply: &Frame, out: &mut BytesMut) {
-    match s.reply_mode {
-        ReplyMode::On => reply.write(out, s.resp3),
-        ReplyMode::Off => {}
+fn write_reply(s: &mut Session, reply: Frame, out: &mut BytesMut) {
+    match (s.reply_mode, reply) {
+        // A reply written out already becomes the output buffer itself when it is the
+        // first: a big range goes to the socket without being copied.
+        (ReplyMode::On, Frame::Encoded(bytes)) if out.is_empty() => match bytes.try_into_mut() {
+            Ok(bytes) => *out = bytes,
+            Err(bytes) => out.extend_from_slice(&bytes),
+        },
+        (ReplyMode::On, reply) => reply.write(out, s.resp3),
+        (ReplyMode::Off, _) => {}
         // CLIENT REPLY SKIP itself is not replied to; the command after it is skipped.
-        ReplyMode::SkipNext => s.reply_mode = ReplyMode::Skipping,
-        ReplyMode::Skipping => s.reply_mode = ReplyMode::On,
+        (ReplyMode::SkipNext, _) => s.reply_mode = ReplyMode::Skipping,
+        (ReplyMode::Skipping, _) => s.reply_mode = ReplyMode::On,
     }
 }

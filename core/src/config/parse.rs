@@ -203,8 +203,7 @@ pub(crate) fn parse_obuf_limits(
             seconds_ok && seconds >= 0,
         ) else {
             return Err(
-                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
-                    .into(),
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
             );
         };
         limits[class as usize] = ObufLimit {

@@ -750,7 +750,12 @@ fn config_get_patterns() {
     );
     assert_eq!(
         names(&store.get(&["MAXMEMORY*"])),
-        ["maxmemory", "maxmemory-clients", "maxmemory-policy", "maxmemory-samples"]
+        [
+            "maxmemory",
+            "maxmemory-clients",
+            "maxmemory-policy",
+            "maxmemory-samples"
+        ]
     );
     let everything = store.get(&["*"]);
     let table_names: usize = TABLE.iter().map(|d| 1 + d.aliases.len()).sum();
@@ -1230,13 +1235,21 @@ fn output_buffer_limits_update_only_the_classes_named() {
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
     );
     set(&store, &["client-output-buffer-limit", "normal 1mb 2mb 60"]).unwrap();
-    set(&store, &["client-output-buffer-limit", "replica 3mb 4mb 70"]).unwrap();
+    set(
+        &store,
+        &["client-output-buffer-limit", "replica 3mb 4mb 70"],
+    )
+    .unwrap();
     assert_eq!(
         get(),
         "normal 1048576 2097152 60 slave 3145728 4194304 70 pubsub 33554432 8388608 60"
     );
     // Redis reads the seconds into an int: 2^32 is 0.
-    set(&store, &["client-output-buffer-limit", "pubsub 10 10 4294967296"]).unwrap();
+    set(
+        &store,
+        &["client-output-buffer-limit", "pubsub 10 10 4294967296"],
+    )
+    .unwrap();
     assert!(get().ends_with("pubsub 10 10 0"));
     let why = |value: &str| {
         set(&store, &["client-output-buffer-limit", value])
@@ -1246,26 +1259,42 @@ fn output_buffer_limits_update_only_the_classes_named() {
             .unwrap()
             .to_owned()
     };
-    assert_eq!(why("normal 1 1"), "Wrong number of arguments in buffer limit configuration.");
+    assert_eq!(
+        why("normal 1 1"),
+        "Wrong number of arguments in buffer limit configuration."
+    );
     for class in ["master", "bogus"] {
         assert_eq!(
             why(&format!("{class} 1 1 1")),
             "Invalid client class specified in buffer limit configuration."
         );
     }
-    for bad in ["normal 10mbs 1 1", "normal 1 -1 1", "normal 1 1 60s", "normal 1 1 -1"] {
+    for bad in [
+        "normal 10mbs 1 1",
+        "normal 1 -1 1",
+        "normal 1 1 60s",
+        "normal 1 1 -1",
+    ] {
         assert_eq!(
             why(bad),
             "Error in hard, soft or soft_seconds setting in buffer limit configuration."
         );
     }
     // All or nothing: a bad group leaves the good one before it unapplied.
-    assert!(set(&store, &["client-output-buffer-limit", "normal 5 5 5 pubsub x 1 1"]).is_err());
+    assert!(set(
+        &store,
+        &["client-output-buffer-limit", "normal 5 5 5 pubsub x 1 1"]
+    )
+    .is_err());
     assert!(get().starts_with("normal 1048576 "));
     let c = store.snapshot();
     assert_eq!(
         c.obuf_limit(ClientClass::Replica),
-        ObufLimit { hard: 3 << 20, soft: 4 << 20, soft_seconds: 70 }
+        ObufLimit {
+            hard: 3 << 20,
+            soft: 4 << 20,
+            soft_seconds: 70
+        }
     );
 }
 

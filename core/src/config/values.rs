@@ -31,7 +31,11 @@ pub enum ClientClass {
 }
 
 impl ClientClass {
-    pub const ALL: [ClientClass; 3] = [ClientClass::Normal, ClientClass::Replica, ClientClass::Pubsub];
+    pub const ALL: [ClientClass; 3] = [
+        ClientClass::Normal,
+        ClientClass::Replica,
+        ClientClass::Pubsub,
+    ];
 
     /// The name CONFIG GET prints (Redis still says "slave").
     pub fn name(self) -> &'static str {

@@ -36,6 +36,59 @@ pub enum Frame {
     Verbatim(&'static str, Bytes),
     /// A RESP3 push message (pub/sub); RESP2 clients get an array.
     Push(Vec<Frame>),
+    /// A reply already written out, in bytes that RESP2 and RESP3 share (see
+    /// [`BulkArray`]): big replies take the memory of their bytes, not of a frame per
+    /// element, and go to the socket without another copy.
+    Encoded(Bytes),
+}
+
+/// An array of bulk strings written straight into its RESP form, which is the same in RESP2
+/// and RESP3. The caller says up front how many elements and how many bytes of them there
+/// will be, so that the buffer is allocated once, at its final size.
+pub struct BulkArray {
+    buf: Vec<u8>,
+}
+
+impl BulkArray {
+    /// The size of an element of `len` bytes written out: `$<len>\r\n<bytes>\r\n`.
+    pub fn element_len(len: usize) -> usize {
+        1 + decimal_len(len as u64) + 2 + len + 2
+    }
+
+    /// An array of `count` elements that take `elements` bytes written out (the sum of
+    /// [`element_len`](Self::element_len) over them). None when that memory cannot be had.
+    pub fn new(count: usize, elements: usize) -> Option<BulkArray> {
+        let header = 1 + decimal_len(count as u64) + 2;
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(header.checked_add(elements)?).ok()?;
+        buf.push(b'*');
+        buf.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        Some(BulkArray { buf })
+    }
+
+    pub fn push(&mut self, element: &[u8]) {
+        self.buf.push(b'$');
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(element.len()).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf.extend_from_slice(element);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn finish(self) -> Frame {
+        // Bytes takes the vector's allocation over: no copy.
+        Frame::Encoded(Bytes::from(self.buf))
+    }
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
 }
 
 impl Frame {
@@ -77,9 +130,11 @@ impl Frame {
         const FRAMING: usize = 8;
         FRAMING
             + match self {
-                Frame::Simple(b) | Frame::Error(b) | Frame::Bulk(b) | Frame::Verbatim(_, b) => {
-                    b.len()
-                }
+                Frame::Simple(b)
+                | Frame::Error(b)
+                | Frame::Bulk(b)
+                | Frame::Verbatim(_, b)
+                | Frame::Encoded(b) => b.len(),
                 Frame::Integer(_) | Frame::Double(_) => 16,
                 Frame::Null | Frame::NullArray | Frame::Boolean(_) => 0,
                 Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => {
@@ -102,6 +157,7 @@ impl Frame {
             Frame::Error(e) => line(out, b'-', e),
             Frame::Integer(n) => write_int_line(out, b':', *n),
             Frame::Bulk(b) => write_bulk(out, b),
+            Frame::Encoded(b) => out.put_slice(b),
             Frame::Null | Frame::NullArray if resp3 => out.put_slice(b"_\r\n"),
             Frame::Null => out.put_slice(b"$-1\r\n"),
             Frame::NullArray => out.put_slice(b"*-1\r\n"),
@@ -228,6 +284,29 @@ fn trim_fraction_zeros(s: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_bulk_array_writes_what_an_array_of_bulks_writes_in_both_protocols() {
+        let items: [&[u8]; 4] = [b"", b"a", b"0123456789", &[b'x'; 1000]];
+        let size = items.iter().map(|i| BulkArray::element_len(i.len())).sum();
+        let mut array = BulkArray::new(items.len(), size).unwrap();
+        items.iter().for_each(|i| array.push(i));
+        let encoded = array.finish();
+        let frames = Frame::Array(items.iter().map(|i| Frame::bulk(i.to_vec())).collect());
+        for resp3 in [false, true] {
+            let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+            encoded.write(&mut a, resp3);
+            frames.write(&mut b, resp3);
+            assert_eq!(a, b);
+            assert_eq!(encoded.approx_len() - 8, a.len());
+        }
+        let Frame::Encoded(bytes) = encoded else {
+            unreachable!()
+        };
+        assert_eq!(bytes.len(), 4 + size, "sized exactly");
+        assert!(BulkArray::new(usize::MAX, usize::MAX).is_none());
+    }
+
     use super::*;
 
     fn render(f: &Frame, resp3: bool) -> String {

@@ -5,4 +5,4 @@ pub mod parse;
 pub mod reply;
 pub mod split;
 
-pub use frame::Frame;
+pub use frame::{BulkArray, Frame};

@@ -144,6 +144,9 @@ struct Resume {
     searched: usize,
     /// Progress through the arguments, once the `*N` header has been read.
     bulk: Option<BulkProgress>,
+    /// The buffer length at which the argument being waited on will be complete, once its
+    /// header has been read; 0 otherwise.
+    complete_at: usize,
 }
 
 /// How far into a multibulk request's arguments the parser got: everything before `pos` is valid.
@@ -166,6 +169,15 @@ impl RequestParser {
     /// or ACL user requires it): at most 10 arguments, each at most 16 KiB.
     pub fn set_auth_required(&mut self, required: bool) {
         self.auth_required = required;
+    }
+
+    /// How many more bytes the argument being received needs before it is whole, when its
+    /// header has been read: the caller can make room for a big argument at once, as Redis
+    /// does, instead of growing its buffer step by step (which may take twice its size).
+    pub fn missing(&self, buf_len: usize) -> usize {
+        self.resume
+            .filter(|r| r.seen_len == buf_len)
+            .map_or(0, |r| r.complete_at.saturating_sub(buf_len))
     }
 
     /// Forgets any partially parsed request, for when the buffer was changed by something other
@@ -215,6 +227,7 @@ impl RequestParser {
             seen_len: data.len(),
             searched,
             bulk,
+            complete_at: 0,
         });
         Step::Incomplete
     }
@@ -289,7 +302,13 @@ impl RequestParser {
             match len.checked_add(2) {
                 Some(need) if need <= available => {}
                 // Next time the header is read again from `pos`, which the fast path does at once.
-                _ => return Ok(self.wait(data, pos, Some(progress))),
+                _ => {
+                    let step = self.wait(data, pos, Some(progress));
+                    if let Some(r) = self.resume.as_mut() {
+                        r.complete_at = payload.saturating_add(len).saturating_add(2);
+                    }
+                    return Ok(step);
+                }
             }
             spans.push(payload, payload + len);
             pos = payload + len + 2;

@@ -66,6 +66,14 @@ pub enum Elem<'a> {
 }
 
 impl<'a> Elem<'a> {
+    /// Calls `f` with the element as a client wrote it, without allocating.
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
+            Elem::Str(s) => f(s),
+        }
+    }
+
     /// The element as a client wrote it.
     pub fn to_bytes(self) -> Bytes {
         match self {
