@@ -16,8 +16,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 thread_local! {
     /// The latest reading [`tick`] took on this thread.
     static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// A monotonic instant and the wall clock's milliseconds at that instant.
-    static ANCHOR: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+    /// A monotonic instant and the wall clock's time since the epoch at that instant, whole:
+    /// truncating it to milliseconds here and again after adding the time elapsed since
+    /// would put the derived time up to 2 ms behind the wall clock, where a client would see
+    /// a PTTL longer than the one it set.
+    static ANCHOR: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
 }
 
 /// How long an anchor serves before the wall clock is read again, so that a change of the
@@ -51,30 +54,34 @@ pub fn lru_clock() -> u32 {
 
 fn wall_ms(at: Instant) -> u64 {
     // An anchor serves readings within RESYNC of it, on either side.
-    let fresh = |(i, _): &(Instant, u64)| {
+    let fresh = |(i, _): &(Instant, Duration)| {
         at.saturating_duration_since(*i) < RESYNC && i.saturating_duration_since(at) < RESYNC
     };
-    let (anchor, ms) = match ANCHOR.with(Cell::get).filter(fresh) {
+    let (anchor, wall) = match ANCHOR.with(Cell::get).filter(fresh) {
         Some(anchor) => anchor,
         None => {
             // Both clocks read now, as a pair: `at` may be older than this moment.
-            let anchor = (Instant::now(), system_ms());
+            let anchor = (Instant::now(), system_time());
             ANCHOR.with(|a| a.set(Some(anchor)));
             anchor
         }
     };
-    if at >= anchor {
-        ms + at.duration_since(anchor).as_millis() as u64
+    let wall = if at >= anchor {
+        wall + at.duration_since(anchor)
     } else {
-        ms.saturating_sub(anchor.duration_since(at).as_millis() as u64)
-    }
+        wall.saturating_sub(anchor.duration_since(at))
+    };
+    wall.as_millis() as u64
+}
+
+fn system_time() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 fn system_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    system_time().as_millis() as u64
 }
 
 #[cfg(test)]
@@ -103,6 +110,14 @@ mod tests {
             std::thread::sleep(Duration::from_millis(30));
             let t3 = now_ms();
             assert!(t3.abs_diff(t2) <= 2, "{t3} for a reading made at {t2}");
+            // Never ahead of the wall clock, and behind it by less than a millisecond.
+            ANCHOR.with(|a| a.set(None));
+            for _ in 0..1000 {
+                let before = system_time();
+                tick();
+                let derived = now_ms();
+                assert!(derived >= before.as_millis() as u64 && derived <= system_ms());
+            }
         })
         .join()
         .unwrap();
