@@ -116,12 +116,6 @@ fn config_set_agrees_with_redis() {
         &["client-output-buffer-limit", "normal 1 1 -1"],
         &["client-output-buffer-limit", "normal 5 5 5 pubsub x 1 1"],
         &["client-output-buffer-limit", ""],
-        &["maxmemory-clients", "10%"],
-        &["maxmemory-clients", "0%"],
-        &["maxmemory-clients", "101%"],
-        &["maxmemory-clients", "-1"],
-        &["maxmemory-clients", "18446744073709551615"],
-        &["maxmemory-clients", "3gb"],
     ];
     for &args in commands {
         let names: Vec<&str> = args.iter().step_by(2).copied().collect();

@@ -98,7 +98,6 @@ pub(crate) fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Value, String> 
         Kind::ObufLimits => {
             parse_obuf_limits(args, [ObufLimit::default(); 3]).map(Value::ObufLimits)
         }
-        Kind::MemOrPercent => parse_mem_or_percent(one()).map(Value::Int),
         Kind::Bind => {
             if args.len() > MAX_BIND_ADDRESSES {
                 return Err("Too many bind addresses specified.".into());
@@ -213,24 +212,6 @@ pub(crate) fn parse_obuf_limits(
         };
     }
     Ok(limits)
-}
-
-/// `maxmemory-clients`: a memory value, or `N%` of maxmemory (returned negated). As in Redis
-/// (its type is ssize_t), a memory value past `i64::MAX` wraps negative and then reads as a
-/// percentage.
-pub(crate) fn parse_mem_or_percent(arg: &[u8]) -> Result<i128, String> {
-    let percent = || {
-        let digits = arg.strip_suffix(b"%").filter(|d| !d.is_empty())?;
-        parse_i64_strict(digits).filter(|&p| p >= 0).map(|p| -p)
-    };
-    let v = match memtoull(arg) {
-        Some(v) => v as i64,
-        None => percent().ok_or("argument must be a memory or percent value")?,
-    };
-    if v < -100 {
-        return Err("percentage argument must be less or equal to 100".into());
-    }
-    Ok(v as i128)
 }
 
 /// The text of an OS error without Rust's " (os error N)" suffix, i.e. C's `strerror()`.

@@ -34,9 +34,6 @@ pub(crate) enum Kind {
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft-seconds>` groups; the
     /// classes not named keep their limits.
     ObufLimits,
-    /// A memory value, or a percentage of `maxmemory` written `N%` (stored negated, as Redis
-    /// stores it).
-    MemOrPercent,
 }
 
 /// An integer parameter, with the C type semantics Redis gives it. Values are held as `i128`
@@ -204,7 +201,6 @@ parameters! {
     ClientQueryBufferLimit: "client-query-buffer-limit", umem(MB, LONG_MAX), Text("1073741824"), 0;
     ClientOutputBufferLimit: "client-output-buffer-limit", Kind::ObufLimits,
         Text("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"), MULTI_ARG;
-    MaxmemoryClients: "maxmemory-clients", Kind::MemOrPercent, Text("0"), 0;
     // Process.
     Threads: "threads", int(1, 1024), Cores, IMMUTABLE;
     Databases: "databases", int(1, INT_MAX), Text("16"), IMMUTABLE;
@@ -294,7 +290,7 @@ pub(crate) const REDIS_ONLY_DIRECTIVES: &[&str] = &[
     "io-threads-do-reads", "jemalloc-bg-thread", "latency-monitor-threshold",
     "latency-tracking-info-percentiles",
     "list-compress-depth", "loadmodule", "lua-time-limit", "masterauth", "masteruser",
-    "maxmemory-eviction-tenacity",
+    "maxmemory-clients", "maxmemory-eviction-tenacity",
     "min-replicas-max-lag", "min-replicas-to-write", "min-slaves-max-lag",
     "min-slaves-to-write", "no-appendfsync-on-rewrite", "notify-keyspace-events",
     "oom-score-adj", "oom-score-adj-values", "pidfile", "proc-title-template",

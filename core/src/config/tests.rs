@@ -750,12 +750,7 @@ fn config_get_patterns() {
     );
     assert_eq!(
         names(&store.get(&["MAXMEMORY*"])),
-        [
-            "maxmemory",
-            "maxmemory-clients",
-            "maxmemory-policy",
-            "maxmemory-samples"
-        ]
+        ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
     );
     let everything = store.get(&["*"]);
     let table_names: usize = TABLE.iter().map(|d| 1 + d.aliases.len()).sum();
@@ -1296,30 +1291,4 @@ fn output_buffer_limits_update_only_the_classes_named() {
             soft_seconds: 70
         }
     );
-}
-
-#[test]
-fn maxmemory_clients_takes_bytes_or_a_percentage() {
-    let store = ConfigStore::new(Config::default());
-    let get = || store_value(&store, "maxmemory-clients");
-    assert_eq!(get(), "0");
-    set(&store, &["maxmemory", "1000"]).unwrap();
-    set(&store, &["maxmemory-clients", "10%"]).unwrap();
-    assert_eq!(get(), "10%");
-    assert_eq!(store.snapshot().maxmemory_clients(), 100);
-    set(&store, &["maxmemory-clients", "0%"]).unwrap();
-    assert_eq!(get(), "0");
-    set(&store, &["maxmemory-clients", "2mb"]).unwrap();
-    assert_eq!(store.snapshot().maxmemory_clients(), 2 << 20);
-    // ssize_t: u64::MAX wraps to -1, which Redis then reads as 1%.
-    set(&store, &["maxmemory-clients", "18446744073709551615"]).unwrap();
-    assert_eq!(get(), "1%");
-    for (bad, why) in [
-        ("101%", "percentage argument must be less or equal to 100"),
-        ("-1", "argument must be a memory or percent value"),
-        ("1x", "argument must be a memory or percent value"),
-    ] {
-        let err = set(&store, &["maxmemory-clients", bad]).unwrap_err();
-        assert!(err.ends_with(why), "{bad}: {err}");
-    }
 }

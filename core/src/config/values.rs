@@ -505,17 +505,6 @@ impl Config {
         }
     }
 
-    /// `maxmemory-clients` in bytes (a percentage resolved against `maxmemory`); 0: no limit
-    /// on the memory all clients together may use.
-    pub fn maxmemory_clients(&self) -> u64 {
-        let v = self.int(Param::MaxmemoryClients);
-        if v >= 0 {
-            v as u64
-        } else {
-            (self.maxmemory() as u128 * (-v) as u128 / 100) as u64
-        }
-    }
-
     pub fn latency_tracking(&self) -> bool {
         self.flag(Param::LatencyTracking)
     }
@@ -544,7 +533,6 @@ impl Config {
                     b"no".to_vec()
                 }
             }
-            (Kind::MemOrPercent, Value::Int(v)) if *v < 0 => format!("{}%", -v).into_bytes(),
             (_, Value::Int(v)) => v.to_string().into_bytes(),
             (Kind::Enum(words), Value::Enum(i)) => words[*i].as_bytes().to_vec(),
             (_, Value::Bytes(b)) => b.clone(),
