@@ -11,6 +11,8 @@ Usage: bench/big_reply.py [--tessera target/release/tessera-server] [--threads 2
 """
 import argparse, os, socket, subprocess, sys, time
 
+from resp import encode
+
 
 def free_port():
     s = socket.socket()
@@ -32,14 +34,6 @@ def reset_peak(pid):
     # Writing 5 to clear_refs resets VmHWM to the current RSS.
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
-
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def read_reply(f):

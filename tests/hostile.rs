@@ -266,6 +266,11 @@ fn bulk_of(n: usize) -> usize {
     format!("${n}\r\n").len() + n + 2
 }
 
+/// `n` pipelined GETs of the key `big`, as one buffer.
+fn gets_of_big(n: usize) -> Vec<u8> {
+    common::encode_command(&["GET", "big"]).repeat(n)
+}
+
 /// The server's resident memory, from /proc.
 fn rss_bytes(server: &Server) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
@@ -313,10 +318,7 @@ fn a_client_that_never_reads_is_closed_at_its_output_limit_while_others_keep_wor
         // 1,000 GETs of 1 MB asked and never read: 1 GB of replies, were they all kept.
         let mut hog = server.connect();
         hog.command(&["CLIENT", "SETNAME", "hog"]).unwrap();
-        let mut requests = Vec::new();
-        for _ in 0..1000 {
-            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
-        }
+        let requests = gets_of_big(1000);
         let mut stream = hog.into_stream();
         stream
             .set_write_timeout(Some(Duration::from_secs(10)))
@@ -391,10 +393,7 @@ fn the_soft_output_limit_closes_a_client_that_stays_over_it_even_without_traffic
         slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
         // Enough replies to stay past 1 MB even after the kernel's socket buffers took
         // their share; then nothing more is asked.
-        let mut requests = Vec::new();
-        for _ in 0..64 {
-            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
-        }
+        let requests = gets_of_big(64);
         slow.send_raw(&requests).unwrap();
         let started = Instant::now();
         assert!(
@@ -420,10 +419,7 @@ fn a_long_pipeline_written_before_any_read_is_served_whole_as_by_redis() {
         let mut c = server.connect();
         let value = "v".repeat(1 << 20);
         c.command(&["SET", "big", &value]).unwrap();
-        let mut requests = Vec::new();
-        for _ in 0..64 {
-            requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
-        }
+        let requests = gets_of_big(64);
         // 64 MB of replies, more than any socket buffer holds.
         let mut stream = c.into_stream();
         stream
@@ -469,10 +465,7 @@ fn client_list_shows_the_unsent_replies_as_omem() {
         .unwrap();
     let mut slow = tessera.connect();
     slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
-    let mut requests = Vec::new();
-    for _ in 0..32 {
-        requests.extend_from_slice(&common::encode_command(&["GET", "big"]));
-    }
+    let requests = gets_of_big(32);
     slow.send_raw(&requests).unwrap();
     assert!(eventually(|| omem_of(&mut admin, "slow") > 16 << 20));
     assert!(eventually(|| info_number(
