@@ -238,12 +238,7 @@ async fn run_reads_in_rounds(s: &mut Session, reads: Vec<Read>, output: &mut Byt
 /// output buffer limit, closing it when they are past; true then.
 fn over_output_limit(s: &Session, output: &BytesMut) -> bool {
     let pending = output.len() + s.info.unsent.get();
-    let limit = s
-        .node
-        .global
-        .config
-        .snapshot()
-        .obuf_limit(client_class(&s.info));
+    let limit = s.node.global.obuf_limit(client_class(&s.info));
     if !s
         .info
         .over_output_limit(pending, limit, crate::db::clock::last())

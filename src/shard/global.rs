@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::config::ConfigStore;
+use crate::config::{ClientClass, ConfigStore, ObufLimit};
 use crate::resp::parse::Limits;
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ pub struct Global {
     pub control: std::sync::mpsc::Sender<ControlMsg>,
     pub run_id: String,
     limits: RwLock<Limits>,
+    /// `client-output-buffer-limit`, by [`ClientClass`], checked after every reply.
+    obuf_limits: RwLock<[ObufLimit; 3]>,
     requirepass: RwLock<Option<Bytes>>,
     /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
     maxmemory: AtomicU64,
@@ -71,6 +73,7 @@ impl Global {
             control,
             run_id,
             limits: RwLock::new(Limits::default()),
+            obuf_limits: RwLock::new([ObufLimit::default(); 3]),
             requirepass: RwLock::new(None),
             maxmemory: AtomicU64::new(0),
             aof: crate::shard::aof::AofStatus::new(shards),
@@ -88,6 +91,10 @@ impl Global {
             .limits
             .read()
             .expect("limits lock is never poisoned: writers do not panic")
+    }
+
+    pub fn obuf_limit(&self, class: ClientClass) -> ObufLimit {
+        self.obuf_limits.read().expect("not poisoned")[class as usize]
     }
 
     pub fn requirepass(&self) -> Option<Bytes> {
@@ -109,6 +116,8 @@ impl Global {
             proto_max_bulk_len: c.proto_max_bulk_len() as usize,
             client_query_buffer_limit: c.client_query_buffer_limit() as usize,
         };
+        *self.obuf_limits.write().expect("not poisoned") =
+            ClientClass::ALL.map(|class| c.obuf_limit(class));
         *self.requirepass.write().expect("not poisoned") =
             c.requirepass().map(Bytes::copy_from_slice);
     }
