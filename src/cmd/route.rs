@@ -150,10 +150,35 @@ pub fn run_in_order(
     db: usize,
     cmds: Vec<Numbered>,
 ) -> impl FnOnce(&mut ShardData) -> Vec<(usize, &'static Command, Frame)> + Send + 'static {
+    let job = run_in_order_until(db, cmds, usize::MAX);
+    move |data| job(data).0
+}
+
+/// [`run_in_order`], stopping once the replies take `budget` bytes (about): the commands
+/// not run come back with the replies. The first command always runs.
+fn run_in_order_until(
+    db: usize,
+    cmds: Vec<Numbered>,
+    budget: usize,
+) -> impl FnOnce(&mut ShardData) -> (Vec<(usize, &'static Command, Frame)>, Vec<Numbered>) + Send + 'static
+{
     move |data| {
-        cmds.into_iter()
-            .map(|(i, cmd, f, args)| (i, cmd, run_logged(data, cmd, f, db, &args)))
-            .collect()
+        let mut spent = 0;
+        let mut done = Vec::with_capacity(cmds.len());
+        let mut left = Vec::new();
+        for (i, cmd, f, args) in cmds {
+            if spent >= budget {
+                left.push((i, cmd, f, args));
+                continue;
+            }
+            let reply = run_logged(data, cmd, f, db, &args);
+            if budget != usize::MAX {
+                // Without a budget (EXEC's batches) the replies need not be sized.
+                spent += reply.approx_len();
+            }
+            done.push((i, cmd, reply));
+        }
+        (done, left)
     }
 }
 
@@ -181,11 +206,10 @@ pub async fn run_reads(
     db: usize,
     reads: Vec<(usize, Read)>,
 ) -> (Vec<(usize, &'static Command, Frame)>, Vec<(usize, Read)>) {
-    type Group = (usize, Vec<LockKey>, Vec<(usize, Read)>);
+    type Group = (usize, Vec<LockKey>, Vec<Numbered>);
     // A pipeline names few shards: a list is cheaper than a map.
     let mut groups: Vec<Group> = Vec::new();
-    for (i, read) in reads {
-        let shard = read.0;
+    for (i, (shard, cmd, f, args)) in reads {
         let at = match groups.iter().position(|g| g.0 == shard) {
             Some(at) => at,
             None => {
@@ -193,35 +217,26 @@ pub async fn run_reads(
                 groups.len() - 1
             }
         };
-        groups[at].1.extend(lock_keys(read.1, db, &read.3));
-        groups[at].2.push((i, read));
+        groups[at].1.extend(lock_keys(cmd, db, &args));
+        groups[at].2.push((i, cmd, f, args));
     }
     let jobs = groups
         .into_iter()
         .map(|(shard, wait_for, reads)| {
-            let job = move |data: &mut ShardData| {
-                let mut spent = 0;
-                let mut done = Vec::with_capacity(reads.len());
-                let mut left = Vec::new();
-                for (i, read) in reads {
-                    if spent >= READS_BUDGET {
-                        left.push((i, read));
-                        continue;
-                    }
-                    let (_, cmd, f, args) = &read;
-                    let reply = run_logged(data, cmd, *f, db, args);
-                    spent += reply.approx_len();
-                    done.push((i, *cmd, reply));
-                }
-                (done, left)
-            };
-            (shard, wait_for, job)
+            let job = run_in_order_until(db, reads, READS_BUDGET);
+            (shard, wait_for, move |data: &mut ShardData| {
+                (shard, job(data))
+            })
         })
         .collect();
     let (mut done, mut left) = (Vec::new(), Vec::new());
-    for (d, l) in node.run_on_each_unlocked(jobs).await {
-        done.extend(d);
-        left.extend(l);
+    for (shard, (ran, not_run)) in node.run_on_each_unlocked(jobs).await {
+        done.extend(ran);
+        left.extend(
+            not_run
+                .into_iter()
+                .map(|(i, cmd, f, args)| (i, (shard, cmd, f, args))),
+        );
     }
     left.sort_unstable_by_key(|r| r.0);
     (done, left)
