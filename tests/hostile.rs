@@ -283,6 +283,13 @@ fn rss_bytes(server: &Server) -> u64 {
     kb * 1024
 }
 
+fn set_output_limit(admin: &mut common::RawConn, limit: &str) {
+    let reply = admin
+        .command(&["CONFIG", "SET", "client-output-buffer-limit", limit])
+        .unwrap();
+    assert_eq!(reply, b"+OK\r\n");
+}
+
 /// Whether a client named `name` is still connected, asked over `admin`.
 fn connected(admin: &mut common::RawConn, name: &str) -> bool {
     text(admin.command(&["CLIENT", "LIST"]).unwrap()).contains(&format!("name={name} "))
@@ -306,14 +313,7 @@ fn a_client_that_never_reads_is_closed_at_its_output_limit_while_others_keep_wor
         let mut admin = server.connect();
         let big = "x".repeat(1 << 20);
         admin.command(&["SET", "big", &big]).unwrap();
-        admin
-            .command(&[
-                "CONFIG",
-                "SET",
-                "client-output-buffer-limit",
-                "normal 32mb 0 0",
-            ])
-            .unwrap();
+        set_output_limit(&mut admin, "normal 32mb 0 0");
         let before = rss_bytes(&server);
         // 1,000 GETs of 1 MB asked and never read: 1 GB of replies, were they all kept.
         let mut hog = server.connect();
@@ -351,14 +351,7 @@ fn a_single_reply_past_the_hard_limit_is_never_sent() {
         for _ in 0..150 {
             admin.command(&["RPUSH", "mylist", &item]).unwrap();
         }
-        admin
-            .command(&[
-                "CONFIG",
-                "SET",
-                "client-output-buffer-limit",
-                "normal 100000 0 0",
-            ])
-            .unwrap();
+        set_output_limit(&mut admin, "normal 100000 0 0");
         let mut c = server.connect();
         c.command(&["CLIENT", "SETNAME", "reader"]).unwrap();
         c.send(&["LRANGE", "mylist", "0", "-1"]).unwrap();
@@ -381,14 +374,7 @@ fn the_soft_output_limit_closes_a_client_that_stays_over_it_even_without_traffic
         admin
             .command(&["SET", "big", &"x".repeat(1 << 20)])
             .unwrap();
-        admin
-            .command(&[
-                "CONFIG",
-                "SET",
-                "client-output-buffer-limit",
-                "normal 0 1mb 1",
-            ])
-            .unwrap();
+        set_output_limit(&mut admin, "normal 0 1mb 1");
         let mut slow = server.connect();
         slow.command(&["CLIENT", "SETNAME", "slow"]).unwrap();
         // Enough replies to stay past 1 MB even after the kernel's socket buffers took

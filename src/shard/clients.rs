@@ -143,7 +143,8 @@ pub fn start_client_cron(node: Rc<super::Node>) {
             }
             let (mut input, mut output) = (0, 0);
             for c in data.clients.clients.values() {
-                if c.over_output_limit(c.unsent.get(), config.obuf_limit(client_class(c)), now) {
+                let limit = node.global.obuf_limit(client_class(c));
+                if c.over_output_limit(c.unsent.get(), limit, now) {
                     c.close_for_output_limit();
                 }
                 input = input.max(c.query_buf.get());
