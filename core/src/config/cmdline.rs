@@ -60,6 +60,11 @@ pub fn parse_command_line(
         _ => {}
     }
 
+    // Redis turns into Sentinel when any argument is `--sentinel`; Tessera has no Sentinel.
+    if argv[1..].iter().any(|a| a == "--sentinel") {
+        return Err("Tessera has no Sentinel mode: run redis-sentinel to monitor it".into());
+    }
+
     // The first argument is a config file unless it looks like an option.
     let mut j = 1;
     let mut config_file = None;
@@ -121,9 +126,10 @@ pub fn parse_command_line(
     text.push(b'\n');
     text.extend_from_slice(&options);
 
+    // Known before the lines are read: `proc-title-template` may name `{config-file}`.
+    loader.config.config_file = config_file;
     loader.apply_text(&text, None, 0)?;
     loader.finish()?;
-    loader.config.config_file = config_file;
     Ok(Startup::Run(loader.config))
 }
 
@@ -149,10 +155,12 @@ pub(crate) fn usage(program: &str) -> String {
          {p} --port 7777 --threads 4\n       \
          {p} /etc/myredis.conf --loglevel verbose -\n\n\
          Options are redis.conf directives written as --name value [value ...]; they are\n\
-         applied after the config file and stdin. Supported directives and defaults:\n",
+         applied after the config file and stdin. Every Redis 7.0 parameter is accepted;\n\
+         those marked \"not applied\" are validated and stored but have no effect yet\n\
+         (docs/config.md says why). Parameters and defaults:\n",
         p = program
     );
-    for def in TABLE {
+    for def in TABLE.iter().filter(|def| !def.has(HIDDEN)) {
         let default = match def.default {
             Text("") => "\"\"".to_owned(),
             Text(t) => t.to_owned(),
@@ -165,6 +173,9 @@ pub(crate) fn usage(program: &str) -> String {
         }
         if def.has(IMMUTABLE) {
             notes.push("startup only".to_owned());
+        }
+        if let Effect::NotApplicable(_) = def.effect {
+            notes.push("not applied".to_owned());
         }
         let notes = if notes.is_empty() {
             String::new()

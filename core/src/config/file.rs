@@ -152,10 +152,11 @@ impl Loader {
                     return Err(fail("wrong number of arguments".into()));
                 }
                 // As Redis: a multi-argument parameter given one non-empty argument
-                // (`save "60 1"`, typical of `--save "60 1"`) has it split on spaces.
+                // (`save "60 1"`, typical of `--save "60 1"`) has it split again, with the
+                // quoting rules (unbalanced quotes leave no arguments at all).
                 let split: Vec<Vec<u8>>;
                 let args = if def.has(MULTI_ARG) && args.len() == 1 && !args[0].is_empty() {
-                    split = args[0].split(|&b| b == b' ').map(<[u8]>::to_vec).collect();
+                    split = split_args(&args[0]).unwrap_or_default();
                     &split[..]
                 } else {
                     args
@@ -172,15 +173,27 @@ impl Loader {
                 let path = String::from_utf8_lossy(&args[0]).into_owned();
                 let included = read_config_source(&path)?;
                 self.apply_text(&included, Some(&path), depth + 1)?;
-            } else if REDIS_ONLY_DIRECTIVES.contains(&as_str(&name)) {
-                let mut err = format!(
-                    "'{}' is a Redis directive that Tessera does not support",
-                    as_str(&name)
-                );
-                if name == b"io-threads" || name == b"io-threads-do-reads" {
-                    err.push_str(" (Tessera runs one shard per thread: see 'threads')");
+            } else if name == b"rename-command" && args.len() == 2 {
+                let directives = &mut self.config.directives;
+                directives
+                    .rename_command(&args[0], &args[1])
+                    .map_err(fail)?;
+            } else if name == b"user" && !args.is_empty() {
+                let mut directives = std::mem::take(&mut self.config.directives);
+                let added = directives.add_user(args, &self.config);
+                self.config.directives = directives;
+                added.map_err(fail)?;
+            } else if name == b"loadmodule" && !args.is_empty() {
+                self.config.directives.modules.push(args.to_vec());
+            } else if name.contains(&b'.') {
+                let directives = &mut self.config.directives;
+                directives.add_module_config(&name, args).map_err(fail)?;
+            } else if name == b"sentinel" {
+                // A bare `sentinel` line is accepted (Redis's main() looks for it to start
+                // Sentinel); anything more is Sentinel's own configuration.
+                if !args.is_empty() {
+                    return Err(fail("sentinel directive while not in sentinel mode".into()));
                 }
-                return Err(fail(err));
             } else {
                 return Err(fail("Bad directive or wrong number of arguments".into()));
             }
@@ -189,7 +202,7 @@ impl Loader {
     }
 
     pub(crate) fn set_from_file(&mut self, def: &Def, args: &[Vec<u8>]) -> Result<(), String> {
-        let mut value = parse_update(def, args, &self.config.values[def.param as usize])?;
+        let mut value = parse_update(def, args, &self.config)?;
         if let Value::Save(points) = &mut value {
             // Successive `save` lines accumulate, but the first one replaces the built-in
             // rules and `save ""` clears everything so far. (Redis 7.0 additionally restarts
@@ -222,10 +235,31 @@ impl Loader {
                     )
                 })?;
         }
-        // Redis could still listen on a unix socket or a TLS port; Tessera has neither.
-        if self.config.port() == 0 || self.config.bind().is_empty() {
+        if self.config.flag(Param::ClusterEnabled) && self.config.replicaof().is_some() {
+            return Err(format!(
+                "{}\nreplicaof directive not allowed in cluster mode",
+                fatal_header()
+            ));
+        }
+        // Then, as Redis's start-up goes: listeners (Tessera has no TLS port to count), modules
+        // and ACL users.
+        let tcp = self.config.port() != 0 && !self.config.bind().is_empty();
+        if !tcp && self.config.unixsocket().is_none() {
             return Err("Configured to not listen anywhere, exiting.".into());
         }
+        self.config.directives.commands = None; // only rename-command needed it
+        let directives = &self.config.directives;
+        directives.check_modules_at_startup()?;
+        if !self.config.bytes(Param::Aclfile).is_empty() && !directives.users.is_empty() {
+            return Err(
+                "Configuring Redis with users defined in redis.conf and at the same \
+                        setting an ACL file path is invalid. This setup is very likely to lead \
+                        to configuration errors and security holes, please define either an \
+                        ACL file or declare users directly in your redis.conf, but not both."
+                    .into(),
+            );
+        }
+        directives.check_users_at_startup(&self.config)?;
         Ok(())
     }
 }

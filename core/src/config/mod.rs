@@ -36,6 +36,7 @@
 //! then publishes it, so a multi-parameter CONFIG SET is all-or-nothing.
 
 pub mod cmdline;
+mod directives;
 pub mod file;
 mod parse;
 pub mod store;
@@ -46,6 +47,7 @@ pub mod values;
 mod tests;
 
 pub use cmdline::*;
+use directives::*;
 pub use file::*;
 use parse::*;
 pub use store::*;

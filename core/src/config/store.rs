@@ -13,6 +13,14 @@ pub(crate) type ApplyFn = Arc<dyn Fn(&Config) -> Result<(), String> + Send + Syn
 /// Called after a change is published.
 pub(crate) type ListenFn = Arc<dyn Fn(&Arc<Config>) + Send + Sync>;
 
+/// Where a CONFIG SET comes from: `enable-protected-configs local` lets only local callers
+/// (loopback or unix-socket connections, and Tessera itself) change protected parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Local,
+    Remote,
+}
+
 /// The live configuration, shared by every thread. Cloning the store is cheap and yields a
 /// handle to the same configuration.
 #[derive(Clone)]
@@ -101,7 +109,8 @@ impl ConfigStore {
 
     /// CONFIG GET with one or more glob patterns (matched case-insensitively against names and
     /// aliases). A pattern without `*`, `?` or `[` is a plain lookup and is answered under the
-    /// spelling it was asked with, as Redis does. Each name appears once.
+    /// spelling it was asked with, as Redis does; it is the only way to reach a HIDDEN
+    /// parameter. Each name appears once.
     pub fn get<P: AsRef<[u8]>>(&self, patterns: &[P]) -> Vec<(String, Vec<u8>)> {
         let config = self.snapshot();
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();
@@ -118,7 +127,7 @@ impl ConfigStore {
                 }
                 continue;
             }
-            for def in TABLE {
+            for def in TABLE.iter().filter(|def| !def.has(HIDDEN)) {
                 for name in def.names() {
                     if glob_match(pattern, name.as_bytes(), true) {
                         add(name, def);
@@ -129,11 +138,30 @@ impl ConfigStore {
         out
     }
 
+    /// CONFIG SET with one or more name/value pairs, all-or-nothing, from a remote caller
+    /// (see [`ConfigStore::set_as`]).
+    pub fn set<N: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(N, V)]) -> Result<(), String> {
+        self.set_as(pairs, Caller::Remote)
+    }
+
     /// CONFIG SET with one or more name/value pairs, all-or-nothing. The error is the full
     /// Redis reply text, "ERR ..." included. (CONFIG SET's own arity errors, odd or missing
-    /// arguments, belong to the command layer.)
-    pub fn set<N: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(N, V)]) -> Result<(), String> {
+    /// arguments, belong to the command layer.) Protected parameters (`dir`, `dbfilename`)
+    /// follow `enable-protected-configs`: `yes` lets anyone change them, `local` only a
+    /// [`Caller::Local`]. A parameter Tessera does not apply is validated and stored, as
+    /// Redis would store it.
+    pub fn set_as<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        pairs: &[(N, V)],
+        caller: Caller,
+    ) -> Result<(), String> {
         let hooks = self.hooks(); // one CONFIG SET at a time
+        let old = self.snapshot();
+        let protected_allowed = match old.enable_protected_configs() {
+            "yes" => true,
+            "local" => caller == Caller::Local,
+            _ => false,
+        };
         let failed = |arg: &str, why: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{arg}') - {why}")
         };
@@ -156,7 +184,7 @@ impl ConfigStore {
             if def.has(IMMUTABLE) || live_without_hook {
                 return Err(failed(&typed, "can't set immutable config"));
             }
-            if def.has(PROTECTED) {
+            if def.has(PROTECTED) && !protected_allowed {
                 return Err(failed(&typed, "can't set protected config"));
             }
             // Redis compares configs by table entry, and an alias is an entry of its own.
@@ -167,12 +195,10 @@ impl ConfigStore {
         }
 
         // Build the new snapshot; any invalid value aborts before anything is touched.
-        let old = self.snapshot();
         let mut new = Config::clone(&old);
         for (def, registered, value) in &targets {
             let args = split_set_value(def, value);
-            let value = parse_update(def, &args, new.value(def.param))
-                .map_err(|e| failed(registered, &e))?;
+            let value = parse_update(def, &args, &new).map_err(|e| failed(registered, &e))?;
             new.values[def.param as usize] = value;
         }
 

@@ -92,8 +92,8 @@ fn table_rows_are_consistent() {
             assert_eq!(name, name.to_ascii_lowercase());
             assert!(seen.insert(name), "{name} is declared twice");
             assert!(
-                !REDIS_ONLY_DIRECTIVES.contains(&name),
-                "{name} is also 'unsupported'"
+                !FILE_DIRECTIVES.iter().any(|(d, _)| *d == name),
+                "{name} is also a file directive"
             );
             assert!(
                 !IGNORED_DEPRECATED.contains(&name),
@@ -112,7 +112,7 @@ fn table_rows_are_consistent() {
 
 #[test]
 fn enum_getters_round_trip() {
-    for word in LOGLEVELS {
+    for (word, _) in LOGLEVELS {
         assert_eq!(
             from_text(&format!("loglevel {word}\n"))
                 .unwrap()
@@ -121,13 +121,21 @@ fn enum_getters_round_trip() {
             *word
         );
     }
-    for word in FSYNC_POLICIES {
+    for (word, _) in FSYNC_POLICIES {
         let c = from_text(&format!("appendfsync {word}\n")).unwrap();
         assert_eq!(c.appendfsync().as_str(), *word);
     }
-    for word in MAXMEMORY_POLICIES {
+    for (word, _) in MAXMEMORY_POLICIES {
         let c = from_text(&format!("maxmemory-policy {word}\n")).unwrap();
         assert_eq!(c.maxmemory_policy().as_str(), *word);
+    }
+    for (word, _) in SYSLOG_FACILITIES {
+        let c = from_text(&format!("syslog-facility {word}\n")).unwrap();
+        assert_eq!(c.syslog_facility(), *word);
+    }
+    for (word, _) in SUPERVISED_MODES {
+        let c = from_text(&format!("supervised {word}\n")).unwrap();
+        assert_eq!(c.supervised(), *word);
     }
 }
 
@@ -456,33 +464,37 @@ fn file_errors_match_redis() {
 }
 
 #[test]
-fn tessera_refuses_what_it_does_not_do() {
-    let err = from_text("io-threads 4\n").unwrap_err();
-    assert!(err.ends_with(
-        "'io-threads' is a Redis directive that Tessera does not support \
-             (Tessera runs one shard per thread: see 'threads')"
-    ));
-    let err = from_text("port 7000\nrename-command FLUSHALL \"\"\n").unwrap_err();
+fn every_redis_directive_is_accepted() {
+    // What Tessera used to refuse: Redis parameters it does not apply, and daemonize.
+    let c = from_text(
+        "io-threads 4\nio-threads-do-reads yes\ndaemonize yes\nactivedefrag yes\n\
+         cluster-enabled no\nrepl-backlog-size 10mb\ntls-port 0\nlua-time-limit 100\n",
+    )
+    .unwrap();
+    assert!(c.daemonize());
+    assert_eq!(value(&c, "io-threads"), "4");
+    assert_eq!(value(&c, "repl-backlog-size"), "10485760");
+    assert_eq!(value(&c, "busy-reply-threshold"), "100");
+    let mut warned: Vec<&str> = c.not_applied().into_iter().map(|(n, _)| n).collect();
+    warned.sort();
     assert_eq!(
-        err,
-        line_error(
-            2,
-            "rename-command FLUSHALL \"\"",
-            "'rename-command' is a Redis directive that Tessera does not support"
-        )
-    );
-    let err = from_text("daemonize yes\n").unwrap_err();
-    assert!(
-        err.contains(">>> 'daemonize yes'\nTessera does not daemonize"),
-        "{err}"
+        warned,
+        [
+            "activedefrag",
+            "busy-reply-threshold",
+            "io-threads",
+            "io-threads-do-reads",
+            "repl-backlog-size"
+        ]
     );
     assert_eq!(
-        from_text("daemonize no\n")
-            .unwrap()
-            .get("daemonize")
-            .unwrap(),
-        b"no"
+        effect(b"io-threads"),
+        Some(Effect::NotApplicable(
+            "Tessera runs one shard per thread: see 'threads'"
+        ))
     );
+    assert_eq!(effect(b"daemonize"), Some(Effect::Applied));
+    assert_eq!(effect(b"nosuch"), None);
 }
 
 #[test]
@@ -737,7 +749,16 @@ fn config_get_patterns() {
     );
     assert_eq!(store.get(&["port", "port", "p?rt", "PORT"]).len(), 1);
     assert!(store.get(&["nosuch"]).is_empty());
-    assert!(store.get(&["io-threads"]).is_empty());
+    // Hidden parameters answer their exact name only.
+    assert_eq!(
+        store.get(&["rdb-key-save-delay"]),
+        [("rdb-key-save-delay".to_owned(), b"0".to_vec())]
+    );
+    assert!(store.get(&["rdb-key-save-*"]).is_empty());
+    assert!(store
+        .get(&["*delay*"])
+        .iter()
+        .all(|(n, _)| n != "key-load-delay"));
     assert_eq!(
         names(&store.get(&["lazyfree*", "lazyfree-lazy-e*"])),
         [
@@ -750,14 +771,37 @@ fn config_get_patterns() {
     );
     assert_eq!(
         names(&store.get(&["MAXMEMORY*"])),
-        ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
+        [
+            "maxmemory",
+            "maxmemory-clients",
+            "maxmemory-eviction-tenacity",
+            "maxmemory-policy",
+            "maxmemory-samples"
+        ]
     );
     let everything = store.get(&["*"]);
-    let table_names: usize = TABLE.iter().map(|d| 1 + d.aliases.len()).sum();
+    let table_names: usize = TABLE
+        .iter()
+        .filter(|d| !d.has(HIDDEN))
+        .map(|d| 1 + d.aliases.len())
+        .sum();
     assert_eq!(everything.len(), table_names);
     // Several patterns: the union, each name once.
     let union = store.get(&["port", "*port*", "save"]);
-    assert_eq!(names(&union), ["port", "save"]);
+    assert_eq!(
+        names(&union),
+        [
+            "cluster-announce-bus-port",
+            "cluster-announce-port",
+            "cluster-announce-tls-port",
+            "cluster-port",
+            "port",
+            "replica-announce-port",
+            "save",
+            "slave-announce-port",
+            "tls-port"
+        ]
+    );
 }
 
 // -- CONFIG SET -----------------------------------------------------------------------

@@ -11,14 +11,19 @@ use super::*;
 pub(crate) enum Value {
     Bool(bool),
     Int(i128),
-    /// Index into the parameter's word list.
-    Enum(usize),
+    /// An enum's value, or or-ed flag bits (`shutdown-on-*`, `notify-keyspace-events`).
+    Enum(u32),
     /// Strings and directories, as raw bytes: passwords need not be UTF-8.
     Bytes(Vec<u8>),
     Save(Vec<SavePoint>),
     Bind(Vec<String>),
     /// Indexed by [`ClientClass`].
     ObufLimits([ObufLimit; 3]),
+    /// `oom-score-adj-values`: for a primary, a replica, a background child.
+    OomScoreAdj([i32; 3]),
+    /// `replicaof`: the primary's host and port, or none.
+    ReplicaOf(Option<(Vec<u8>, u16)>),
+    Percentiles(Vec<f64>),
 }
 
 /// The classes `client-output-buffer-limit` distinguishes, in Redis's order (which is also
@@ -108,22 +113,75 @@ pub enum MaxmemoryPolicy {
 impl LogLevel {
     /// The word redis.conf and CONFIG GET use.
     pub fn as_str(self) -> &'static str {
-        LOGLEVELS[self as usize]
+        word_of(LOGLEVELS, self as u32)
     }
 }
 
 impl AppendFsync {
     /// The word redis.conf and CONFIG GET use.
     pub fn as_str(self) -> &'static str {
-        FSYNC_POLICIES[self as usize]
+        word_of(FSYNC_POLICIES, self as u32)
     }
 }
 
 impl MaxmemoryPolicy {
     /// The word redis.conf, CONFIG GET and INFO use.
     pub fn as_str(self) -> &'static str {
-        MAXMEMORY_POLICIES[self as usize]
+        word_of(MAXMEMORY_POLICIES, self as u32)
     }
+}
+
+/// What `shutdown-on-sigint` / `shutdown-on-sigterm` ask of a shutdown on that signal; all
+/// false is `default` (save if save points are configured, wait for replicas, stop on errors).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    /// Save a snapshot even without save points.
+    pub save: bool,
+    /// Do not save, even with save points (never together with `save`).
+    pub nosave: bool,
+    /// Do not wait for replicas to catch up.
+    pub now: bool,
+    /// Shut down even if saving fails.
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    fn from_bits(bits: u32) -> ShutdownFlags {
+        ShutdownFlags {
+            save: bits & SHUTDOWN_SAVE != 0,
+            nosave: bits & SHUTDOWN_NOSAVE != 0,
+            now: bits & SHUTDOWN_NOW != 0,
+            force: bits & SHUTDOWN_FORCE != 0,
+        }
+    }
+}
+
+/// The first word an enum gives `value` (the one CONFIG GET prints).
+pub(crate) fn word_of(words: &'static [(&'static str, u32)], value: u32) -> &'static str {
+    words
+        .iter()
+        .find(|&&(_, v)| v == value)
+        .map_or("unknown", |&(w, _)| w)
+}
+
+/// Redis's name for a set of flag bits: the word of the exact value if there is one, else the
+/// words whose bits are all set, in table order, or "unknown" if some bit has no word.
+pub(crate) fn flag_words(words: &[(&str, u32)], bits: u32) -> String {
+    if let Some(&(word, _)) = words.iter().find(|&&(_, v)| v == bits) {
+        return word.to_owned();
+    }
+    let mut unmatched = bits;
+    let mut names = Vec::new();
+    for &(word, v) in words {
+        if v != 0 && unmatched & v == v {
+            names.push(word);
+            unmatched &= !v;
+        }
+    }
+    if names.is_empty() || unmatched != 0 {
+        return "unknown".to_owned();
+    }
+    names.join(" ")
 }
 
 /// One complete, validated configuration. Immutable once built: CONFIG SET produces a new one.
@@ -134,6 +192,8 @@ pub struct Config {
     /// The config file named on the command line, made absolute (as Redis does for INFO and
     /// CONFIG REWRITE).
     pub(crate) config_file: Option<PathBuf>,
+    /// What the file-only directives (`rename-command`, `user`...) said.
+    pub(crate) directives: Directives,
 }
 
 impl Default for Config {
@@ -164,6 +224,7 @@ impl Default for Config {
         Config {
             values,
             config_file: None,
+            directives: Directives::default(),
         }
     }
 }
@@ -190,11 +251,24 @@ impl Config {
         }
     }
 
-    pub(crate) fn word(&self, p: Param) -> usize {
+    pub(crate) fn word(&self, p: Param) -> u32 {
         match self.value(p) {
-            Value::Enum(i) => *i,
+            Value::Enum(v) => *v,
             other => unreachable!("{p:?} holds {other:?}, not an enum"),
         }
+    }
+
+    /// An enum parameter's value as the word CONFIG GET prints.
+    pub(crate) fn word_name(&self, p: Param) -> &'static str {
+        match &TABLE[p as usize].kind {
+            Kind::Enum(words) => word_of(words, self.word(p)),
+            other => unreachable!("{p:?} is {other:?}, not an enum"),
+        }
+    }
+
+    /// A string parameter for which empty means unset, as a path.
+    pub(crate) fn optional_path(&self, p: Param) -> Option<&Path> {
+        Some(self.path(p)).filter(|p| !p.as_os_str().is_empty())
     }
 
     pub(crate) fn bytes(&self, p: Param) -> &[u8] {
@@ -211,6 +285,57 @@ impl Config {
 
     pub(crate) fn path(&self, p: Param) -> &Path {
         Path::new(OsStr::from_bytes(self.bytes(p)))
+    }
+
+    /// `replicaof <host> <port>`: the primary to replicate, if any.
+    pub fn replicaof(&self) -> Option<(&[u8], u16)> {
+        match self.value(Param::Replicaof) {
+            Value::ReplicaOf(primary) => primary.as_ref().map(|(h, p)| (h.as_slice(), *p)),
+            other => unreachable!("replicaof holds {other:?}"),
+        }
+    }
+
+    /// `rename-command <from> <to>` lines, in order; an empty `to` removes the command.
+    pub fn renamed_commands(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.directives.renamed_commands
+    }
+
+    /// `user` lines, in order: the user name, then its ACL rules (a `(selector)` is one rule).
+    pub fn acl_users(&self) -> &[Vec<Vec<u8>>] {
+        &self.directives.users
+    }
+
+    /// The parameters set to something other than their default that Tessera does not put
+    /// into effect, with the reason, and the file directives likewise: what a start-up should
+    /// warn about.
+    pub fn not_applied(&self) -> Vec<(&'static str, &'static str)> {
+        let defaults = Config::default();
+        let mut out: Vec<(&'static str, &'static str)> = TABLE
+            .iter()
+            .filter_map(|def| match def.effect {
+                Effect::NotApplicable(why)
+                    if self.value(def.param) != defaults.value(def.param) =>
+                {
+                    Some((def.name, why))
+                }
+                _ => None,
+            })
+            .collect();
+        let used = [
+            (
+                "rename-command",
+                !self.directives.renamed_commands.is_empty(),
+            ),
+            ("user", !self.directives.users.is_empty()),
+        ];
+        for (directive, effect) in FILE_DIRECTIVES {
+            if let Effect::NotApplicable(why) = effect {
+                if used.contains(&(*directive, true)) {
+                    out.push((directive, why));
+                }
+            }
+        }
+        out
     }
 
     /// The config file given on the command line, as an absolute path.
@@ -291,12 +416,23 @@ impl Config {
         self.int(Param::Databases) as usize
     }
 
-    /// Background task frequency, already clamped to 1..=500 as Redis does.
     /// `enable-debug-command`: `no`, `yes` or `local` (loopback connections only).
     pub fn enable_debug_command(&self) -> &'static str {
-        PROTECTED_ACTION[self.word(Param::EnableDebugCommand)]
+        self.word_name(Param::EnableDebugCommand)
     }
 
+    /// `enable-protected-configs`: whether CONFIG SET may change `dir` and `dbfilename`:
+    /// `no`, `yes` or `local` (loopback and unix-socket connections only).
+    pub fn enable_protected_configs(&self) -> &'static str {
+        self.word_name(Param::EnableProtectedConfigs)
+    }
+
+    /// `enable-module-command`: `no`, `yes` or `local`.
+    pub fn enable_module_command(&self) -> &'static str {
+        self.word_name(Param::EnableModuleCommand)
+    }
+
+    /// Background task frequency, already clamped to 1..=500 as Redis does.
     pub fn hz(&self) -> u32 {
         self.int(Param::Hz) as u32
     }
@@ -307,7 +443,86 @@ impl Config {
             LogLevel::Verbose,
             LogLevel::Notice,
             LogLevel::Warning,
-        ][self.word(Param::Loglevel)]
+        ][self.word(Param::Loglevel) as usize]
+    }
+
+    pub fn daemonize(&self) -> bool {
+        self.flag(Param::Daemonize)
+    }
+
+    /// Where to write the process id; `None` when unset (`pidfile ""`).
+    pub fn pidfile(&self) -> Option<&Path> {
+        self.optional_path(Param::Pidfile)
+    }
+
+    pub fn syslog_enabled(&self) -> bool {
+        self.flag(Param::SyslogEnabled)
+    }
+
+    pub fn syslog_ident(&self) -> &str {
+        self.text(Param::SyslogIdent)
+    }
+
+    /// `user` or `local0` ... `local7`.
+    pub fn syslog_facility(&self) -> &'static str {
+        self.word_name(Param::SyslogFacility)
+    }
+
+    /// `no`, `upstart`, `systemd` or `auto`.
+    pub fn supervised(&self) -> &'static str {
+        self.word_name(Param::Supervised)
+    }
+
+    pub fn always_show_logo(&self) -> bool {
+        self.flag(Param::AlwaysShowLogo)
+    }
+
+    /// The unix socket to listen on; `None` when unset.
+    pub fn unixsocket(&self) -> Option<&Path> {
+        self.optional_path(Param::Unixsocket)
+    }
+
+    /// The unix socket's permission bits (written in octal in redis.conf); 0 leaves the
+    /// umask's.
+    pub fn unixsocketperm(&self) -> u32 {
+        self.int(Param::Unixsocketperm) as u32
+    }
+
+    pub fn set_proc_title(&self) -> bool {
+        self.flag(Param::SetProcTitle)
+    }
+
+    /// Already validated as Redis validates it: known `{variables}` only, not blank.
+    pub fn proc_title_template(&self) -> &str {
+        self.text(Param::ProcTitleTemplate)
+    }
+
+    pub fn crash_log_enabled(&self) -> bool {
+        self.flag(Param::CrashLogEnabled)
+    }
+
+    pub fn shutdown_on_sigint(&self) -> ShutdownFlags {
+        ShutdownFlags::from_bits(self.word(Param::ShutdownOnSigint))
+    }
+
+    pub fn shutdown_on_sigterm(&self) -> ShutdownFlags {
+        ShutdownFlags::from_bits(self.word(Param::ShutdownOnSigterm))
+    }
+
+    /// Seconds a shutdown waits for replicas to catch up.
+    pub fn shutdown_timeout(&self) -> u64 {
+        self.int(Param::ShutdownTimeout) as u64
+    }
+
+    /// Milliseconds from which an event is recorded by the latency monitor; 0 disables it.
+    pub fn latency_monitor_threshold(&self) -> i64 {
+        self.int(Param::LatencyMonitorThreshold) as i64
+    }
+
+    /// Redis's keyspace-notification flag bits (`NOTIFY_*` in Redis's server.h: K is bit 0,
+    /// E bit 1, g bit 2 ...); 0 disables notifications.
+    pub fn notify_keyspace_events(&self) -> u32 {
+        self.word(Param::NotifyKeyspaceEvents)
     }
 
     /// `server_cpulist`: the CPUs the shards run on; empty when unset.
@@ -332,7 +547,7 @@ impl Config {
 
     /// Where to log; `None` means standard output (`logfile ""`).
     pub fn logfile(&self) -> Option<&Path> {
-        Some(self.path(Param::Logfile)).filter(|p| !p.as_os_str().is_empty())
+        self.optional_path(Param::Logfile)
     }
 
     /// The working directory for persistence files, absolute and canonical. Unlike Redis,
@@ -381,7 +596,13 @@ impl Config {
     }
 
     pub fn appendfsync(&self) -> AppendFsync {
-        [AppendFsync::EverySec, AppendFsync::Always, AppendFsync::No][self.word(Param::Appendfsync)]
+        [AppendFsync::EverySec, AppendFsync::Always, AppendFsync::No]
+            [self.word(Param::Appendfsync) as usize]
+    }
+
+    /// Whether fsyncs of the AOF are skipped while a rewrite or snapshot child runs.
+    pub fn no_appendfsync_on_rewrite(&self) -> bool {
+        self.flag(Param::NoAppendfsyncOnRewrite)
     }
 
     /// Base name of the AOF files (never empty, never contains a `/`).
@@ -430,7 +651,7 @@ impl Config {
             AllkeysLfu,
             AllkeysRandom,
             NoEviction,
-        ][self.word(Param::MaxmemoryPolicy)]
+        ][self.word(Param::MaxmemoryPolicy) as usize]
     }
 
     /// Keys sampled per eviction, as Redis's approximated LRU/LFU/TTL.
@@ -533,8 +754,16 @@ impl Config {
                     b"no".to_vec()
                 }
             }
-            (_, Value::Int(v)) => v.to_string().into_bytes(),
-            (Kind::Enum(words), Value::Enum(i)) => words[*i].as_bytes().to_vec(),
+            (Kind::Int(spec), Value::Int(v)) => match spec.syntax {
+                IntSyntax::MemoryOrPercent if *v < 0 => format!("{}%", -v).into_bytes(),
+                IntSyntax::Octal => format!("{v:o}").into_bytes(),
+                _ => v.to_string().into_bytes(),
+            },
+            (Kind::Enum(words), Value::Enum(v)) => word_of(words, *v).as_bytes().to_vec(),
+            (Kind::Flags(words), Value::Enum(bits)) => flag_words(words, *bits).into_bytes(),
+            (Kind::KeyspaceEvents, Value::Enum(bits)) => {
+                keyspace_events_to_letters(*bits).into_bytes()
+            }
             (_, Value::Bytes(b)) => b.clone(),
             (_, Value::Save(points)) => points
                 .iter()
@@ -549,6 +778,19 @@ impl Config {
                     let l = limits[class as usize];
                     format!("{} {} {} {}", class.name(), l.hard, l.soft, l.soft_seconds)
                 })
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into_bytes(),
+            (_, Value::OomScoreAdj(values)) => {
+                format!("{} {} {}", values[0], values[1], values[2]).into_bytes()
+            }
+            (_, Value::ReplicaOf(None)) => Vec::new(),
+            (_, Value::ReplicaOf(Some((host, port)))) => {
+                [&host[..], format!(" {port}").as_bytes()].concat()
+            }
+            (_, Value::Percentiles(list)) => list
+                .iter()
+                .map(|&p| format_percentile(p))
                 .collect::<Vec<_>>()
                 .join(" ")
                 .into_bytes(),

@@ -13,4 +13,5 @@ pub mod longdouble;
 pub mod numfmt;
 pub mod ostree;
 pub mod set;
+pub mod sha256;
 pub mod zset;
