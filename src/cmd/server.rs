@@ -13,6 +13,7 @@ use super::keyspace::in_range;
 use super::propagate::Rule;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::cmd::session::Session;
+use crate::config::Caller;
 use crate::db::{now_ms, Value};
 use crate::resp::Frame;
 use crate::shard::CmdStat;
@@ -668,7 +669,12 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .map(|p| (p[0].to_vec(), p[1].to_vec()))
             .collect();
         let global = &s.node.global;
-        if let Err(e) = global.config.set(&pairs) {
+        let caller = if is_local_client(s) {
+            Caller::Local
+        } else {
+            Caller::Remote
+        };
+        if let Err(e) = global.config.set_as(&pairs, caller) {
             return Frame::error(e);
         }
         global.refresh();
@@ -714,6 +720,12 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
             .await;
         Frame::ok()
     })
+}
+
+/// Redis's `islocalClient`, which `enable-protected-configs local` asks: a peer at exactly
+/// 127.0.0.1 or ::1 (Redis counts unix-socket clients too).
+fn is_local_client(s: &Session) -> bool {
+    s.info.addr.starts_with("127.0.0.1:") || s.info.addr.starts_with("[::1]:")
 }
 
 /// DEBUG is refused unless `enable-debug-command` allows it for this connection, as in Redis.
