@@ -12,10 +12,16 @@
 //! (`string2ll`, `memtoull`, yes/no, enums) and every error message is Redis's, word for word;
 //! `tests/config_vs_redis.rs` re-checks them against a real redis-server.
 //!
-//! Tessera deliberately supports a subset of Redis's parameters: one row each in `TABLE`.
-//! A directive that Redis knows but Tessera does not implement is refused with a message that
-//! says so (a config that silently does nothing would be a lie), and `daemonize yes` is refused
-//! rather than ignored. `threads` (shards, one per core by default) is Tessera's own.
+//! Every parameter Redis 7.0.15 knows has a row in `TABLE`, with Redis's bounds, defaults,
+//! aliases and flags, and an [`Effect`]: `Applied`, or `NotApplicable` with the reason when the
+//! subsystem it governs does not exist in Tessera yet (replication, cluster, TLS, ...). Such a
+//! parameter is still parsed, validated, stored and shown as Redis would, so a redis.conf moved
+//! over keeps working; docs/config.md lists them all (a unit test keeps it complete), and
+//! [`Config::not_applied`] names those a configuration actually sets, for start-up to warn
+//! about. The file-only directives (`rename-command`, `user`, `loadmodule`, module parameters,
+//! `sentinel`) are checked as Redis checks them; a module cannot be loaded, so start-up stops
+//! there as Redis's does when a module fails to load. `threads` (shards, one per core by
+//! default) and `rdb-child-stall-timeout` are Tessera's own.
 //!
 //! Where Tessera knowingly departs from redis-server 7.0.15:
 //! * the fatal-error banner reads `(Tessera <version>)` instead of "(Redis 7.0.15)", and an
@@ -27,6 +33,8 @@
 //! * `port`, `bind` and `appendonly` can only be changed by CONFIG SET once the subsystem that
 //!   applies them has registered a hook (see [`ConfigStore::on_apply`]); until then CONFIG SET
 //!   answers "can't set immutable config" rather than pretending;
+//! * `rename-command` of a subcommand is refused as an unknown command (Redis crashes on an
+//!   assertion), and `--sentinel` is refused (Tessera has no Sentinel mode);
 //! * `--help` exits with status 0 (redis-server exits with 1).
 //!
 //! At runtime the configuration is an immutable [`Config`] snapshot behind a [`ConfigStore`].
