@@ -1248,6 +1248,57 @@ fn file_errors_agree_with_redis_server() {
         "list-max-listpack-size 99999999999\n",
         "timeout 1.5\n",
         "port 7000 extra\n",
+        // Redis's special kinds.
+        "notify-keyspace-events xyz\n",
+        "notify-keyspace-events K E\n",
+        "oom-score-adj-values 1 2\n",
+        "oom-score-adj-values \"1 2 x\"\n",
+        "shutdown-on-sigint save nosave\n",
+        "shutdown-on-sigterm\n",
+        "latency-tracking-info-percentiles 101\n",
+        "latency-tracking-info-percentiles 1 x\n",
+        "replicaof a\n",
+        "replicaof a 99999\n",
+        "replicaof no one\ncluster-enabled yes\nreplicaof a 1\n",
+        "unixsocketperm 800\n",
+        "unixsocketperm -1\n",
+        "maxmemory-clients 101%\n",
+        "maxmemory-clients x\n",
+        "cluster-announce-hostname a_b\n",
+        "proc-title-template {title}\n",
+        "supervised maybe\n",
+        "syslog-facility local8\n",
+        "repl-diskless-load x\n",
+        "propagation-error-behavior x\n",
+        "sanitize-dump-payload x\n",
+        "cluster-preferred-endpoint-type x\n",
+        "enable-protected-configs x\n",
+        "io-threads 129\n",
+        "active-defrag-cycle-min 100\n",
+        "socket-mark-id -1\n",
+        "dir /tmp extra\n",
+        // The file-only directives.
+        "user bob on badrule\n",
+        "user bob badrule on\n",
+        "user bob on +get|\n",
+        "user bob on +config|get|x\n",
+        "user bob on (~x +get\n",
+        "user bob\nuser bob\n",
+        "user\n",
+        "user bob #abc\n",
+        "user bob <abc\n",
+        "user bob >abc !ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad <abc\n",
+        "user bob allkeys ~x\n",
+        "acl-pubsub-default allchannels\nuser bob &x\n",
+        "user bob (~x ~y +get) (foo)\n",
+        "user bob %RX~x\n",
+        "user bob \"~a b\"\n",
+        "rename-command nosuch x\n",
+        "rename-command get set\n",
+        "rename-command get foo\nrename-command foo bar\nrename-command get x\n",
+        "rename-command get\n",
+        "sentinel monitor x\n",
+        "foo.bar\n",
     ];
     for (i, text) in texts.iter().enumerate() {
         let path = write(&dir.join(format!("bad{i}.conf")), text);
@@ -1335,4 +1386,591 @@ fn output_buffer_limits_update_only_the_classes_named() {
             soft_seconds: 70
         }
     );
+}
+
+// -- effects and docs/config.md -------------------------------------------------------
+
+#[test]
+fn docs_list_every_parameter_not_applied() {
+    let docs = include_str!("../../../docs/config.md");
+    let row = |name: &str| {
+        docs.lines()
+            .find(|line| line.starts_with(&format!("| `{name}`")))
+    };
+    for def in TABLE {
+        match (def.effect, row(def.name)) {
+            (Effect::NotApplicable(why), Some(line)) => {
+                assert!(
+                    line.contains(why),
+                    "docs/config.md gives another reason for {}",
+                    def.name
+                )
+            }
+            (Effect::NotApplicable(_), None) => {
+                panic!(
+                    "docs/config.md does not list {}, which Tessera does not apply",
+                    def.name
+                )
+            }
+            (Effect::Applied, Some(line))
+                if !FILE_DIRECTIVES.iter().any(|(d, _)| *d == def.name) =>
+            {
+                panic!("docs/config.md lists {} as not applied: {line}", def.name)
+            }
+            _ => {}
+        }
+    }
+    for (directive, _) in FILE_DIRECTIVES {
+        assert!(
+            row(directive).is_some(),
+            "docs/config.md does not mention {directive}"
+        );
+    }
+}
+
+// -- Redis's special kinds ------------------------------------------------------------
+
+#[test]
+fn special_values_read_back_like_redis() {
+    // (name, value set, value CONFIG GET returns), from redis-server 7.0.15.
+    let cases = [
+        ("notify-keyspace-events", "KEA", "AKE"),
+        ("notify-keyspace-events", "Kxg$lshzetdnmE", "AKEm"),
+        ("notify-keyspace-events", "Exe", "xeE"),
+        ("notify-keyspace-events", "nm", "nm"),
+        ("notify-keyspace-events", "", ""),
+        ("oom-score-adj-values", "-1 +2 3", "-1 2 3"),
+        ("oom-score-adj", "relative", "yes"),
+        ("oom-score-adj", "ABSOLUTE", "absolute"),
+        ("shutdown-on-sigint", "now save", "save now"),
+        ("shutdown-on-sigint", "force nosave now", "nosave now force"),
+        ("shutdown-on-sigint", "default now", "now"),
+        ("shutdown-on-sigint", "DEFAULT", "default"),
+        (
+            "latency-tracking-info-percentiles",
+            "0.5 99.99999999 1e2",
+            "0.5 100 100",
+        ),
+        ("latency-tracking-info-percentiles", "", ""),
+        ("latency-tracking-info-percentiles", "0 12.25", "0 12.25"),
+        ("maxmemory-clients", "10%", "10%"),
+        ("maxmemory-clients", "0%", "0"),
+        ("maxmemory-clients", "1mb", "1048576"),
+        ("cluster-announce-hostname", "ok.host-1", "ok.host-1"),
+        ("proc-title-template", "x {{", "x {{"),
+        ("proc-title-template", "{port}", "{port}"),
+        ("acl-pubsub-default", "allchannels", "allchannels"),
+        ("active-defrag-ignore-bytes", "1kb", "1024"),
+        ("lua-time-limit", "100", "100"),
+    ];
+    let store = ConfigStore::new(Config::default());
+    for (name, set_to, want) in cases {
+        assert_eq!(set(&store, &[name, set_to]), Ok(()), "{name} {set_to:?}");
+        assert_eq!(store_value(&store, name), want, "{name} {set_to:?}");
+    }
+    let c = store.snapshot();
+    assert_eq!(store_value(&store, "busy-reply-threshold"), "100");
+    assert_eq!(c.notify_keyspace_events(), 0);
+    set(&store, &["notify-keyspace-events", "Ex"]).unwrap();
+    assert_eq!(
+        store.snapshot().notify_keyspace_events(),
+        (1 << 1) | (1 << 8)
+    );
+    set(&store, &["shutdown-on-sigterm", "save now"]).unwrap();
+    let c = store.snapshot();
+    assert_eq!(
+        c.shutdown_on_sigterm(),
+        ShutdownFlags {
+            save: true,
+            now: true,
+            ..ShutdownFlags::default()
+        }
+    );
+    assert_eq!(c.shutdown_on_sigint(), ShutdownFlags::default());
+}
+
+#[test]
+fn special_errors_match_redis() {
+    // Replies of redis-server 7.0.15.
+    let store = ConfigStore::new(Config::default());
+    let failed = |arg: &str, why: &str| {
+        Err(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{arg}') - {why}"
+        ))
+    };
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "notify-keyspace-events",
+            "xyz",
+            "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+        ),
+        ("oom-score-adj-values", "1 2", "wrong number of arguments"),
+        (
+            "oom-score-adj-values",
+            "1 2 3000",
+            "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+        ),
+        (
+            "oom-score-adj-values",
+            "1 2 x",
+            "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+        ),
+        (
+            "oom-score-adj",
+            "x",
+            "argument(s) must be one of the following: no, yes, relative, absolute",
+        ),
+        (
+            "shutdown-on-sigint",
+            "save nosave",
+            "shutdown options SAVE and NOSAVE can't be used simultaneously",
+        ),
+        (
+            "shutdown-on-sigint",
+            "x",
+            "argument(s) must be one of the following: default, save, nosave, now, force",
+        ),
+        (
+            "shutdown-on-sigterm",
+            "",
+            "argument(s) must be one of the following: default, save, nosave, now, force",
+        ),
+        (
+            "shutdown-on-sigterm",
+            "save  now",
+            "argument(s) must be one of the following: default, save, nosave, now, force",
+        ),
+        (
+            "latency-tracking-info-percentiles",
+            "50 101",
+            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+        ),
+        (
+            "latency-tracking-info-percentiles",
+            "50 abc",
+            "Invalid latency-tracking-info-percentiles parameters",
+        ),
+        (
+            "latency-tracking-info-percentiles",
+            "-1",
+            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+        ),
+        (
+            "maxmemory-clients",
+            "101%",
+            "percentage argument must be less or equal to 100",
+        ),
+        (
+            "maxmemory-clients",
+            "-5%",
+            "argument must be a memory or percent value",
+        ),
+        (
+            "maxmemory-clients",
+            "x",
+            "argument must be a memory or percent value",
+        ),
+        (
+            "maxmemory-clients",
+            "9223372036854775808",
+            "percentage argument must be less or equal to 100",
+        ),
+        (
+            "cluster-announce-hostname",
+            "a_b",
+            "Hostnames may only contain alphanumeric characters, hyphens or dots",
+        ),
+        (
+            "proc-title-template",
+            "{title}",
+            "template format is invalid or contains unknown variables",
+        ),
+        (
+            "proc-title-template",
+            "{nosuch}",
+            "template format is invalid or contains unknown variables",
+        ),
+        (
+            "proc-title-template",
+            "{port",
+            "template format is invalid or contains unknown variables",
+        ),
+        (
+            "proc-title-template",
+            "{server-mode}  ",
+            "template format is invalid or contains unknown variables",
+        ),
+        (
+            "tls-auth-clients",
+            "maybe",
+            "argument(s) must be one of the following: no, yes, optional",
+        ),
+        (
+            "repl-diskless-load",
+            "x",
+            "argument(s) must be one of the following: disabled, on-empty-db, swapdb",
+        ),
+        (
+            "acl-pubsub-default",
+            "x",
+            "argument(s) must be one of the following: allchannels, resetchannels",
+        ),
+        (
+            "maxmemory-eviction-tenacity",
+            "101",
+            "argument must be between 0 and 100 inclusive",
+        ),
+        (
+            "active-defrag-max-scan-fields",
+            "-1",
+            "argument must be between 1 and 9223372036854775807 inclusive",
+        ),
+        (
+            "repl-backlog-size",
+            "0",
+            "argument must be between 1 and 9223372036854775807 inclusive",
+        ),
+        ("replicaof", "a 1", "can't set immutable config"),
+        ("unixsocketperm", "700", "can't set immutable config"),
+        (
+            "enable-protected-configs",
+            "yes",
+            "can't set immutable config",
+        ),
+    ];
+    for &(name, value, why) in cases {
+        assert_eq!(
+            set(&store, &[name, value]),
+            failed(name, why),
+            "{name} {value:?}"
+        );
+    }
+    let long = "a".repeat(256);
+    assert_eq!(
+        set(&store, &["cluster-announce-hostname", &long]),
+        failed(
+            "cluster-announce-hostname",
+            "Hostnames must be less than 256 characters"
+        )
+    );
+    assert_eq!(store.version(), 0);
+}
+
+#[test]
+fn octal_and_file_only_kinds_parse_like_redis() {
+    // unixsocketperm is immutable: checked through files (redis-server 7.0.15's messages).
+    let perm = |v: &str| from_text(&format!("unixsocketperm {v}\n")).map(|c| c.unixsocketperm());
+    assert_eq!(perm("700"), Ok(0o700));
+    assert_eq!(perm("0777"), Ok(0o777));
+    assert_eq!(perm("\"\""), Ok(0));
+    assert_eq!(
+        value(
+            &from_text("unixsocketperm 0640\n").unwrap(),
+            "unixsocketperm"
+        ),
+        "640"
+    );
+    let err = |line: &str, why: &str| {
+        assert_eq!(
+            from_text(&format!("{line}\n")).unwrap_err(),
+            line_error(1, line, why)
+        );
+    };
+    err(
+        "unixsocketperm 800",
+        "argument couldn't be parsed as an octal number",
+    );
+    err(
+        "unixsocketperm 1000",
+        "argument must be between 0 and 777 inclusive",
+    );
+    err(
+        "unixsocketperm -1",
+        "argument must be between 0 and 777 inclusive",
+    );
+    err(
+        "unixsocketperm 0x1",
+        "argument couldn't be parsed as an octal number",
+    );
+    err("replicaof a", "wrong number of arguments");
+    err("replicaof a 99999", "Invalid master port");
+    err("replicaof a 1x", "Invalid master port");
+    err("notify-keyspace-events K E", "wrong number of arguments");
+
+    let c = from_text("replicaof 10.0.0.1 6380\n").unwrap();
+    assert_eq!(c.replicaof(), Some((&b"10.0.0.1"[..], 6380)));
+    assert_eq!(value(&c, "slaveof"), "10.0.0.1 6380");
+    let c = from_text("slaveof 10.0.0.1 6380\nreplicaof NO ONE\n").unwrap();
+    assert_eq!(
+        (c.replicaof(), value(&c, "replicaof")),
+        (None, String::new())
+    );
+    assert_eq!(
+        from_text("cluster-enabled yes\nreplicaof a 1\n").unwrap_err(),
+        format!(
+            "{}\nreplicaof directive not allowed in cluster mode",
+            fatal_header()
+        )
+    );
+    // One quoted argument of a multi-argument parameter is split with quoting rules.
+    let c = from_text("oom-score-adj-values \"1  2 '3'\"\n").unwrap();
+    assert_eq!(value(&c, "oom-score-adj-values"), "1 2 3");
+}
+
+#[test]
+fn new_accessors_see_defaults_and_values() {
+    let c = Config::default();
+    assert!(!c.daemonize() && !c.syslog_enabled() && !c.always_show_logo());
+    assert_eq!(c.pidfile(), None);
+    assert_eq!((c.syslog_ident(), c.syslog_facility()), ("redis", "local0"));
+    assert_eq!(c.supervised(), "no");
+    assert_eq!((c.unixsocket(), c.unixsocketperm()), (None, 0));
+    assert!(c.set_proc_title() && c.crash_log_enabled() && !c.no_appendfsync_on_rewrite());
+    assert_eq!(
+        c.proc_title_template(),
+        "{title} {listen-addr} {server-mode}"
+    );
+    assert_eq!(
+        (c.enable_protected_configs(), c.enable_module_command()),
+        ("no", "no")
+    );
+    assert_eq!(
+        (c.shutdown_timeout(), c.latency_monitor_threshold()),
+        (10, 0)
+    );
+    assert_eq!(c.notify_keyspace_events(), 0);
+    assert_eq!(c.replicaof(), None);
+    assert!(c.not_applied().is_empty());
+
+    let dir = temp_dir();
+    let pid = dir.join("t.pid");
+    let sock = dir.join("t.sock");
+    let c = from_text(&format!(
+        "daemonize yes\npidfile {}\nsyslog-enabled yes\nsyslog-ident tess\n\
+         syslog-facility LOCAL3\nsupervised systemd\nalways-show-logo yes\nunixsocket {}\n\
+         unixsocketperm 770\nset-proc-title no\nproc-title-template \"{{title}} {{port}}\"\n\
+         enable-protected-configs local\nenable-module-command yes\n\
+         no-appendfsync-on-rewrite yes\ncrash-log-enabled no\nshutdown-timeout 3\n\
+         latency-monitor-threshold 100\nnotify-keyspace-events KA\n",
+        pid.display(),
+        sock.display()
+    ))
+    .unwrap();
+    assert!(c.daemonize() && c.syslog_enabled() && c.always_show_logo());
+    assert_eq!(c.pidfile(), Some(pid.as_path()));
+    assert_eq!((c.syslog_ident(), c.syslog_facility()), ("tess", "local3"));
+    assert_eq!(c.supervised(), "systemd");
+    assert_eq!(
+        (c.unixsocket(), c.unixsocketperm()),
+        (Some(sock.as_path()), 0o770)
+    );
+    assert!(!c.set_proc_title() && !c.crash_log_enabled() && c.no_appendfsync_on_rewrite());
+    assert_eq!(c.proc_title_template(), "{title} {port}");
+    assert_eq!(
+        (c.enable_protected_configs(), c.enable_module_command()),
+        ("local", "yes")
+    );
+    assert_eq!(
+        (c.shutdown_timeout(), c.latency_monitor_threshold()),
+        (3, 100)
+    );
+    // K, and A: every class from g (bit 2) to t (bit 10), and d (bit 13).
+    assert_eq!(c.notify_keyspace_events(), 1 | 0x7fc | 1 << 13);
+    assert_eq!(
+        c.not_applied(),
+        [(
+            "notify-keyspace-events",
+            "pub/sub and keyspace notifications arrive with issue 14"
+        )]
+    );
+    // A unix socket is somewhere to listen.
+    let c = from_text(&format!("port 0\nunixsocket {}\n", sock.display())).unwrap();
+    assert_eq!(c.port(), 0);
+}
+
+#[test]
+fn protected_configs_follow_enable_protected_configs() {
+    let refused = |arg: &str| {
+        Err(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{arg}') - can't set protected config"
+        ))
+    };
+    let dir = temp_dir();
+    let target = dir.to_str().unwrap();
+    for (setting, local_ok, remote_ok) in [
+        ("no", false, false),
+        ("local", true, false),
+        ("yes", true, true),
+    ] {
+        let config = from_text(&format!("enable-protected-configs {setting}\n")).unwrap();
+        let store = ConfigStore::new(config);
+        for (caller, ok) in [(Caller::Local, local_ok), (Caller::Remote, remote_ok)] {
+            let got = store.set_as(&[("dbfilename", "x.rdb"), ("dir", target)], caller);
+            if ok {
+                assert_eq!(got, Ok(()), "{setting} {caller:?}");
+                assert_eq!(store.snapshot().dbfilename(), Path::new("x.rdb"));
+                set(&store, &["dbfilename", "dump.rdb"]).unwrap_or_else(|_| {
+                    store
+                        .set_as(&[("dbfilename", "dump.rdb")], Caller::Local)
+                        .unwrap()
+                });
+            } else {
+                assert_eq!(got, refused("dbfilename"), "{setting} {caller:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn file_directives_are_checked_like_redis() {
+    // The messages redis-server 7.0.15 prints (file_errors_agree_with_redis_server runs the
+    // same files through the real binary).
+    let err = |text: &str, line_no: usize, why: &str| {
+        let line = text.lines().nth(line_no - 1).unwrap();
+        assert_eq!(
+            from_text(text).unwrap_err(),
+            line_error(line_no, line, why),
+            "{text:?}"
+        );
+    };
+    err(
+        "user bob on badrule\n",
+        1,
+        "Error in user declaration 'bob': Syntax error",
+    );
+    err(
+        "user bob badrule on\n",
+        1,
+        "Error in user declaration 'user': Syntax error",
+    );
+    err(
+        "user bob on +get|\n",
+        1,
+        "Error in user declaration 'bob': Syntax error",
+    );
+    err(
+        "user bob on +config|get|x\n",
+        1,
+        "Error in user declaration 'bob': Allowing first-arg of a subcommand is not supported",
+    );
+    err(
+        "user bob on (~x +get\n",
+        1,
+        "Error in user declaration 'bob': Unknown command or category name in ACL",
+    );
+    err(
+        "user bob\nuser bob\n",
+        2,
+        "Error in user declaration 'bob': Duplicate user found. A user can only be defined once in config files",
+    );
+    err("user\n", 1, "Bad directive or wrong number of arguments");
+    err(
+        "user bob #abc\n",
+        1,
+        "Error in user declaration 'user': The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters",
+    );
+    err(
+        "user bob <abc\n",
+        1,
+        "Error in user declaration 'user': The password you are trying to remove from the user does not exist",
+    );
+    // Removing by hash what was added in clear: SHA-256("abc").
+    err(
+        "user bob >abc !ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad <abc\n",
+        1,
+        "Error in user declaration '>abc': The password you are trying to remove from the user does not exist",
+    );
+    err(
+        "user bob allkeys ~x\n",
+        1,
+        "Error in user declaration 'bob': Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns",
+    );
+    err(
+        "acl-pubsub-default allchannels\nuser bob &x\n",
+        2,
+        "Error in user declaration 'user': Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels",
+    );
+    err(
+        "user bob (~x ~y +get) (foo)\n",
+        1,
+        "Error in user declaration 'bob': Syntax error",
+    );
+    err(
+        "user bob %RX~x\n",
+        1,
+        "Error in user declaration 'user': Syntax error",
+    );
+    err(
+        "rename-command nosuch x\n",
+        1,
+        "No such command in rename-command",
+    );
+    err(
+        "rename-command get set\n",
+        1,
+        "Target command name already exists",
+    );
+    err(
+        "rename-command get foo\nrename-command foo bar\nrename-command get x\n",
+        3,
+        "No such command in rename-command",
+    );
+    err(
+        "rename-command get\n",
+        1,
+        "Bad directive or wrong number of arguments",
+    );
+    err(
+        "sentinel monitor x\n",
+        1,
+        "sentinel directive while not in sentinel mode",
+    );
+    err("foo.bar\n", 1, "Module config specified without value");
+
+    // Accepted, recorded, and what Redis's start-up then does with them.
+    let c = from_text(
+        "sentinel\nrename-command FLUSHALL \"\"\nrename-command get fetch\n\
+         user alice on >pw ~cache:* &* +@read -config|set (+get ~x) +select|0\nuser bob\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.renamed_commands(),
+        [
+            (b"FLUSHALL".to_vec(), Vec::new()),
+            (b"get".to_vec(), b"fetch".to_vec())
+        ]
+    );
+    assert_eq!(c.acl_users().len(), 2);
+    // A selector opened inside another one starts over, as Redis's merging does.
+    let restarted = from_text("user bob on (~x (+get +set)\n").unwrap();
+    assert_eq!(restarted.acl_users()[0][2], b"(+get +set)");
+    assert_eq!(c.acl_users()[0][7], b"(+get ~x)");
+    let mut warned: Vec<&str> = c.not_applied().into_iter().map(|(n, _)| n).collect();
+    warned.sort();
+    assert_eq!(warned, ["rename-command", "user"]);
+    assert_eq!(
+        from_text("user bob on +nosuch\n").unwrap_err(),
+        "Error loading ACL rule '+nosuch' for the user named 'bob': Unknown command or category \
+         name in ACL\nCritical error while loading ACLs. Exiting."
+    );
+    assert_eq!(
+        from_text("user bob (+get +@nosuch)\n").unwrap_err(),
+        "Error loading ACL rule '(+get +@nosuch)' for the user named 'bob': Unknown command or \
+         category name in ACL\nCritical error while loading ACLs. Exiting."
+    );
+    assert!(from_text("aclfile /tmp/x.acl\nuser bob on\n")
+        .unwrap_err()
+        .starts_with("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid."));
+    assert_eq!(
+        from_text("foo.bar 1\n").unwrap_err(),
+        "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting"
+    );
+    assert_eq!(
+        from_text("loadmodule /x/m.so a b\n").unwrap_err(),
+        "Module /x/m.so failed to load: Tessera cannot load Redis modules\n\
+         Can't load module from /x/m.so: server aborting"
+    );
+    assert!(run(&["--port", "7000", "--sentinel"])
+        .unwrap_err()
+        .contains("no Sentinel mode"));
 }
