@@ -493,7 +493,7 @@ pub(crate) fn parse_obuf_limits(
     args: &[Vec<u8>],
     mut limits: [ObufLimit; 3],
 ) -> Result<[ObufLimit; 3], String> {
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     for group in args.chunks(4) {
