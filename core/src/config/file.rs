@@ -241,6 +241,7 @@ impl Loader {
                 fatal_header()
             ));
         }
+        settle(Param::WatchdogPeriod, &mut self.config);
         // Then, as Redis's start-up goes: listeners (Tessera has no TLS port to count), modules
         // and ACL users.
         let tcp = self.config.port() != 0 && !self.config.bind().is_empty();

@@ -42,12 +42,35 @@ pub(crate) fn parse_update(def: &Def, args: &[Vec<u8>], config: &Config) -> Resu
     }
 }
 
+/// What Redis's apply functions do to a value they accept but find too small, when CONFIG SET
+/// changes it (and, for the watchdog, at start-up): the replication backlog is at least 16kb,
+/// and a watchdog period at least two server ticks.
+pub(crate) fn settle(param: Param, config: &mut Config) {
+    const REPL_BACKLOG_MIN_SIZE: i128 = 16 * 1024;
+    let floor = match param {
+        Param::ReplBacklogSize => REPL_BACKLOG_MIN_SIZE,
+        Param::WatchdogPeriod if config.int(param) != 0 => 1000 / config.int(Param::Hz) * 2,
+        _ => return,
+    };
+    if config.int(param) < floor {
+        config.values[param as usize] = Value::Int(floor);
+    }
+}
+
 /// Parses the arguments of one parameter into its new value. Errors are Redis's messages.
 pub(crate) fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Value, String> {
     // Multi-argument kinds check their own arity; the callers guarantee one argument otherwise.
     let one = || args.first().map(Vec::as_slice).unwrap_or_default();
     match &def.kind {
         Kind::Bool => match one() {
+            // Redis built without its own jemalloc (Debian's, say) says this; Tessera has no
+            // defragmenter either.
+            a if a.eq_ignore_ascii_case(b"yes") && def.param == Param::Activedefrag => Err(
+                "Active defragmentation cannot be enabled: it requires a Redis server compiled \
+                 with a modified Jemalloc like the one shipped by default with the Redis source \
+                 distribution"
+                    .into(),
+            ),
             a if a.eq_ignore_ascii_case(b"yes") => Ok(Value::Bool(true)),
             a if a.eq_ignore_ascii_case(b"no") => Ok(Value::Bool(false)),
             _ => Err("argument must be 'yes' or 'no'".into()),

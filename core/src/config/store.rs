@@ -210,6 +210,9 @@ impl ConfigStore {
         if changed.is_empty() {
             return Ok(());
         }
+        for (def, _) in &changed {
+            settle(def.param, &mut new);
+        }
 
         // Let the owning subsystems put the change into effect, in the order the parameters
         // were given, each hook once; undo the ones that succeeded if a later one refuses.

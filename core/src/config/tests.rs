@@ -140,8 +140,16 @@ fn enum_getters_round_trip() {
 }
 
 #[test]
-fn only_requirepass_is_sensitive() {
+fn passwords_are_sensitive() {
+    // Redis's SENSITIVE_CONFIG: requirepass, and the credentials a replica presents.
     assert!(is_sensitive(b"requirepass") && is_sensitive(b"REQUIREPASS"));
+    assert!(is_sensitive(b"masterauth") && is_sensitive(b"masteruser"));
+    let sensitive: Vec<&str> = TABLE
+        .iter()
+        .filter(|d| d.has(SENSITIVE))
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(sensitive, ["requirepass", "masterauth", "masteruser"]);
     assert!(!is_sensitive(b"port") && !is_sensitive(b"nosuch"));
 }
 
@@ -467,7 +475,7 @@ fn file_errors_match_redis() {
 fn every_redis_directive_is_accepted() {
     // What Tessera used to refuse: Redis parameters it does not apply, and daemonize.
     let c = from_text(
-        "io-threads 4\nio-threads-do-reads yes\ndaemonize yes\nactivedefrag yes\n\
+        "io-threads 4\nio-threads-do-reads yes\ndaemonize yes\nactive-defrag-cycle-max 50\n\
          cluster-enabled no\nrepl-backlog-size 10mb\ntls-port 0\nlua-time-limit 100\n",
     )
     .unwrap();
@@ -480,7 +488,7 @@ fn every_redis_directive_is_accepted() {
     assert_eq!(
         warned,
         [
-            "activedefrag",
+            "active-defrag-cycle-max",
             "busy-reply-threshold",
             "io-threads",
             "io-threads-do-reads",
@@ -1274,6 +1282,7 @@ fn file_errors_agree_with_redis_server() {
         "cluster-preferred-endpoint-type x\n",
         "enable-protected-configs x\n",
         "io-threads 129\n",
+        "activedefrag yes\n",
         "active-defrag-cycle-min 100\n",
         "socket-mark-id -1\n",
         "dir /tmp extra\n",
@@ -1462,6 +1471,11 @@ fn special_values_read_back_like_redis() {
         ("acl-pubsub-default", "allchannels", "allchannels"),
         ("active-defrag-ignore-bytes", "1kb", "1024"),
         ("lua-time-limit", "100", "100"),
+        // What Redis's apply functions make of values they find too small.
+        ("repl-backlog-size", "1kb", "16384"),
+        ("repl-backlog-size", "16385", "16385"),
+        ("watchdog-period", "5", "200"),
+        ("watchdog-period", "0", "0"),
     ];
     let store = ConfigStore::new(Config::default());
     for (name, set_to, want) in cases {
@@ -1712,6 +1726,10 @@ fn octal_and_file_only_kinds_parse_like_redis() {
             fatal_header()
         )
     );
+    // Redis raises a short watchdog period at start-up, but a small backlog only on CONFIG SET.
+    let c = from_text("repl-backlog-size 1\nwatchdog-period 5\nhz 100\n").unwrap();
+    assert_eq!(value(&c, "repl-backlog-size"), "1");
+    assert_eq!(value(&c, "watchdog-period"), "20");
     // One quoted argument of a multi-argument parameter is split with quoting rules.
     let c = from_text("oom-score-adj-values \"1  2 '3'\"\n").unwrap();
     assert_eq!(value(&c, "oom-score-adj-values"), "1 2 3");
