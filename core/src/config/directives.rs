@@ -413,6 +413,10 @@ impl Selector {
                     }
                     pattern = &pattern[1..];
                 }
+                // Debian's 7.0.15 carries the fix for CVE-2024-31227: no R or W is an error.
+                if !read && !write {
+                    return Err(AclError::Syntax);
+                }
             }
             if has_spaces(pattern) {
                 return Err(AclError::Syntax);
