@@ -1301,6 +1301,8 @@ fn file_errors_agree_with_redis_server() {
         "acl-pubsub-default allchannels\nuser bob &x\n",
         "user bob (~x ~y +get) (foo)\n",
         "user bob %RX~x\n",
+        "user bob %~x\n",
+        "user bob %\n",
         "user bob \"~a b\"\n",
         "rename-command nosuch x\n",
         "rename-command get set\n",
@@ -1917,6 +1919,11 @@ fn file_directives_are_checked_like_redis() {
         "user bob %RX~x\n",
         1,
         "Error in user declaration 'user': Syntax error",
+    );
+    err(
+        "user bob on %~x\n",
+        1,
+        "Error in user declaration 'bob': Syntax error",
     );
     err(
         "rename-command nosuch x\n",
