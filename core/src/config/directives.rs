@@ -106,7 +106,12 @@ impl Directives {
     /// `user <name> <rules...>` (`argv` without the directive), checked as Redis checks it
     /// while reading the file: on a fake user, where an unknown command or category is not an
     /// error yet (see [`Directives::check_users_at_startup`]).
-    pub(crate) fn add_user(&mut self, argv: &[Vec<u8>], config: &Config) -> Result<(), String> {
+    /// `pubsub_allchannels`: whether `acl-pubsub-default` is `allchannels` so far.
+    pub(crate) fn add_user(
+        &mut self,
+        argv: &[Vec<u8>],
+        pubsub_allchannels: bool,
+    ) -> Result<(), String> {
         // Redis names the argument by an index into the merged rules but reads it from the
         // whole line ("user" is 0, the name 1): its messages often quote the wrong word.
         let declaration_error = |index: usize, why: &str| {
@@ -127,7 +132,7 @@ impl Directives {
             // Redis leaves errno as it was; in practice it reads as an unknown name.
             declaration_error(open, AclError::NoEnt.message())
         })?;
-        let mut user = AclUser::new(pubsub_allchannels(config));
+        let mut user = AclUser::new(pubsub_allchannels);
         for (j, rule) in rules.iter().enumerate() {
             match user.apply(rule) {
                 Ok(()) | Err(AclError::NoEnt) => {}
@@ -142,14 +147,14 @@ impl Directives {
 
     /// What Redis checks once the whole configuration is read, when it creates the users for
     /// real: names without spaces, and rules naming only commands and categories it knows.
-    pub(crate) fn check_users_at_startup(&self, config: &Config) -> Result<(), String> {
+    pub(crate) fn check_users_at_startup(&self, pubsub_allchannels: bool) -> Result<(), String> {
         let critical = "Critical error while loading ACLs. Exiting.";
         for line in &self.users {
             let (name, rules) = line.split_first().expect("a user line has a name");
             if has_spaces(name) {
                 return Err(format!("Spaces not allowed in ACL usernames\n{critical}"));
             }
-            let mut user = AclUser::new(pubsub_allchannels(config));
+            let mut user = AclUser::new(pubsub_allchannels);
             for rule in rules {
                 if let Err(e) = user.apply(rule) {
                     return Err(format!(
@@ -202,7 +207,8 @@ impl Directives {
     }
 }
 
-fn pubsub_allchannels(config: &Config) -> bool {
+/// Whether new ACL users start with every channel (`acl-pubsub-default allchannels`).
+pub(crate) fn pubsub_allchannels(config: &Config) -> bool {
     config.word_name(Param::AclPubsubDefault) == "allchannels"
 }
 

@@ -179,10 +179,9 @@ impl Loader {
                     .rename_command(&args[0], &args[1])
                     .map_err(fail)?;
             } else if name == b"user" && !args.is_empty() {
-                let mut directives = std::mem::take(&mut self.config.directives);
-                let added = directives.add_user(args, &self.config);
-                self.config.directives = directives;
-                added.map_err(fail)?;
+                let allchannels = pubsub_allchannels(&self.config);
+                let directives = &mut self.config.directives;
+                directives.add_user(args, allchannels).map_err(fail)?;
             } else if name == b"loadmodule" && !args.is_empty() {
                 self.config.directives.modules.push(args.to_vec());
             } else if name.contains(&b'.') {
@@ -260,7 +259,7 @@ impl Loader {
                     .into(),
             );
         }
-        directives.check_users_at_startup(&self.config)?;
+        directives.check_users_at_startup(pubsub_allchannels(&self.config))?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ pub(crate) type ApplyFn = Arc<dyn Fn(&Config) -> Result<(), String> + Send + Syn
 pub(crate) type ListenFn = Arc<dyn Fn(&Arc<Config>) + Send + Sync>;
 
 /// Where a CONFIG SET comes from: `enable-protected-configs local` lets only local callers
-/// (loopback or unix-socket connections, and Tessera itself) change protected parameters.
+/// (loopback or unix-socket connections) change protected parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
     Local,
@@ -138,8 +138,9 @@ impl ConfigStore {
         out
     }
 
-    /// CONFIG SET with one or more name/value pairs, all-or-nothing, from a remote caller
-    /// (see [`ConfigStore::set_as`]).
+    /// CONFIG SET with one or more name/value pairs, all-or-nothing, as from a remote caller:
+    /// the cautious default (see [`ConfigStore::set_as`], which the command layer calls with
+    /// the connection's locality).
     pub fn set<N: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(N, V)]) -> Result<(), String> {
         self.set_as(pairs, Caller::Remote)
     }
