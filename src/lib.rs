@@ -22,6 +22,7 @@
 pub mod alloc;
 pub mod cmd;
 pub mod cpus;
+pub mod log;
 pub mod net;
 pub mod persist;
 pub mod server;

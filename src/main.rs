@@ -22,8 +22,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // From here on, problems go to the server's log, as redis-server reports them.
     if let Err(e) = tessera::server::run(config) {
-        eprintln!("{e}");
+        tessera::log!(Warning, "{e}");
         std::process::exit(1);
     }
 }

@@ -464,3 +464,80 @@ fn a_full_disk_under_always_stops_the_server_as_redis_does() {
         server.logs()
     );
 }
+
+/// DEBUG LOADAOF replaces the data set with what the AOF files replay to, and DEBUG RELOAD with
+/// what the snapshot holds: the digest is the same before and after, TTLs included, across a
+/// rewrite, and writes that only the AOF has come back.
+#[test]
+fn debug_loadaof_and_reload_give_back_the_same_data() {
+    let server = Server::tessera(&["--appendonly", "yes"]);
+    let mut con = connect(server.port);
+    let digest = |con: &mut redis::Connection| -> String {
+        redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
+    };
+    let ok = |con: &mut redis::Connection, args: &[&str]| {
+        let reply: String = redis::cmd("DEBUG").arg(args).query(con).unwrap();
+        assert_eq!(reply, "OK", "DEBUG {args:?}");
+    };
+    ok(&mut con, &["POPULATE", "2000"]);
+    let _: () = redis::cmd("RPUSH")
+        .arg(&["{a}l", "x", "y", "3"])
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(&["{b}z", "1.5", "m"])
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&["{c}ttl", "v", "EX", "1000"])
+        .query(&mut con)
+        .unwrap();
+    let before = digest(&mut con);
+    ok(&mut con, &["LOADAOF"]);
+    assert_eq!(digest(&mut con), before);
+    let ttl: i64 = redis::cmd("TTL").arg("{c}ttl").query(&mut con).unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+
+    let _: () = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _: () = redis::cmd("SET")
+        .arg(&["{d}after", "1"])
+        .query(&mut con)
+        .unwrap();
+    let after = digest(&mut con);
+    ok(&mut con, &["LOADAOF"]);
+    assert_eq!(digest(&mut con), after);
+
+    ok(&mut con, &["RELOAD"]);
+    assert_eq!(digest(&mut con), after);
+    // NOSAVE loads the file as it is: a write since the last save is gone.
+    let _: () = redis::cmd("SET")
+        .arg(&["{e}unsaved", "1"])
+        .query(&mut con)
+        .unwrap();
+    ok(&mut con, &["RELOAD", "NOSAVE"]);
+    assert_eq!(digest(&mut con), after);
+    // NOFLUSH without MERGE meets every key twice: refused, as a corrupt file would be.
+    let err = redis::cmd("DEBUG")
+        .arg(&["RELOAD", "NOSAVE", "NOFLUSH"])
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Error trying to load the RDB dump"),
+        "{err}"
+    );
+    ok(&mut con, &["RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]);
+    assert_eq!(digest(&mut con), after);
+}

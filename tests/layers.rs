@@ -31,7 +31,10 @@ const SERVER: &[(&str, &[&str])] = &[
             "REDIS_VERSION",
         ],
     ),
-    ("allocator and CPUs", &["alloc.rs", "cpus.rs"]),
+    (
+        "allocator, CPUs and the log",
+        &["alloc.rs", "cpus.rs", "log.rs"],
+    ),
     ("runtime", &["shard/"]),
     ("persistence", &["persist/"]),
     ("commands", &["cmd/"]),

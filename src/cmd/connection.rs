@@ -273,7 +273,7 @@ fn client_getname(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 }
 
 fn client_info(s: &mut Session, _args: Args) -> SessionFuture<'_> {
-    boxed(async move { Frame::Verbatim("txt", Bytes::from(s.info.describe("") + "\n")) })
+    boxed(async move { Frame::Verbatim("txt", Bytes::from(s.info.describe() + "\n")) })
 }
 
 fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
@@ -326,7 +326,7 @@ fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 data.clients
                     .iter()
                     .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
-                    .map(|c| (c.id, c.describe("")))
+                    .map(|c| (c.id, c.describe()))
                     .collect::<Vec<_>>()
             })
             .await;

@@ -14,7 +14,7 @@ use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
 use crate::cmd::session::Session;
-use crate::db::{lru_clock, now_ms, Entry, StrValue, Value};
+use crate::db::{lru_clock, now_ms, Entry};
 use crate::resp::Frame;
 use crate::shard::tx::{Plan, Tx};
 use crate::shard::Node;
@@ -643,12 +643,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
     Ok(match db.get(&args[2], now, stats) {
-        // Redis shares the integers 0..9999 and reports them with the maximum refcount.
-        Some(Entry {
-            value: Value::Str(StrValue::Int(n)),
-            ..
-        }) if (0..10000).contains(n) => Frame::Integer(i32::MAX as i64),
-        Some(_) => Frame::Integer(1),
+        Some(e) => Frame::Integer(e.value.refcount() as i64),
         None => Frame::Null,
     })
 }

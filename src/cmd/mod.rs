@@ -14,10 +14,12 @@
 //!   which avoids moving values between shards.
 //! - `Session`: needs the connection or several shards (SELECT, CLIENT, INFO, SCAN...).
 
+pub mod aof_load;
 pub mod args;
 pub mod bitmap;
 pub mod blocking;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod flags;
 pub mod hash;
@@ -256,6 +258,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        debug::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
         multi::COMMANDS,
@@ -270,12 +273,35 @@ pub struct Table {
     by_name: AHashMap<&'static [u8], &'static Command>,
 }
 
+static TABLE: OnceLock<Table> = OnceLock::new();
+
 impl Table {
     pub fn get() -> &'static Table {
-        static TABLE: OnceLock<Table> = OnceLock::new();
-        TABLE.get_or_init(|| Table {
-            by_name: families().map(|c| (c.name.as_bytes(), c)).collect(),
-        })
+        TABLE.get_or_init(|| Table::renamed(&[]))
+    }
+
+    /// Builds the table with the config file's `rename-command` lines applied, before any
+    /// command is looked up: a renamed command answers only to its new name, and one renamed
+    /// to "" to none (how deployments disable FLUSHALL or CONFIG). The config loader already
+    /// checked each line as Redis does (the command exists, the new name is free).
+    pub fn install(renames: &[(Vec<u8>, Vec<u8>)]) {
+        let _ = TABLE.set(Table::renamed(renames));
+    }
+
+    fn renamed(renames: &[(Vec<u8>, Vec<u8>)]) -> Table {
+        let mut by_name: AHashMap<&'static [u8], &'static Command> =
+            families().map(|c| (c.name.as_bytes(), c)).collect();
+        for (from, to) in renames {
+            let Some(cmd) = by_name.remove(&from.to_ascii_lowercase()[..]) else {
+                continue;
+            };
+            if !to.is_empty() {
+                // Names live as long as the table, which is for ever.
+                let name: &'static [u8] = Box::leak(to.to_ascii_lowercase().into_boxed_slice());
+                by_name.insert(name, cmd);
+            }
+        }
+        Table { by_name }
     }
 
     /// Case-insensitive lookup without allocating for names of ordinary length.

@@ -3,18 +3,16 @@
 //! Most of these span every shard: they broadcast a closure and combine what comes back.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::args::{is, parse_c_int, parse_int, ArgCursor};
+use super::args::{is, parse_c_int, ArgCursor};
 use super::flags::*;
 use super::keyspace::in_range;
 use super::propagate::Rule;
 use super::{boxed, meta, Args, CmdError, Command, Run, SessionFuture, Table};
 use crate::cmd::session::Session;
 use crate::config::Caller;
-use crate::db::{now_ms, Value};
 use crate::resp::Frame;
 use crate::shard::CmdStat;
 use crate::slot::key_slot;
@@ -63,9 +61,6 @@ pub static COMMANDS: &[Command] = &[
     Command::new("config", -2, Run::Session(command_all))
         .acl(&["@slow"])
         .subs(CONFIG_SUBCOMMANDS),
-    Command::new("debug", -2, Run::Session(debug))
-        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
-        .acl(&["@admin", "@slow", "@dangerous"]),
     Command::new("cluster", -2, Run::Session(command_all))
         .acl(&["@slow"])
         .subs(CLUSTER_SUBCOMMANDS),
@@ -669,7 +664,7 @@ fn config_set(s: &mut Session, args: Args) -> SessionFuture<'_> {
             .map(|p| (p[0].to_vec(), p[1].to_vec()))
             .collect();
         let global = &s.node.global;
-        let caller = if is_local_client(s) {
+        let caller = if s.info.local {
             Caller::Local
         } else {
             Caller::Remote
@@ -720,170 +715,6 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
             .await;
         Frame::ok()
     })
-}
-
-/// Redis's `islocalClient`, which `enable-protected-configs local` asks: a peer at exactly
-/// 127.0.0.1 or ::1 (Redis counts unix-socket clients too).
-fn is_local_client(s: &Session) -> bool {
-    s.info.addr.starts_with("127.0.0.1:") || s.info.addr.starts_with("[::1]:")
-}
-
-/// DEBUG is refused unless `enable-debug-command` allows it for this connection, as in Redis.
-fn debug_allowed(s: &Session) -> bool {
-    match s.node.global.config.snapshot().enable_debug_command() {
-        "yes" => true,
-        "local" => s.info.addr.starts_with("127.") || s.info.addr.starts_with("[::1]"),
-        _ => false,
-    }
-}
-
-/// How long `DEBUG SLEEP <arg>` sleeps, as Redis computes it: the number `strtod` reads at the
-/// front of the argument (0 when there is none, so `abc` sleeps 0 and replies OK), in whole
-/// microseconds as C converts it. A negative time, or one a `long long` cannot hold (`inf`,
-/// `nan`, `1e300`, which C turns into LLONG_MIN on x86), makes Redis's nanosleep fail at
-/// once: None, no sleep.
-fn debug_sleep_micros(arg: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(arg);
-    let text = text.trim_start();
-    // The longest prefix that is a number; arguments are short, so trying each is cheap.
-    let secs = (1..=text.len().min(64))
-        .rev()
-        .filter(|&n| text.is_char_boundary(n))
-        .find_map(|n| text[..n].parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let micros = secs * 1e6;
-    // NaN is in no range.
-    if !(0.0..9.223_372_036_854_775e18).contains(&micros) {
-        return None;
-    }
-    Some(micros as u64)
-}
-
-fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        if !debug_allowed(s) {
-            return Frame::error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-        }
-        let sub = &args[1];
-        if is(sub, "sleep") && args.len() == 3 {
-            // DEBUG SLEEP blocks the server in Redis; blocking this shard's thread is the
-            // faithful equivalent (other shards keep serving).
-            if let Some(micros) = debug_sleep_micros(&args[2]) {
-                std::thread::sleep(Duration::from_micros(micros));
-            }
-            Frame::ok()
-        } else if is(sub, "set-active-expire") && args.len() == 3 {
-            match parse_int(&args[2]) {
-                Ok(n) => {
-                    s.node
-                        .global
-                        .active_expire
-                        .store(n != 0, std::sync::atomic::Ordering::Relaxed);
-                    Frame::ok()
-                }
-                Err(e) => e.into(),
-            }
-        } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
-            let Ok(count) = parse_int(&args[2]) else {
-                return CmdError::NotInteger.into();
-            };
-            if count < 0 {
-                return CmdError::Overflow.into();
-            }
-            let prefix = args
-                .get(3)
-                .cloned()
-                .unwrap_or_else(|| Bytes::from_static(b"key"));
-            let size = match args.get(4).map(|a| parse_int(a)) {
-                None => None,
-                Some(Ok(n)) if n >= 0 => Some(n as usize),
-                Some(_) => return CmdError::Overflow.into(),
-            };
-            populate(s, count as u64, prefix, size).await;
-            Frame::ok()
-        } else if is(sub, "help") {
-            let lines = [
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "POPULATE <count> [<prefix>] [<size>]",
-                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                "    it is used instead of the 'key' prefix. These are not propagated to",
-                "    replicas. Cluster slots are not respected so keys not belonging to the",
-                "    current node can be created in cluster mode.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-                "HELP",
-                "    Print this help.",
-            ];
-            Frame::Array(
-                lines
-                    .iter()
-                    .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
-                    .collect(),
-            )
-        } else {
-            Frame::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(sub)
-            ))
-        }
-    })
-}
-
-/// DEBUG POPULATE: creates `prefix:N` keys holding `value:N` (or `size` bytes) on their shards,
-/// leaving existing keys alone, as Redis does.
-async fn populate(s: &mut Session, count: u64, prefix: Bytes, size: Option<usize>) {
-    let db = s.db;
-    let shards = s.node.shards;
-    const BATCH: u64 = 10_000;
-    let mut start = 0;
-    while start < count {
-        let end = (start + BATCH).min(count);
-        let keys: Vec<Vec<Vec<u8>>> = {
-            let mut per = vec![Vec::new(); shards];
-            for i in start..end {
-                let mut k = prefix.to_vec();
-                k.push(b':');
-                k.extend_from_slice(i.to_string().as_bytes());
-                per[crate::slot::key_owner(&k, shards)].push(k);
-            }
-            per
-        };
-        for (shard, keys) in keys.into_iter().enumerate() {
-            if keys.is_empty() {
-                continue;
-            }
-            let prefix = prefix.clone();
-            s.node
-                .run_on(shard, Vec::new(), move |data| {
-                    let now = now_ms();
-                    let mut created = Vec::new();
-                    let (d, stats) = data.ks.db(db);
-                    for k in keys {
-                        if d.contains(&k, now, stats) {
-                            continue;
-                        }
-                        let n = &k[prefix.len() + 1..];
-                        let mut v = b"value:".to_vec();
-                        v.extend_from_slice(n);
-                        if let Some(size) = size {
-                            v.resize(size, 0);
-                        }
-                        d.set(&k, Value::from_bytes(&v), 0);
-                        created.push((k, v));
-                    }
-                    for (k, v) in created {
-                        data.aof
-                            .record_raw(&mut data.ks, db, &[&b"SET"[..], &k, &v]);
-                    }
-                })
-                .await;
-        }
-        start = end;
-    }
 }
 
 /// One command's COMMAND INFO entry. What dispatch uses (arity, flags, key positions, ACL

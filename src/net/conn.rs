@@ -27,7 +27,7 @@ use crate::net::dispatch::{batchable_read, execute, execute_reads};
 use crate::resp::parse::{ProtocolError, RequestParser};
 use crate::resp::Frame;
 use crate::shard::clients::{client_class, ClientInfo};
-use crate::shard::uring::UringStream;
+use crate::shard::uring::{Socket, UringStream};
 use crate::shard::Node;
 
 /// Free room guaranteed in the input buffer before each read.
@@ -39,12 +39,10 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
     // closed.
     let connected = node.global.clients.fetch_add(1, Relaxed);
     let config = node.global.config.snapshot();
+    let local = is_local(stream.socket());
     let refusal: Option<&[u8]> = if connected >= config.maxclients() as usize {
         Some(b"-ERR max number of clients reached\r\n")
-    } else if config.protected_mode()
-        && node.global.requirepass().is_none()
-        && !from_loopback(stream.socket())
-    {
+    } else if config.protected_mode() && node.global.requirepass().is_none() && !local {
         Some(PROTECTED)
     } else {
         None
@@ -56,18 +54,22 @@ pub async fn serve(node: Rc<Node>, mut stream: UringStream) {
         let _ = stream.flush().await;
         return;
     }
-    serve_admitted(&node, &mut stream).await;
+    serve_admitted(&node, &mut stream, local).await;
     node.global.clients.fetch_sub(1, Relaxed);
 }
 
 /// Redis's refusal in protected mode, word for word (its "a an" included).
 const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Whether the peer is 127.0.0.1 or ::1, exactly as Redis's `islocalClient` asks (other
-/// 127.x addresses are not), an IPv4 client on a dual-stack socket included.
-fn from_loopback(sock: &std::net::TcpStream) -> bool {
+/// Whether the peer is this host as Redis's `islocalClient` decides (protected mode, the
+/// `local` setting of `enable-debug-command`): a Unix socket client, or one from 127.0.0.1 or
+/// ::1 exactly (other 127.x addresses are not), an IPv4 client on a dual-stack socket included.
+fn is_local(sock: &Socket) -> bool {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    match sock.peer_addr().map(|a| a.ip()) {
+    let Some(tcp) = sock.tcp() else {
+        return true;
+    };
+    match tcp.peer_addr().map(|a| a.ip()) {
         Ok(IpAddr::V4(ip)) => ip == Ipv4Addr::LOCALHOST,
         Ok(IpAddr::V6(ip)) => {
             ip == Ipv6Addr::LOCALHOST || ip.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST)
@@ -76,15 +78,19 @@ fn from_loopback(sock: &std::net::TcpStream) -> bool {
     }
 }
 
-async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream) {
+async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) {
     let sock = stream.socket();
-    let _ = sock.set_nodelay(true);
-    keep_alive(sock, node.global.config.snapshot().tcp_keepalive_secs());
+    if let Some(tcp) = sock.tcp() {
+        let _ = tcp.set_nodelay(true);
+        keep_alive(tcp, node.global.config.snapshot().tcp_keepalive_secs());
+    }
     let info = Rc::new(ClientInfo {
         id: node.global.next_client_id(),
-        addr: sock.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        laddr: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        addr: sock.peer(),
+        laddr: sock.local(),
         fd: std::os::fd::AsRawFd::as_raw_fd(sock),
+        local,
+        unix: sock.tcp().is_none(),
         created: Instant::now(),
         last_active: std::cell::Cell::new(Instant::now()),
         name: Default::default(),

@@ -24,7 +24,7 @@ async fn tick(node: &Rc<Node>) {
     if state.shutdown_asap.load(Relaxed) {
         let err = super::shutdown(node, ShutdownMode::default()).await;
         // The final save failed: Redis keeps serving, and so do we.
-        println!("SIGTERM received but errors trying to shut down the server, check the logs for more information ({err})");
+        crate::log!(Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information ({err})");
         state.shutdown_asap.store(false, Relaxed);
         return;
     }
@@ -47,7 +47,12 @@ async fn tick(node: &Rc<Node>) {
         .iter()
         .find(|p| changes >= p.changes.max(0) as u64 && since_save > p.seconds && may_retry);
     if let Some(p) = due {
-        println!("{} changes in {} seconds. Saving...", p.changes, p.seconds);
+        crate::log!(
+            Notice,
+            "{} changes in {} seconds. Saving...",
+            p.changes,
+            p.seconds
+        );
         let _ = super::bgsave(node).await;
     }
 }

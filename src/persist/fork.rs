@@ -131,15 +131,22 @@ pub fn start_child(
         let shards: Vec<&crate::db::Keyspace> = shards.iter().map(|s| &s.ks).collect();
         let shards = &shards[..];
         let result = match job {
-            ChildJob::Snapshot(target) => snapshot::save(&target, shards, report.get()),
+            ChildJob::Snapshot(target) => {
+                let saved = snapshot::save(&target, shards, report.get());
+                if saved.is_ok() {
+                    crate::log!(Notice, "DB saved on disk");
+                }
+                saved
+            }
             ChildJob::AofBase(mut target) => {
                 target.filename = rewrite_temp_name(std::process::id() as i32).into();
                 let saved = snapshot::save(&target, shards, report.get());
                 if saved.is_ok() {
-                    raw_log(&format!(
-                        "Successfully created the temporary AOF base file {}\n",
+                    crate::log!(
+                        Notice,
+                        "Successfully created the temporary AOF base file {}",
                         target.filename.display()
-                    ));
+                    );
                 }
                 saved
             }
@@ -153,7 +160,7 @@ pub fn start_child(
                 0
             }
             Err(e) => {
-                raw_log(&format!("{e}\n"));
+                crate::log!(Warning, "{e}");
                 1
             }
         };
@@ -220,7 +227,8 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
             last_move = Instant::now();
         } else if !stall_after.is_zero() && last_move.elapsed() >= stall_after && !killed_for_stall
         {
-            println!(
+            crate::log!(
+                Warning,
                 "Child {pid} made no progress for {}s: killing it",
                 stall_after.as_secs()
             );
@@ -237,11 +245,15 @@ fn watch(pid: i32, kind: ChildKind, report: SharedReport, stall_after: Duration,
         ChildKind::Aof => "Background AOF rewrite",
     };
     if ok {
-        println!("{what} terminated with success");
+        crate::log!(Notice, "{what} terminated with success");
     } else if libc::WIFSIGNALED(status) {
-        println!("{what} terminated by signal {}", libc::WTERMSIG(status));
+        crate::log!(
+            Warning,
+            "{what} terminated by signal {}",
+            libc::WTERMSIG(status)
+        );
     } else {
-        println!("{what} error");
+        crate::log!(Warning, "{what} error");
     }
     match kind {
         ChildKind::Rdb => crate::persist::state().last_cow_bytes.store(cow, Relaxed),
@@ -276,8 +288,10 @@ pub fn kill_child(state: &State) {
     let pid = state.child_pid.load(Relaxed);
     if pid != 0 {
         match state.child() {
-            Some(ChildKind::Aof) => println!("There is a child rewriting the AOF. Killing it!"),
-            _ => println!("There is a child saving an .rdb. Killing it!"),
+            Some(ChildKind::Aof) => {
+                crate::log!(Warning, "There is a child rewriting the AOF. Killing it!")
+            }
+            _ => crate::log!(Warning, "There is a child saving an .rdb. Killing it!"),
         }
         // SAFETY: signalling our own child; the watcher reaps it.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -297,11 +311,4 @@ fn private_dirty(smaps_rollup: &str) -> u64 {
         .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         .sum::<u64>()
         * 1024
-}
-
-/// Logging from the child: one write(2) to stderr, since the parent's threads may have held
-/// the standard streams' locks at the fork.
-fn raw_log(msg: &str) {
-    // SAFETY: writing a valid buffer to a descriptor we inherited.
-    unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
 }

@@ -40,49 +40,79 @@ pub fn channels(shards: usize) -> (Vec<SyncSender<Batch>>, Vec<Receiver<Batch>>)
 }
 
 /// Runs on a shard thread before it serves: decodes and inserts everything the reader sends,
-/// until the reader hangs up. Keys already expired are dropped, as a Redis master does.
+/// until the reader hangs up.
 pub fn absorb(ks: &mut Keyspace, inbox: Receiver<Batch>) -> Result<ShardLoad, String> {
     let mut out = ShardLoad::default();
-    let now = now_ms();
-    let clock = lru_clock();
     for batch in inbox {
-        for raw in batch {
-            if raw.expire_at != 0 && raw.expire_at <= now {
-                out.expired += 1;
-                continue;
-            }
-            let value = match decode_value(&raw.value, &ks.limits) {
-                Ok(v) => v,
-                // Redis skips (and logs) an empty collection rather than store it.
-                Err(RdbError::EmptyKey) => {
-                    println!(
-                        "rdbLoadObject skipping empty key: {}",
-                        String::from_utf8_lossy(&raw.key)
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "Bad RDB value for key '{}': {e}",
-                        String::from_utf8_lossy(&raw.key)
-                    ))
-                }
-            };
-            let mut entry = Entry::new(value);
-            entry.expire_at = raw.expire_at;
-            match raw.meta {
-                KeyMeta::Idle(s) => {
-                    entry.access = clock.saturating_sub(s.min(u32::MAX as u64) as u32)
-                }
-                KeyMeta::Freq(f) => entry.freq = f,
-                KeyMeta::None => entry.freq = LFU_INIT,
-            }
-            let (db, _) = ks.db(raw.db);
-            db.insert_entry(&raw.key, entry);
-            out.keys += 1;
-        }
+        insert(ks, batch, Duplicates::Refuse, &mut out)?;
     }
     Ok(out)
+}
+
+/// What a key already in the keyspace means while loading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// A file never holds a key twice: one that does is corrupt.
+    Refuse,
+    /// DEBUG RELOAD MERGE: the file's value replaces the one in memory.
+    Replace,
+}
+
+/// Decodes and inserts one batch into this shard's keyspace. Keys already expired are
+/// dropped, as a Redis master does.
+pub fn insert(
+    ks: &mut Keyspace,
+    batch: Batch,
+    duplicates: Duplicates,
+    out: &mut ShardLoad,
+) -> Result<(), String> {
+    let now = now_ms();
+    let clock = lru_clock();
+    for raw in batch {
+        if raw.expire_at != 0 && raw.expire_at <= now {
+            out.expired += 1;
+            continue;
+        }
+        let value = match decode_value(&raw.value, &ks.limits) {
+            Ok(v) => v,
+            // Redis skips (and logs) an empty collection rather than store it.
+            Err(RdbError::EmptyKey) => {
+                crate::log!(
+                    Notice,
+                    "rdbLoadObject skipping empty key: {}",
+                    String::from_utf8_lossy(&raw.key)
+                );
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Bad RDB value for key '{}': {e}",
+                    String::from_utf8_lossy(&raw.key)
+                ))
+            }
+        };
+        let mut entry = Entry::new(value);
+        entry.expire_at = raw.expire_at;
+        match raw.meta {
+            KeyMeta::Idle(s) => entry.access = clock.saturating_sub(s.min(u32::MAX as u64) as u32),
+            KeyMeta::Freq(f) => entry.freq = f,
+            KeyMeta::None => entry.freq = LFU_INIT,
+        }
+        let (db, _) = ks.db(raw.db);
+        if db.peek(&raw.key).is_some() {
+            if duplicates == Duplicates::Refuse {
+                return Err(format!(
+                    "RDB has duplicated key '{}' in DB {}",
+                    String::from_utf8_lossy(&raw.key),
+                    raw.db
+                ));
+            }
+            db.remove(&raw.key);
+        }
+        db.insert_entry(&raw.key, entry);
+        out.keys += 1;
+    }
+    Ok(())
 }
 
 /// Reads `path` and deals its keys to the shards' inboxes; false when there is no file, which
@@ -92,12 +122,25 @@ pub fn read(
     databases: usize,
     inboxes: Vec<SyncSender<Batch>>,
 ) -> Result<bool, String> {
+    // A shard that hung up has failed; its error is reported by the caller.
+    read_into(path, databases, inboxes.len(), |shard, batch| {
+        let _ = inboxes[shard].send(batch);
+    })
+}
+
+/// Reads `path` and hands `deal` each batch of keys with the shard that owns them (out of
+/// `shards`); false when there is no file.
+pub fn read_into(
+    path: &std::path::Path,
+    databases: usize,
+    shards: usize,
+    mut deal: impl FnMut(usize, Batch),
+) -> Result<bool, String> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
-    let shards = inboxes.len();
     let mut reader =
         RdbReader::new(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|e| {
             format!(
@@ -118,7 +161,8 @@ pub fn read(
         match reader.next().map_err(|e| fail(&reader, e))? {
             Item::Aux { key, value } => {
                 if key == b"redis-ver" {
-                    println!(
+                    crate::log!(
+                        Notice,
                         "Loading RDB produced by version {}",
                         String::from_utf8_lossy(&value)
                     );
@@ -147,8 +191,7 @@ pub fn read(
                 });
                 if batches[shard].len() == BATCH {
                     let full = std::mem::replace(&mut batches[shard], Vec::with_capacity(BATCH));
-                    // A shard that hung up has failed; its error is reported by the caller.
-                    let _ = inboxes[shard].send(full);
+                    deal(shard, full);
                 }
             }
             Item::End => break,
@@ -156,7 +199,7 @@ pub fn read(
     }
     for (shard, batch) in batches.into_iter().enumerate() {
         if !batch.is_empty() {
-            let _ = inboxes[shard].send(batch);
+            deal(shard, batch);
         }
     }
     Ok(true)

@@ -1,6 +1,6 @@
 //! Persistence: RDB snapshots (SAVE, BGSAVE, save points, shutdown), the append-only file's
 //! rewrites ([`rewrite`] replaces its base; each shard writes its own files, `shard::aof`, and
-//! start-up opens them, `server::aof_load`), and loading RDB files at start-up.
+//! start-up opens them, `cmd::aof_load`), and loading RDB files at start-up.
 //!
 //! A snapshot needs every shard's keyspace at one instant. [`freeze`] stops every shard thread
 //! between two commands (after claiming all shards whole, so no multi-shard write is half
@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::shard::global::ControlMsg;
+use crate::shard::tx::{Plan, Tx};
 use crate::shard::{Node, ShardData};
 use snapshot::Target;
 
@@ -418,11 +419,11 @@ pub async fn bgsave(node: &Rc<Node>) -> Result<(), String> {
     state.release_freeze();
     match result {
         Ok(pid) => {
-            println!("Background saving started by pid {pid}");
+            crate::log!(Notice, "Background saving started by pid {pid}");
             Ok(())
         }
         Err(e) => {
-            println!("{e}");
+            crate::log!(Warning, "{e}");
             state.last_bgsave_ok.store(false, Relaxed);
             state.last_bgsave_try_unix.store(unix_now(), Relaxed);
             state.update_refusal(&global.config.snapshot());
@@ -495,11 +496,81 @@ async fn save_frozen(node: &Rc<Node>, target: &Target) -> Result<(), String> {
     match &result {
         Ok(_) => {
             crate::persist::state().saved(dirty);
-            println!("DB saved on disk");
+            crate::log!(Notice, "DB saved on disk");
         }
-        Err(e) => println!("{e}"),
+        Err(e) => crate::log!(Warning, "{e}"),
     }
     result.map(|_| ())
+}
+
+/// DEBUG RELOAD's options: MERGE, NOFLUSH and NOSAVE turn these off or on.
+#[derive(Clone, Copy, Debug)]
+pub struct ReloadMode {
+    pub save: bool,
+    pub flush: bool,
+    pub merge: bool,
+}
+
+/// DEBUG RELOAD: saves the snapshot (unless NOSAVE), then replaces the data set with what the
+/// file holds (adds to it with NOFLUSH; MERGE lets the file's keys replace those in memory).
+/// Every shard is claimed whole for the swap, so no client sees one shard reloaded and another
+/// not. The file is read before anything is flushed: a file that cannot be read leaves the
+/// data as it was. Errors are Redis's replies.
+pub async fn reload(node: &Rc<Node>, mode: ReloadMode) -> Result<(), &'static str> {
+    const LOAD_FAILED: &str = "ERR Error trying to load the RDB dump";
+    if mode.save {
+        save(node).await.map_err(|_| "ERR")?;
+    }
+    let config = node.global.config.snapshot();
+    let path = config.dir().join(config.dbfilename());
+    let mut batches: Vec<Vec<load::Batch>> = (0..node.shards).map(|_| Vec::new()).collect();
+    match load::read_into(&path, node.global.databases, node.shards, |shard, batch| {
+        batches[shard].push(batch)
+    }) {
+        Ok(true) => {}
+        Ok(false) => {
+            crate::log!(
+                Warning,
+                "Fatal error loading the DB: No such file or directory."
+            );
+            return Err(LOAD_FAILED);
+        }
+        Err(e) => {
+            crate::log!(Warning, "{e}");
+            return Err(LOAD_FAILED);
+        }
+    }
+    let duplicates = if mode.merge {
+        load::Duplicates::Replace
+    } else {
+        load::Duplicates::Refuse
+    };
+    let hops = batches
+        .into_iter()
+        .enumerate()
+        .map(|(shard, batches)| {
+            (shard, move |data: &mut ShardData| {
+                if mode.flush {
+                    for db in data.ks.dbs.iter_mut() {
+                        drop(db.clear());
+                    }
+                }
+                let mut loaded = load::ShardLoad::default();
+                batches
+                    .into_iter()
+                    .try_for_each(|b| load::insert(&mut data.ks, b, duplicates, &mut loaded))
+            })
+        })
+        .collect();
+    let tx = Tx::begin(node, Plan::everything(node.shards)).await;
+    let results = tx.hops(hops).await;
+    tx.finish().await;
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        crate::log!(Warning, "{e}");
+        return Err(LOAD_FAILED);
+    }
+    crate::log!(Warning, "DB reloaded by DEBUG RELOAD");
+    Ok(())
 }
 
 /// What SHUTDOWN (or a signal) asked for.
@@ -524,25 +595,25 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     }
     fork::kill_child(state);
     if state.aof.is_on() {
-        println!("Calling fsync() on the AOF file.");
+        crate::log!(Notice, "Calling fsync() on the AOF file.");
         crate::shard::aof::flush_all(node).await;
     }
     let frozen = freeze::freeze(node).await;
     if mode.save.unwrap_or(!config.save_points().is_empty()) {
-        println!("Saving the final RDB snapshot before exiting.");
+        crate::log!(Notice, "Saving the final RDB snapshot before exiting.");
         match snapshot::save(&Target::from_config(&config), &frozen.keyspaces(), &()) {
-            Ok(_) => println!("DB saved on disk"),
+            Ok(_) => crate::log!(Notice, "DB saved on disk"),
             Err(e) => {
-                println!("{e}");
+                crate::log!(Warning, "{e}");
                 if !mode.force {
                     drop(frozen);
                     state.release_freeze();
-                    println!("Errors trying to shut down the server. Check the logs for more information.");
+                    crate::log!(Notice, "Errors trying to shut down the server. Check the logs for more information.");
                     return "ERR Errors trying to SHUTDOWN. Check logs.".into();
                 }
             }
         }
     }
-    println!("Tessera is now ready to exit, bye bye...");
+    crate::log!(Warning, "Tessera is now ready to exit, bye bye...");
     crate::shard::global::exit(0);
 }

@@ -257,7 +257,7 @@ pub async fn bgrewriteaof(node: &Rc<Node>) -> Result<&'static str, &'static str>
     let started = start(node, false).await;
     state.release_freeze();
     started.map(|_| STARTED).map_err(|e| {
-        println!("{e}");
+        crate::log!(Warning, "{e}");
         CANT_START
     })
 }
@@ -283,7 +283,10 @@ pub async fn cron(node: &Rc<Node>, config: &Config) {
     if growth < percentage || limited(a) {
         return;
     }
-    println!("Starting automatic rewriting of AOF on {growth}% growth");
+    crate::log!(
+        Notice,
+        "Starting automatic rewriting of AOF on {growth}% growth"
+    );
     let _ = bgrewriteaof(node).await;
 }
 
@@ -331,7 +334,10 @@ async fn start(node: &Rc<Node>, enabling: bool) -> Result<i32, String> {
         Ok(pid) => {
             // Redis counts a rewrite when it starts.
             a.rewrites.fetch_add(1, Relaxed);
-            println!("Background append only file rewriting started by pid {pid}");
+            crate::log!(
+                Notice,
+                "Background append only file rewriting started by pid {pid}"
+            );
             Ok(pid)
         }
         Err(e) => {
@@ -399,7 +405,7 @@ fn next_generation(
             files.manifest = manifest.clone();
         }
         for n in &names {
-            println!("Creating AOF incr file {n} on background rewrite");
+            crate::log!(Notice, "Creating AOF incr file {n} on background rewrite");
         }
         manifest.last_incr_seq()
     } else {
@@ -457,10 +463,10 @@ pub fn finish(global: &Global, pid: i32, ok: bool, took: Duration) {
             a.consecutive_failures.store(0, Relaxed);
             a.rewrite_base_size
                 .store(a.current_size(&global.aof), Relaxed);
-            println!("Background AOF rewrite finished successfully");
+            crate::log!(Notice, "Background AOF rewrite finished successfully");
         }
         Err(e) => {
-            println!("{e}");
+            crate::log!(Warning, "{e}");
             a.last_ok.store(false, Relaxed);
             a.consecutive_failures.fetch_add(1, Relaxed);
         }
@@ -493,7 +499,8 @@ fn install(
             temp.display()
         )
     })?;
-    println!(
+    crate::log!(
+        Notice,
         "Successfully renamed the temporary AOF base file {} into {base}",
         temp.file_name().unwrap_or_default().to_string_lossy()
     );
@@ -514,13 +521,20 @@ fn install(
         mark.earlier_bytes.store(0, Relaxed);
     }
     for f in manifest.take_history() {
-        println!("Removing the history file {} in the background", f.name);
+        crate::log!(
+            Notice,
+            "Removing the history file {} in the background",
+            f.name
+        );
         let _ = std::fs::remove_file(files.dir.join(&f.name));
     }
     // The manifest without the history entries; if this write fails the old one still names
     // deleted history files, which loading skips.
     if let Err(e) = manifest::write_atomic(&files.dir, &mname, &manifest.render()) {
-        println!("Can't persist the AOF manifest after removing history files: {e}");
+        crate::log!(
+            Warning,
+            "Can't persist the AOF manifest after removing history files: {e}"
+        );
     }
     files.manifest = manifest;
     Ok(())
@@ -604,7 +618,7 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
     state.release_freeze();
     let fail = || CANT_TURN_ON.to_string();
     if let Err(e) = started {
-        println!("{e}");
+        crate::log!(Warning, "{e}");
         stop_logging(node).await;
         return Err(fail());
     }
@@ -618,7 +632,7 @@ async fn switch_on(node: &Rc<Node>) -> Result<(), String> {
     }
     a.rewrite_base_size
         .store(a.current_size(&node.global.aof), Relaxed);
-    println!("AOF enabled: every write is now logged");
+    crate::log!(Notice, "AOF enabled: every write is now logged");
     Ok(())
 }
 

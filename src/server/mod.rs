@@ -1,6 +1,5 @@
 //! Start-up: the shard threads, the listener on each, the control thread.
 
-pub mod aof_load;
 mod fds;
 
 use std::net::SocketAddr;
@@ -14,7 +13,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use crate::config::ConfigStore;
 use crate::shard::global::{ControlMsg, Global};
 use crate::shard::mailbox::Mailbox;
-use crate::shard::uring::{listen, Driver, UringStream};
+use crate::shard::uring::{listen, listen_unix, Driver, Listener, UringStream};
 use crate::shard::Node;
 
 const IO_MEMORY: usize = 256 << 10;
@@ -22,6 +21,10 @@ const IO_MEMORY: usize = 256 << 10;
 /// Starts every shard and blocks until shutdown.
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
+    crate::log::init(&config);
+    announce(&snapshot);
+    refuse_acl_users(&snapshot)?;
+    crate::cmd::Table::install(snapshot.renamed_commands());
     let shards = snapshot.threads();
     // The shards run on the CPUs this process may run on (taskset, cpusets), or on those of
     // `server_cpulist` among them; the control thread (this one) too, as Redis's main thread.
@@ -48,7 +51,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     config.on_apply(&["appendonly"], |c| {
         if c.appendonly() {
             crate::aof::manifest::create_dir(c).map_err(|e| {
-                eprintln!("{e}");
+                crate::log!(Warning, "{e}");
                 "Unable to turn on AOF. Check server logs.".to_string()
             })?;
         }
@@ -66,40 +69,13 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         });
     }
 
-    // Bind once here so that a busy port is reported before any thread starts. As in Redis,
-    // `*` is every IPv4 address, `::*` every IPv6 one, and a `-` prefix (the default
-    // `* -::*`) makes an address optional: failing to bind it is only a warning.
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    for bind in snapshot.bind() {
-        let host = match bind.addr.as_str() {
-            "*" => "0.0.0.0",
-            "::*" => "::",
-            other => other,
-        };
-        let addr = format!("{}:{}", bracket_v6(host), snapshot.port());
-        let bound = addr
-            .parse::<SocketAddr>()
-            .map_err(|e| format!("invalid bind address {addr}: {e}"))
-            .and_then(|a| {
-                std::net::TcpListener::bind(a).map(|_| a).map_err(|e| {
-                    format!("Could not create server TCP listening socket {addr}: {e}")
-                })
-            });
-        match bound {
-            Ok(a) => addrs.push(a),
-            Err(e) if bind.optional => eprintln!("Warning: {e}"),
-            Err(e) => return Err(e),
-        }
-    }
-    if addrs.is_empty() {
-        return Err(format!(
-            "Failed listening on port {} (tcp), aborting.",
-            snapshot.port()
-        ));
-    }
+    let (addrs, unix) = bind_listeners(&snapshot)?;
+    write_pidfile(&snapshot);
+    show_logo(&snapshot, shards);
+    crate::log!(Warning, "Server initialized");
 
     // AOF wins over RDB, as in Redis: with appendonly on, the RDB file is not loaded.
-    let aof_plan = crate::server::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
+    let aof_plan = crate::cmd::aof_load::prepare(&snapshot, shards)?.map(Arc::new);
     if let Some(plan) = &aof_plan {
         let incr: u64 = plan
             .incr
@@ -131,7 +107,8 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let spin = shards > 1;
     let mut handles = Vec::new();
     for i in 0..shards {
-        let (global, mail, addrs) = (global.clone(), mail.clone(), addrs.clone());
+        let (global, mail, addrs, unix) =
+            (global.clone(), mail.clone(), addrs.clone(), unix.clone());
         let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
         let (aof_plan, all_loaded) = (aof_plan.clone(), all_loaded.clone());
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
@@ -165,9 +142,14 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                 let uring =
                     Driver::start(node.clone(), spin).expect("cannot set up this shard's io_uring");
                 crate::shard::aof::start_writer(node.clone(), uring.clone());
+                let backlog = node.global.config.snapshot().tcp_backlog();
+                let mut listeners: Vec<Listener> = addrs
+                    .into_iter()
+                    .map(|addr| listen(addr, backlog).expect("bound once already in this process"))
+                    .collect();
+                listeners.extend(unix.map(Listener::Unix));
                 let mut accepts = Vec::new();
-                for addr in addrs {
-                    let listener = listen(addr).expect("bound once already in this process");
+                for listener in listeners {
                     let (node, uring) = (node.clone(), uring.clone());
                     accepts.push(crate::shard::task::spawn(async move {
                         // Out of descriptors, accepts fail until a client leaves: say so at
@@ -185,7 +167,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                                 }
                                 Err(e) => {
                                     if last_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
-                                        eprintln!("Error accepting a client connection: {e}");
+                                        crate::log!(Warning, "Accepting client connection: {e}");
                                         last_logged = Some(Instant::now());
                                     }
                                     // Out of descriptors, typically: retrying at once would
@@ -212,14 +194,170 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
-    println!(
-        "Tessera {} ready: {} shard(s), port {}",
-        env!("CARGO_PKG_VERSION"),
-        shards,
-        snapshot.port()
-    );
+    crate::log!(Notice, "Ready to accept connections");
+    if let Some(path) = snapshot.unixsocket() {
+        crate::log!(
+            Notice,
+            "The server is now ready to accept connections at {}",
+            path.display()
+        );
+    }
     control_loop(&global, control_rx);
     Ok(())
+}
+
+/// The first lines of the log, as redis-server writes them.
+fn announce(config: &crate::config::Config) {
+    crate::log!(Warning, "oO0OoO0OoO0Oo Tessera is starting oO0OoO0OoO0Oo");
+    crate::log!(
+        Warning,
+        "Tessera version={}, Redis version={}, bits=64, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_VERSION,
+        std::process::id()
+    );
+    match config.config_file() {
+        Some(_) => crate::log!(Warning, "Configuration loaded"),
+        None => crate::log!(
+            Warning,
+            "Warning: no config file specified, using the default config. In order to specify a config file use {} /path/to/redis.conf",
+            std::env::args().next().unwrap_or_default()
+        ),
+    }
+    for (name, why) in config.not_applied() {
+        crate::log!(
+            Warning,
+            "'{name}' is set but has no effect in Tessera: {why}"
+        );
+    }
+}
+
+/// ACL users do not exist yet. Starting without the users a configuration declares would
+/// leave the server open where the configuration meant to close it, so that stops the start.
+fn refuse_acl_users(config: &crate::config::Config) -> Result<(), String> {
+    if !config.acl_users().is_empty() || config.get("aclfile").is_some_and(|f| !f.is_empty()) {
+        return Err("ACL users ('user' lines, 'aclfile') are not supported by Tessera yet: protect the server with 'requirepass'. Exiting.".into());
+    }
+    Ok(())
+}
+
+/// Binds every `bind` address once, so that a busy port is reported before any thread starts
+/// (each shard then binds its own socket with SO_REUSEPORT), and opens the `unixsocket`, which
+/// the shards share. As in Redis, `*` is every IPv4 address, `::*` every IPv6 one, a `-`
+/// prefix makes an address optional (one this host lacks is skipped), `port 0` listens on no
+/// TCP port, and the messages are Redis's.
+fn bind_listeners(
+    config: &crate::config::Config,
+) -> Result<
+    (
+        Vec<SocketAddr>,
+        Option<Arc<std::os::unix::net::UnixListener>>,
+    ),
+    String,
+> {
+    let port = config.port();
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for bind in config.bind().iter().filter(|_| port != 0) {
+        let host = match bind.addr.as_str() {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let bound = format!("{}:{port}", bracket_v6(host))
+            .parse::<SocketAddr>()
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))
+            .and_then(|a| std::net::TcpListener::bind(a).map(|_| a));
+        match bound {
+            Ok(a) => addrs.push(a),
+            Err(e) => {
+                crate::log!(
+                    Warning,
+                    "Warning: Could not create server TCP listening socket {host}:{port}: bind: {}",
+                    strerror(&e)
+                );
+                let skippable = match e.raw_os_error() {
+                    Some(libc::EADDRNOTAVAIL) => bind.optional,
+                    Some(code) => [
+                        libc::ENOPROTOOPT,
+                        libc::EPROTONOSUPPORT,
+                        libc::ESOCKTNOSUPPORT,
+                    ]
+                    .into_iter()
+                    .chain([libc::EPFNOSUPPORT, libc::EAFNOSUPPORT])
+                    .any(|c| c == code),
+                    None => false,
+                };
+                if !skippable {
+                    return Err(format!("Failed listening on port {port} (TCP), aborting."));
+                }
+            }
+        }
+    }
+    let unix = match config.unixsocket() {
+        Some(path) => match listen_unix(path, config.unixsocketperm(), config.tcp_backlog()) {
+            Ok(Listener::Unix(l)) => Some(l),
+            Ok(Listener::Tcp(_)) => unreachable!("listen_unix makes Unix sockets"),
+            Err(e) => return Err(format!("Failed opening Unix socket: {}", strerror(&e))),
+        },
+        None => None,
+    };
+    if let Some(path) = config.unixsocket() {
+        crate::shard::global::remove_at_exit(path);
+    }
+    if addrs.is_empty() && unix.is_none() {
+        return Err("Configured to not listen anywhere, exiting.".into());
+    }
+    Ok((addrs, unix))
+}
+
+/// An OS error's text alone, as C's strerror gives it (Rust adds " (os error N)").
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// `pidfile`: written once the server is set up, removed when it exits.
+fn write_pidfile(config: &crate::config::Config) {
+    let Some(path) = config.pidfile() else {
+        return;
+    };
+    match std::fs::write(path, format!("{}\n", std::process::id())) {
+        Ok(()) => crate::shard::global::remove_at_exit(path),
+        Err(e) => crate::log!(Warning, "Failed to write PID file: {}", strerror(&e)),
+    }
+}
+
+/// Redis prints a logo with the pid when asked to (`always-show-logo`) or when it logs to a
+/// terminal, and a one-line summary otherwise. Tools, Redis's test suite among them, find
+/// the server's pid in it.
+fn show_logo(config: &crate::config::Config, shards: usize) {
+    // SAFETY: isatty only inspects the descriptor.
+    let terminal = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
+    let show = config.always_show_logo()
+        || (terminal && config.logfile().is_none() && !config.syslog_enabled());
+    let port = config.port();
+    if !show {
+        crate::log!(Notice, "Running mode=standalone, port={port}.");
+        return;
+    }
+    let logo = format!(
+        "
+                  Tessera {tessera}, Redis {redis} compatible, 64 bit
+   +---+---+---+
+   |   |   |   |  Running in standalone mode, {shards} shard(s)
+   +---+---+---+  Port: {port}
+   |   |   |   |  PID: {pid}
+   +---+---+---+
+
+",
+        tessera = env!("CARGO_PKG_VERSION"),
+        redis = crate::REDIS_VERSION,
+        pid = std::process::id(),
+    );
+    crate::log::raw(crate::config::LogLevel::Notice, &logo);
 }
 
 /// Makes room for `maxclients` clients in the open-files limit, or lowers `maxclients` to what
@@ -237,9 +375,12 @@ fn fit_maxclients(config: &Arc<ConfigStore>, shards: usize) -> Result<(), String
         }
         let fitted = limit - reserved;
         let why = error.map_or_else(|| "unknown".to_string(), |e| e.to_string());
-        println!("You requested maxclients of {requested} requiring at least {wanted} max file descriptors.");
-        println!("Server can't set maximum open files to {wanted} because of OS error: {why}.");
-        println!("Current maximum open files is {limit}. maxclients has been reduced to {fitted} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.");
+        crate::log!(Warning, "You requested maxclients of {requested} requiring at least {wanted} max file descriptors.");
+        crate::log!(
+            Warning,
+            "Server can't set maximum open files to {wanted} because of OS error: {why}."
+        );
+        crate::log!(Warning, "Current maximum open files is {limit}. maxclients has been reduced to {fitted} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.");
         config.set(&[("maxclients", fitted.to_string())])?;
     }
     config.on_apply(&["maxclients"], move |c| {
@@ -288,8 +429,13 @@ fn load_snapshot(
         let p = crate::persist::state();
         p.loaded_keys.store(keys, Ordering::Relaxed);
         p.expired_on_load.store(expired, Ordering::Relaxed);
-        println!(
-            "Done loading RDB, keys loaded: {keys}, keys expired: {expired}.\nDB loaded from disk: {:.3} seconds",
+        crate::log!(
+            Notice,
+            "Done loading RDB, keys loaded: {keys}, keys expired: {expired}."
+        );
+        crate::log!(
+            Notice,
+            "DB loaded from disk: {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
     }
@@ -297,11 +443,15 @@ fn load_snapshot(
 }
 
 /// Replays this shard's AOF files over what the base loaded, then appends to its last file.
-fn open_aof(node: &Rc<Node>, plan: &crate::server::aof_load::Plan) -> Result<(), String> {
+fn open_aof(node: &Rc<Node>, plan: &crate::cmd::aof_load::Plan) -> Result<(), String> {
     let mut data = node.data.borrow_mut();
-    let commands = crate::server::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
+    let commands = crate::cmd::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
     if commands > 0 {
-        println!("Shard {} replayed {commands} AOF command(s)", node.id);
+        crate::log!(
+            Notice,
+            "Shard {} replayed {commands} AOF command(s)",
+            node.id
+        );
     }
     let path = &plan.append_to[node.id];
     let file = std::fs::OpenOptions::new()
@@ -337,15 +487,15 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
                 };
                 let again = crate::persist::state().request_shutdown();
                 if again && sig == libc::SIGINT {
-                    println!("You insist... exiting now.");
+                    crate::log!(Warning, "You insist... exiting now.");
                     exit(1);
                 }
-                println!("Received {name} scheduling shutdown...");
+                crate::log!(Warning, "Received {name} scheduling shutdown...");
             }
             ControlMsg::Run(job) => job(global),
         }
     }
-    println!("Tessera is now ready to exit, bye bye...");
+    crate::log!(Warning, "Tessera is now ready to exit, bye bye...");
     exit(0);
 }
 

@@ -464,7 +464,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
             } => (file, bytes, end, retired),
             Job::Close(file, end) => {
                 if let Err(e) = uring.fdatasync(file.file.as_raw_fd()).await {
-                    eprintln!("Error syncing the AOF file being closed: {e}");
+                    crate::log!(Warning, "Error syncing the AOF file being closed: {e}");
                 }
                 node.data.borrow_mut().aof.mark_durable(end);
                 continue;
@@ -504,7 +504,10 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                         }
                         if st.error.take().is_some() {
                             node.global.aof.write_result(None, true);
-                            eprintln!("AOF write error looks solved. Tessera can write again.");
+                            crate::log!(
+                                Warning,
+                                "AOF write error looks solved. Tessera can write again."
+                            );
                         }
                         if sync_now || policy == AppendFsync::No {
                             st.mark_durable(end);
@@ -516,7 +519,8 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                         // not write them twice), log, refuse writes meanwhile, retry.
                         // SAFETY: ftruncate(2) on our own open descriptor.
                         if unsafe { libc::ftruncate(fd, file.len.get() as libc::off_t) } != 0 {
-                            eprintln!(
+                            crate::log!(
+                                Warning,
                                 "Could not remove short write from the append-only file: {}",
                                 std::io::Error::last_os_error()
                             );
@@ -525,7 +529,7 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             // The AOF was switched off (to get out of a full disk, typically):
                             // give these bytes up rather than retry forever, and stop refusing
                             // writes, as Redis clears its AOF error when the AOF stops.
-                            eprintln!("Dropping {} AOF bytes that could not be written: the AOF is off ({e})", bytes.len());
+                            crate::log!(Warning, "Dropping {} AOF bytes that could not be written: the AOF is off ({e})", bytes.len());
                             if st.error.take().is_some() {
                                 node.global.aof.write_result(None, true);
                             }
@@ -539,12 +543,12 @@ async fn write_loop(node: Rc<Node>, uring: Rc<Driver>) {
                             if policy == AppendFsync::Always {
                                 // As Redis: the writes waiting on this were not acknowledged, and
                                 // later ones could not be either; stopping is the only safe course.
-                                eprintln!("Error writing to the AOF file: {e}");
-                                eprintln!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                                crate::log!(Warning, "Error writing to the AOF file: {e}");
+                                crate::log!(Warning, "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                                 crate::shard::global::exit(1);
                             }
                             if st.error.is_none() {
-                                eprintln!("Error writing to the AOF file: {e}");
+                                crate::log!(Warning, "Error writing to the AOF file: {e}");
                                 // strerror's text, as Redis's MISCONF message has it.
                                 let text = e.to_string();
                                 let text = text.split(" (os error").next().unwrap_or(&text);
@@ -598,7 +602,7 @@ pub async fn flush_all(node: &Rc<Node>) {
         node.run_on(shard, Vec::new(), |data| {
             if let Some(file) = &data.aof.file {
                 if let Err(e) = file.file.sync_data() {
-                    eprintln!("Error syncing the AOF on shutdown: {e}");
+                    crate::log!(Warning, "Error syncing the AOF on shutdown: {e}");
                 }
             }
         })

@@ -17,6 +17,11 @@ pub struct ClientInfo {
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
+    /// Connected through the Unix socket or from the loopback address (Redis's
+    /// `islocalClient`).
+    pub local: bool,
+    /// Connected through the Unix socket (CLIENT LIST's `U` flag).
+    pub unix: bool,
     pub created: Instant,
     pub last_active: Cell<Instant>,
     pub name: RefCell<Option<Bytes>>,
@@ -49,7 +54,7 @@ pub fn client_class(_: &ClientInfo) -> ClientClass {
 
 impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in Redis's order.
-    pub fn describe(&self, shard_flags: &str) -> String {
+    pub fn describe(&self) -> String {
         let now = Instant::now();
         let name = self.name.borrow();
         let name = name
@@ -65,12 +70,7 @@ impl ClientInfo {
             name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            match (shard_flags.is_empty(), self.blocked.get(), self.multi.get() >= 0) {
-                (_, true, _) => "b",
-                (_, _, true) => "x",
-                (true, false, false) => "N",
-                (false, false, false) => shard_flags,
-            },
+            self.flags(),
             self.db.get(),
             self.multi.get(),
             self.query_buf.get(),
@@ -78,6 +78,25 @@ impl ClientInfo {
             self.last_cmd.get(),
             self.resp.get(),
         )
+    }
+
+    /// CLIENT LIST's `flags`, in Redis's order; `N` for none.
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        for (set, flag) in [
+            (self.multi.get() >= 0, 'x'),
+            (self.blocked.get(), 'b'),
+            (self.unix, 'U'),
+            (self.no_evict.get(), 'e'),
+        ] {
+            if set {
+                flags.push(flag);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// Whether `pending` reply bytes put this client past its output buffer limit, as
@@ -105,9 +124,10 @@ impl ClientInfo {
     /// Closes the client for its output buffer, unsent replies dropped, as Redis does.
     pub fn close_for_output_limit(&self) {
         if !self.killed.get() {
-            eprintln!(
+            crate::log!(
+                Warning,
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                self.describe("")
+                self.describe()
             );
             self.kill();
         }

@@ -47,10 +47,29 @@ pub enum ControlMsg {
     Run(Box<dyn FnOnce(&Arc<Global>) + Send>),
 }
 
-/// Ends the process once the listening sockets are released (see `uring::stop_listening`).
+/// Ends the process once the listening sockets are released (see `uring::stop_listening`) and
+/// the files that only say the server runs (its pid file, its Unix socket) are removed.
 pub fn exit(code: i32) -> ! {
     crate::shard::uring::stop_listening();
+    for path in REMOVE_AT_EXIT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        let _ = std::fs::remove_file(path);
+    }
     std::process::exit(code)
+}
+
+/// Files for [`exit`] to remove.
+static REMOVE_AT_EXIT: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
+pub fn remove_at_exit(path: &std::path::Path) {
+    REMOVE_AT_EXIT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_path_buf());
 }
 
 impl Global {

@@ -45,9 +45,11 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -370,7 +372,7 @@ impl Driver {
             }
             if let Err(e) = inner.ring.submitter().submit_and_wait(1) {
                 if !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) {
-                    eprintln!("io_uring_enter failed: {e}");
+                    crate::log!(Warning, "io_uring_enter failed: {e}");
                 }
             }
             return;
@@ -399,7 +401,7 @@ impl Driver {
             // ETIME is the deadline; EINTR and EBUSY are retried by the next turn.
             match e.raw_os_error() {
                 Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
-                _ => eprintln!("io_uring_enter failed: {e}"),
+                _ => crate::log!(Warning, "io_uring_enter failed: {e}"),
             }
         }
     }
@@ -429,7 +431,7 @@ impl Driver {
                 // after the reaping below has made room; anything else is a bug worth seeing.
                 match e.raw_os_error() {
                     Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
-                    _ => eprintln!("io_uring_enter failed: {e}"),
+                    _ => crate::log!(Warning, "io_uring_enter failed: {e}"),
                 }
             }
         }
@@ -685,7 +687,7 @@ impl Driver {
     }
 
     /// Accepts one connection on `listener`, through the ring like everything else.
-    pub async fn accept(self: &Rc<Self>, listener: &TcpListener) -> io::Result<TcpStream> {
+    pub async fn accept(self: &Rc<Self>, listener: &Listener) -> io::Result<Socket> {
         let entry = opcode::Accept::new(
             types::Fd(listener.as_raw_fd()),
             std::ptr::null_mut(),
@@ -698,7 +700,72 @@ impl Driver {
             return Err(io::Error::from_raw_os_error(-res));
         }
         // SAFETY: the kernel just created this descriptor for us and nothing else owns it.
-        Ok(unsafe { TcpStream::from_raw_fd(res) })
+        let fd = unsafe { OwnedFd::from_raw_fd(res) };
+        Ok(match listener {
+            Listener::Tcp(_) => Socket::Tcp(fd.into()),
+            Listener::Unix(_) => Socket::Unix(fd.into()),
+        })
+    }
+}
+
+/// Where clients connect: a TCP address, or the `unixsocket` path.
+pub enum Listener {
+    Tcp(TcpListener),
+    /// One socket shared by every shard (a path cannot be bound once per shard as a port can
+    /// with SO_REUSEPORT): each shard's ring waits in accept on it, and the kernel hands each
+    /// connection to one of them.
+    Unix(Arc<UnixListener>),
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
+/// A client's connection.
+pub enum Socket {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Socket {
+    /// The peer's address as Redis prints it (`ip:port`, `[ipv6]:port`, `/unixsocket:0`).
+    pub fn peer(&self) -> String {
+        match self {
+            Socket::Tcp(s) => s.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+            Socket::Unix(_) => UNIX_ADDR.to_string(),
+        }
+    }
+
+    /// This end's address, in the same form.
+    pub fn local(&self) -> String {
+        match self {
+            Socket::Tcp(s) => s.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            Socket::Unix(_) => UNIX_ADDR.to_string(),
+        }
+    }
+
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Socket::Tcp(s) => Some(s),
+            Socket::Unix(_) => None,
+        }
+    }
+}
+
+/// What Redis reports as the address of either end of a Unix socket connection.
+const UNIX_ADDR: &str = "/unixsocket:0";
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Socket::Tcp(s) => s.as_raw_fd(),
+            Socket::Unix(s) => s.as_raw_fd(),
+        }
     }
 }
 
@@ -802,7 +869,7 @@ impl Drop for Op {
 /// bounds its queue is the output buffer limit its connection enforces over
 /// [`unsent`](Self::unsent).
 pub struct UringStream {
-    sock: TcpStream,
+    sock: Socket,
     driver: Rc<Driver>,
     /// This connection's inbox, when the kernel has multishot receives.
     inbox: Option<u32>,
@@ -821,7 +888,7 @@ pub struct UringStream {
 const SPARE_KEEP: usize = 64 * 1024;
 
 impl UringStream {
-    pub fn new(sock: TcpStream, driver: Rc<Driver>) -> UringStream {
+    pub fn new(sock: Socket, driver: Rc<Driver>) -> UringStream {
         let inbox = {
             let mut inner = driver.inner.borrow_mut();
             if inner.bufs.is_some() {
@@ -852,7 +919,7 @@ impl UringStream {
         self.unsent.clone()
     }
 
-    pub fn socket(&self) -> &TcpStream {
+    pub fn socket(&self) -> &Socket {
         &self.sock
     }
 
@@ -1053,19 +1120,41 @@ impl Drop for UringStream {
 
 /// A listening socket on `addr` that every shard can bind: SO_REUSEPORT lets the kernel spread
 /// new connections over the shards. Left blocking: the ring waits for connections itself.
-pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+pub fn listen(addr: SocketAddr, backlog: u32) -> io::Result<Listener> {
     use socket2::{Domain, Socket, Type};
-    use std::os::fd::AsRawFd;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        // As Redis: `::` is IPv6 only, so that `* ::*` can bind both families.
+        sock.set_only_v6(true)?;
+    }
     sock.bind(&addr.into())?;
-    sock.listen(1024)?;
-    LISTENERS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(sock.as_raw_fd());
-    Ok(sock.into())
+    sock.listen(backlog.min(i32::MAX as u32) as i32)?;
+    remember(sock.as_raw_fd());
+    Ok(Listener::Tcp(sock.into()))
+}
+
+/// The `unixsocket` listener, with `unixsocketperm` applied when not 0. A stale socket file
+/// left by an earlier run is removed first, as Redis does.
+pub fn listen_unix(path: &std::path::Path, perm: u32, backlog: u32) -> io::Result<Listener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    sock.bind(&socket2::SockAddr::unix(path)?)?;
+    sock.listen(backlog.min(i32::MAX as u32) as i32)?;
+    if perm != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+    }
+    remember(sock.as_raw_fd());
+    use std::os::fd::IntoRawFd;
+    // SAFETY: the descriptor was just taken out of `sock`, so the listener is its only owner.
+    let listener = unsafe { UnixListener::from_raw_fd(sock.into_raw_fd()) };
+    Ok(Listener::Unix(Arc::new(listener)))
+}
+
+fn remember(fd: RawFd) {
+    LISTENERS.lock().unwrap_or_else(|e| e.into_inner()).push(fd);
 }
 
 /// Every listening socket of the process, for [`stop_listening`].

@@ -537,7 +537,7 @@ pub(crate) const IGNORED_DEPRECATED: &[&str] = &[
 /// Tessera does with it. docs/config.md lists them too.
 pub(crate) const FILE_DIRECTIVES: &[(&str, Effect)] = &[
     ("include", Applied),
-    ("rename-command", NotApplicable("command renaming arrives later")),
+    ("rename-command", Applied),
     ("user", ACL),
     (
         "loadmodule",

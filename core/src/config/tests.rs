@@ -1972,7 +1972,7 @@ fn file_directives_are_checked_like_redis() {
     assert_eq!(c.acl_users()[0][7], b"(+get ~x)");
     let mut warned: Vec<&str> = c.not_applied().into_iter().map(|(n, _)| n).collect();
     warned.sort();
-    assert_eq!(warned, ["rename-command", "user"]);
+    assert_eq!(warned, ["user"]);
     assert_eq!(
         from_text("user bob on +nosuch\n").unwrap_err(),
         "Error loading ACL rule '+nosuch' for the user named 'bob': Unknown command or category \

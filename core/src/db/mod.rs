@@ -10,6 +10,7 @@
 //! a swap only ever moves an already-visited entry, never one the cursor has yet to reach.
 
 pub mod clock;
+pub mod digest;
 pub mod value;
 
 use bytes::Bytes;

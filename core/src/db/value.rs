@@ -89,6 +89,15 @@ impl Value {
         }
     }
 
+    /// What Redis reports as the value's reference count: it shares the integers 0..9999
+    /// among all keys and reports them with the maximum count; everything else is owned once.
+    pub fn refcount(&self) -> i32 {
+        match self {
+            Value::Str(StrValue::Int(n)) if (0..10000).contains(n) => i32::MAX,
+            _ => 1,
+        }
+    }
+
     /// Bytes this value owns on the heap beyond the entry itself, for memory accounting.
     pub fn heap_size(&self) -> usize {
         match self {

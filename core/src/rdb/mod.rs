@@ -69,8 +69,6 @@ pub mod ty {
     pub const SET_LISTPACK: u8 = 20;
 }
 
-/// Redis writes a list element this long as a quicklist node of its own (`PLAIN`).
-const PLAIN_THRESHOLD: usize = 1 << 30;
 /// Quicklist node containers.
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
@@ -230,7 +228,7 @@ pub fn value_type(v: &Value) -> u8 {
 }
 
 fn is_plain(e: Elem) -> bool {
-    matches!(e, Elem::Str(s) if s.len() >= PLAIN_THRESHOLD)
+    crate::types::list::is_plain(e)
 }
 
 /// The value's bytes (after its type byte), as Redis's `rdbSaveObject`.
@@ -328,12 +326,12 @@ fn put_list(out: &mut Vec<u8>, l: &List, compress: bool) {
     for node in l.node_elems() {
         let mut lp = ListpackBuilder::new();
         for e in node {
-            if let (true, Elem::Str(s)) = (is_plain(e), e) {
+            if is_plain(e) {
                 if !lp.is_empty() {
                     flush(out, std::mem::take(&mut lp));
                 }
                 put_len(out, CONTAINER_PLAIN);
-                put_string(out, s, compress);
+                e.with_bytes(|s| put_string(out, s, compress));
             } else {
                 push_elem(&mut lp, e);
             }
@@ -468,6 +466,15 @@ pub fn dump_payload(value: &Value, compress: bool) -> Vec<u8> {
     out
 }
 
+/// DEBUG SET-SKIP-CHECKSUM-VALIDATION: when set, DUMP payloads and RDB files are accepted
+/// whatever their CRC64 (to feed a server deliberately corrupt data). A process-wide debugging
+/// switch, as in Redis.
+pub static SKIP_CHECKSUM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn checksums_checked() -> bool {
+    !SKIP_CHECKSUM.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Checks a DUMP payload's footer as Redis's `verifyDumpPayload`: a version this reader knows
 /// and a matching CRC64. RESTORE answers "DUMP payload version or checksum are wrong" on error.
 pub fn verify_dump_payload(payload: &[u8]) -> Result<(), RdbError> {
@@ -483,7 +490,9 @@ pub fn verify_dump_payload(payload: &[u8]) -> Result<(), RdbError> {
     }
     let mut stored = [0u8; 8];
     stored.copy_from_slice(&footer[2..]);
-    if crc64::crc64(0, &payload[..body_len + 2]) != u64::from_le_bytes(stored) {
+    if checksums_checked()
+        && crc64::crc64(0, &payload[..body_len + 2]) != u64::from_le_bytes(stored)
+    {
         return Err(format_err("DUMP payload checksum mismatch"));
     }
     Ok(())
@@ -1252,7 +1261,7 @@ impl<R: Read> RdbReader<R> {
                     let expected = crc64::crc64(self.crc, &self.buf[self.crc_from..self.pos]);
                     if self.version >= 5 {
                         let stored = u64::from_le_bytes(self.read_fixed::<8>()?);
-                        if stored != 0 && stored != expected {
+                        if stored != 0 && stored != expected && checksums_checked() {
                             return Err(format_err(format!(
                                 "wrong RDB checksum: stored {stored:016x}, computed {expected:016x}"
                             )));

@@ -26,6 +26,7 @@
 //! end node; finding an index walks node counts from the nearer end, then entries in one node.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use bytes::Bytes;
 
@@ -57,6 +58,33 @@ const NODE_HEADER: usize = 7;
 /// Redis clamps positive fills to its 15-bit field.
 const FILL_MAX: i32 = (1 << 15) - 1;
 
+/// Elements at least this long are "plain": each gets a node of its own and is written to RDB
+/// files as a plain quicklist node rather than packed (Redis's `packed_threshold`). 1 GiB
+/// unless DEBUG QUICKLIST-PACKED-THRESHOLD lowers it; process-wide, as in Redis.
+static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_PACKED_THRESHOLD);
+const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default; Redis refuses sizes above 4 GiB
+/// less 1 MiB (false).
+pub fn set_packed_threshold(bytes: u64) -> bool {
+    if bytes > (1 << 32) - (1 << 20) {
+        return false;
+    }
+    let bytes = if bytes == 0 {
+        DEFAULT_PACKED_THRESHOLD
+    } else {
+        bytes as usize
+    };
+    PACKED_THRESHOLD.store(bytes, Relaxed);
+    true
+}
+
+/// Whether `e` is stored plain (see [`set_packed_threshold`]): its length as a client wrote
+/// it decides, integers included.
+pub fn is_plain(e: Elem) -> bool {
+    e.text_len() >= PACKED_THRESHOLD.load(Relaxed)
+}
+
 /// One element as stored: integers come back as integers, so that replies and comparisons need
 /// not render them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +99,14 @@ impl<'a> Elem<'a> {
         match self {
             Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
             Elem::Str(s) => f(s),
+        }
+    }
+
+    /// The length of the element as a client wrote it.
+    pub fn text_len(self) -> usize {
+        match self {
+            Elem::Int(n) => itoa::Buffer::new().format(n).len(),
+            Elem::Str(s) => s.len(),
         }
     }
 
@@ -354,11 +390,15 @@ impl List {
         // A lone entry always has a node, however big. Otherwise Redis 7.0 estimates what the
         // entry adds as its text length plus 8 (`SIZE_ESTIMATE_OVERHEAD`), not its encoded size;
         // estimating alike splits nodes where Redis does, which DUMP and RDB files show.
-        let text_len = match elem {
-            Elem::Int(n) => itoa::Buffer::new().format(n).len(),
-            Elem::Str(s) => s.len(),
-        };
-        node.count == 0 || self.fits(node.buf.len(), node.count as usize, text_len + 8, 1)
+        let text_len = elem.text_len();
+        if node.count == 0 {
+            return true;
+        }
+        // A plain element shares its node with nothing.
+        let holds_plain = node.count == 1 && is_plain(decode(&node.buf, 0).0);
+        !is_plain(elem)
+            && !holds_plain
+            && self.fits(node.buf.len(), node.count as usize, text_len + 8, 1)
     }
 
     pub fn push(&mut self, end: End, bytes: &[u8]) {
@@ -668,6 +708,29 @@ impl List {
             end: 0,
             left: self.len,
         }
+    }
+
+    /// How many nodes hold the elements (DEBUG OBJECT's `ql_nodes`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// `list-max-listpack-size` as this list was created with.
+    pub fn fill(&self) -> i32 {
+        self.fill
+    }
+
+    /// The nodes' sizes as Redis counts them (DEBUG OBJECT's `ql_uncompressed_size`): a plain
+    /// element's length, or a packed node's size as the listpack its entries are encoded as,
+    /// with a listpack's 6-byte header and end byte.
+    pub fn packed_size(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| match decode(&n.buf, 0).0 {
+                e if n.count == 1 && is_plain(e) => e.text_len(),
+                _ => n.buf.len() + NODE_HEADER,
+            })
+            .sum()
     }
 
     /// Bytes this list owns on the heap, for memory accounting.

@@ -1,5 +1,6 @@
-//! Opening the AOF at start-up: reading the manifest, loading the base and replaying each
-//! shard's incremental files, or creating a fresh set of files.
+//! Opening the AOF at start-up (and again for DEBUG LOADAOF): reading the manifest, loading
+//! the base and replaying each shard's incremental files, or creating a fresh set of files.
+//! It sits with the commands because replaying the AOF is running them.
 //!
 //! The control thread reads the manifest and every incremental file, and finds which
 //! multi-shard parts are complete in all of them (`aof::replay::scan_transactions`); a base
@@ -127,7 +128,8 @@ fn convert(
         .filter_map(|f| f.shard)
         .max()
         .map_or(1, |s| s as usize + 1);
-    println!(
+    crate::log!(
+        Notice,
         "Converting the AOF in {} ({writers} shard(s) wrote it) for {shards} shard(s)",
         aof_dir.display()
     );
@@ -216,7 +218,7 @@ fn convert(
     }
     manifest::write_atomic(aof_dir, &mname, &next.render())
         .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-    println!("AOF converted: new base {base}");
+    crate::log!(Notice, "AOF converted: new base {base}");
     Ok(next)
 }
 
@@ -248,7 +250,8 @@ fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String>
     }
     manifest::write_atomic(aof_dir, &manifest::manifest_name(name), &m.render())
         .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-    println!(
+    crate::log!(
+        Notice,
         "Creating AOF base file {} on server start",
         m.base.as_ref().map_or("", |b| &b.name)
     );
@@ -281,8 +284,13 @@ pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64,
                 stats,
             }) if i + 1 == files.len() && plan.load_truncated => {
                 commands += stats.commands;
-                println!(
-                    "!!! Warning: short read while loading the AOF file {file}!!!\n!!! Truncating the AOF {file} at offset {offset} !!!"
+                crate::log!(
+                    Warning,
+                    "!!! Warning: short read while loading the AOF file {file}!!!"
+                );
+                crate::log!(
+                    Warning,
+                    "!!! Truncating the AOF {file} at offset {offset} !!!"
                 );
                 let f = std::fs::OpenOptions::new()
                     .write(true)

@@ -1,0 +1,159 @@
+//! The server log, line for line in redis-server's format, because tools and Redis's own test
+//! suite read it: `pid:role dd Mon yyyy hh:mm:ss.mmm <level> message`, where role is `M`
+//! (the server), `C` (a fork child writing a snapshot or a rewrite) and level is one of `.-*#`
+//! (debug, verbose, notice, warning).
+//!
+//! Every line is one `write(2)` with no lock held, so that shards, the control thread and
+//! forked children can log at once without interleaving, and without a fork ever inheriting a
+//! held lock. A log file is opened and closed for every line, as Redis does, so that renaming
+//! it (logrotate) needs no signal.
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use crate::config::{Config, ConfigStore, LogLevel};
+
+/// Lines below this level are dropped (CONFIG SET loglevel changes it at once).
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
+/// The server's own pid: a process that logs with another pid is a fork child.
+static SERVER_PID: AtomicI32 = AtomicI32::new(0);
+/// `logfile`, which is immutable: `None` logs to standard output.
+static FILE: OnceLock<Option<CString>> = OnceLock::new();
+static SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// Sets the log up from the configuration, before the first line: where lines go and from
+/// which level; follows later changes of `loglevel`.
+pub fn init(config: &ConfigStore) {
+    let snapshot = config.snapshot();
+    SERVER_PID.store(std::process::id() as i32, Relaxed);
+    let file = snapshot
+        .logfile()
+        .and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
+    let _ = FILE.set(file);
+    follow(&snapshot);
+    config.subscribe(|c| follow(c));
+}
+
+fn follow(config: &Config) {
+    MIN_LEVEL.store(config.loglevel() as u8, Relaxed);
+}
+
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 >= MIN_LEVEL.load(Relaxed)
+}
+
+/// Logs one line (use the [`log!`](crate::log!) macro).
+pub fn line(level: LogLevel, message: std::fmt::Arguments) {
+    if !enabled(level) {
+        return;
+    }
+    let pid = std::process::id() as i32;
+    let role = if pid == SERVER_PID.load(Relaxed) {
+        'M'
+    } else {
+        'C'
+    };
+    let mark = ['.', '-', '*', '#'][level as usize];
+    let mut text = String::with_capacity(128);
+    let _ = write!(text, "{pid}:{role} ");
+    timestamp(&mut text);
+    let start = text.len() + 3;
+    let _ = writeln!(text, " {mark} {message}");
+    emit(text.as_bytes());
+    if SYSLOG.load(Relaxed) {
+        to_syslog(level, &text[start..text.len() - 1]);
+    }
+}
+
+/// Logs text as it is, without the line prefix (the start-up banner).
+pub fn raw(level: LogLevel, text: &str) {
+    if enabled(level) {
+        emit(text.as_bytes());
+    }
+}
+
+fn emit(bytes: &[u8]) {
+    match FILE.get() {
+        Some(Some(path)) => {
+            // SAFETY: `path` is a valid C string; the descriptor is ours and closed below.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                    0o644,
+                )
+            };
+            if fd >= 0 {
+                write_all(fd, bytes);
+                // SAFETY: closing the descriptor opened above.
+                unsafe { libc::close(fd) };
+            }
+        }
+        _ => write_all(libc::STDOUT_FILENO, bytes),
+    }
+}
+
+fn write_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: writing from a live slice.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+fn to_syslog(level: LogLevel, message: &str) {
+    let priority = match level {
+        LogLevel::Debug => libc::LOG_DEBUG,
+        LogLevel::Verbose => libc::LOG_INFO,
+        LogLevel::Notice => libc::LOG_NOTICE,
+        LogLevel::Warning => libc::LOG_WARNING,
+    };
+    if let Ok(message) = CString::new(message) {
+        // SAFETY: a constant format string with one C string argument.
+        unsafe { libc::syslog(priority, c"%s".as_ptr(), message.as_ptr()) };
+    }
+}
+
+/// `dd Mon yyyy hh:mm:ss.mmm` in local time.
+fn timestamp(out: &mut String) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: localtime_r fills the zeroed `tm` from a valid time.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    let _ = write!(
+        out,
+        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_mday,
+        MONTHS[tm.tm_mon.clamp(0, 11) as usize],
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now.subsec_millis()
+    );
+}
+
+/// `log!(Notice, "DB saved on disk")`: one line of the server log at that level.
+#[macro_export]
+macro_rules! log {
+    ($level:ident, $($arg:tt)*) => {
+        $crate::log::line($crate::config::LogLevel::$level, format_args!($($arg)*))
+    };
+}
