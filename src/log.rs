@@ -33,11 +33,37 @@ pub fn init(config: &ConfigStore) {
         .and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
     let _ = FILE.set(file);
     follow(&snapshot);
+    if snapshot.syslog_enabled() {
+        open_syslog(&snapshot);
+    }
     config.subscribe(|c| follow(c));
 }
 
 fn follow(config: &Config) {
     MIN_LEVEL.store(config.loglevel() as u8, Relaxed);
+}
+
+/// Syslog gets the bare messages, under `syslog-ident` and `syslog-facility`, as from Redis.
+fn open_syslog(config: &Config) {
+    let facility = match config.syslog_facility() {
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => libc::LOG_USER,
+    };
+    let Ok(ident) = CString::new(config.syslog_ident()) else {
+        return;
+    };
+    // openlog keeps the pointer: the identity must live as long as the process.
+    let ident: &'static CString = Box::leak(Box::new(ident));
+    // SAFETY: `ident` is a valid C string that is never freed.
+    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID | libc::LOG_NDELAY, facility) };
+    SYSLOG.store(true, Relaxed);
 }
 
 pub fn enabled(level: LogLevel) -> bool {
