@@ -17,17 +17,19 @@ use crate::config::{Config, ConfigStore, LogLevel};
 
 /// Lines below this level are dropped (CONFIG SET loglevel changes it at once).
 static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
-/// The server's own pid: a process that logs with another pid is a fork child.
+/// The server's own pid once known (see [`server_process`]): a process that logs with another
+/// pid is a fork child.
 static SERVER_PID: AtomicI32 = AtomicI32::new(0);
 /// `logfile`, which is immutable: `None` logs to standard output.
 static FILE: OnceLock<Option<CString>> = OnceLock::new();
 static SYSLOG: AtomicBool = AtomicBool::new(false);
+/// `crash-log-enabled`.
+static CRASH_LOG: AtomicBool = AtomicBool::new(true);
 
 /// Sets the log up from the configuration, before the first line: where lines go and from
 /// which level; follows later changes of `loglevel`.
 pub fn init(config: &ConfigStore) {
     let snapshot = config.snapshot();
-    SERVER_PID.store(std::process::id() as i32, Relaxed);
     let file = snapshot
         .logfile()
         .and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
@@ -39,8 +41,15 @@ pub fn init(config: &ConfigStore) {
     config.subscribe(|c| follow(c));
 }
 
+/// Marks this process as the server, whose lines are `M`; called once it will not fork away
+/// (after `daemonize`). Until then every line is the server's.
+pub fn server_process() {
+    SERVER_PID.store(std::process::id() as i32, Relaxed);
+}
+
 fn follow(config: &Config) {
     MIN_LEVEL.store(config.loglevel() as u8, Relaxed);
+    CRASH_LOG.store(config.crash_log_enabled(), Relaxed);
 }
 
 /// Syslog gets the bare messages, under `syslog-ident` and `syslog-facility`, as from Redis.
@@ -76,7 +85,8 @@ pub fn line(level: LogLevel, message: std::fmt::Arguments) {
         return;
     }
     let pid = std::process::id() as i32;
-    let role = if pid == SERVER_PID.load(Relaxed) {
+    let server = SERVER_PID.load(Relaxed);
+    let role = if server == 0 || pid == server {
         'M'
     } else {
         'C'
@@ -91,6 +101,33 @@ pub fn line(level: LogLevel, message: std::fmt::Arguments) {
     if SYSLOG.load(Relaxed) {
         to_syslog(level, &text[start..text.len() - 1]);
     }
+}
+
+/// A panic's report in the log (with `crash-log-enabled`), between the markers tools and
+/// Redis's test suite look for: what failed, where, and the stack.
+pub fn bug_report(info: &std::panic::PanicHookInfo) {
+    if !CRASH_LOG.load(Relaxed) {
+        return;
+    }
+    crate::log!(
+        Warning,
+        "=== REDIS BUG REPORT START: Cut & paste starting from here ==="
+    );
+    crate::log!(
+        Warning,
+        "Tessera {} (Redis {} compatible) crashed: {info}",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_VERSION
+    );
+    crate::log!(Warning, "------ STACK TRACE ------");
+    raw(
+        LogLevel::Warning,
+        &format!("{}\n", std::backtrace::Backtrace::force_capture()),
+    );
+    crate::log!(
+        Warning,
+        "=== REDIS BUG REPORT END. Make sure to include from START to END. ==="
+    );
 }
 
 /// Logs text as it is, without the line prefix (the start-up banner).

@@ -11,6 +11,7 @@ fn main() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         report(info);
+        tessera::log::bug_report(info);
         std::process::abort();
     }));
     // Prints --help / --version and exits by itself; any other problem comes back as the

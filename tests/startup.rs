@@ -31,10 +31,23 @@ fn is_log_line(line: &str, pid: u32, message: &str) -> bool {
         && parts[5] == message
 }
 
+/// The log once it holds `text`: a server answers PING a moment before it logs that it is
+/// ready (it logs once every shard listens).
+fn log_with(read: impl Fn() -> String, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = read();
+        if log.contains(text) || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn the_log_has_redis_lines_and_the_logo_shows_the_pid() {
     let server = Server::tessera(&["--always-show-logo", "yes"]);
-    let logs = server.logs();
+    let logs = log_with(|| server.logs(), "Ready to accept connections");
     let pid = server.pid();
     for message in ["Server initialized", "Ready to accept connections"] {
         assert!(
@@ -61,14 +74,17 @@ fn logfile_and_loglevel() {
     let dir = common::TempDir::new();
     let log = dir.path().join("tessera.log");
     let server = Server::tessera(&["--logfile", log.to_str().unwrap()]);
-    let written = std::fs::read_to_string(&log).unwrap();
+    let written = log_with(
+        || std::fs::read_to_string(&log).unwrap_or_default(),
+        "Ready to accept connections",
+    );
     assert!(written.contains("Ready to accept connections"), "{written}");
     assert!(!server.logs().contains("Ready to accept"));
     drop(server);
 
     // Warnings only: the notices are left out, the warnings stay.
     let quiet = Server::tessera(&["--loglevel", "warning"]);
-    let logs = quiet.logs();
+    let logs = log_with(|| quiet.logs(), "Server initialized");
     assert!(logs.contains("Server initialized"), "{logs}");
     assert!(!logs.contains("Ready to accept"), "{logs}");
     // And CONFIG SET loglevel takes effect at once.
@@ -103,10 +119,11 @@ fn clients_connect_through_the_unix_socket() {
     ]);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
-    assert!(server.logs().contains(&format!(
+    let ready = format!(
         "The server is now ready to accept connections at {}",
         path.display()
-    )));
+    );
+    assert!(log_with(|| server.logs(), &ready).contains(&ready));
 
     let mut sock = UnixStream::connect(&path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
@@ -196,4 +213,144 @@ fn acl_users_stop_the_start_rather_than_run_without_them() {
         stdout.contains("ACL users ('user' lines, 'aclfile') are not supported"),
         "{stdout}"
     );
+}
+
+/// Waits until `port` answers PING, or gives up after 10 s.
+fn wait_for_ping(port: u16) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut conn) = common::RawConn::connect(port) {
+            if conn.command(&["PING"]).is_ok_and(|r| r == b"+PONG\r\n") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn daemonize_detaches_and_writes_the_pidfile() {
+    let dir = common::TempDir::new();
+    let (pidfile, log) = (dir.path().join("d.pid"), dir.path().join("d.log"));
+    let port = common::free_port();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--daemonize",
+            "yes",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&log)
+        .status()
+        .unwrap();
+    // The command returns at once: the server runs on in the background.
+    assert!(status.success());
+    assert!(
+        wait_for_ping(port),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&format!("{pid}:M ")), "{logged}");
+    let _ = common::RawConn::connect(port)
+        .unwrap()
+        .command(&["SHUTDOWN", "NOSAVE"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn systemd_is_told_when_the_server_is_ready() {
+    let dir = common::TempDir::new();
+    let socket = dir.path().join("notify");
+    let listener = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--supervised",
+            "auto",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .env("NOTIFY_SOCKET", &socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let mut said = Vec::new();
+    for _ in 0..2 {
+        let n = listener.recv(&mut buf).unwrap();
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(said, ["STATUS=Ready to accept connections\n", "READY=1\n"]);
+    // Ready means ready: it answers at once.
+    assert_eq!(
+        common::RawConn::connect(port)
+            .unwrap()
+            .command(&["PING"])
+            .unwrap(),
+        b"+PONG\r\n"
+    );
+    let _ = common::RawConn::connect(port)
+        .unwrap()
+        .command(&["SHUTDOWN", "NOSAVE"]);
+    child.wait().unwrap();
+}
+
+#[test]
+fn sigterm_shuts_down_as_shutdown_on_sigterm_says() {
+    // No save points: SIGTERM alone saves nothing, `save` makes it save.
+    for (flags, saves) in [("default", false), ("save", true)] {
+        let mut server = Server::tessera(&["--shutdown-on-sigterm", flags]);
+        server.connect().command(&["SET", "k", "v"]).unwrap();
+        server.signal(libc::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+        assert_eq!(server.dir().join("dump.rdb").exists(), saves, "{flags}");
+    }
+}
+
+#[test]
+fn a_crash_leaves_a_bug_report_in_the_log() {
+    for (enabled, reported) in [("yes", true), ("no", false)] {
+        let mut server = Server::tessera(&["--crash-log-enabled", enabled]);
+        let _ = server.connect().command(&["DEBUG", "PANIC"]);
+        let status = server
+            .wait_exit(Duration::from_secs(10))
+            .expect("the server ends");
+        assert!(!status.success());
+        // The whole log: `logs()` keeps only its tail, for messages.
+        let logs = std::fs::read_to_string(server.dir().join("stdout.log")).unwrap();
+        assert_eq!(logs.contains("REDIS BUG REPORT START"), reported, "{logs}");
+        if reported {
+            assert!(logs.contains("DEBUG PANIC called at Unix time"), "{logs}");
+            assert!(logs.contains("------ STACK TRACE ------"), "{logs}");
+        }
+    }
 }

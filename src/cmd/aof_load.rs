@@ -43,10 +43,32 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         return Ok(None);
     }
     let (aof_dir, name, manifest) = open_dir(config)?;
-    let mut m = match manifest {
+    let m = match manifest {
         Some(m) => m,
         None => create(&aof_dir, &name, shards)?,
     };
+    plan(config, shards, aof_dir, name, m, true).map(Some)
+}
+
+/// The AOF as its files on disk say, whether the AOF is on or not (BGREWRITEAOF writes them
+/// either way), for DEBUG LOADAOF; `None` when there is no manifest. Nothing is created.
+pub fn read_existing(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
+    let (aof_dir, name, manifest) = open_dir(config)?;
+    match manifest {
+        Some(m) => plan(config, shards, aof_dir, name, m, false).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the files `m` names; `for_appending` also gives every shard a file to append to.
+fn plan(
+    config: &Config,
+    shards: usize,
+    aof_dir: PathBuf,
+    name: String,
+    mut m: Manifest,
+    for_appending: bool,
+) -> Result<Plan, String> {
     let written_by = m.incr.iter().filter_map(|f| f.shard).max().map(|s| s + 1);
     let redis_files = m.incr.iter().any(|f| f.shard.is_none());
     if redis_files || written_by.is_some_and(|n| n as usize != shards) {
@@ -74,7 +96,7 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
             append_to[shard] = Some(aof_dir.join(&f.name));
         }
     }
-    if append_to.iter().any(Option::is_none) {
+    if for_appending && append_to.iter().any(Option::is_none) {
         // A manifest without a file for some shard: give every shard a fresh one.
         let names = m.open_incr(&name, shards as u32);
         for (shard, n) in names.into_iter().enumerate() {
@@ -95,7 +117,7 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         .as_ref()
         .and_then(|b| std::fs::metadata(aof_dir.join(&b.name)).ok())
         .map_or(0, |md| md.len());
-    Ok(Some(Plan {
+    Ok(Plan {
         aof_dir,
         name,
         manifest: m,
@@ -106,7 +128,7 @@ pub fn prepare(config: &Config, shards: usize) -> Result<Option<Plan>, String> {
         committed,
         append_to: append_to.into_iter().flatten().collect(),
         load_truncated: config.aof_load_truncated(),
-    }))
+    })
 }
 
 /// Rebuilds an AOF that this shard count cannot replay file by file: written by Redis (its

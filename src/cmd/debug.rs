@@ -68,6 +68,12 @@ static SUBCOMMANDS: &[Sub] = &[
         run: object,
     },
     Sub {
+        name: "panic",
+        args: 2..=2,
+        help: &["PANIC", "    Crash the server simulating a panic."],
+        run: panic,
+    },
+    Sub {
         name: "populate",
         args: 3..=5,
         help: &[
@@ -288,20 +294,20 @@ fn describe(entry: &crate::db::Entry, compress: bool) -> String {
 }
 
 /// DEBUG LOADAOF: makes every shard's AOF durable, then replaces the data set with what the
-/// AOF files say, read and replayed as at start-up, with every shard claimed whole meanwhile.
-/// Redis exits when there is no AOF to load; this refuses instead.
+/// AOF files say (those BGREWRITEAOF left when the AOF is off), read and replayed as at
+/// start-up, with every shard claimed whole meanwhile. Redis exits when there is no AOF to
+/// load; this refuses instead.
 fn load_aof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         const LOAD_FAILED: &str = "ERR Error trying to load the AOF";
         let config = s.node.global.config.snapshot();
-        if !config.appendonly() {
-            return Frame::error("ERR DEBUG LOADAOF needs the AOF on (appendonly yes)");
+        if config.appendonly() {
+            crate::shard::aof::flush_all(&s.node).await;
         }
-        crate::shard::aof::flush_all(&s.node).await;
         let shards = s.node.shards;
-        let plan = match crate::cmd::aof_load::prepare(&config, shards) {
+        let plan = match crate::cmd::aof_load::read_existing(&config, shards) {
             Ok(Some(plan)) => std::sync::Arc::new(plan),
-            Ok(None) => return Frame::error(LOAD_FAILED),
+            Ok(None) => return Frame::error("ERR There is no AOF to load"),
             Err(e) => {
                 crate::log!(Warning, "{e}");
                 return Frame::error(LOAD_FAILED);
@@ -344,6 +350,15 @@ fn load_aof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
         crate::log!(Warning, "Append Only File loaded by DEBUG LOADAOF");
         Frame::ok()
     })
+}
+
+/// DEBUG PANIC: ends the process as a bug would, through the panic hook that logs the bug
+/// report and aborts.
+fn panic(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    panic!("DEBUG PANIC called at Unix time {}", now.as_secs());
 }
 
 fn reload(s: &mut Session, args: Args) -> SessionFuture<'_> {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use super::{unix_now, ShutdownMode, BGSAVE_RETRY_DELAY_S};
+use super::{unix_now, BGSAVE_RETRY_DELAY_S};
 use crate::shard::Node;
 
 pub fn start(node: Rc<Node>) {
@@ -21,11 +21,11 @@ pub fn start(node: Rc<Node>) {
 async fn tick(node: &Rc<Node>) {
     let global = &node.global;
     let state = crate::persist::state();
-    if state.shutdown_asap.load(Relaxed) {
-        let err = super::shutdown(node, ShutdownMode::default()).await;
+    if let Some(mode) = state.shutdown_requested() {
+        let err = super::shutdown(node, mode).await;
         // The final save failed: Redis keeps serving, and so do we.
         crate::log!(Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information ({err})");
-        state.shutdown_asap.store(false, Relaxed);
+        state.shutdown_failed();
         return;
     }
     let config = global.config.snapshot();

@@ -112,6 +112,8 @@ pub struct State {
     refuse_writes: AtomicBool,
     /// SIGTERM or SIGINT arrived; the cron acts on it.
     shutdown_asap: AtomicBool,
+    /// How the signal that raised `shutdown_asap` asked to shut down.
+    shutdown_mode: std::sync::Mutex<ShutdownMode>,
     /// Each shard's AOF positions (see `aof::settle`).
     pub loading: AtomicBool,
     pub loaded_keys: AtomicU64,
@@ -201,6 +203,7 @@ impl State {
             scheduled: AtomicBool::new(false),
             refuse_writes: AtomicBool::new(false),
             shutdown_asap: AtomicBool::new(false),
+            shutdown_mode: Default::default(),
             // Start-up time in the high bits: ids of this run never repeat an earlier run's,
             // whose AOF records may still be on disk.
             loading: AtomicBool::new(false),
@@ -320,8 +323,23 @@ impl State {
         self.scheduled.store(true, Relaxed);
     }
 
-    pub fn request_shutdown(&self) -> bool {
+    /// A signal asks for a shutdown in `mode`; true if one was already pending.
+    pub fn request_shutdown(&self, mode: ShutdownMode) -> bool {
+        *self.shutdown_mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
         self.shutdown_asap.swap(true, Relaxed)
+    }
+
+    /// The shutdown a signal asked for, if any. It stays pending while it runs, so that a
+    /// second SIGINT meanwhile exits at once.
+    pub fn shutdown_requested(&self) -> Option<ShutdownMode> {
+        self.shutdown_asap
+            .load(Relaxed)
+            .then(|| *self.shutdown_mode.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The requested shutdown failed (its final save did): the server goes on serving.
+    pub fn shutdown_failed(&self) {
+        self.shutdown_asap.store(false, Relaxed);
     }
 
     fn bgsave_started(&self, dirty: u64) {
@@ -580,6 +598,23 @@ pub struct ShutdownMode {
     pub save: Option<bool>,
     /// FORCE: exit even if the final save fails.
     pub force: bool,
+}
+
+impl ShutdownMode {
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint` as a mode (NOW changes nothing while there
+    /// are no replicas to wait for).
+    pub fn from_flags(flags: crate::config::ShutdownFlags) -> ShutdownMode {
+        ShutdownMode {
+            save: if flags.save {
+                Some(true)
+            } else if flags.nosave {
+                Some(false)
+            } else {
+                None
+            },
+            force: flags.force,
+        }
+    }
 }
 
 /// Shuts the server down as Redis does: kills a snapshot child, writes the final snapshot

@@ -1,6 +1,7 @@
 //! Start-up: the shard threads, the listener on each, the control thread.
 
 mod fds;
+mod supervise;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -22,6 +23,12 @@ const IO_MEMORY: usize = 256 << 10;
 pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     let snapshot = config.snapshot();
     crate::log::init(&config);
+    let supervisor = supervise::detect(&snapshot);
+    let background = snapshot.daemonize() && supervisor == supervise::Supervisor::None;
+    if background {
+        supervise::daemonize();
+    }
+    crate::log::server_process();
     announce(&snapshot);
     refuse_acl_users(&snapshot)?;
     crate::cmd::Table::install(snapshot.renamed_commands());
@@ -70,7 +77,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     }
 
     let (addrs, unix) = bind_listeners(&snapshot)?;
-    write_pidfile(&snapshot);
+    write_pidfile(&snapshot, background);
     show_logo(&snapshot, shards);
     crate::log!(Warning, "Server initialized");
 
@@ -95,6 +102,9 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     );
     let (inboxes, mut shard_inboxes) = crate::persist::load::channels(shards);
     let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
+    // Each shard says when its listeners are up: "Ready to accept connections" must be true
+    // when it is logged, since tools connect as soon as they read it.
+    let (listening_tx, listening_rx) = std::sync::mpsc::channel::<()>();
     let all_loaded = Arc::new(std::sync::Barrier::new(shards));
     let mail: Arc<[Mailbox<crate::shard::Mail>]> = (0..shards)
         .map(|_| Mailbox::new())
@@ -110,6 +120,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         let (global, mail, addrs, unix) =
             (global.clone(), mail.clone(), addrs.clone(), unix.clone());
         let (inbox, loaded) = (shard_inboxes.remove(0), loaded_tx.clone());
+        let listening = listening_tx.clone();
         let (aof_plan, all_loaded) = (aof_plan.clone(), all_loaded.clone());
         // More shards than cores (tests run 4 shards on 2 cores): shards wrap around the cores.
         let placement = Placement::Fixed(cores[i % cores.len()]);
@@ -148,6 +159,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                     .map(|addr| listen(addr, backlog).expect("bound once already in this process"))
                     .collect();
                 listeners.extend(unix.map(Listener::Unix));
+                let _ = listening.send(());
                 let mut accepts = Vec::new();
                 for listener in listeners {
                     let (node, uring) = (node.clone(), uring.clone());
@@ -194,6 +206,10 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
+    drop(listening_tx);
+    if listening_rx.iter().take(shards).count() < shards {
+        return Err("A shard failed to start listening. Exiting.".into());
+    }
     crate::log!(Notice, "Ready to accept connections");
     if let Some(path) = snapshot.unixsocket() {
         crate::log!(
@@ -202,6 +218,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
             path.display()
         );
     }
+    supervisor.ready();
     control_loop(&global, control_rx);
     Ok(())
 }
@@ -319,9 +336,11 @@ fn strerror(e: &std::io::Error) -> String {
     }
 }
 
-/// `pidfile`: written once the server is set up, removed when it exits.
-fn write_pidfile(config: &crate::config::Config) {
-    let Some(path) = config.pidfile() else {
+/// `pidfile`: written once the server is set up, removed when it exits. A daemon without one
+/// writes Redis's default.
+fn write_pidfile(config: &crate::config::Config, background: bool) {
+    let default = std::path::Path::new("/var/run/redis.pid");
+    let Some(path) = config.pidfile().or(background.then_some(default)) else {
         return;
     };
     match std::fs::write(path, format!("{}\n", std::process::id())) {
@@ -480,12 +499,14 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
         match msg {
             ControlMsg::Shutdown => break,
             ControlMsg::Signal(sig) => {
-                let name = if sig == libc::SIGINT {
-                    "SIGINT"
+                let config = global.config.snapshot();
+                let (name, flags) = if sig == libc::SIGINT {
+                    ("SIGINT", config.shutdown_on_sigint())
                 } else {
-                    "SIGTERM"
+                    ("SIGTERM", config.shutdown_on_sigterm())
                 };
-                let again = crate::persist::state().request_shutdown();
+                let mode = crate::persist::ShutdownMode::from_flags(flags);
+                let again = crate::persist::state().request_shutdown(mode);
                 if again && sig == libc::SIGINT {
                     crate::log!(Warning, "You insist... exiting now.");
                     exit(1);

@@ -309,7 +309,7 @@ fn ping_once(port: u16) -> bool {
 /// Ports are never handed out twice by one test process, because two servers
 /// of the same test run racing for one port could otherwise make a readiness
 /// PING reach the *other* server.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static HANDED_OUT: OnceLock<Mutex<BTreeSet<u16>>> = OnceLock::new();
     let handed_out = HANDED_OUT.get_or_init(Default::default);
     loop {
