@@ -168,6 +168,13 @@ impl Db {
         self.keys.is_empty()
     }
 
+    /// Bytes the key table and the table of keys with a TTL take themselves, entries'
+    /// handles included, values and long keys' bytes not (MEMORY STATS's
+    /// overhead.hashtable.main and .expires).
+    pub fn table_overhead(&self) -> (usize, usize) {
+        (self.keys.allocated(), self.volatile.allocated())
+    }
+
     pub fn volatile_len(&self) -> usize {
         self.volatile.len()
     }
@@ -226,6 +233,21 @@ impl Db {
         }
         entry.access = lru_clock();
         Some(entry)
+    }
+
+    /// MEMORY USAGE: the bytes `key` takes, expired or not, counted without side effects:
+    /// its slot in the key table (entry and index), the key's own bytes when they do not fit
+    /// inline, and the value's (big collections estimated from `samples` elements).
+    pub fn usage(&self, key: &[u8], samples: usize) -> Option<usize> {
+        let (stored, entry) = self.keys.at(self.keys.position(key)?)?;
+        let slot = std::mem::size_of::<(Blob, Entry)>() + std::mem::size_of::<u32>() + 1;
+        // A key with a TTL has a second slot, with its own copy of the key.
+        let volatile = if entry.expire_at != 0 {
+            std::mem::size_of::<(Blob, ())>() + std::mem::size_of::<u32>() + 1 + stored.heap_size()
+        } else {
+            0
+        };
+        Some(slot + volatile + stored.heap_size() + entry.value.heap_size_sampled(samples))
     }
 
     /// The entry as stored, expired or not, without side effects.
