@@ -23,8 +23,10 @@ pub mod debug;
 pub mod dump;
 pub mod flags;
 pub mod hash;
+pub mod info;
 pub mod keyspace;
 pub mod list;
+pub mod memory;
 pub mod meta;
 pub mod multi;
 pub mod propagate;
@@ -258,6 +260,8 @@ fn families() -> impl Iterator<Item = &'static Command> {
         blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        info::COMMANDS,
+        memory::COMMANDS,
         debug::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,

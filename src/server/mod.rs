@@ -44,7 +44,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         config.clone(),
         shards,
         control_tx,
-        random_run_id(),
+        crate::shard::global::random_hex_id(),
     ));
     // CONFIG SET's command switches the AOF itself once the setting is published (see
     // `persist::rewrite::set_appendonly`); here only what can be checked at once.
@@ -194,6 +194,9 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
+    global
+        .startup_memory
+        .store(global.sample_memory(), std::sync::atomic::Ordering::Relaxed);
     crate::log!(Notice, "Ready to accept connections");
     if let Some(path) = snapshot.unixsocket() {
         crate::log!(
@@ -536,12 +539,4 @@ fn bracket_v6(host: &str) -> String {
     } else {
         host.to_string()
     }
-}
-
-fn random_run_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..40)
-        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).expect("digit < 16"))
-        .collect()
 }
