@@ -299,7 +299,9 @@ pub fn run_logged(
     } else {
         Vec::new()
     };
+    ks.stats.uncounted = !cmd.lookups_count(args);
     let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
+    ks.stats.uncounted = false;
     log_effects(aof, ks, cmd, db, args, &reply, now);
     if watched {
         touch_written(ks, cmd, db, args, &reply, now, &live);
@@ -674,6 +676,7 @@ fn run_lent(
 ) -> (Frame, Outcome) {
     let now = now_ms();
     scratch.stats.lfu = node.data.borrow().ks.stats.lfu;
+    scratch.stats.uncounted = !cmd.lookups_count(args);
     let reply = f(
         &mut Ctx {
             ks: scratch,

@@ -333,10 +333,7 @@ fn config_resetstat(s: &mut Session, _args: Args) -> SessionFuture<'_> {
         s.node
             .broadcast(|data| {
                 data.stats.reset();
-                data.ks.stats = crate::db::KeyStats {
-                    lfu: data.ks.stats.lfu,
-                    ..Default::default()
-                };
+                data.ks.stats.reset_counts();
             })
             .await;
         Frame::ok()

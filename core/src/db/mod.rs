@@ -69,9 +69,20 @@ pub struct KeyStats {
     pub record_reaped: bool,
     /// Some database has reaped keys the AOF has not logged yet.
     pub reaped_pending: bool,
+    /// The running command looks keys up to write them (Redis's `lookupKeyWrite`): its
+    /// lookups count no keyspace hit or miss.
+    pub uncounted: bool,
 }
 
 impl KeyStats {
+    /// CONFIG RESETSTAT: the counters back to zero, the settings kept.
+    pub fn reset_counts(&mut self) {
+        self.expired_keys = 0;
+        self.keyspace_hits = 0;
+        self.keyspace_misses = 0;
+        self.evicted_keys = 0;
+    }
+
     /// Adds the counters of `other` (a scratch keyspace's, after a command ran on it).
     pub fn add_counts(&mut self, other: &KeyStats) {
         self.expired_keys += other.expired_keys;
@@ -210,10 +221,10 @@ impl Db {
         stats: &mut KeyStats,
     ) -> Option<&mut Entry> {
         let found = self.get(key, now, stats).is_some();
-        if found {
-            stats.keyspace_hits += 1;
-        } else {
-            stats.keyspace_misses += 1;
+        match (stats.uncounted, found) {
+            (true, _) => {}
+            (false, true) => stats.keyspace_hits += 1,
+            (false, false) => stats.keyspace_misses += 1,
         }
         self.keys.get_mut(key)
     }
@@ -222,10 +233,10 @@ impl Db {
     /// command's lookup does in Redis.
     pub fn lookup(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
         let found = self.get(key, now, stats).is_some();
-        if found {
-            stats.keyspace_hits += 1;
-        } else {
-            stats.keyspace_misses += 1;
+        match (stats.uncounted, found) {
+            (true, _) => {}
+            (false, true) => stats.keyspace_hits += 1,
+            (false, false) => stats.keyspace_misses += 1,
         }
         let entry = self.keys.get_mut(key)?;
         if let Some(lfu) = stats.lfu {
