@@ -450,9 +450,13 @@ fn stats(f: &Figures, out: &mut Lines) {
     out.field("tracking_total_keys", 0);
     out.field("tracking_total_items", 0);
     out.field("tracking_total_prefixes", 0);
-    // Errors sent to a master or to the AOF loader: Tessera has no master, and its loader
-    // stops at a command that fails rather than carrying on.
-    out.field("unexpected_error_replies", 0);
+    // Errors replied to the AOF loader (to a master too in Redis: Tessera has none yet).
+    out.field(
+        "unexpected_error_replies",
+        state
+            .aof_load_errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     out.field("total_error_replies", f.sum(|r| r.total_error_replies));
     // RESTORE checks every payload's structure whatever sanitize-dump-payload says; Redis
     // counts only the deep checks that setting asks for.

@@ -207,7 +207,10 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    Frame::error(e.0).write(&mut output, s.resp3);
+                    let refusal = Frame::error(e.0);
+                    // Counted in INFO errorstats like any error reply, as in Redis.
+                    crate::cmd::route::account_rejected(s, None, &refusal);
+                    refusal.write(&mut output, s.resp3);
                     send(s, stream, &mut output).await;
                     return Ok(());
                 }

@@ -193,10 +193,12 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         Some(plan) => plan.base.clone(),
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
-    load_snapshot(&global, rdb, inboxes, loaded_rx)?;
+    // What the server takes before any data, as Redis measures it before loading
+    // (`used_memory_startup`).
     global
         .startup_memory
         .store(global.sample_memory(), std::sync::atomic::Ordering::Relaxed);
+    load_snapshot(&global, rdb, inboxes, loaded_rx)?;
     crate::log!(Notice, "Ready to accept connections");
     if let Some(path) = snapshot.unixsocket() {
         crate::log!(
