@@ -203,6 +203,68 @@ pub fn rss() -> u64 {
         .map_or(0, |pages| pages * page)
 }
 
+/// The allocator's name and version as INFO's mem_allocator gives it (`mimalloc-3.3.2`;
+/// mimalloc numbers its versions major × 10000 + minor × 100 + patch).
+pub fn allocator_name() -> String {
+    // SAFETY: a plain query with no arguments.
+    let v = unsafe { libmimalloc_sys::mi_version() };
+    format!("mimalloc-{}.{}.{}", v / 10000, v / 100 % 100, v % 100)
+}
+
+/// Memory mimalloc holds committed from the kernel (its estimate on Linux: what it has mapped
+/// read-write), for INFO's allocator_active and allocator_resident.
+pub fn allocator_committed() -> u64 {
+    let mut commit = 0usize;
+    // SAFETY: every out-parameter but one is null, which mi_process_info allows.
+    unsafe {
+        libmimalloc_sys::mi_process_info(
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut commit,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    commit as u64
+}
+
+/// mimalloc's own statistics report, as `mi_stats_print_out` writes it (MEMORY MALLOC-STATS).
+pub fn allocator_stats() -> String {
+    unsafe extern "C" fn append(msg: *const libc::c_char, arg: *mut libc::c_void) {
+        // SAFETY: `arg` is the String passed below, alive for the call; `msg` is a
+        // NUL-terminated line from mimalloc.
+        let out = unsafe { &mut *(arg as *mut String) };
+        let line = unsafe { std::ffi::CStr::from_ptr(msg) };
+        out.push_str(&line.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call.
+    unsafe { libmimalloc_sys::mi_stats_print_out(Some(append), &mut out as *mut String as *mut _) };
+    out
+}
+
+/// Gives this thread's free memory back to the kernel at once (MEMORY PURGE, on each shard
+/// thread): mimalloc otherwise returns it lazily.
+pub fn purge_thread() {
+    // SAFETY: mi_collect only walks this thread's own heap.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
+/// The machine's physical memory (INFO's total_system_memory).
+pub fn total_system_memory() -> u64 {
+    // SAFETY: sysconf only reads system parameters.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64) * (size.max(0) as u64)
+}
+
 /// Fresh zeroed memory straight from the kernel (an anonymous private mapping), outside the
 /// allocator: for the fork child's arena, and for buffers shared with the kernel (io_uring's
 /// provided-buffer ring). Never unmapped by its users.

@@ -188,7 +188,9 @@ fn convert(
         Some(f) => {
             let bytes = read(&f.name)?;
             for (k, ks) in spaces.iter_mut().enumerate() {
-                replay_share(ks, &bytes, &f.name, &none, k, writers).map_err(|e| e.to_string())?;
+                let stats = replay_share(ks, &bytes, &f.name, &none, k, writers)
+                    .map_err(|e| e.to_string())?;
+                note_errors(&stats);
             }
         }
         None => {}
@@ -212,8 +214,10 @@ fn convert(
         };
         for r in results {
             match r {
-                Ok(_) => {}
-                Err(AofError::Truncated { .. }) if last && config.aof_load_truncated() => {}
+                Ok(stats) => note_errors(&stats),
+                Err(AofError::Truncated { stats, .. }) if last && config.aof_load_truncated() => {
+                    note_errors(&stats)
+                }
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -280,6 +284,14 @@ fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String>
     Ok(m)
 }
 
+/// Counts the commands of a replayed file that replied an error (INFO's
+/// unexpected_error_replies).
+fn note_errors(stats: &crate::cmd::replay::ReplayStats) {
+    crate::persist::state()
+        .aof_load_errors
+        .fetch_add(stats.errors, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Replays one shard's files into its keyspace. A last record cut short in the shard's last
 /// file is cut off (with `aof-load-truncated yes`), as Redis does; anything else wrong stops
 /// the start. Returns the commands replayed.
@@ -299,13 +311,17 @@ pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64,
             replay(ks, bytes, name, &plan.committed)
         };
         match result {
-            Ok(stats) => commands += stats.commands,
+            Ok(stats) => {
+                commands += stats.commands;
+                note_errors(&stats);
+            }
             Err(AofError::Truncated {
                 file,
                 offset,
                 stats,
             }) if i + 1 == files.len() && plan.load_truncated => {
                 commands += stats.commands;
+                note_errors(&stats);
                 crate::log!(
                     Warning,
                     "!!! Warning: short read while loading the AOF file {file}!!!"

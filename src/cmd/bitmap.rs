@@ -35,6 +35,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@bitmap", "@slow"])
         .keys(one_key()),
     Command::new("bitop", -4, Run::Keyed(bitop))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@bitmap", "@slow"])

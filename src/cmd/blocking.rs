@@ -436,11 +436,11 @@ async fn block_once(
     let node = s.node.clone();
     let db = s.db;
     let state = Arc::new(BlockState::new(node.id, node.fresh_id()));
-    let delivered = node
-        .data
-        .borrow_mut()
-        .blocking
-        .add_client(s.info.id, state.clone());
+    let delivered =
+        node.data
+            .borrow_mut()
+            .blocking
+            .add_client(s.info.id, state.clone(), deadline.is_some());
     let mut registered = Registered {
         node: node.clone(),
         state: state.clone(),

@@ -161,7 +161,8 @@ fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(
         args[1..]
             .iter()
-            .filter(|k| db.contains(k, now, stats))
+            // Counted as Redis's lookupKeyReadWithFlags(LOOKUP_NOTOUCH) counts.
+            .filter(|k| db.lookup_untouched(k, now, stats).is_some())
             .count() as i64,
     ))
 }
@@ -171,8 +172,8 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, stats) = ctx.db();
     let mut n = 0;
     for k in &args[1..] {
-        if let Some(e) = db.get(k, now, stats) {
-            e.access = lru_clock();
+        // A read lookup, as Redis's: counted, and it refreshes the access time.
+        if db.lookup(k, now, stats).is_some() {
             n += 1;
         }
     }
@@ -183,7 +184,7 @@ fn type_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
     Ok(Frame::simple(
-        db.get(&args[1], now, stats)
+        db.lookup_untouched(&args[1], now, stats)
             .map_or("none", |e| e.value.type_name()),
     ))
 }
@@ -429,7 +430,8 @@ impl Copy {
         let entry: Option<Entry> = tx
             .hop(src_shard, move |data| {
                 let (db, stats) = data.ks.db(db);
-                db.get(&src, now, stats).cloned()
+                // A read lookup, as Redis's COPY: counted, and it refreshes the access time.
+                db.lookup(&src, now, stats).cloned()
             })
             .await;
         let Some(entry) = entry else {
@@ -605,7 +607,7 @@ fn randomkey(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(match db.get(&args[2], now, stats) {
+    Ok(match db.lookup_untouched(&args[2], now, stats) {
         Some(e) => Frame::bulk_str(e.value.encoding()),
         None => Frame::Null,
     })
@@ -615,7 +617,7 @@ fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let lfu = stats.lfu;
-    let Some(entry) = db.get(&args[2], now, stats) else {
+    let Some(entry) = db.lookup_untouched(&args[2], now, stats) else {
         return Ok(Frame::Null);
     };
     match lfu {
@@ -628,7 +630,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
     let lfu = stats.lfu.is_some();
-    let Some(entry) = db.get(&args[2], now, stats) else {
+    let Some(entry) = db.lookup_untouched(&args[2], now, stats) else {
         return Ok(Frame::Null);
     };
     if lfu {
@@ -642,7 +644,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    Ok(match db.get(&args[2], now, stats) {
+    Ok(match db.lookup_untouched(&args[2], now, stats) {
         Some(e) => Frame::Integer(e.value.refcount() as i64),
         None => Frame::Null,
     })

@@ -23,8 +23,10 @@ pub mod debug;
 pub mod dump;
 pub mod flags;
 pub mod hash;
+pub mod info;
 pub mod keyspace;
 pub mod list;
+pub mod memory;
 pub mod meta;
 pub mod multi;
 pub mod propagate;
@@ -55,6 +57,11 @@ pub use args::ArgCursor;
 pub use flags::{Access, Flags};
 
 pub type Args = Vec<Bytes>;
+
+/// For [`Command::counts_lookups`]: a write that always reads its keys first.
+pub fn always(_: &[Bytes]) -> bool {
+    true
+}
 
 pub type KeyedFn = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 /// A command's own key finder, for what its key specs cannot say (see [`Command::getkeys`]):
@@ -132,12 +139,26 @@ pub struct Command {
     pub subcommands: &'static [Command],
     /// For a write: what it logs to the AOF (`cmd::propagate`).
     pub propagates: Option<propagate::Rule>,
+    /// For a write that reads keys before writing (GETDEL, the *STORE commands' sources...):
+    /// whether its lookups, given its arguments, count INFO's keyspace hits and misses, as
+    /// Redis's `lookupKeyRead` does. Other writes look keys up to write (`lookupKeyWrite`),
+    /// which counts nothing; reads always count.
+    pub counts_lookups: Option<fn(&[Bytes]) -> bool>,
 }
 
 impl Command {
     #[inline]
     pub fn is_write(&self) -> bool {
         self.flags.has(flags::WRITE)
+    }
+
+    /// Whether this command's key lookups, with these arguments, count keyspace hits and
+    /// misses.
+    pub fn lookups_count(&self, args: &[Bytes]) -> bool {
+        match self.counts_lookups {
+            Some(when) => when(args),
+            None => !self.is_write(),
+        }
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {
@@ -258,6 +279,8 @@ fn families() -> impl Iterator<Item = &'static Command> {
         blocking::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        info::COMMANDS,
+        memory::COMMANDS,
         debug::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
@@ -422,7 +445,14 @@ impl Command {
             complexity: "",
             subcommands: &[],
             propagates: None,
+            counts_lookups: None,
         }
+    }
+
+    /// Marks a write whose lookups read (see [`Command::counts_lookups`]).
+    pub const fn counts_lookups(mut self, when: fn(&[Bytes]) -> bool) -> Command {
+        self.counts_lookups = Some(when);
+        self
     }
 
     pub const fn flags(mut self, flags: &[Flags]) -> Command {

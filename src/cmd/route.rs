@@ -30,24 +30,44 @@ use crate::types::blob::Blob;
 /// Per-command statistics, and the write count save points follow.
 pub fn account(s: &mut Session, cmd: &'static Command, reply: &Frame, started: Instant) {
     // The reading that ends this command also starts the next one (see `dispatch::execute`).
-    let usec = crate::db::clock::tick().duration_since(started).as_micros() as u64;
-    account_usec(s, cmd, reply, usec);
+    let nanos = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
+    account_nanos(s, cmd, reply, nanos);
 }
 
 /// [`account`] for a command whose duration the caller measured (a share of a batch's).
-pub fn account_usec(s: &mut Session, cmd: &'static Command, reply: &Frame, usec: u64) {
+pub fn account_nanos(s: &mut Session, cmd: &'static Command, reply: &Frame, nanos: u64) {
     s.info.last_cmd.set(cmd.name);
     let mut data = s.node.data.borrow_mut();
-    let stat = data.stats.commands.entry(cmd.name).or_default();
+    let stats = &mut data.stats;
+    let tracking = stats.latency_tracking;
+    let stat = stats.commands.entry(cmd.name).or_default();
     stat.calls += 1;
-    stat.usec += usec;
-    if reply.is_error() {
+    stat.usec += nanos / 1000;
+    if tracking {
+        stat.latency
+            .get_or_insert_with(Default::default)
+            .record(nanos);
+    }
+    if let Frame::Error(text) = reply {
         stat.failed += 1;
+        stats.count_error(text);
     } else if cmd.is_write() {
         // Redis counts each change; one per write command is close enough for save points.
         crate::persist::state().add_dirty(s.node.id, 1);
     }
-    data.stats.total_commands += 1;
+    stats.total_commands += 1;
+}
+
+/// Counts a command refused before it ran (wrong arity, OOM, NOAUTH...): its
+/// `rejected_calls` when it is known, and the error reply.
+pub fn account_rejected(s: &Session, cmd: Option<&'static Command>, reply: &Frame) {
+    let mut data = s.node.data.borrow_mut();
+    if let Some(cmd) = cmd {
+        data.stats.commands.entry(cmd.name).or_default().rejected += 1;
+    }
+    if let Frame::Error(text) = reply {
+        data.stats.count_error(text);
+    }
 }
 
 /// Runs a checked command: a session command with the session, a keyed one where its keys
@@ -279,7 +299,9 @@ pub fn run_logged(
     } else {
         Vec::new()
     };
+    ks.stats.uncounted = !cmd.lookups_count(args);
     let reply = f(&mut Ctx { ks, db, now }, args).unwrap_or_else(Frame::from);
+    ks.stats.uncounted = false;
     log_effects(aof, ks, cmd, db, args, &reply, now);
     if watched {
         touch_written(ks, cmd, db, args, &reply, now, &live);
@@ -654,6 +676,7 @@ fn run_lent(
 ) -> (Frame, Outcome) {
     let now = now_ms();
     scratch.stats.lfu = node.data.borrow().ks.stats.lfu;
+    scratch.stats.uncounted = !cmd.lookups_count(args);
     let reply = f(
         &mut Ctx {
             ks: scratch,

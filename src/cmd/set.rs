@@ -69,6 +69,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(NO_KEYS),
     Command::new("sinterstore", -3, Run::Keyed(sinterstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
@@ -78,6 +79,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sunionstore", -3, Run::Keyed(sunionstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])
@@ -87,6 +89,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@read", "@set", "@slow"])
         .keys(keys(1, -1, 1)),
     Command::new("sdiffstore", -3, Run::Keyed(sdiffstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@set", "@slow"])

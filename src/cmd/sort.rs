@@ -26,6 +26,7 @@ use crate::types::numfmt::parse_f64_strict;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("sort", -2, Run::Session(sort))
+        .counts_lookups(super::always)
         .propagates(Rule::Own(propagate::sort))
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(&[
@@ -291,7 +292,7 @@ fn lookup_by_pattern(
         return Some(subst.clone());
     }
     let (key, field) = substitute(pattern, subst)?;
-    let entry = db.get(&key, now, stats)?;
+    let entry = db.lookup(&key, now, stats)?;
     match (&entry.value, field) {
         (Value::Str(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(f)) => h.get(&f).map(|v| v.to_bytes()),
@@ -319,7 +320,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
     let now = ctx.now;
     let limits = ctx.ks.limits;
     let (db, stats) = ctx.db();
-    let source = db.get(&args[1], now, stats).map(|e| &e.value);
+    let source = db.lookup(&args[1], now, stats).map(|e| &e.value);
     let is_set = matches!(source, Some(Value::Set(_)));
     let mut dont_sort = o.dont_sort();
     // A set's iteration order is arbitrary; what is stored must not depend on it.

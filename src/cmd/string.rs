@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is_cstr, parse_int, ArgCursor};
+use super::args::{is, is_cstr, parse_int, ArgCursor};
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
@@ -26,7 +26,8 @@ pub static COMMANDS: &[Command] = &[
         .flags(&[WRITE, DENYOOM])
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key())
-        .getkeys(set_keys),
+        .getkeys(set_keys)
+        .counts_lookups(set_reads),
     Command::new("setnx", 3, Run::Keyed(setnx))
         .propagates(Rule::UnlessZero)
         .flags(&[WRITE, DENYOOM, FAST])
@@ -43,16 +44,19 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
     Command::new("getset", 3, Run::Keyed(getset))
+        .counts_lookups(super::always)
         .propagates(Rule::Own(propagate::getset))
         .flags(&[WRITE, DENYOOM, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getex", -2, Run::Keyed(getex))
+        .counts_lookups(super::always)
         .propagates(Rule::Own(propagate::getex))
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
         .keys(one_key()),
     Command::new("getdel", 2, Run::Keyed(getdel))
+        .counts_lookups(super::always)
         .propagates(Rule::Own(propagate::getdel))
         .flags(&[WRITE, FAST])
         .acl(&["@write", "@string", "@fast"])
@@ -119,6 +123,11 @@ pub static COMMANDS: &[Command] = &[
         .acl(&["@write", "@string", "@slow"])
         .keys(one_key()),
 ];
+
+/// SET ... GET reads the old value as GET does, counting a keyspace hit or miss.
+fn set_reads(args: &[Bytes]) -> bool {
+    args.iter().skip(3).any(|a| is(a, "get"))
+}
 
 /// The string stored at `key`: `None` if absent, WRONGTYPE if it holds another type.
 pub fn lookup_str<'a>(

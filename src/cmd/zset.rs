@@ -78,6 +78,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(one_key()),
     Command::new("zrangestore", -5, Run::Keyed(zrangestore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM])
         .acl(ACL_W_SLOW)
@@ -141,6 +142,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zunionstore", -4, Run::Keyed(zunionstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
@@ -150,6 +152,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zinterstore", -4, Run::Keyed(zinterstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)
@@ -163,6 +166,7 @@ pub static COMMANDS: &[Command] = &[
         .acl(ACL_R_SLOW)
         .keys(NO_KEYS_MOVABLE),
     Command::new("zdiffstore", -4, Run::Keyed(zdiffstore))
+        .counts_lookups(super::always)
         .propagates(Rule::AsIs)
         .flags(&[WRITE, DENYOOM, MOVABLEKEYS])
         .acl(ACL_W_SLOW)

@@ -148,10 +148,14 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
         // straight into this buffer when the driver falls back to a one-shot receive.
         input.reserve(READ_CHUNK.max(parser.missing(input.len())));
         let n = stream.read(&mut input).await?;
+        {
+            let stats = &mut s.node.data.borrow_mut().stats;
+            stats.reads_processed += 1;
+            stats.net_input_bytes += n as u64;
+        }
         if n == 0 || s.info.killed.get() {
             return Ok(());
         }
-        s.node.data.borrow_mut().stats.net_input_bytes += n as u64;
         s.info.last_active.set(crate::db::clock::last());
         let limits = s.node.global.limits();
         // Requests parsed ahead while gathering reads, to be handled next in order, each with
@@ -203,7 +207,10 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    Frame::error(e.0).write(&mut output, s.resp3);
+                    let refusal = Frame::error(e.0);
+                    // Counted in INFO errorstats like any error reply, as in Redis.
+                    crate::cmd::route::account_rejected(s, None, &refusal);
+                    refusal.write(&mut output, s.resp3);
                     send(s, stream, &mut output).await;
                     return Ok(());
                 }
@@ -343,7 +350,11 @@ async fn send_from(node: &Rc<Node>, stream: &mut UringStream, output: &mut Bytes
         // Nothing leaves before what it may reflect is on disk.
         crate::shard::aof::settle(node).await;
     }
-    node.data.borrow_mut().stats.net_output_bytes += output.len() as u64;
+    {
+        let stats = &mut node.data.borrow_mut().stats;
+        stats.writes_processed += 1;
+        stats.net_output_bytes += output.len() as u64;
+    }
     stream.write(output);
 }
 

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::cmd::route::{account, account_usec, run, Read};
+use crate::cmd::route::{account, account_nanos, account_rejected, run, Read};
 use crate::cmd::session::Session;
 use crate::cmd::{self, Args, Command, KeyedFn, Run, Table};
 use crate::resp::Frame;
@@ -15,25 +15,19 @@ use crate::resp::Frame;
 pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let table = Table::get();
     let Some(mut cmd) = table.lookup(&args[0]) else {
-        s.multi_error();
-        return cmd::unknown_command(&args);
+        return reject(s, None, cmd::unknown_command(&args));
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
         if !cmd.arity_ok(args.len()) {
-            s.multi_error();
-            return cmd::wrong_arity(cmd);
+            return reject(s, Some(cmd), cmd::wrong_arity(cmd));
         }
         match cmd::subcommand(cmd, &args[1]) {
             Some(sub) => cmd = sub,
-            None => {
-                s.multi_error();
-                return cmd::unknown_subcommand(&args);
-            }
+            None => return reject(s, None, cmd::unknown_subcommand(&args)),
         }
     }
     if !cmd.arity_ok(args.len()) {
-        s.multi_error();
-        return cmd::wrong_arity(cmd);
+        return reject(s, Some(cmd), cmd::wrong_arity(cmd));
     }
     if let Some(refusal) = check(s, cmd).await {
         if cmd.name == "exec" && s.in_multi() {
@@ -43,10 +37,11 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
             if let Frame::Error(why) = &refusal {
                 text.extend_from_slice(why);
             }
-            return Frame::error_bytes(text);
+            let abort = Frame::error_bytes(text);
+            account_rejected(s, Some(cmd), &abort);
+            return abort;
         }
-        s.multi_error();
-        return refusal;
+        return reject(s, Some(cmd), refusal);
     }
     if s.queues(cmd) {
         return s.queue(cmd, args);
@@ -57,6 +52,14 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let reply = run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply
+}
+
+/// A request refused before it ran: a transaction being queued fails at EXEC, and the
+/// refusal is counted (INFO errorstats, and `cmd`'s rejected_calls when it is known).
+fn reject(s: &mut Session, cmd: Option<&'static Command>, refusal: Frame) -> Frame {
+    s.multi_error();
+    account_rejected(s, cmd, &refusal);
+    refusal
 }
 
 /// Whether the request `args` is a read that may join a batch of a pipeline's reads
@@ -91,12 +94,12 @@ pub async fn execute_reads(
     let started = crate::db::clock::last();
     let (done, left) = cmd::route::run_reads(&s.node, s.db, reads).await;
     // They ran together: each is charged its share of the batch's time.
-    let elapsed = crate::db::clock::tick().duration_since(started).as_micros() as u64;
+    let elapsed = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
     let share = elapsed / done.len().max(1) as u64;
     let done = done
         .into_iter()
         .map(|(i, cmd, reply)| {
-            account_usec(s, cmd, &reply, share);
+            account_nanos(s, cmd, &reply, share);
             (i, reply)
         })
         .collect();

@@ -118,6 +118,9 @@ pub struct State {
     pub loading: AtomicBool,
     pub loaded_keys: AtomicU64,
     pub expired_on_load: AtomicU64,
+    /// Commands of the AOF that replied an error while it loaded (and were skipped, as
+    /// Redis skips them): INFO's unexpected_error_replies.
+    pub aof_load_errors: AtomicU64,
     /// The AOF's files and its rewrites.
     pub aof: rewrite::AofFiles,
     /// The running child's progress, as INFO's `current_*` fields show it.
@@ -209,6 +212,7 @@ impl State {
             loading: AtomicBool::new(false),
             loaded_keys: AtomicU64::new(0),
             expired_on_load: AtomicU64::new(0),
+            aof_load_errors: AtomicU64::new(0),
             aof: rewrite::AofFiles::default(),
             child_progress: ChildProgress::default(),
         }

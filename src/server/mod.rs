@@ -51,7 +51,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         config.clone(),
         shards,
         control_tx,
-        random_run_id(),
+        crate::shard::global::random_hex_id(),
     ));
     // CONFIG SET's command switches the AOF itself once the setting is published (see
     // `persist::rewrite::set_appendonly`); here only what can be checked at once.
@@ -205,6 +205,11 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         Some(plan) => plan.base.clone(),
         None => Some(snapshot.dir().join(snapshot.dbfilename())),
     };
+    // What the server takes before any data, as Redis measures it before loading
+    // (`used_memory_startup`).
+    global
+        .startup_memory
+        .store(global.sample_memory(), std::sync::atomic::Ordering::Relaxed);
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
     drop(listening_tx);
     if listening_rx.iter().take(shards).count() < shards {
@@ -557,12 +562,4 @@ fn bracket_v6(host: &str) -> String {
     } else {
         host.to_string()
     }
-}
-
-fn random_run_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..40)
-        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).expect("digit < 16"))
-        .collect()
 }

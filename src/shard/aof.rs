@@ -189,6 +189,17 @@ impl Default for AofState {
 }
 
 impl AofState {
+    /// Bytes this shard holds for the log that are not yet written (INFO's
+    /// mem_aof_buffer): its buffer, retired files' tails, transactions' parts.
+    pub fn buffered_bytes(&self) -> usize {
+        if !self.on {
+            return 0;
+        }
+        self.log.allocated()
+            + self.retiring.iter().map(|r| r.1.capacity()).sum::<usize>()
+            + self.tx_logs.values().map(AofLog::allocated).sum::<usize>()
+    }
+
     /// Starts logging into `file`, an incremental file opened for appending.
     pub fn start(&mut self, file: std::fs::File, fsync: AppendFsync, mark: Arc<AofMark>) {
         mark.logged.store(self.log.position(), Release);

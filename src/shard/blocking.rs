@@ -132,6 +132,8 @@ pub enum Registration {
 
 struct LocalClient {
     client_id: u64,
+    /// It waits with a timeout (Redis keeps such clients in its timeout table).
+    timed: bool,
     state: Arc<BlockState>,
     reply: oneshot::Sender<Delivery>,
 }
@@ -152,12 +154,14 @@ impl Blocking {
         &mut self,
         client_id: u64,
         state: Arc<BlockState>,
+        timed: bool,
     ) -> oneshot::Receiver<Delivery> {
         let (tx, rx) = oneshot::channel();
         self.local.insert(
             state.id,
             LocalClient {
                 client_id,
+                timed,
                 state,
                 reply: tx,
             },
@@ -178,6 +182,11 @@ impl Blocking {
     /// How many of this shard's connections are blocked (INFO's blocked_clients).
     pub fn blocked_clients(&self) -> usize {
         self.local.len()
+    }
+
+    /// How many of them wait with a timeout (INFO's clients_in_timeout_table).
+    pub fn clients_with_timeout(&self) -> usize {
+        self.local.values().filter(|c| c.timed).count()
     }
 
     /// Hands a reply to a blocked connection of this shard. A connection that went away has no
@@ -482,8 +491,8 @@ mod tests {
         let mut b = Blocking::default();
         let mut ks = Keyspace::new(1);
         let (w1, w2) = (waiter(1, false), waiter(2, false));
-        let mut rx1 = b.add_client(10, w1.state.clone());
-        let mut rx2 = b.add_client(11, w2.state.clone());
+        let mut rx1 = b.add_client(10, w1.state.clone(), false);
+        let mut rx2 = b.add_client(11, w2.state.clone(), false);
         assert!(matches!(
             register(&mut b, &mut ks, 0, key("k"), w1),
             Registration::Queued
@@ -523,8 +532,8 @@ mod tests {
         let mut b = Blocking::default();
         let mut ks = Keyspace::new(1);
         let (w1, w2) = (waiter(1, false), waiter(2, false));
-        let _rx1 = b.add_client(10, w1.state.clone());
-        let mut rx2 = b.add_client(11, w2.state.clone());
+        let _rx1 = b.add_client(10, w1.state.clone(), false);
+        let mut rx2 = b.add_client(11, w2.state.clone(), false);
         let first = w1.state.clone();
         register(&mut b, &mut ks, 0, key("k"), w1);
         register(&mut b, &mut ks, 0, key("k"), w2);
@@ -565,8 +574,8 @@ mod tests {
         let mut b = Blocking::default();
         let mut ks = Keyspace::new(1);
         let (w1, w2) = (waiter(1, true), waiter(2, false));
-        let mut rx1 = b.add_client(10, w1.state.clone());
-        let mut rx2 = b.add_client(11, w2.state.clone());
+        let mut rx1 = b.add_client(10, w1.state.clone(), false);
+        let mut rx2 = b.add_client(11, w2.state.clone(), false);
         register(&mut b, &mut ks, 0, key("k"), w1);
         register(&mut b, &mut ks, 0, key("k"), w2);
         ks.dbs[0].set(b"k", Value::from_bytes(b"a"), 0);

@@ -146,7 +146,8 @@ impl ClientInfo {
 
 /// Redis's client cron, every tick of `hz`: closes idle clients past `timeout`, closes
 /// clients whose replies stayed over the soft output limit even when no new reply comes to
-/// check it, and keeps the recent peaks of INFO's `client_recent_max_*_buffer`.
+/// check it, and keeps the recent peaks of INFO's `client_recent_max_*_buffer`, its
+/// instantaneous rates and its memory peak.
 pub fn start_client_cron(node: Rc<super::Node>) {
     crate::shard::task::spawn(async move {
         loop {
@@ -171,6 +172,16 @@ pub fn start_client_cron(node: Rc<super::Node>) {
                 output = output.max(c.output_peak.replace(c.unsent.get()));
             }
             data.clients.recent_peaks.record(input, output);
+            // INFO's per-second rates, and its memory peak, sampled as Redis's serverCron
+            // samples them.
+            let stats = &mut data.stats;
+            let totals = [
+                stats.total_commands,
+                stats.net_input_bytes,
+                stats.net_output_bytes,
+            ];
+            stats.instantaneous.sample(now, totals);
+            node.global.sample_memory();
         }
     })
     .detach();
@@ -223,6 +234,15 @@ impl ClientRegistry {
 
     pub fn len(&self) -> usize {
         self.clients.len()
+    }
+
+    /// What the clients hold that Tessera knows of: each one's record, its unparsed input and
+    /// its replies not yet sent (INFO's mem_clients_normal).
+    pub fn memory(&self) -> usize {
+        self.clients
+            .values()
+            .map(|c| std::mem::size_of::<ClientInfo>() + c.query_buf.get() + c.unsent.get())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -6,6 +6,8 @@
 //! first evicts its own keys, and asks the others only if that is not enough.
 
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
 
 use super::{Node, ShardData};
 use crate::alloc::used_memory;
@@ -80,6 +82,12 @@ pub fn evict_local(
 impl Node {
     /// Makes room for a command flagged `denyoom`, or returns Redis's OOM error.
     pub async fn make_room(self: &Rc<Self>) -> Result<(), Frame> {
+        let outcome = self.try_make_room().await;
+        self.global.eviction_exceeded.note(outcome.is_ok());
+        outcome
+    }
+
+    async fn try_make_room(self: &Rc<Self>) -> Result<(), Frame> {
         let maxmemory = self.global.maxmemory();
         if maxmemory == 0 || used_memory() <= maxmemory {
             return Ok(());
@@ -104,5 +112,47 @@ impl Node {
             }
         }
         Err(Frame::error(OOM))
+    }
+}
+
+/// How long memory has stayed over `maxmemory` with eviction unable to bring it under
+/// (INFO's total_ and current_eviction_exceeded_time), timed as Redis times it: from a
+/// command that found no room until one that found room.
+#[derive(Default)]
+pub struct ExceededTime {
+    /// Microseconds since `EPOCH` when the current stretch began, plus one; 0 when none runs.
+    since: AtomicU64,
+    /// Microseconds of the stretches that ended.
+    total: AtomicU64,
+}
+
+/// The origin of `ExceededTime`'s instants: the first use.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn micros_now() -> u64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+}
+
+impl ExceededTime {
+    /// After a command looked for room: whether it found some.
+    pub fn note(&self, room: bool) {
+        let since = self.since.load(Relaxed);
+        if room && since != 0 {
+            let since = self.since.swap(0, Relaxed);
+            if since != 0 {
+                self.total.fetch_add(micros_now() - since, Relaxed);
+            }
+        } else if !room && since == 0 {
+            let _ = self
+                .since
+                .compare_exchange(0, micros_now(), Relaxed, Relaxed);
+        }
+    }
+
+    /// (total including the current stretch, current stretch), in microseconds.
+    pub fn micros(&self) -> (u64, u64) {
+        let since = self.since.load(Relaxed);
+        let current = if since == 0 { 0 } else { micros_now() - since };
+        (self.total.load(Relaxed) + current, current)
     }
 }

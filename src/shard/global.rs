@@ -35,6 +35,15 @@ pub struct Global {
     /// `maxmemory`, read before every command that may grow memory; 0 means no limit.
     maxmemory: AtomicU64,
     pub aof: crate::shard::aof::AofStatus,
+    /// The replication id INFO replication shows: like a Redis master's, random at start,
+    /// though no replica has used it yet.
+    pub replid: String,
+    /// The most memory in use at once, sampled by the client cron and by INFO, as Redis's
+    /// serverCron samples it (`used_memory_peak`).
+    pub peak_memory: AtomicU64,
+    /// Memory in use once the server was ready (`used_memory_startup`).
+    pub startup_memory: AtomicU64,
+    pub eviction_exceeded: crate::shard::evict::ExceededTime,
 }
 
 pub enum ControlMsg {
@@ -96,9 +105,20 @@ impl Global {
             requirepass: RwLock::new(None),
             maxmemory: AtomicU64::new(0),
             aof: crate::shard::aof::AofStatus::new(shards),
+            replid: random_hex_id(),
+            peak_memory: AtomicU64::new(0),
+            startup_memory: AtomicU64::new(0),
+            eviction_exceeded: Default::default(),
         };
         global.refresh();
         global
+    }
+
+    /// Memory in use now, raising the recorded peak if it is higher.
+    pub fn sample_memory(&self) -> u64 {
+        let used = crate::alloc::used_memory();
+        self.peak_memory.fetch_max(used, Ordering::Relaxed);
+        used
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -140,4 +160,13 @@ impl Global {
         *self.requirepass.write().expect("not poisoned") =
             c.requirepass().map(Bytes::copy_from_slice);
     }
+}
+
+/// Forty random hex digits, as Redis makes its run id and replication id.
+pub fn random_hex_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).expect("digit < 16"))
+        .collect()
 }

@@ -25,6 +25,7 @@ pub mod uring;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use ahash::AHashMap;
 
 use crate::db::Keyspace;
 use crate::shard::global::Global;
+use crate::types::histogram::Histogram;
 use locks::{Acquired, Claim, LockKey, LockTable};
 use mailbox::Mailbox;
 
@@ -59,6 +61,7 @@ impl ShardData {
         self.ks.stats.lfu = evict::lfu_of(config);
         self.ks.limits = encoding_limits(config);
         self.aof.fsync = config.appendfsync();
+        self.stats.latency_tracking = config.latency_tracking();
     }
 }
 
@@ -74,23 +77,109 @@ pub fn encoding_limits(config: &crate::config::Config) -> crate::db::EncodingLim
     }
 }
 
-/// Per-command counters for INFO commandstats; merged across shards on demand.
+/// Per-command counters for INFO commandstats and latencystats; merged across shards on
+/// demand.
 #[derive(Default, Clone, Debug)]
 pub struct CmdStat {
     pub calls: u64,
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Durations in nanoseconds while `latency-tracking` is on; made at the first one, as
+    /// Redis makes a command's histogram at its first call.
+    pub latency: Option<Box<Histogram>>,
 }
 
+/// A shard's counters for INFO stats; CONFIG RESETSTAT zeroes them (`Default`), keeping the
+/// settings.
 #[derive(Default)]
 pub struct ShardStats {
     pub commands: AHashMap<&'static str, CmdStat>,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`...), INFO errorstats.
+    pub errors: BTreeMap<String, u64>,
+    pub total_error_replies: u64,
     pub total_commands: u64,
     pub total_connections: u64,
     pub rejected_connections: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Reads from and writes to client sockets.
+    pub reads_processed: u64,
+    pub writes_processed: u64,
+    /// Running share of expired keys among those the active expiry cycle sampled.
+    pub expired_stale_perc: f64,
+    /// Active expiry cycles that stopped for their time budget.
+    pub expired_time_cap_reached: u64,
+    pub expire_cycle_usec: u64,
+    /// Per-second rates sampled by the client cron (`instantaneous_*`).
+    pub instantaneous: Instantaneous,
+    /// Whether command durations go into `CmdStat::latency` (`latency-tracking`), cached.
+    pub latency_tracking: bool,
+}
+
+impl ShardStats {
+    /// Counts an error reply under its first word, as Redis's `afterErrorReply`: the word
+    /// before the first space within 32 bytes, or `ERR` when there is none.
+    pub fn count_error(&mut self, text: &[u8]) {
+        self.total_error_replies += 1;
+        let head = &text[..text.len().min(32)];
+        let prefix = match memchr::memchr(b' ', head) {
+            Some(end) => &text[..end],
+            None => b"ERR",
+        };
+        let name = String::from_utf8_lossy(prefix);
+        match self.errors.get_mut(name.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(name.into_owned(), 1);
+            }
+        }
+    }
+
+    /// CONFIG RESETSTAT: every counter back to zero, the cached setting kept.
+    pub fn reset(&mut self) {
+        *self = ShardStats {
+            latency_tracking: self.latency_tracking,
+            ..Default::default()
+        };
+    }
+}
+
+/// Redis's instantaneous metrics: every 100 ms the rate since the previous sample, the last
+/// sixteen averaged.
+#[derive(Default)]
+pub struct Instantaneous {
+    last: Option<(std::time::Instant, [u64; 3])>,
+    samples: [[u64; 3]; METRIC_SAMPLES],
+    next: usize,
+}
+
+const METRIC_SAMPLES: usize = 16;
+
+impl Instantaneous {
+    /// Takes a sample of the totals (commands, input bytes, output bytes) if 100 ms have
+    /// passed since the last one.
+    pub fn sample(&mut self, now: std::time::Instant, totals: [u64; 3]) {
+        let Some((at, before)) = self.last else {
+            self.last = Some((now, totals));
+            return;
+        };
+        let ms = now.saturating_duration_since(at).as_millis() as u64;
+        if ms < 100 {
+            return;
+        }
+        self.samples[self.next] =
+            std::array::from_fn(|i| totals[i].saturating_sub(before[i]) * 1000 / ms);
+        self.next = (self.next + 1) % METRIC_SAMPLES;
+        self.last = Some((now, totals));
+    }
+
+    /// Per second: commands, input bytes, output bytes.
+    pub fn rates(&self) -> [u64; 3] {
+        std::array::from_fn(|i| {
+            self.samples.iter().map(|s| s[i]).sum::<u64>() / METRIC_SAMPLES as u64
+        })
+    }
 }
 
 /// The most shards a process may have (`--threads`): ids that name a shard keep it in this

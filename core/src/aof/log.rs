@@ -18,6 +18,11 @@ impl AofLog {
         AofLog::default()
     }
 
+    /// Bytes the buffer holds allocated (INFO's mem_aof_buffer).
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Appends one command as a RESP multibulk, preceded by `SELECT <db>` when `db` differs
     /// from the database of the last command written (as Redis does).
     pub fn command<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {

@@ -57,6 +57,7 @@ mod tests;
 pub use cmdline::*;
 use directives::*;
 pub use file::*;
+pub use parse::format_percentile;
 use parse::*;
 pub use store::*;
 pub use table::*;

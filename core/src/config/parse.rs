@@ -411,7 +411,7 @@ pub(crate) fn parse_percentiles(args: &[Vec<u8>]) -> Result<Vec<f64>, String> {
 }
 
 /// A percentile as Redis prints it: `%f`, then trailing zeros (and a bare point) dropped.
-pub(crate) fn format_percentile(p: f64) -> String {
+pub fn format_percentile(p: f64) -> String {
     let mut text = format!("{p:.6}");
     if text.contains('.') {
         let kept = text.trim_end_matches('0').trim_end_matches('.').len();

@@ -444,7 +444,7 @@ parameters! {
     // Introspection.
     LatencyTracking: "latency-tracking", Kind::Bool, Text("yes"), 0, Applied;
     LatencyTrackingInfoPercentiles: "latency-tracking-info-percentiles", Kind::Percentiles,
-        Text("50 99 99.9"), MULTI_ARG, NotApplicable("INFO has no latencystats section yet");
+        Text("50 99 99.9"), MULTI_ARG, Applied;
     LatencyMonitorThreshold: "latency-monitor-threshold", int(0, LONG_MAX), Text("0"), 0, Applied;
     SlowlogLogSlowerThan: "slowlog-log-slower-than", int(-1, LONG_MAX), Text("10000"), 0, Applied;
     SlowlogMaxLen: "slowlog-max-len", int(0, LONG_MAX), Text("128"), 0, Applied;

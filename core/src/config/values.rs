@@ -730,6 +730,14 @@ impl Config {
         self.flag(Param::LatencyTracking)
     }
 
+    /// The percentiles INFO latencystats reports, in the order given.
+    pub fn latency_tracking_info_percentiles(&self) -> &[f64] {
+        match self.value(Param::LatencyTrackingInfoPercentiles) {
+            Value::Percentiles(list) => list,
+            other => unreachable!("latency-tracking-info-percentiles holds {other:?}"),
+        }
+    }
+
     /// Microseconds; negative disables the slow log, 0 logs every command.
     pub fn slowlog_log_slower_than(&self) -> i64 {
         self.int(Param::SlowlogLogSlowerThan) as i64

@@ -69,9 +69,20 @@ pub struct KeyStats {
     pub record_reaped: bool,
     /// Some database has reaped keys the AOF has not logged yet.
     pub reaped_pending: bool,
+    /// The running command looks keys up to write them (Redis's `lookupKeyWrite`): its
+    /// lookups count no keyspace hit or miss.
+    pub uncounted: bool,
 }
 
 impl KeyStats {
+    /// CONFIG RESETSTAT: the counters back to zero, the settings kept.
+    pub fn reset_counts(&mut self) {
+        self.expired_keys = 0;
+        self.keyspace_hits = 0;
+        self.keyspace_misses = 0;
+        self.evicted_keys = 0;
+    }
+
     /// Adds the counters of `other` (a scratch keyspace's, after a command ran on it).
     pub fn add_counts(&mut self, other: &KeyStats) {
         self.expired_keys += other.expired_keys;
@@ -168,6 +179,13 @@ impl Db {
         self.keys.is_empty()
     }
 
+    /// Bytes the key table and the table of keys with a TTL take themselves, entries'
+    /// handles included, values and long keys' bytes not (MEMORY STATS's
+    /// overhead.hashtable.main and .expires).
+    pub fn table_overhead(&self) -> (usize, usize) {
+        (self.keys.allocated(), self.volatile.allocated())
+    }
+
     pub fn volatile_len(&self) -> usize {
         self.volatile.len()
     }
@@ -203,10 +221,10 @@ impl Db {
         stats: &mut KeyStats,
     ) -> Option<&mut Entry> {
         let found = self.get(key, now, stats).is_some();
-        if found {
-            stats.keyspace_hits += 1;
-        } else {
-            stats.keyspace_misses += 1;
+        match (stats.uncounted, found) {
+            (true, _) => {}
+            (false, true) => stats.keyspace_hits += 1,
+            (false, false) => stats.keyspace_misses += 1,
         }
         self.keys.get_mut(key)
     }
@@ -215,10 +233,10 @@ impl Db {
     /// command's lookup does in Redis.
     pub fn lookup(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
         let found = self.get(key, now, stats).is_some();
-        if found {
-            stats.keyspace_hits += 1;
-        } else {
-            stats.keyspace_misses += 1;
+        match (stats.uncounted, found) {
+            (true, _) => {}
+            (false, true) => stats.keyspace_hits += 1,
+            (false, false) => stats.keyspace_misses += 1,
         }
         let entry = self.keys.get_mut(key)?;
         if let Some(lfu) = stats.lfu {
@@ -226,6 +244,21 @@ impl Db {
         }
         entry.access = lru_clock();
         Some(entry)
+    }
+
+    /// MEMORY USAGE: the bytes `key` takes, expired or not, counted without side effects:
+    /// its slot in the key table (entry and index), the key's own bytes when they do not fit
+    /// inline, and the value's (big collections estimated from `samples` elements).
+    pub fn usage(&self, key: &[u8], samples: usize) -> Option<usize> {
+        let (stored, entry) = self.keys.at(self.keys.position(key)?)?;
+        let slot = std::mem::size_of::<(Blob, Entry)>() + std::mem::size_of::<u32>() + 1;
+        // A key with a TTL has a second slot, with its own copy of the key.
+        let volatile = if entry.expire_at != 0 {
+            std::mem::size_of::<(Blob, ())>() + std::mem::size_of::<u32>() + 1 + stored.heap_size()
+        } else {
+            0
+        };
+        Some(slot + volatile + stored.heap_size() + entry.value.heap_size_sampled(samples))
     }
 
     /// The entry as stored, expired or not, without side effects.

@@ -98,6 +98,18 @@ impl Value {
         }
     }
 
+    /// [`Value::heap_size`] as MEMORY USAGE estimates it: the elements of a big set, hash or
+    /// list measured on the first `samples` (nodes, for a list) and their average counted for
+    /// all. Compact encodings and sorted sets (which keep their members' total) are exact.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        match self {
+            Value::List(l) => l.heap_size_sampled(samples),
+            Value::Set(s) => s.heap_size_sampled(samples),
+            Value::Hash(h) => h.heap_size_sampled(samples),
+            _ => self.heap_size(),
+        }
+    }
+
     /// Bytes this value owns on the heap beyond the entry itself, for memory accounting.
     pub fn heap_size(&self) -> usize {
         match self {

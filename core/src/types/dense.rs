@@ -144,6 +144,17 @@ impl<V: Send + 'static> DenseMap<V> {
     }
 
     /// Bytes allocated by the table itself (not counting what values own).
+    /// Heap bytes of the entries' own allocations (`each`), estimated as Redis's MEMORY
+    /// USAGE does: the first `samples` entries measured, their average counted for all.
+    pub fn sampled_entry_heap(&self, samples: usize, each: impl Fn(&Blob, &V) -> usize) -> usize {
+        let taken = samples.min(self.entries.len());
+        if taken == 0 {
+            return 0;
+        }
+        let measured: usize = self.entries[..taken].iter().map(|(k, v)| each(k, v)).sum();
+        (measured as f64 / taken as f64 * self.entries.len() as f64) as usize
+    }
+
     pub fn allocated(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(Blob, V)>()
             + self.index.capacity() * (std::mem::size_of::<u32>() + 1)

@@ -480,6 +480,19 @@ impl Hash {
         }
     }
 
+    /// [`Hash::heap_size`] with the fields' and values' own bytes estimated from the first
+    /// `samples` pairs.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        match self {
+            Hash::Listpack(lp) => lp.bytes(),
+            Hash::Table(t) => {
+                std::mem::size_of::<DenseMap<Blob>>()
+                    + t.allocated()
+                    + t.sampled_entry_heap(samples, |f, v| f.heap_size() + v.heap_size())
+            }
+        }
+    }
+
     /// Heap bytes the hash owns, for memory accounting.
     pub fn heap_size(&self) -> usize {
         match self {

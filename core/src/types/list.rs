@@ -733,6 +733,24 @@ impl List {
             .sum()
     }
 
+    /// [`List::heap_size`] estimated from the first `samples` nodes' buffers, as Redis's
+    /// MEMORY USAGE samples a quicklist's nodes.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        let taken = samples.min(self.nodes.len());
+        let buffers = if taken == 0 {
+            0
+        } else {
+            let measured: usize = self
+                .nodes
+                .iter()
+                .take(taken)
+                .map(|n| n.buf.capacity())
+                .sum();
+            (measured as f64 / taken as f64 * self.nodes.len() as f64) as usize
+        };
+        std::mem::size_of::<List>() + self.nodes.capacity() * std::mem::size_of::<Node>() + buffers
+    }
+
     /// Bytes this list owns on the heap, for memory accounting.
     pub fn heap_size(&self) -> usize {
         std::mem::size_of::<List>()

@@ -6,6 +6,7 @@ pub mod blob;
 pub mod dense;
 pub mod glob;
 pub mod hash;
+pub mod histogram;
 pub mod lazyfree;
 pub mod lcs;
 pub mod list;

@@ -483,6 +483,18 @@ impl Set {
         }
     }
 
+    /// [`Set::heap_size`] with the members' own bytes estimated from the first `samples`.
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
+        match self {
+            Set::Ints(s) => s.heap_size(),
+            Set::Hash(h) => {
+                std::mem::size_of::<DenseMap<()>>()
+                    + h.allocated()
+                    + h.sampled_entry_heap(samples, |k, _| k.heap_size())
+            }
+        }
+    }
+
     /// Bytes this set owns on the heap, for memory accounting.
     pub fn heap_size(&self) -> usize {
         match self {
