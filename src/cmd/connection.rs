@@ -442,10 +442,10 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
             }
         }
         let me = s.info.id;
-        let killed: usize = s
+        let results = s
             .node
             .broadcast(move |data| {
-                let mut n = 0;
+                let (mut n, mut myself) = (0, false);
                 for c in data.clients.iter() {
                     let matches = f.id.is_none_or(|id| id == c.id)
                         && f.addr.as_ref().is_none_or(|a| *a == c.addr)
@@ -454,29 +454,25 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     if matches {
                         // Killing oneself takes effect after the reply, as in Redis.
                         if c.id == me {
-                            c.killed.set(true);
+                            myself = true;
                         } else {
                             c.kill();
                         }
                         n += 1;
                     }
                 }
-                n
+                (n, myself)
             })
-            .await
-            .into_iter()
-            .sum();
+            .await;
+        let killed: usize = results.iter().map(|(n, _)| n).sum();
+        if results.iter().any(|(_, myself)| *myself) {
+            s.close = true;
+        }
         if killed == 0 && old_form {
             return Frame::error("ERR No such client");
         }
         if old_form {
-            if s.info.killed.get() {
-                s.close = true;
-            }
             return Frame::ok();
-        }
-        if s.info.killed.get() {
-            s.close = true;
         }
         Frame::Integer(killed as i64)
     })

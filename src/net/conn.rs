@@ -162,12 +162,17 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
         // whether it may still start a batch.
         let mut ahead: VecDeque<(Parsed, bool)> = VecDeque::new();
         loop {
+            // CLIENT LIST's `qbuf`: as in Redis, a request's own bytes count while it runs.
+            let mut request_len = 0;
             let (parsed, may_batch) = match ahead.pop_front() {
                 Some(parsed) => parsed,
                 None => {
                     // Until a client authenticates, Redis caps request sizes much lower.
                     parser.set_auth_required(!s.authenticated);
-                    (parser.parse(&mut input, &limits), true)
+                    let before = input.len();
+                    let parsed = parser.parse(&mut input, &limits);
+                    request_len = before.saturating_sub(input.len());
+                    (parsed, true)
                 }
             };
             match parsed {
@@ -191,6 +196,7 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         ahead.extend(next.map(|next| (next, true)));
                         continue;
                     }
+                    s.info.query_buf.set(request_len + input.len());
                     let reply = execute_watching(s, args, stream, &mut input, &mut output).await;
                     let Some(reply) = reply else {
                         // The client left while blocked.

@@ -49,6 +49,8 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     // The latest reading on this thread (the driver's turn, or the command before this one):
     // reading the clock is dear, and the few hundred nanoseconds since count to this command.
     let started = crate::db::clock::last();
+    // CLIENT LIST shows the command a client is running, its own CLIENT LIST included.
+    s.info.last_cmd.set(cmd.name);
     let reply = run(s, cmd, args).await;
     account(s, cmd, &reply, started);
     reply
