@@ -106,7 +106,14 @@ pub fn line(level: LogLevel, message: std::fmt::Arguments) {
 /// A panic's report in the log (with `crash-log-enabled`), between the markers tools and
 /// Redis's test suite look for: what failed, where, and the stack.
 pub fn bug_report(info: &std::panic::PanicHookInfo) {
-    if !CRASH_LOG.load(Relaxed) {
+    report_crash(&format!("crashed: {info}"));
+}
+
+/// Set once a crash is reported: the abort that ends a panic must not report it again.
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+fn report_crash(what: &str) {
+    if !CRASH_LOG.load(Relaxed) || REPORTED.swap(true, Relaxed) {
         return;
     }
     crate::log!(
@@ -115,7 +122,7 @@ pub fn bug_report(info: &std::panic::PanicHookInfo) {
     );
     crate::log!(
         Warning,
-        "Tessera {} (Redis {} compatible) crashed: {info}",
+        "Tessera {} (Redis {} compatible) {what}",
         env!("CARGO_PKG_VERSION"),
         crate::REDIS_VERSION
     );
@@ -128,6 +135,36 @@ pub fn bug_report(info: &std::panic::PanicHookInfo) {
         Warning,
         "=== REDIS BUG REPORT END. Make sure to include from START to END. ==="
     );
+}
+
+/// Fatal signals (a segfault, an abort, a bus error...) leave the same report as a panic, then
+/// end the process by the signal, as Redis's crash handler does. Formatting a report inside a
+/// signal handler is not async-signal-safe; the process is going down anyway, and the report
+/// is what tells why.
+pub fn report_fatal_signals() {
+    extern "C" fn on_fatal(sig: libc::c_int) {
+        report_crash(&format!("crashed by signal: {sig}"));
+        // SA_RESETHAND put the default action back: the signal now ends the process.
+        // SAFETY: raising a signal on our own process.
+        unsafe { libc::raise(sig) };
+    }
+    for sig in [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGABRT,
+    ] {
+        // SAFETY: a zeroed sigaction with a valid handler and an empty mask, installed once at
+        // start-up.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_fatal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESETHAND | libc::SA_NODEFER | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
 }
 
 /// Logs text as it is, without the line prefix (the start-up banner).

@@ -41,5 +41,8 @@ fn units_pass_at_least_their_floor() {
         .expect("bash runs the suite's runner");
     let report = String::from_utf8_lossy(&out.stdout);
     println!("{report}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "a unit passed fewer tests than its floor:\n{report}");
+    assert!(
+        out.status.success(),
+        "a unit passed fewer tests than its floor:\n{report}"
+    );
 }

@@ -354,3 +354,54 @@ fn a_crash_leaves_a_bug_report_in_the_log() {
         }
     }
 }
+
+#[test]
+fn shutdown_abort_cancels_a_pending_sigterm() {
+    let mut server = Server::tessera(&[]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.command(&["SHUTDOWN", "ABORT"]).unwrap(),
+        b"-ERR No shutdown in progress.\r\n"
+    );
+    // With the timers held, the signal's shutdown stays pending until ABORT cancels it.
+    assert_eq!(
+        conn.command(&["DEBUG", "PAUSE-CRON", "1"]).unwrap(),
+        b"+OK\r\n"
+    );
+    server.signal(libc::SIGTERM);
+    let _ = log_with(|| server.logs(), "Received SIGTERM scheduling shutdown...");
+    assert_eq!(conn.command(&["SHUTDOWN", "ABORT"]).unwrap(), b"+OK\r\n");
+    assert_eq!(
+        conn.command(&["DEBUG", "PAUSE-CRON", "0"]).unwrap(),
+        b"+OK\r\n"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.command(&["PING"]).unwrap(), b"+PONG\r\n");
+    assert!(server.is_running());
+    assert!(log_with(|| server.logs(), "Shutdown manually aborted.")
+        .contains("Shutdown manually aborted."));
+}
+
+#[test]
+fn fatal_signals_leave_a_bug_report_too() {
+    for how in ["segfault", "sigabrt"] {
+        let mut server = Server::tessera(&[]);
+        if how == "segfault" {
+            let _ = server.connect().command(&["DEBUG", "SEGFAULT"]);
+        } else {
+            server.signal(libc::SIGABRT);
+        }
+        let status = server
+            .wait_exit(Duration::from_secs(10))
+            .expect("the server ends");
+        assert!(!status.success());
+        let logs = std::fs::read_to_string(server.dir().join("stdout.log")).unwrap();
+        assert!(logs.contains("crashed by signal"), "{how}: {logs}");
+        assert!(logs.contains("------ STACK TRACE ------"), "{how}: {logs}");
+        assert_eq!(
+            logs.matches("REDIS BUG REPORT START").count(),
+            1,
+            "{how}: {logs}"
+        );
+    }
+}

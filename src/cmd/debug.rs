@@ -74,6 +74,18 @@ static SUBCOMMANDS: &[Sub] = &[
         run: panic,
     },
     Sub {
+        name: "pause-cron",
+        args: 3..=3,
+        help: &["PAUSE-CRON <0|1>", "    Stop periodic cron job processing."],
+        run: pause_cron,
+    },
+    Sub {
+        name: "segfault",
+        args: 2..=2,
+        help: &["SEGFAULT", "    Crash the server with sigsegv."],
+        run: segfault,
+    },
+    Sub {
         name: "populate",
         args: 3..=5,
         help: &[
@@ -361,6 +373,25 @@ fn panic(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     panic!("DEBUG PANIC called at Unix time {}", now.as_secs());
 }
 
+/// DEBUG SEGFAULT: a real invalid write, into a page mapped read-only, so that the crash is
+/// the kernel's SIGSEGV and goes through the fatal-signal report.
+fn segfault(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    // SAFETY: deliberately none: the write faults and the process ends. The page is mapped
+    // read-only so that the fault is certain and the compiler sees an ordinary pointer.
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        std::ptr::write_volatile(page.cast::<u8>(), b'x');
+    }
+    boxed(async { Frame::ok() })
+}
+
 fn reload(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let mut mode = crate::persist::ReloadMode {
@@ -385,6 +416,18 @@ fn reload(s: &mut Session, args: Args) -> SessionFuture<'_> {
             Ok(()) => Frame::ok(),
             Err(e) => Frame::error(e),
         }
+    })
+}
+
+/// DEBUG PAUSE-CRON: the argument is read as C's atoi reads it.
+fn pause_cron(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let on = crate::types::numfmt::c_strtoll(&args[2]).0 != 0;
+        s.node
+            .global
+            .pause_cron
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+        Frame::ok()
     })
 }
 

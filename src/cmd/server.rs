@@ -214,12 +214,19 @@ fn shutdown(s: &mut Session, args: Args) -> SessionFuture<'_> {
             flagged = true;
         }
         if abort {
-            return if flagged {
-                CmdError::Syntax.into()
-            } else {
-                // Shutdowns never wait for replicas here, so none is ever in progress.
-                Frame::error("ERR No shutdown in progress.")
-            };
+            if flagged {
+                return CmdError::Syntax.into();
+            }
+            // The only shutdown that can be pending is a signal's not yet acted on (the timer
+            // acts on it within a tick, unless DEBUG PAUSE-CRON holds it): shutdowns never
+            // wait for replicas here.
+            let state = crate::persist::state();
+            if state.shutdown_requested().is_none() {
+                return Frame::error("ERR No shutdown in progress.");
+            }
+            state.shutdown_failed();
+            crate::log!(Warning, "Shutdown manually aborted.");
+            return Frame::ok();
         }
         // On success the process exits and this connection gets no reply, as in Redis.
         Frame::error(crate::persist::shutdown(&s.node, mode).await)

@@ -20,6 +20,9 @@ pub fn start(node: Rc<Node>) {
 
 async fn tick(node: &Rc<Node>) {
     let global = &node.global;
+    if global.cron_paused() {
+        return;
+    }
     let state = crate::persist::state();
     if let Some(mode) = state.shutdown_requested() {
         let err = super::shutdown(node, mode).await;

@@ -29,6 +29,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         supervise::daemonize();
     }
     crate::log::server_process();
+    crate::log::report_fatal_signals();
     announce(&snapshot);
     refuse_acl_users(&snapshot)?;
     crate::cmd::Table::install(snapshot.renamed_commands());

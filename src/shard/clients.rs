@@ -154,6 +154,9 @@ pub fn start_client_cron(node: Rc<super::Node>) {
             let config = node.global.config.snapshot();
             let hz = u64::from(config.hz()); // already 1..=500
             crate::shard::timer::sleep(std::time::Duration::from_millis(1000 / hz)).await;
+            if node.global.cron_paused() {
+                continue;
+            }
             let now = Instant::now();
             let mut data = node.data.borrow_mut();
             let data = &mut *data;

@@ -28,6 +28,7 @@ pub fn start_active_expiry(node: Rc<Node>) {
                 .global
                 .active_expire
                 .load(std::sync::atomic::Ordering::Relaxed)
+                && !node.global.cron_paused()
             {
                 cycle(&node, period / 4);
             }

@@ -26,6 +26,9 @@ pub struct Global {
     pub pause_writes_only: std::sync::atomic::AtomicBool,
     /// DEBUG SET-ACTIVE-EXPIRE: a runtime switch, not a configuration parameter.
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// DEBUG PAUSE-CRON: the timers (Redis's serverCron: persistence, clients, active expiry)
+    /// skip their work while set.
+    pub pause_cron: std::sync::atomic::AtomicBool,
     pub control: std::sync::mpsc::Sender<ControlMsg>,
     pub run_id: String,
     limits: RwLock<Limits>,
@@ -82,6 +85,11 @@ pub fn remove_at_exit(path: &std::path::Path) {
 }
 
 impl Global {
+    /// Whether DEBUG PAUSE-CRON holds the timers.
+    pub fn cron_paused(&self) -> bool {
+        self.pause_cron.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(
         config: Arc<ConfigStore>,
         shards: usize,
@@ -98,6 +106,7 @@ impl Global {
             pause_until_ms: AtomicU64::new(0),
             pause_writes_only: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            pause_cron: std::sync::atomic::AtomicBool::new(false),
             control,
             run_id,
             limits: RwLock::new(Limits::default()),
