@@ -16,7 +16,7 @@
 //!
 //! The layers, bottom up, each using only those below it (`tests/layers.rs`): the pure ones in
 //! the `tessera-core` crate (wire format, data structures, keyspace, file formats,
-//! configuration), then [`alloc`] and [`cpus`], [`shard`] (the runtime), [`persist`] (snapshots and
+//! configuration), then [`alloc`], [`cpus`] and [`log`], [`shard`] (the runtime), [`persist`] (snapshots and
 //! rewrites), [`cmd`] (the commands), [`net`] (connections) and [`server`] (start-up).
 
 pub mod alloc;
