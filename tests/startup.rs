@@ -405,3 +405,17 @@ fn fatal_signals_leave_a_bug_report_too() {
         );
     }
 }
+
+#[test]
+fn debug_log_writes_to_the_log() {
+    let server = Server::tessera(&[]);
+    let reply = server
+        .connect()
+        .command(&["DEBUG", "LOG", "### Starting test x"])
+        .unwrap();
+    assert_eq!(reply, b"+OK\r\n");
+    let logs = log_with(|| server.logs(), "DEBUG LOG: ### Starting test x");
+    assert!(logs
+        .lines()
+        .any(|l| is_log_line(l, server.pid(), "DEBUG LOG: ### Starting test x")));
+}

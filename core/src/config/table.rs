@@ -280,6 +280,7 @@ const REPLICATION: Effect = NotApplicable("replication arrives with issue 16");
 const CLUSTER: Effect = NotApplicable("cluster mode is not built yet");
 const TLS: Effect = NotApplicable("TLS is not built");
 const ACL: Effect = NotApplicable("ACL users arrive later");
+const PROC_TITLE: Effect = NotApplicable("Tessera does not rewrite its process title");
 const SCRIPTING: Effect = NotApplicable("scripting arrives with issue 13");
 const PUBSUB: Effect = NotApplicable("pub/sub and keyspace notifications arrive with issue 14");
 const DEFRAG: Effect = NotApplicable("active defragmentation does not exist in Tessera");
@@ -335,9 +336,9 @@ parameters! {
     SyslogIdent: "syslog-ident", TEXT, Text("redis"), IMMUTABLE, Applied;
     SyslogFacility: "syslog-facility", Kind::Enum(SYSLOG_FACILITIES), Text("local0"), IMMUTABLE, Applied;
     AlwaysShowLogo: "always-show-logo", Kind::Bool, Text("no"), IMMUTABLE, Applied;
-    SetProcTitle: "set-proc-title", Kind::Bool, Text("yes"), IMMUTABLE, Applied;
+    SetProcTitle: "set-proc-title", Kind::Bool, Text("yes"), IMMUTABLE, PROC_TITLE;
     ProcTitleTemplate: "proc-title-template", Kind::Str(StrRule::ProcTitle),
-        Text("{title} {listen-addr} {server-mode}"), 0, Applied;
+        Text("{title} {listen-addr} {server-mode}"), 0, PROC_TITLE;
     CrashLogEnabled: "crash-log-enabled", Kind::Bool, Text("yes"), 0, Applied;
     CrashMemcheckEnabled: "crash-memcheck-enabled", Kind::Bool, Text("yes"), 0,
         NotApplicable("Tessera has no memory test to run after a crash");

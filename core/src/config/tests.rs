@@ -1796,12 +1796,17 @@ fn new_accessors_see_defaults_and_values() {
     );
     // K, and A: every class from g (bit 2) to t (bit 10), and d (bit 13).
     assert_eq!(c.notify_keyspace_events(), 1 | 0x7fc | 1 << 13);
+    let proc_title = "Tessera does not rewrite its process title";
     assert_eq!(
         c.not_applied(),
-        [(
-            "notify-keyspace-events",
-            "pub/sub and keyspace notifications arrive with issue 14"
-        )]
+        [
+            ("set-proc-title", proc_title),
+            ("proc-title-template", proc_title),
+            (
+                "notify-keyspace-events",
+                "pub/sub and keyspace notifications arrive with issue 14"
+            ),
+        ]
     );
     // A unix socket is somewhere to listen.
     let c = from_text(&format!("port 0\nunixsocket {}\n", sock.display())).unwrap();
