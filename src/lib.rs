@@ -16,7 +16,7 @@
 //!
 //! The layers, bottom up, each using only those below it (`tests/layers.rs`): the pure ones in
 //! the `tessera-core` crate (wire format, data structures, keyspace, file formats,
-//! configuration), then [`alloc`], [`cpus`] and [`log`], [`shard`] (the runtime), [`persist`] (snapshots and
+//! configuration), then [`alloc`], [`cpus`], [`log`] and [`oom`], [`shard`] (the runtime), [`persist`] (snapshots and
 //! rewrites), [`cmd`] (the commands), [`net`] (connections) and [`server`] (start-up).
 
 pub mod alloc;
@@ -24,6 +24,7 @@ pub mod cmd;
 pub mod cpus;
 pub mod log;
 pub mod net;
+pub mod oom;
 pub mod persist;
 pub mod server;
 pub mod shard;

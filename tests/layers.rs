@@ -32,8 +32,8 @@ const SERVER: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "allocator, CPUs and the log",
-        &["alloc.rs", "cpus.rs", "log.rs"],
+        "allocator, CPUs, the log, the OOM score",
+        &["alloc.rs", "cpus.rs", "log.rs", "oom.rs"],
     ),
     ("runtime", &["shard/"]),
     ("persistence", &["persist/"]),

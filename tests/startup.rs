@@ -419,3 +419,32 @@ fn debug_log_writes_to_the_log() {
         .lines()
         .any(|l| is_log_line(l, server.pid(), "DEBUG LOG: ### Starting test x")));
 }
+
+#[test]
+fn oom_score_adj_follows_config_set() {
+    let server = Server::tessera(&[]);
+    let path = format!("/proc/{}/oom_score_adj", server.pid());
+    let score = || -> i32 {
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let base = score();
+    let mut conn = server.connect();
+    let mut set = |name: &str, value: &str| {
+        let reply = conn.command(&["CONFIG", "SET", name, value]).unwrap();
+        assert_eq!(reply, b"+OK\r\n", "{name} {value}");
+    };
+    set("oom-score-adj-values", "10 20 30");
+    assert_eq!(score(), base, "off: the values alone change nothing");
+    set("oom-score-adj", "yes");
+    assert_eq!(score(), base + 10);
+    set("oom-score-adj-values", "15 20 30");
+    assert_eq!(score(), base + 15);
+    set("oom-score-adj", "absolute");
+    assert_eq!(score(), 15);
+    set("oom-score-adj", "no");
+    assert_eq!(score(), base, "off again: the starting score is back");
+}

@@ -128,6 +128,10 @@ pub fn start_child(
         if let Some(cpus) = &cpus {
             crate::cpus::pin_current_thread(cpus);
         }
+        // Under memory pressure the child should go before the server.
+        if let Err(e) = crate::oom::apply(&config, crate::oom::ProcessClass::Child) {
+            crate::log!(Warning, "{e}");
+        }
         let shards: Vec<&crate::db::Keyspace> = shards.iter().map(|s| &s.ks).collect();
         let shards = &shards[..];
         let result = match job {

@@ -644,7 +644,10 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
             Ok(_) => crate::log!(Notice, "DB saved on disk"),
             Err(e) => {
                 crate::log!(Warning, "{e}");
-                if !mode.force {
+                if mode.force {
+                    crate::log!(Warning, "Error trying to save the DB. Exit anyway.");
+                } else {
+                    crate::log!(Warning, "Error trying to save the DB, can't exit.");
                     drop(frozen);
                     state.release_freeze();
                     crate::log!(Notice, "Errors trying to shut down the server. Check the logs for more information.");

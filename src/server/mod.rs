@@ -32,6 +32,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     crate::log::report_fatal_signals();
     announce(&snapshot);
     refuse_acl_users(&snapshot)?;
+    follow_oom_score(&config);
     crate::cmd::Table::install(snapshot.renamed_commands());
     let shards = snapshot.threads();
     // The shards run on the CPUs this process may run on (taskset, cpusets), or on those of
@@ -253,6 +254,20 @@ fn announce(config: &crate::config::Config) {
             "'{name}' is set but has no effect in Tessera: {why}"
         );
     }
+}
+
+/// `oom-score-adj` now, and whenever CONFIG SET changes it or its values.
+fn follow_oom_score(config: &Arc<ConfigStore>) {
+    use crate::oom::{apply, ProcessClass};
+    if let Err(e) = apply(&config.snapshot(), ProcessClass::Primary) {
+        crate::log!(Warning, "{e}");
+    }
+    config.on_apply(&["oom-score-adj", "oom-score-adj-values"], |c| {
+        apply(c, ProcessClass::Primary).map_err(|e| {
+            crate::log!(Warning, "{e}");
+            "Failed to set current oom_score_adj. Check server logs.".to_string()
+        })
+    });
 }
 
 /// ACL users do not exist yet. Starting without the users a configuration declares would
@@ -515,6 +530,9 @@ fn control_loop(global: &Arc<Global>, control: std::sync::mpsc::Receiver<Control
                 let again = crate::persist::state().request_shutdown(mode);
                 if again && sig == libc::SIGINT {
                     crate::log!(Warning, "You insist... exiting now.");
+                    // A final save under way leaves no half-written file behind.
+                    let temp = format!("temp-{}.rdb", std::process::id());
+                    let _ = std::fs::remove_file(config.dir().join(temp));
                     exit(1);
                 }
                 crate::log!(Warning, "Received {name} scheduling shutdown...");

@@ -286,7 +286,6 @@ const PUBSUB: Effect = NotApplicable("pub/sub and keyspace notifications arrive 
 const DEFRAG: Effect = NotApplicable("active defragmentation does not exist in Tessera");
 const JEMALLOC: Effect = NotApplicable("Tessera uses mimalloc, not jemalloc");
 const SHARDS: Effect = NotApplicable("Tessera runs one shard per thread: see 'threads'");
-const OOM_SCORE: Effect = NotApplicable("Tessera does not adjust its oom_score_adj");
 const STREAMS: Effect = NotApplicable("streams are not built yet");
 const TEST_KNOB: Effect = NotApplicable("a knob of Redis's own test suite");
 
@@ -345,8 +344,8 @@ parameters! {
     ShutdownOnSigint: "shutdown-on-sigint", Kind::Flags(SHUTDOWN_FLAGS), Text("default"), MULTI_ARG, Applied;
     ShutdownOnSigterm: "shutdown-on-sigterm", Kind::Flags(SHUTDOWN_FLAGS), Text("default"), MULTI_ARG, Applied;
     ShutdownTimeout: "shutdown-timeout", int(0, INT_MAX), Text("10"), 0, Applied;
-    OomScoreAdj: "oom-score-adj", Kind::Enum(OOM_SCORE_ADJ), Text("no"), 0, OOM_SCORE;
-    OomScoreAdjValues: "oom-score-adj-values", Kind::OomScoreAdjValues, Text("0 200 800"), MULTI_ARG, OOM_SCORE;
+    OomScoreAdj: "oom-score-adj", Kind::Enum(OOM_SCORE_ADJ), Text("no"), 0, Applied;
+    OomScoreAdjValues: "oom-score-adj-values", Kind::OomScoreAdjValues, Text("0 200 800"), MULTI_ARG, Applied;
     DisableThp: "disable-thp", Kind::Bool, Text("yes"), IMMUTABLE,
         NotApplicable("Tessera leaves transparent huge pages as the system has them");
     IgnoreWarnings: "ignore-warnings", TEXT, Text(""), 0,

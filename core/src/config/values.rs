@@ -726,6 +726,20 @@ impl Config {
         }
     }
 
+    /// `oom-score-adj`: 0 off, 1 relative to the score the process started with (`yes`,
+    /// `relative`), 2 absolute.
+    pub fn oom_score_adj(&self) -> u32 {
+        self.word(Param::OomScoreAdj)
+    }
+
+    /// `oom-score-adj-values`: for a primary, a replica, a background child.
+    pub fn oom_score_adj_values(&self) -> [i32; 3] {
+        match self.value(Param::OomScoreAdjValues) {
+            Value::OomScoreAdj(values) => *values,
+            other => unreachable!("oom-score-adj-values holds {other:?}"),
+        }
+    }
+
     pub fn latency_tracking(&self) -> bool {
         self.flag(Param::LatencyTracking)
     }
