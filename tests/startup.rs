@@ -448,3 +448,24 @@ fn oom_score_adj_follows_config_set() {
     set("oom-score-adj", "no");
     assert_eq!(score(), base, "off again: the starting score is back");
 }
+
+#[test]
+fn debug_reload_inside_exec_is_refused_rather_than_waiting_for_ever() {
+    let server = Server::tessera(&[]);
+    let mut conn = server.connect();
+    conn.command(&["MULTI"]).unwrap();
+    conn.command(&["DEBUG", "RELOAD"]).unwrap();
+    conn.command(&["DEBUG", "LOADAOF"]).unwrap();
+    conn.command(&["DEBUG", "DIGEST"]).unwrap();
+    let exec = String::from_utf8(conn.command(&["EXEC"]).unwrap()).unwrap();
+    assert_eq!(
+        exec.matches("cannot run inside a transaction").count(),
+        2,
+        "{exec}"
+    );
+    assert!(
+        exec.contains("+0000000000000000000000000000000000000000"),
+        "{exec}"
+    );
+    assert_eq!(conn.command(&["PING"]).unwrap(), b"+PONG\r\n");
+}

@@ -318,6 +318,9 @@ fn describe(entry: &crate::db::Entry, compress: bool) -> String {
 fn load_aof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         const LOAD_FAILED: &str = "ERR Error trying to load the AOF";
+        if s.tx.is_some() {
+            return Frame::error(NOT_IN_EXEC);
+        }
         let config = s.node.global.config.snapshot();
         if config.appendonly() {
             crate::shard::aof::flush_all(&s.node).await;
@@ -398,8 +401,16 @@ fn segfault(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async { Frame::ok() })
 }
 
+/// Inside EXEC every shard is already held by the transaction, and reloading needs them all
+/// claimed anew (and frozen, to save): waiting for that would wait for ever.
+const NOT_IN_EXEC: &str =
+    "ERR DEBUG RELOAD and DEBUG LOADAOF cannot run inside a transaction in Tessera";
+
 fn reload(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        if s.tx.is_some() {
+            return Frame::error(NOT_IN_EXEC);
+        }
         let mut mode = crate::persist::ReloadMode {
             save: true,
             flush: true,
