@@ -176,7 +176,8 @@ static SUBCOMMANDS: &[Sub] = &[
     Sub {
         name: "help",
         args: 2..=ANY,
-        help: &["HELP", "    Print this help."],
+        // help_reply adds HELP's own lines.
+        help: &[],
         run: help,
     },
 ];
@@ -203,14 +204,11 @@ fn debug(s: &mut Session, args: Args) -> SessionFuture<'_> {
 
 fn help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async {
-        let lines =
-            std::iter::once("DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-                .chain(SUBCOMMANDS.iter().flat_map(|sub| sub.help.iter().copied()));
-        Frame::Array(
-            lines
-                .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
-                .collect(),
-        )
+        let lines: Vec<&str> = SUBCOMMANDS
+            .iter()
+            .flat_map(|sub| sub.help.iter().copied())
+            .collect();
+        super::help_reply("debug", &lines)
     })
 }
 
@@ -474,10 +472,12 @@ fn protocol(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let name = &args[2];
         let bulk = |text: &'static str| Frame::Bulk(Bytes::from_static(text.as_bytes()));
         let numbers = || (0..3).map(Frame::Integer).collect::<Vec<_>>();
-        let then = |first: Frame, reply: Frame| {
-            let mut out = bytes::BytesMut::new();
-            first.write(&mut out, true);
-            reply.write(&mut out, true);
+        // RESP3 bytes: `head`, then each frame written out.
+        let written = |head: &[u8], frames: &[Frame]| {
+            let mut out = bytes::BytesMut::from(head);
+            for frame in frames {
+                frame.write(&mut out, true);
+            }
             Frame::Encoded(out.freeze())
         };
         if is(name, "string") {
@@ -512,18 +512,18 @@ fn protocol(s: &mut Session, args: Args) -> SessionFuture<'_> {
             if !resp3 {
                 return reply;
             }
-            let mut out = bytes::BytesMut::from(&b"|1\r\n"[..]);
-            bulk("key-popularity").write(&mut out, true);
-            Frame::Array(vec![bulk("key:123"), Frame::Integer(90)]).write(&mut out, true);
-            reply.write(&mut out, true);
-            Frame::Encoded(out.freeze())
+            let popularity = Frame::Array(vec![bulk("key:123"), Frame::Integer(90)]);
+            written(b"|1\r\n", &[bulk("key-popularity"), popularity, reply])
         } else if is(name, "push") {
             if !resp3 {
                 return Frame::error("ERR RESP2 is not supported by this command");
             }
-            then(
-                Frame::Push(vec![bulk("server-cpu-usage"), Frame::Integer(42)]),
-                bulk("Some real reply following the push reply"),
+            written(
+                b"",
+                &[
+                    Frame::Push(vec![bulk("server-cpu-usage"), Frame::Integer(42)]),
+                    bulk("Some real reply following the push reply"),
+                ],
             )
         } else if is(name, "true") {
             Frame::Boolean(true)
