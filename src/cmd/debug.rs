@@ -14,7 +14,6 @@ use crate::db::digest;
 use crate::db::{now_ms, Value};
 use crate::persist::load;
 use crate::resp::Frame;
-use crate::shard::tx::{Plan, Tx};
 
 pub static COMMANDS: &[Command] = &[Command::new("debug", -2, Run::Session(debug))
     .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
@@ -332,37 +331,24 @@ fn load_aof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
                 return Frame::error(LOAD_FAILED);
             }
         };
-        let mut batches: Vec<Vec<load::Batch>> = (0..shards).map(|_| Vec::new()).collect();
-        if let Some(base) = &plan.base {
-            let read = load::read_into(base, s.node.global.databases, shards, |shard, b| {
-                batches[shard].push(b)
-            });
-            if let Err(e) = read {
-                crate::log!(Warning, "{e}");
-                return Frame::error(LOAD_FAILED);
+        let databases = s.node.global.databases;
+        let batches = match &plan.base {
+            Some(base) => load::read_all(base, databases, shards).map(Option::unwrap_or_default),
+            None => Ok(Vec::new()),
+        };
+        let loaded = match batches {
+            // Shards without a batch still get their hop: `load_everywhere` gives one per entry.
+            Ok(mut batches) => {
+                batches.resize_with(shards, Vec::new);
+                let replay = move |shard, ks: &mut crate::db::Keyspace| {
+                    crate::cmd::aof_load::replay_shard(&plan, shard, ks).map(|_| ())
+                };
+                load::load_everywhere(&s.node, batches, true, load::Duplicates::Refuse, replay)
+                    .await
             }
-        }
-        let hops = batches
-            .into_iter()
-            .enumerate()
-            .map(|(shard, batches)| {
-                let plan = plan.clone();
-                (shard, move |data: &mut crate::shard::ShardData| {
-                    for db in data.ks.dbs.iter_mut() {
-                        drop(db.clear());
-                    }
-                    let mut loaded = load::ShardLoad::default();
-                    for batch in batches {
-                        load::insert(&mut data.ks, batch, load::Duplicates::Refuse, &mut loaded)?;
-                    }
-                    crate::cmd::aof_load::replay_shard(&plan, shard, &mut data.ks).map(|_| ())
-                })
-            })
-            .collect();
-        let tx = Tx::begin(&s.node, Plan::everything(shards)).await;
-        let results = tx.hops(hops).await;
-        tx.finish().await;
-        if let Some(e) = results.into_iter().find_map(Result::err) {
+            Err(e) => Err(e),
+        };
+        if let Err(e) = loaded {
             crate::log!(Warning, "{e}");
             return Frame::error(LOAD_FAILED);
         }

@@ -6,10 +6,13 @@
 //! the expensive part) and inserts them into its own keyspace in parallel with the others,
 //! before it accepts any connection.
 
+use std::rc::Rc;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::db::{lru_clock, now_ms, Entry, Keyspace, LFU_INIT};
 use crate::rdb::{decode_value, Item, KeyMeta, RawValue, RdbError, RdbReader};
+use crate::shard::tx::{Plan, Tx};
+use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 
 /// Keys a shard receives at a time.
@@ -113,6 +116,58 @@ pub fn insert(
         out.keys += 1;
     }
     Ok(())
+}
+
+/// Every key of the RDB file at `path`, in batches, one list per shard (out of `shards`);
+/// `None` when there is no file.
+pub fn read_all(
+    path: &std::path::Path,
+    databases: usize,
+    shards: usize,
+) -> Result<Option<Vec<Vec<Batch>>>, String> {
+    let mut batches: Vec<Vec<Batch>> = (0..shards).map(|_| Vec::new()).collect();
+    let found = read_into(path, databases, shards, |shard, batch| {
+        batches[shard].push(batch)
+    })?;
+    Ok(found.then_some(batches))
+}
+
+/// Loading at runtime (DEBUG RELOAD, DEBUG LOADAOF): with every shard claimed whole, so that
+/// no client sees one shard loaded and another not, each shard empties its databases (with
+/// `flush`), inserts its `batches`, then runs `then` on its keyspace (an AOF's replay).
+pub async fn load_everywhere<F>(
+    node: &Rc<Node>,
+    batches: Vec<Vec<Batch>>,
+    flush: bool,
+    duplicates: Duplicates,
+    then: F,
+) -> Result<(), String>
+where
+    F: Fn(usize, &mut Keyspace) -> Result<(), String> + Clone + Send + 'static,
+{
+    let hops = batches
+        .into_iter()
+        .enumerate()
+        .map(|(shard, batches)| {
+            let then = then.clone();
+            (shard, move |data: &mut ShardData| {
+                if flush {
+                    for db in data.ks.dbs.iter_mut() {
+                        drop(db.clear());
+                    }
+                }
+                let mut loaded = ShardLoad::default();
+                for batch in batches {
+                    insert(&mut data.ks, batch, duplicates, &mut loaded)?;
+                }
+                then(shard, &mut data.ks)
+            })
+        })
+        .collect();
+    let tx = Tx::begin(node, Plan::everything(node.shards)).await;
+    let results = tx.hops(hops).await;
+    tx.finish().await;
+    results.into_iter().collect()
 }
 
 /// Reads `path` and deals its keys to the shards' inboxes; false when there is no file, which

@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::shard::global::ControlMsg;
-use crate::shard::tx::{Plan, Tx};
 use crate::shard::{Node, ShardData};
 use snapshot::Target;
 
@@ -545,12 +544,9 @@ pub async fn reload(node: &Rc<Node>, mode: ReloadMode) -> Result<(), &'static st
     }
     let config = node.global.config.snapshot();
     let path = config.dir().join(config.dbfilename());
-    let mut batches: Vec<Vec<load::Batch>> = (0..node.shards).map(|_| Vec::new()).collect();
-    match load::read_into(&path, node.global.databases, node.shards, |shard, batch| {
-        batches[shard].push(batch)
-    }) {
-        Ok(true) => {}
-        Ok(false) => {
+    let batches = match load::read_all(&path, node.global.databases, node.shards) {
+        Ok(Some(batches)) => batches,
+        Ok(None) => {
             crate::log!(
                 Warning,
                 "Fatal error loading the DB: No such file or directory."
@@ -561,33 +557,14 @@ pub async fn reload(node: &Rc<Node>, mode: ReloadMode) -> Result<(), &'static st
             crate::log!(Warning, "{e}");
             return Err(LOAD_FAILED);
         }
-    }
+    };
     let duplicates = if mode.merge {
         load::Duplicates::Replace
     } else {
         load::Duplicates::Refuse
     };
-    let hops = batches
-        .into_iter()
-        .enumerate()
-        .map(|(shard, batches)| {
-            (shard, move |data: &mut ShardData| {
-                if mode.flush {
-                    for db in data.ks.dbs.iter_mut() {
-                        drop(db.clear());
-                    }
-                }
-                let mut loaded = load::ShardLoad::default();
-                batches
-                    .into_iter()
-                    .try_for_each(|b| load::insert(&mut data.ks, b, duplicates, &mut loaded))
-            })
-        })
-        .collect();
-    let tx = Tx::begin(node, Plan::everything(node.shards)).await;
-    let results = tx.hops(hops).await;
-    tx.finish().await;
-    if let Some(e) = results.into_iter().find_map(Result::err) {
+    let loaded = load::load_everywhere(node, batches, mode.flush, duplicates, |_, _| Ok(()));
+    if let Err(e) = loaded.await {
         crate::log!(Warning, "{e}");
         return Err(LOAD_FAILED);
     }
