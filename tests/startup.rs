@@ -469,3 +469,42 @@ fn debug_reload_inside_exec_is_refused_rather_than_waiting_for_ever() {
     );
     assert_eq!(conn.command(&["PING"]).unwrap(), b"+PONG\r\n");
 }
+
+/// Debian's stock redis.conf, every directive of it, starts Tessera: only where it would put
+/// the server (port, daemon, files under /var and /run) is overridden on the command line,
+/// which redis-server reads after the file.
+#[test]
+fn the_stock_debian_redis_conf_starts_the_server() {
+    let stock = std::path::Path::new("/etc/redis/redis.conf");
+    assert!(
+        stock.exists(),
+        "redis-server's package installs {}",
+        stock.display()
+    );
+    let dir = common::TempDir::new();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .arg(stock)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+        ])
+        .arg("--pidfile")
+        .arg(dir.path().join("redis.pid"))
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let started = wait_for_ping(port);
+    let log = std::fs::read_to_string(dir.path().join("stdout.log")).unwrap();
+    let _ = common::RawConn::connect(port).map(|mut c| c.command(&["SHUTDOWN", "NOSAVE"]));
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert!(started, "{log}");
+    assert!(log.contains("Configuration loaded"), "{log}");
+}

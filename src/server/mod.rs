@@ -295,7 +295,8 @@ fn bind_listeners(
 > {
     let port = config.port();
     let mut addrs: Vec<SocketAddr> = Vec::new();
-    for bind in config.bind().iter().filter(|_| port != 0) {
+    let binds = if port == 0 { Vec::new() } else { config.bind() };
+    for bind in &binds {
         let host = match bind.addr.as_str() {
             "*" => "0.0.0.0",
             "::*" => "::",
