@@ -26,6 +26,7 @@ pub mod log;
 pub mod net;
 pub mod oom;
 pub mod persist;
+pub mod script;
 pub mod server;
 pub mod shard;
 

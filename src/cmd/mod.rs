@@ -286,6 +286,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         sort::COMMANDS,
         multi::COMMANDS,
         zset::COMMANDS,
+        crate::script::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -44,6 +44,8 @@ pub struct Global {
     /// The most memory in use at once, sampled by the client cron and by INFO, as Redis's
     /// serverCron samples it (`used_memory_peak`).
     pub peak_memory: AtomicU64,
+    /// Lua scripts, cached for EVALSHA on every shard, and the one running now.
+    pub scripts: crate::script::Store,
     /// Memory in use once the server was ready (`used_memory_startup`).
     pub startup_memory: AtomicU64,
     pub eviction_exceeded: crate::shard::evict::ExceededTime,
@@ -116,6 +118,7 @@ impl Global {
             aof: crate::shard::aof::AofStatus::new(shards),
             replid: random_hex_id(),
             peak_memory: AtomicU64::new(0),
+            scripts: Default::default(),
             startup_memory: AtomicU64::new(0),
             eviction_exceeded: Default::default(),
         };

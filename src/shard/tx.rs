@@ -106,6 +106,8 @@ pub struct Tx {
     /// Shards where the transaction's log buffer holds records: its parts.
     logged: RefCell<Vec<usize>>,
     finished: bool,
+    /// Hops sent while set log nothing (a script's `redis.set_repl(redis.REPL_NONE)`).
+    quiet: std::cell::Cell<bool>,
 }
 
 impl Tx {
@@ -136,6 +138,7 @@ impl Tx {
             asked: Vec::new(),
             logged: RefCell::new(Vec::new()),
             finished: false,
+            quiet: std::cell::Cell::new(false),
         };
         if plan.claims.len() == 1 {
             // One shard: nothing else to hold meanwhile, so waiting cannot deadlock.
@@ -197,13 +200,23 @@ impl Tx {
     where
         F: FnOnce(&mut ShardData) -> R + Send + 'static,
     {
-        let id = self.id;
+        let (id, quiet) = (self.id, self.quiet.get());
         move |data: &mut ShardData| {
             data.aof.enter_tx(id);
+            let on = data.aof.on;
+            if quiet {
+                data.aof.on = false;
+            }
             let r = f(data);
+            data.aof.on = on;
             let logged = data.aof.leave_tx();
             (r, logged)
         }
+    }
+
+    /// Whether the hops sent from now on log what they do.
+    pub fn set_quiet(&self, quiet: bool) {
+        self.quiet.set(quiet);
     }
 
     fn note(&self, shard: usize, logged: bool) {

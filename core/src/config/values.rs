@@ -655,6 +655,12 @@ impl Config {
     }
 
     /// Keys sampled per eviction, as Redis's approximated LRU/LFU/TTL.
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in ms: when a running script starts
+    /// answering others with BUSY.
+    pub fn busy_reply_threshold(&self) -> u64 {
+        self.int(Param::BusyReplyThreshold) as u64
+    }
+
     pub fn maxmemory_samples(&self) -> usize {
         self.int(Param::MaxmemorySamples) as usize
     }

@@ -252,6 +252,18 @@ pub fn format_double(d: f64) -> String {
 
 /// C's `printf("%.17g", d)` for a finite double.
 pub fn format_g17(d: f64) -> String {
+    format_g(d, 17)
+}
+
+/// C's `printf("%.<precision>g", d)` as glibc prints it, infinities and NaNs included (Lua
+/// 5.1 turns numbers into strings with `%.14g`).
+pub fn format_g(d: f64, precision: usize) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
     if d == 0.0 {
         return if d.is_sign_negative() {
             "-0".into()
@@ -259,16 +271,17 @@ pub fn format_g17(d: f64) -> String {
             "0".into()
         };
     }
-    // %.17g: exponential notation when exp < -4 or exp >= precision (17).
-    let sci = format!("{:.16e}", d); // 17 significant digits
+    let precision = precision.max(1);
+    // %g: exponential notation when exp < -4 or exp >= precision.
+    let sci = format!("{:.*e}", precision - 1, d);
     let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
-    if !(-4..17).contains(&exp) {
+    if exp < -4 || exp >= precision as i32 {
         let mantissa = trim_fraction_zeros(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{}e{}{:02}", mantissa, sign, exp.abs())
     } else {
-        let decimals = (16 - exp).max(0) as usize;
+        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
         let fixed = format!("{:.*}", decimals, d);
         trim_fraction_zeros(&fixed).to_string()
     }

@@ -1,0 +1,246 @@
+-- The environment scripts run in, as Redis 7.0 gives it: its globals and libraries, and
+-- every table reachable from them read-only. Redis patches its Lua for read-only tables; this
+-- reaches the same behaviour with plain Lua 5.1: scripts see a proxy for each protected table
+-- (empty, reading through to the real one, refusing writes), and the builtins that bypass
+-- metatables (rawset, rawget, next, setmetatable, loadstring...) are wrapped to see through
+-- proxies or refuse them. Run once per interpreter, as chunk "=tessera", with the Redis API
+-- table (functions made in Rust) as its argument; returns what Rust keeps: the globals proxy
+-- scripts get as their environment, and the function that runs a script under the error
+-- handler.
+
+local api = ...
+
+local G = _G
+local type, error, select, tostring = type, error, select, tostring
+local raw_set, raw_get, raw_next = rawset, rawget, next
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+local raw_ipairs, raw_unpack = ipairs, unpack
+local raw_setfenv = setfenv
+local raw_loadstring, raw_load, raw_pcall, raw_xpcall = loadstring, load, pcall, xpcall
+local dbg = debug
+
+local READONLY = 'Attempt to modify a readonly table'
+
+-- The Redis API, made in Rust. Its functions raise Redis's error tables: Rust can only raise
+-- an opaque value, so it leaves the table aside and `take_error` fetches it wherever an error
+-- is caught. (They must be C functions, not Lua wrappers: `return redis.call(...)` is a
+-- tail call, and Lua 5.1 drops the script's frame for a Lua callee, which the error's line
+-- needs.)
+local take_error = api.__take_error
+local function redis_error(e)
+  if type(e) == 'userdata' then
+    return take_error() or e
+  end
+  return e
+end
+
+-- proxy -> the table it stands for. Weak keys: proxies of nothing live for ever anyway.
+local real_of = raw_setmetatable({}, { __mode = 'k' })
+
+local function refuse()
+  error(READONLY, 2)
+end
+
+-- What getmetatable shows of a protected table: a table, as in Redis, and itself sealed.
+local sealed = {}
+raw_setmetatable(sealed, { __index = sealed, __newindex = refuse, __metatable = sealed })
+
+local function protect(t)
+  local proxy = {}
+  real_of[proxy] = t
+  raw_setmetatable(proxy, { __index = t, __newindex = refuse, __metatable = sealed })
+  return proxy
+end
+
+-- Builtins that would write through a proxy or miss what is behind it.
+rawset = function(t, k, v)
+  if real_of[t] then
+    error(READONLY, 0)
+  end
+  return raw_set(t, k, v)
+end
+
+rawget = function(t, k)
+  return raw_get(real_of[t] or t, k)
+end
+
+setmetatable = function(t, mt)
+  if real_of[t] then
+    error(READONLY, 0)
+  end
+  return raw_setmetatable(t, mt)
+end
+
+next = function(t, k)
+  return raw_next(real_of[t] or t, k)
+end
+
+pairs = function(t)
+  return next, t, nil
+end
+
+ipairs = function(t)
+  return raw_ipairs(real_of[t] or t)
+end
+
+unpack = function(t, ...)
+  return raw_unpack(real_of[t] or t, ...)
+end
+
+-- Redis's pcall: an error raised as a table with a string `err` (what redis.call raises)
+-- comes back as that string.
+local function pcall_result(ok, ...)
+  if ok then
+    return ok, ...
+  end
+  local e = redis_error((...))
+  if type(e) == 'table' then
+    local text = e.err
+    if type(text) == 'string' or type(text) == 'number' then
+      return false, text
+    end
+  end
+  return false, e
+end
+
+pcall = function(f, ...)
+  return pcall_result(raw_pcall(f, ...))
+end
+
+xpcall = function(f, h)
+  return raw_xpcall(f, function(e)
+    return h(redis_error(e))
+  end)
+end
+
+-- The Redis API table scripts see.
+local redis = {}
+for name, f in raw_next, api do
+  if name:sub(1, 2) ~= '__' then
+    redis[name] = f
+  end
+end
+G.redis = redis
+
+-- math.random and math.randomseed as Redis's: its own 48-bit generator, so that a script
+-- draws the same numbers on every server.
+local next_random, seed_random = api.__random, api.__randomseed
+local floor = math.floor
+local function checkint(n, v, fname)
+  local x = tonumber(v)
+  if x == nil then
+    local got = v == nil and 'no value' or type(v)
+    error("bad argument #" .. n .. " to '" .. fname .. "' (number expected, got " .. got .. ")", 3)
+  end
+  return x >= 0 and floor(x) or -floor(-x)
+end
+math.random = function(...)
+  local r = next_random()
+  local n = select('#', ...)
+  if n == 0 then
+    return r
+  elseif n == 1 then
+    local u = checkint(1, ..., 'random')
+    if u < 1 then
+      error("bad argument #1 to 'random' (interval is empty)", 2)
+    end
+    return floor(r * u) + 1
+  elseif n == 2 then
+    local l, u = checkint(1, (...), 'random'), checkint(2, (select(2, ...)), 'random')
+    if l > u then
+      error("bad argument #2 to 'random' (interval is empty)", 2)
+    end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+math.randomseed = function(...)
+  seed_random(checkint(1, (...), 'randomseed'))
+end
+
+-- Globals Redis removes or never loads: the function environments are out of reach, so the
+-- only way to the real globals is through the proxy.
+G.print, G.dofile, G.loadfile = nil, nil, nil
+G.getfenv, G.setfenv, G.newproxy = nil, nil, nil
+
+-- Every library table, and what scripts see of the string metatable, becomes a proxy.
+local libraries = { 'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit', 'struct', 'cmsgpack' }
+for _, name in raw_ipairs(libraries) do
+  local lib = raw_get(G, name)
+  if lib ~= nil then
+    raw_set(G, name, protect(lib))
+  end
+end
+local string_mt = raw_getmetatable('')
+string_mt.__index = G.string
+string_mt.__metatable = protect(string_mt)
+
+local globals = protect(G)
+raw_set(G, '_G', globals)
+
+-- Code loaded at run time sees the proxy too, never the real globals; bytecode is refused,
+-- as Redis refuses it.
+local function is_binary(s)
+  return type(s) == 'string' and s:byte(1) == 27
+end
+
+loadstring = function(s, name)
+  if is_binary(s) then
+    return nil, 'attempt to load a binary chunk'
+  end
+  local f, e = raw_loadstring(s, name)
+  if f then
+    raw_setfenv(f, globals)
+  end
+  return f, e
+end
+
+load = function(reader, name)
+  local f, e = raw_load(reader, name)
+  if f then
+    raw_setfenv(f, globals)
+  end
+  return f, e
+end
+
+-- Where an error happened, for its reply: the innermost frame of the script itself, not of
+-- this file or of a C function.
+local function handler(err)
+  local level, info = 2, nil
+  while true do
+    local i = dbg.getinfo(level, 'nSl')
+    if i == nil then
+      break
+    end
+    if i.what ~= 'C' and i.what ~= 'tail' and i.source ~= '=tessera' then
+      info = i
+      break
+    end
+    level = level + 1
+  end
+  err = redis_error(err)
+  if type(err) ~= 'table' then
+    err = { err = 'ERR ' .. tostring(err) }
+  end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+G.debug = nil
+G.__redis__err__handler = handler
+
+local function run(f)
+  return raw_xpcall(f, handler)
+end
+
+-- Reading a global that does not exist is an error, as in Redis.
+raw_setmetatable(G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+})
+
+return globals, run

@@ -1,0 +1,490 @@
+//! Lua scripts: EVAL, EVALSHA, their read-only forms, and SCRIPT.
+//!
+//! # Where a script runs, and why it is atomic
+//!
+//! A script runs on the shard of the connection that sent it, in that thread's Lua
+//! interpreter ([`vm`]), inside a transaction of the layer (`shard::tx`) that holds **every
+//! shard whole**. Scripts may touch keys they never declared (on a non-cluster Redis they
+//! can, and libraries rely on it), so no smaller set of locks is known before the script has
+//! run; holding everything is what Redis's single thread gives, and it costs one round trip
+//! to the other shards (in parallel) before the script and a message to each after it.
+//!
+//! Lua cannot wait for another shard asynchronously from inside `redis.call` (Lua 5.1 cannot
+//! yield across `pcall`, which scripts use around calls), so a call whose keys live on
+//! another shard waits synchronously: the shard thread drives the command's future itself,
+//! serving its own mailbox meanwhile (`Node::block_on`). No deadlock can come of it: a shard
+//! blocks only inside a script, and a script runs only once it holds every shard, so no other
+//! script can be blocking the shard it waits for.
+//!
+//! Each command a script runs is logged through the transaction, so the AOF gets the
+//! script's effects as one all-or-nothing part per shard (Redis's effects replication);
+//! `redis.set_repl` can leave them out.
+
+mod convert;
+mod vm;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use ahash::AHashMap;
+use bytes::Bytes;
+
+use crate::cmd::flags::*;
+use crate::cmd::session::Session;
+use crate::cmd::{boxed, Args, Command, Run, SessionFuture};
+use crate::resp::Frame;
+use crate::shard::tx::{Plan, Tx};
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("eval", -3, Run::Session(eval))
+        .flags(&[NOSCRIPT, SKIP_MONITOR, NO_MANDATORY_KEYS, STALE, MOVABLEKEYS])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("evalsha", -3, Run::Session(evalsha))
+        .flags(&[NOSCRIPT, SKIP_MONITOR, NO_MANDATORY_KEYS, STALE, MOVABLEKEYS])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("eval_ro", -3, Run::Session(eval_ro))
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            READONLY,
+            MOVABLEKEYS,
+        ])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("evalsha_ro", -3, Run::Session(evalsha_ro))
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            READONLY,
+            MOVABLEKEYS,
+        ])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("script", -2, Run::Session(script_help))
+        .acl(&["@slow"])
+        .subs(SCRIPT_SUBCOMMANDS),
+];
+
+static SCRIPT_SUBCOMMANDS: &[Command] = &[
+    Command::new("script|exists", -3, Run::Session(script_exists))
+        .flags(&[NOSCRIPT])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("script|flush", -2, Run::Session(script_flush))
+        .flags(&[NOSCRIPT])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("script|help", 2, Run::Session(script_help))
+        .flags(&[LOADING, STALE])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("script|kill", 2, Run::Session(script_kill))
+        .flags(&[NOSCRIPT, ALLOW_BUSY])
+        .acl(&["@slow", "@scripting"]),
+    Command::new("script|load", 3, Run::Session(script_load))
+        .flags(&[NOSCRIPT, STALE])
+        .acl(&["@slow", "@scripting"]),
+];
+
+/// A script's shebang flags (`#!lua flags=...`). A script without a shebang runs in Redis's
+/// compatibility mode, where the command's own flags apply instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    pub compat: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot: bool,
+}
+
+impl ScriptFlags {
+    /// Reads the shebang line of `body`, as Redis's `evalExtractShebangFlags`: the flags and
+    /// how many bytes the line takes (the newline stays, to keep line numbers).
+    pub fn parse(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
+        if !body.starts_with(b"#!") {
+            return Ok((
+                ScriptFlags {
+                    compat: true,
+                    ..Default::default()
+                },
+                0,
+            ));
+        }
+        let Some(end) = memchr::memchr(b'\n', body) else {
+            return Err("Invalid script shebang".into());
+        };
+        let parts = match crate::resp::split::split_args(&body[..end]) {
+            Some(p) if !p.is_empty() => p,
+            _ => return Err("Invalid engine in script shebang".into()),
+        };
+        if parts[0] != b"#!lua" {
+            return Err(format!(
+                "Unexpected engine in script shebang: {}",
+                String::from_utf8_lossy(&parts[0])
+            ));
+        }
+        let mut flags = ScriptFlags::default();
+        for part in &parts[1..] {
+            let Some(list) = part.strip_prefix(b"flags=") else {
+                return Err(format!(
+                    "Unknown lua shebang option: {}",
+                    String::from_utf8_lossy(part)
+                ));
+            };
+            if list.is_empty() {
+                continue;
+            }
+            for flag in list.split(|&b| b == b',') {
+                match flag {
+                    b"no-writes" => flags.no_writes = true,
+                    b"allow-oom" => flags.allow_oom = true,
+                    b"allow-stale" => flags.allow_stale = true,
+                    b"no-cluster" => flags.no_cluster = true,
+                    b"allow-cross-slot-keys" => flags.allow_cross_slot = true,
+                    other => {
+                        return Err(format!(
+                            "Unexpected flag in script shebang: {}",
+                            String::from_utf8_lossy(other)
+                        ))
+                    }
+                }
+            }
+        }
+        Ok((flags, end))
+    }
+}
+
+/// A script in the cache: its source and flags.
+pub struct Script {
+    pub sha: String,
+    pub body: Bytes,
+    pub flags: ScriptFlags,
+    /// Bytes of the body after the shebang line (`#!lua ...`), which Lua does not read.
+    pub shebang_len: usize,
+}
+
+/// The scripts cache every shard shares (EVALSHA finds a script whichever connection loaded
+/// it), and the state of the script running now, for SCRIPT KILL and BUSY replies.
+#[derive(Default)]
+pub struct Store {
+    scripts: Mutex<AHashMap<String, Arc<Script>>>,
+    /// Bumped by SCRIPT FLUSH: each interpreter drops what it compiled when it sees a new one.
+    generation: AtomicU64,
+    pub running: Running,
+}
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AHashMap<String, Arc<Script>>> {
+        // Nothing panics while holding it.
+        self.scripts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, sha: &str) -> Option<Arc<Script>> {
+        self.lock().get(sha).cloned()
+    }
+
+    pub fn insert(&self, script: Arc<Script>) {
+        self.lock().insert(script.sha.clone(), script);
+    }
+
+    pub fn flush(&self) {
+        self.lock().clear();
+        self.generation.fetch_add(1, Relaxed);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// How many scripts are cached, and the bytes of their bodies (INFO memory).
+    pub fn usage(&self) -> (usize, usize) {
+        let scripts = self.lock();
+        let bytes = scripts.values().map(|s| s.body.len() + 40).sum();
+        (scripts.len(), bytes)
+    }
+}
+
+/// The script running now, if any (at most one runs at a time: each holds every shard).
+#[derive(Default)]
+pub struct Running {
+    active: AtomicBool,
+    /// When it started, in ms since the Unix epoch.
+    started_ms: AtomicU64,
+    /// It has run a write: killing it would leave half its effects.
+    wrote: AtomicBool,
+    /// SCRIPT KILL asked it to stop.
+    kill: AtomicBool,
+}
+
+impl Running {
+    fn begin(&self) {
+        self.wrote.store(false, Relaxed);
+        self.kill.store(false, Relaxed);
+        self.started_ms.store(crate::db::now_ms(), Relaxed);
+        self.active.store(true, Relaxed);
+    }
+
+    fn end(&self) {
+        self.active.store(false, Relaxed);
+    }
+
+    /// How long the running script has run, in ms; None when none runs.
+    pub fn elapsed_ms(&self) -> Option<u64> {
+        self.active
+            .load(Relaxed)
+            .then(|| crate::db::now_ms().saturating_sub(self.started_ms.load(Relaxed)))
+    }
+}
+
+/// Redis's `sha1hex`: 40 lowercase hex digits.
+pub fn sha1hex(data: &[u8]) -> String {
+    use sha1::{Digest as _, Sha1};
+    let digest = Sha1::digest(data);
+    let mut out = String::with_capacity(40);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Caches `body` (SCRIPT LOAD, EVAL): checks its shebang and that it compiles here.
+fn load(s: &Session, body: &Bytes) -> Result<Arc<Script>, Frame> {
+    let store = &s.node.global.scripts;
+    let sha = sha1hex(body);
+    if let Some(script) = store.get(&sha) {
+        return Ok(script);
+    }
+    let (flags, shebang_len) = ScriptFlags::parse(body).map_err(|e| Frame::error(format!("ERR {e}")))?;
+    let script = Arc::new(Script {
+        sha,
+        body: body.clone(),
+        flags,
+        shebang_len,
+    });
+    vm::compile(&s.node, &script).map_err(|e| {
+        Frame::error(format!("ERR Error compiling script (new function): {e}"))
+    })?;
+    store.insert(script.clone());
+    Ok(script)
+}
+
+fn eval(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(run(s, args, false, false))
+}
+
+fn evalsha(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(run(s, args, true, false))
+}
+
+fn eval_ro(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(run(s, args, false, true))
+}
+
+fn evalsha_ro(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(run(s, args, true, true))
+}
+
+/// EVAL and its forms: finds or loads the script, checks what its flags forbid, then runs it
+/// holding every shard.
+async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Frame {
+    let numkeys = match crate::cmd::args::parse_int(&args[2]) {
+        Ok(n) => n,
+        Err(e) => return Frame::from(e),
+    };
+    if numkeys > (args.len() - 3) as i64 {
+        return Frame::error("ERR Number of keys can't be greater than number of args");
+    }
+    if numkeys < 0 {
+        return Frame::error("ERR Number of keys can't be negative");
+    }
+    let script = if by_sha {
+        let found = (args[1].len() == 40)
+            .then(|| std::str::from_utf8(&args[1]).ok())
+            .flatten()
+            .and_then(|sha| s.node.global.scripts.get(&sha.to_ascii_lowercase()));
+        match found {
+            Some(script) => script,
+            None => return Frame::error("NOSCRIPT No matching script. Please use EVAL."),
+        }
+    } else {
+        match load(s, &args[1]) {
+            Ok(script) => script,
+            Err(e) => return e,
+        }
+    };
+    let flags = script.flags;
+    // Before the script, as Redis's processCommand makes room before every command: whether
+    // memory is over the limit decides which writes the script may run.
+    let oom = s.node.make_room().await.is_err();
+    if !flags.compat {
+        if !flags.no_writes {
+            if let Some(refusal) = crate::persist::writes_refused(&s.node.global) {
+                return Frame::error(refusal);
+            }
+            if read_only {
+                return Frame::error("ERR Can not execute a script with write flag using *_ro command.");
+            }
+        }
+        if oom && !flags.allow_oom && !flags.no_writes {
+            return Frame::error(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+            );
+        }
+    }
+    let numkeys = numkeys as usize;
+    let keys = args[3..3 + numkeys].to_vec();
+    let argv = args[3 + numkeys..].to_vec();
+    let limits = vm::Limits {
+        read_only: read_only || (!flags.compat && flags.no_writes),
+        allow_oom: !flags.compat && flags.allow_oom,
+        oom,
+    };
+    if let Some(tx) = s.tx.clone() {
+        // Inside EXEC, which holds every shard for a script already.
+        let (reply, _) = within(s, tx, &script, keys, argv, limits);
+        return reply;
+    }
+    let node = s.node.clone();
+    let tx = Tx::begin(&node, Plan::everything(node.shards)).await;
+    let tx = std::rc::Rc::new(tx);
+    let (reply, tx) = within(s, tx, &script, keys, argv, limits);
+    match std::rc::Rc::try_unwrap(tx) {
+        Ok(tx) => tx.finish().await,
+        // Nothing keeps another handle past the script; dropping still commits and releases.
+        Err(rc) => drop(rc),
+    }
+    reply
+}
+
+/// Runs `script` with the session in transaction `tx`; the session comes out as it went in
+/// (a SELECT inside the script selects for the script only, as in Redis).
+fn within(
+    s: &mut Session,
+    tx: std::rc::Rc<Tx>,
+    script: &Arc<Script>,
+    keys: Args,
+    argv: Args,
+    limits: vm::Limits,
+) -> (Frame, std::rc::Rc<Tx>) {
+    let running = &s.node.global.scripts.running;
+    running.begin();
+    let outer_tx = s.tx.replace(tx.clone());
+    let (db, resp3) = (s.db, s.resp3);
+    let reply = vm::run(s, script, keys, argv, limits);
+    s.tx = outer_tx;
+    s.db = db;
+    s.info.db.set(db);
+    s.resp3 = resp3;
+    s.node.global.scripts.running.end();
+    (reply, tx)
+}
+
+fn script_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        crate::cmd::help_reply(
+            "script",
+            &[
+                "DEBUG (YES|SYNC|NO)",
+                "    Set the debug mode for subsequent scripts executed.",
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+            ],
+        )
+    })
+}
+
+fn script_exists(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let store = &s.node.global.scripts;
+        Frame::Array(
+            args[2..]
+                .iter()
+                .map(|sha| {
+                    let known = std::str::from_utf8(sha)
+                        .ok()
+                        .is_some_and(|sha| store.get(sha).is_some());
+                    Frame::Integer(known as i64)
+                })
+                .collect(),
+        )
+    })
+}
+
+fn script_flush(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mode_ok = match args.len() {
+            2 => true,
+            3 => args[2].eq_ignore_ascii_case(b"sync") || args[2].eq_ignore_ascii_case(b"async"),
+            _ => false,
+        };
+        if !mode_ok {
+            return Frame::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        }
+        s.node.global.scripts.flush();
+        Frame::ok()
+    })
+}
+
+fn script_load(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        match load(s, &args[2]) {
+            Ok(script) => Frame::bulk(Bytes::from(script.sha.clone())),
+            Err(e) => e,
+        }
+    })
+}
+
+fn script_kill(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let running = &s.node.global.scripts.running;
+        if running.elapsed_ms().is_none() {
+            return Frame::error("NOTBUSY No scripts in execution right now.");
+        }
+        if running.wrote.load(Relaxed) {
+            return Frame::error(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            );
+        }
+        running.kill.store(true, Relaxed);
+        Frame::ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected texts are redis-server 7.0.15's replies to the same shebangs.
+    #[test]
+    fn shebangs_parse_as_redis_reads_them() {
+        let ok = |b: &str| ScriptFlags::parse(b.as_bytes()).unwrap();
+        assert!(ok("return 1").0.compat);
+        let (f, len) = ok("#!lua flags=no-writes,allow-oom\nreturn 1");
+        assert!(f.no_writes && f.allow_oom && !f.compat);
+        assert_eq!(len, 31);
+        assert!(!ok("#!lua\nreturn 1").0.compat);
+        let err = |b: &str| ScriptFlags::parse(b.as_bytes()).unwrap_err();
+        assert_eq!(err("#!lua"), "Invalid script shebang");
+        assert_eq!(err("#!python\n"), "Unexpected engine in script shebang: #!python");
+        assert_eq!(
+            err("#!lua flags=bad\n"),
+            "Unexpected flag in script shebang: bad"
+        );
+        assert_eq!(err("#!lua x=1\n"), "Unknown lua shebang option: x=1");
+    }
+
+    #[test]
+    fn sha1hex_is_lowercase_hex() {
+        assert_eq!(sha1hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+}

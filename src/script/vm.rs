@@ -1,0 +1,584 @@
+//! Each shard thread's Lua interpreter, and a script's run in it.
+//!
+//! The interpreter is made once per thread, on the first script: Lua 5.1 with the libraries
+//! Redis loads, the Redis API (`redis.call` and friends, made here), and the read-only
+//! environment of `env.lua`. Compiled scripts are kept per thread by SHA, and dropped when
+//! SCRIPT FLUSH bumps the shared cache's generation.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use mlua::chunk::ChunkMode;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+
+use super::convert::{error_table, frame_to_lua, lua_to_frame};
+use super::Script;
+use crate::cmd::session::Session;
+use crate::cmd::{flags, Args, Table as Commands};
+use crate::resp::Frame;
+use crate::shard::Node;
+
+/// What a run may do, decided before it starts.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    /// EVAL_RO, EVALSHA_RO, or a script flagged no-writes: writes are refused.
+    pub read_only: bool,
+    /// Flagged allow-oom: writes run even over maxmemory.
+    pub allow_oom: bool,
+    /// Memory was over maxmemory when the script started.
+    pub oom: bool,
+}
+
+struct Vm {
+    lua: Lua,
+    /// The proxy of the globals that scripts get as their environment.
+    globals: Table,
+    /// Calls a function under the error handler: (true, result) or (false, error table).
+    run: Function,
+    /// The real globals, where KEYS and ARGV are set for each run.
+    real_globals: Table,
+    compiled: AHashMap<String, Function>,
+    generation: u64,
+}
+
+thread_local! {
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// Redis's `redisLrand48` state: math.random in scripts draws from it.
+    static RANDOM: std::cell::Cell<u64> = const { std::cell::Cell::new(0x1234_ABCD_330E) };
+}
+
+/// What `redis.call` needs while a script runs: the session it runs commands with (moved
+/// here from the connection for the run), and the run's own state.
+struct RunState {
+    session: Session,
+    limits: Limits,
+    /// The RESP version the script reads replies in (`redis.setresp`).
+    resp: u8,
+    /// Whether the script's writes go to the AOF (`redis.set_repl`).
+    log_writes: bool,
+    wrote: bool,
+    killed: bool,
+}
+
+/// Compiles `script` in this thread's interpreter, or says why it does not compile.
+pub fn compile(node: &Rc<Node>, script: &Script) -> Result<(), String> {
+    with_vm(node, |vm| function_of(vm, script).map(|_| ()))
+}
+
+fn with_vm<R>(node: &Rc<Node>, f: impl FnOnce(&mut Vm) -> R) -> R {
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let generation = node.global.scripts.generation();
+        if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
+            // SCRIPT FLUSH starts over with a new interpreter, as Redis's does.
+            *slot = Some(new_vm(generation).expect("the script interpreter starts"));
+        }
+        f(slot.as_mut().expect("made above"))
+    })
+}
+
+fn function_of(vm: &mut Vm, script: &Script) -> Result<Function, String> {
+    if let Some(f) = vm.compiled.get(&script.sha) {
+        return Ok(f.clone());
+    }
+    let f = vm
+        .lua
+        .load(&script.body[script.shebang_len..])
+        .set_name("@user_script")
+        .set_mode(ChunkMode::Text)
+        .set_environment(vm.globals.clone())
+        .into_function()
+        .map_err(|e| match e {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
+        })?;
+    vm.compiled.insert(script.sha.clone(), f.clone());
+    Ok(f)
+}
+
+fn new_vm(generation: u64) -> mlua::Result<Vm> {
+    // SAFETY: `unsafe_new_with` only because of the debug library, which mlua counts as
+    // unsafe. env.lua keeps it for its error handler and removes it from the globals before
+    // any script runs, as Redis does; nothing else of it is reachable from scripts.
+    let lua = unsafe {
+        Lua::unsafe_new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+            LuaOptions::default(),
+        )
+    };
+    let api = lua.create_table()?;
+    api.set("call", lua.create_function(|lua, args: MultiValue| call(lua, args, true))?)?;
+    api.set("pcall", lua.create_function(|lua, args: MultiValue| call(lua, args, false))?)?;
+    api.set("error_reply", lua.create_function(error_reply)?)?;
+    api.set("status_reply", lua.create_function(status_reply)?)?;
+    api.set("sha1hex", lua.create_function(sha1hex)?)?;
+    api.set("setresp", lua.create_function(setresp)?)?;
+    api.set("set_repl", lua.create_function(set_repl)?)?;
+    api.set("log", lua.create_function(log)?)?;
+    api.set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    // Without a debugging session (SCRIPT DEBUG), Redis's breakpoint answers false and
+    // debug does nothing.
+    api.set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    api.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    api.set(
+        "__take_error",
+        lua.create_function(|lua, ()| {
+            let pending: Value = lua.named_registry_value(PENDING_ERROR)?;
+            lua.unset_named_registry_value(PENDING_ERROR)?;
+            Ok(pending)
+        })?,
+    )?;
+    api.set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
+    api.set("__random", lua.create_function(|_, ()| Ok(next_random()))?)?;
+    api.set(
+        "__randomseed",
+        lua.create_function(|_, seed: f64| {
+            seed_random(seed as i64 as i32);
+            Ok(())
+        })?,
+    )?;
+    for (name, level) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        api.set(name, level)?;
+    }
+    for (name, flags) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        api.set(name, flags)?;
+    }
+    api.set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    api.set("REDIS_VERSION_NUM", version_num(crate::REDIS_VERSION))?;
+    let real_globals = lua.globals();
+    let (globals, run): (Table, Function) = lua
+        .load(include_str!("env.lua"))
+        .set_name("=tessera")
+        .call(api)?;
+    Ok(Vm {
+        lua,
+        globals,
+        run,
+        real_globals,
+        compiled: AHashMap::new(),
+        generation,
+    })
+}
+
+/// `7.0.15` as Redis's REDIS_VERSION_NUM: 0x00070f.
+fn version_num(version: &str) -> i64 {
+    version
+        .split('.')
+        .take(3)
+        .fold(0, |n, part| (n << 8) | part.parse::<i64>().unwrap_or(0))
+}
+
+/// Runs `script` with `keys` and `argv` in session `s`, whose transaction (`s.tx`) holds every
+/// shard, and returns its reply.
+pub fn run(s: &mut Session, script: &Script, keys: Args, argv: Args, limits: Limits) -> Frame {
+    let node = s.node.clone();
+    with_vm(&node, |vm| {
+        let f = match function_of(vm, script) {
+            Ok(f) => f,
+            Err(e) => return Frame::error(format!("ERR Error compiling script (new function): {e}")),
+        };
+        let resp3_caller = s.resp3;
+        let session = std::mem::replace(s, s.stand_in());
+        vm.lua.set_app_data(RunState {
+            session,
+            limits,
+            resp: 2,
+            log_writes: true,
+            wrote: false,
+            killed: false,
+        });
+        let outcome = set_arrays(vm, &keys, &argv).and_then(|()| {
+            watch_time(&vm.lua, &node);
+            vm.run.call::<MultiValue>(f)
+        });
+        vm.lua.remove_hook();
+        let state = vm
+            .lua
+            .remove_app_data::<RunState>()
+            .expect("the run's state is there until the run ends");
+        let resp3 = state.resp == 3;
+        *s = state.session;
+        let reply = match outcome {
+            Ok(values) => {
+                let mut values = values.into_iter();
+                let ok = matches!(values.next(), Some(Value::Boolean(true)));
+                let value = values.next().unwrap_or(Value::Nil);
+                if ok {
+                    lua_to_frame(&value, resp3, resp3_caller, 0)
+                } else if state.killed {
+                    error_reply_of(&script.sha, &value, Some("ERR Script killed by user with SCRIPT KILL..."))
+                } else {
+                    error_reply_of(&script.sha, &value, None)
+                }
+            }
+            Err(e) => Frame::error(format!("ERR Error running script {}, {e}", script.sha)),
+        };
+        // Lua collects garbage in steps as scripts run; a step after each run keeps a full
+        // cycle from landing on one script.
+        let _ = vm.lua.gc_step();
+        reply
+    })
+}
+
+/// The reply for a script that failed with error `value` (the error handler's table: `err`,
+/// and where: `source`, `line`), as Redis writes it.
+fn error_reply_of(sha: &str, value: &Value, message: Option<&str>) -> Frame {
+    let Value::Table(t) = value else {
+        return Frame::error(format!("ERR Error running script {sha}, execution failure"));
+    };
+    let text: String = match message {
+        Some(m) => m.to_string(),
+        None => t
+            .get::<mlua::LuaString>("err")
+            .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
+            .unwrap_or_default(),
+    };
+    let source = t.get::<Option<mlua::LuaString>>("source").ok().flatten();
+    let line = t.get::<Option<i64>>("line").ok().flatten();
+    let text = match (source, line) {
+        (Some(source), Some(line)) => format!(
+            "{text} script: {sha}, on {}:{line}.",
+            String::from_utf8_lossy(&source.as_bytes())
+        ),
+        _ => text,
+    };
+    Frame::error(text)
+}
+
+/// KEYS and ARGV, set in the real globals behind the read-only proxy.
+fn set_arrays(vm: &Vm, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+    for (name, list) in [("KEYS", keys), ("ARGV", argv)] {
+        let t = vm.lua.create_table_with_capacity(list.len(), 0)?;
+        for (i, a) in list.iter().enumerate() {
+            t.raw_set(i + 1, vm.lua.create_string(a)?)?;
+        }
+        vm.real_globals.raw_set(name, t)?;
+    }
+    Ok(())
+}
+
+/// Checks every 100,000 instructions, as Redis does, for SCRIPT KILL and for a script that
+/// runs past busy-reply-threshold (logged once, as Redis logs it).
+fn watch_time(lua: &Lua, node: &Rc<Node>) {
+    let global = node.global.clone();
+    let warned = std::cell::Cell::new(false);
+    let _ = lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, _| {
+            let running = &global.scripts.running;
+            if running.kill.load(Relaxed) {
+                if let Some(mut state) = lua.app_data_mut::<RunState>() {
+                    if !state.killed {
+                        crate::log!(Warning, "Lua script killed by user with SCRIPT KILL.");
+                    }
+                    state.killed = true;
+                }
+                return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+            }
+            let threshold = global.config.snapshot().busy_reply_threshold();
+            if let Some(elapsed) = running.elapsed_ms() {
+                if threshold > 0 && elapsed >= threshold as u64 && !warned.get() {
+                    warned.set(true);
+                    crate::log!(
+                        Warning,
+                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command."
+                    );
+                }
+            }
+            Ok(VmState::Continue)
+        },
+    );
+}
+
+/// Where a raised Redis error table waits for env.lua's `take_error` (see there).
+const PENDING_ERROR: &str = "tessera.pending_error";
+
+/// Raises Redis's error table for `text` from a Rust function.
+fn raise(lua: &Lua, text: &str) -> mlua::Error {
+    raise_table(lua, error_table(lua, text, false))
+}
+
+fn raise_table(lua: &Lua, table: mlua::Result<Table>) -> mlua::Error {
+    match table.and_then(|t| lua.set_named_registry_value(PENDING_ERROR, t)) {
+        Ok(()) => mlua::Error::runtime("redis error"),
+        Err(e) => e,
+    }
+}
+
+/// `redis.call` (`raise`) and `redis.pcall`: runs a command from the script. An error reply
+/// is raised by `redis.call` and returned by `redis.pcall`, as Redis's error table.
+fn call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+    let outcome = match command_args(&args) {
+        Ok(argv) => run_command(lua, argv),
+        Err(text) => Err(text.to_string()),
+    };
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(text) if raise => Err(raise_table(lua, error_table(lua, &text, true))),
+        Err(text) => Ok(Value::Table(error_table(lua, &text, true)?)),
+    }
+}
+
+/// The command's arguments as Redis reads them from Lua: strings as they are, numbers in
+/// `%.17g`, anything else refused.
+fn command_args(args: &MultiValue) -> Result<Args, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            // Redis formats every number with %.17g, which prints integers of up to 17
+            // digits as they are.
+            Value::Integer(n) if n.unsigned_abs() < 100_000_000_000_000_000 => {
+                Ok(Bytes::from(n.to_string()))
+            }
+            Value::Integer(n) => Ok(Bytes::from(crate::resp::frame::format_g17(*n as f64))),
+            Value::Number(n) => Ok(Bytes::from(crate::resp::frame::format_g17(*n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// Checks and runs one command for the script, as Redis's `scriptCall`; the reply comes back
+/// as a Lua value, an error reply as Err with its text.
+fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
+    let Some(mut state) = lua.app_data_mut::<RunState>() else {
+        return Err("redis.call/pcall can only be called inside a script invocation".into());
+    };
+    let table = Commands::get();
+    let mut cmd = table
+        .lookup(&args[0])
+        .ok_or("Unknown Redis command called from script")?;
+    if !cmd.subcommands.is_empty() && args.len() >= 2 {
+        cmd = crate::cmd::subcommand(cmd, &args[1]).ok_or("Unknown Redis command called from script")?;
+    }
+    if !cmd.arity_ok(args.len()) {
+        return Err("Wrong number of args calling Redis command from script".into());
+    }
+    if cmd.flags.has(flags::NOSCRIPT) {
+        return Err("This Redis command is not allowed from script".into());
+    }
+    if cmd.is_write() {
+        if state.limits.read_only {
+            return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        if !state.wrote {
+            if let Some(refusal) = crate::persist::writes_refused(&state.session.node.global) {
+                return Err(refusal.to_string());
+            }
+        }
+    }
+    if cmd.flags.has(flags::DENYOOM) && state.limits.oom && !state.limits.allow_oom && !state.wrote {
+        return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    if cmd.is_write() {
+        state.wrote = true;
+        state.session.node.global.scripts.running.wrote.store(true, Relaxed);
+    }
+    let resp3 = state.resp == 3;
+    let log_writes = state.log_writes;
+    let s = &mut state.session;
+    s.resp3 = resp3;
+    if let Some(tx) = &s.tx {
+        tx.set_quiet(!log_writes);
+    }
+    let node = s.node.clone();
+    let started = crate::db::clock::last();
+    let reply = node.block_on(crate::cmd::route::run(s, cmd, args));
+    crate::cmd::route::account(s, cmd, &reply, started);
+    drop(state);
+    if let Frame::Error(text) = &reply {
+        let mut full = b"-".to_vec();
+        full.extend_from_slice(text);
+        return Err(String::from_utf8_lossy(&full).into_owned());
+    }
+    frame_to_lua(lua, reply, resp3).map_err(|e| e.to_string())
+}
+
+/// Redis's error text rules for a value given to `redis.error_reply` and friends.
+fn one_string(args: &MultiValue) -> Option<mlua::LuaString> {
+    match (args.len(), args.iter().next()) {
+        (1, Some(Value::String(s))) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn error_reply(lua: &Lua, args: MultiValue) -> mlua::Result<Table> {
+    let Some(s) = one_string(&args) else {
+        return error_table(lua, "wrong number or type of arguments", false);
+    };
+    let bytes = s.as_bytes();
+    let text = if bytes.first() == Some(&b'-') {
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        format!("-{}", String::from_utf8_lossy(&bytes))
+    };
+    error_table(lua, &text, false)
+}
+
+fn status_reply(lua: &Lua, args: MultiValue) -> mlua::Result<Table> {
+    let Some(s) = one_string(&args) else {
+        return error_table(lua, "wrong number or type of arguments", false);
+    };
+    let t = lua.create_table()?;
+    t.set("ok", s)?;
+    Ok(t)
+}
+
+fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    if args.len() != 1 {
+        return Err(raise(lua, "wrong number of arguments"));
+    }
+    let bytes = match args.iter().next() {
+        Some(Value::String(s)) => s.as_bytes().to_vec(),
+        Some(Value::Integer(n)) => n.to_string().into_bytes(),
+        Some(Value::Number(n)) => lua_number_text(*n).into_bytes(),
+        _ => Vec::new(),
+    };
+    Ok(Value::String(lua.create_string(super::sha1hex(&bytes))?))
+}
+
+/// A number as Lua 5.1 turns it into a string (`%.14g`).
+pub fn lua_number_text(n: f64) -> String {
+    crate::resp::frame::format_g(n, 14)
+}
+
+/// A number argument as Lua's `lua_tonumber` reads it: numbers, and strings that hold one.
+fn number_of(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => std::str::from_utf8(&s.as_bytes()).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<RunState>().is_none() {
+        return Err(raise(lua, "redis.setresp can only be called inside a script invocation"));
+    }
+    if args.len() != 1 {
+        return Err(raise(lua, "redis.setresp() requires one argument."));
+    }
+    let resp = number_of(args.iter().next()).unwrap_or(0.0) as i64;
+    if resp != 2 && resp != 3 {
+        return Err(raise(lua, "RESP version must be 2 or 3."));
+    }
+    if let Some(mut state) = lua.app_data_mut::<RunState>() {
+        state.resp = resp as u8;
+    }
+    Ok(())
+}
+
+fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<RunState>().is_none() {
+        return Err(raise(lua, "redis.set_repl can only be called inside a script invocation"));
+    }
+    if args.len() != 1 {
+        return Err(raise(lua, "redis.set_repl() requires two arguments."));
+    }
+    let flags = number_of(args.iter().next()).unwrap_or(0.0) as i64;
+    if flags & !3 != 0 {
+        return Err(raise(
+            lua,
+            "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        ));
+    }
+    if let Some(mut state) = lua.app_data_mut::<RunState>() {
+        // Tessera has no replicas yet: the AOF bit is the one that decides anything.
+        state.log_writes = flags & 1 != 0;
+    }
+    Ok(())
+}
+
+fn log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return Err(raise(lua, "redis.log() requires two arguments or more."));
+    }
+    let mut values = args.iter();
+    let Some(level) = number_of(values.next()) else {
+        return Err(raise(lua, "First argument must be a number (log level)."));
+    };
+    let level = match level as i64 {
+        0 => crate::config::LogLevel::Debug,
+        1 => crate::config::LogLevel::Verbose,
+        2 => crate::config::LogLevel::Notice,
+        3 => crate::config::LogLevel::Warning,
+        _ => return Err(raise(lua, "Invalid debug level.")),
+    };
+    let parts: Vec<String> = values
+        .filter_map(|v| match v {
+            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+            Value::Integer(n) => Some(n.to_string()),
+            Value::Number(n) => Some(lua_number_text(*n)),
+            _ => None,
+        })
+        .collect();
+    crate::log::line(level, format_args!("{}", parts.join(" ")));
+    Ok(())
+}
+
+/// Every client is Redis's default user with every permission (Tessera has no ACL users):
+/// any command that exists may be run.
+fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
+    if lua.app_data_ref::<RunState>().is_none() {
+        return Err(raise(lua, "redis.acl_check_cmd can only be called inside a script invocation"));
+    }
+    let argv = match command_args(&args) {
+        Ok(a) => a,
+        Err(text) => return Err(raise(lua, text)),
+    };
+    let table = Commands::get();
+    let mut found = table.lookup(&argv[0]);
+    if let Some(cmd) = found {
+        if !cmd.subcommands.is_empty() && argv.len() >= 2 {
+            found = crate::cmd::subcommand(cmd, &argv[1]);
+        }
+    }
+    if found.is_none() {
+        return Err(raise(lua, "Invalid command passed to redis.acl_check_cmd()"));
+    }
+    Ok(true)
+}
+
+/// The next draw of Redis's 48-bit generator, in [0, 1): `X = X * 0x5DEECE66D + 0xB` modulo
+/// 2^48, the top 31 bits, scaled as Redis's math.random scales them.
+fn next_random() -> f64 {
+    RANDOM.with(|state| {
+        let x = state
+            .get()
+            .wrapping_mul(0x5_DEEC_E66D)
+            .wrapping_add(0xB)
+            & ((1 << 48) - 1);
+        state.set(x);
+        let drawn = (x >> 17) as i64;
+        const MAX: i64 = i32::MAX as i64;
+        (drawn % MAX) as f64 / MAX as f64
+    })
+}
+
+/// math.randomseed: Redis's `redisSrand48`.
+fn seed_random(seed: i32) {
+    RANDOM.with(|state| state.set(((seed as u32 as u64) << 16) | 0x330E));
+}
