@@ -37,7 +37,8 @@ const SERVER: &[(&str, &[&str])] = &[
     ),
     ("runtime", &["shard/"]),
     ("persistence", &["persist/"]),
-    ("commands", &["cmd/"]),
+    // Scripts run commands, and commands include EVAL: one layer.
+    ("commands", &["cmd/", "script/"]),
     ("connections", &["net/"]),
     ("start-up", &["server"]),
 ];

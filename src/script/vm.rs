@@ -456,7 +456,7 @@ fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
         Some(Value::Number(n)) => lua_number_text(*n).into_bytes(),
         _ => Vec::new(),
     };
-    Ok(Value::String(lua.create_string(super::sha1hex(&bytes))?))
+    Ok(Value::String(lua.create_string(crate::shard::scripts::sha1hex(&bytes))?))
 }
 
 /// A number as Lua 5.1 turns it into a string (`%.14g`).

@@ -45,7 +45,7 @@ pub struct Global {
     /// serverCron samples it (`used_memory_peak`).
     pub peak_memory: AtomicU64,
     /// Lua scripts, cached for EVALSHA on every shard, and the one running now.
-    pub scripts: crate::script::Store,
+    pub scripts: crate::shard::scripts::Store,
     /// Memory in use once the server was ready (`used_memory_startup`).
     pub startup_memory: AtomicU64,
     pub eviction_exceeded: crate::shard::evict::ExceededTime,

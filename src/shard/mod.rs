@@ -18,6 +18,7 @@ pub mod global;
 pub mod locks;
 pub mod mailbox;
 pub mod oneshot;
+pub mod scripts;
 pub mod task;
 pub mod timer;
 pub mod tx;
