@@ -138,11 +138,11 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         })?,
     )?;
     api.set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
-    api.set("__random", lua.create_function(|_, ()| Ok(next_random()))?)?;
+    api.set("__random", lua.create_function(random)?)?;
     api.set(
         "__randomseed",
-        lua.create_function(|_, seed: f64| {
-            seed_random(seed as i64 as i32);
+        lua.create_function(|lua, args: MultiValue| {
+            seed_random(check_int(lua, &args, 1, "randomseed")?);
             Ok(())
         })?,
     )?;
@@ -560,6 +560,66 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
         return Err(raise(lua, "Invalid command passed to redis.acl_check_cmd()"));
     }
     Ok(true)
+}
+
+/// math.random as Redis's: no argument, a number in [0, 1); `u`, an integer in [1, u]; `l, u`,
+/// an integer in [l, u].
+fn random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
+    let r = next_random();
+    match args.len() {
+        0 => Ok(r),
+        1 => {
+            let u = check_int(lua, &args, 1, "random")?;
+            if u < 1 {
+                return Err(lua_error(lua, "bad argument #1 to 'random' (interval is empty)"));
+            }
+            Ok((r * u as f64).floor() + 1.0)
+        }
+        2 => {
+            let l = check_int(lua, &args, 1, "random")?;
+            let u = check_int(lua, &args, 2, "random")?;
+            if l > u {
+                return Err(lua_error(lua, "bad argument #2 to 'random' (interval is empty)"));
+            }
+            Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+        }
+        _ => Err(lua_error(lua, "wrong number of arguments")),
+    }
+}
+
+/// Lua's `luaL_checkint`: argument `n` (from 1) as an integer, truncated, or its error.
+fn check_int(lua: &Lua, args: &MultiValue, n: usize, fname: &str) -> mlua::Result<i32> {
+    let v = args.get(n - 1);
+    match number_of(v) {
+        Some(x) => Ok(x as i64 as i32),
+        None => {
+            let got = match v {
+                None => "no value".to_string(),
+                Some(v) => v.type_name().to_string(),
+            };
+            Err(lua_error(
+                lua,
+                &format!("bad argument #{n} to '{fname}' (number expected, got {got})"),
+            ))
+        }
+    }
+}
+
+/// An error raised as Lua's `luaL_error` raises it from a C function: a string, prefixed
+/// with where the script called it (`user_script:1: `).
+fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
+    let place = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line()?;
+            let src = d.source().short_src?.into_owned();
+            Some(format!("{src}:{line}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    match lua.set_named_registry_value(PENDING_ERROR, format!("{place}{message}")) {
+        Ok(()) => mlua::Error::runtime("lua error"),
+        Err(e) => e,
+    }
 }
 
 /// The next draw of Redis's 48-bit generator, in [0, 1): `X = X * 0x5DEECE66D + 0xB` modulo
