@@ -115,7 +115,7 @@ macro_rules! differential_scripts {
 
 differential_scripts!(
     strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking,
-    debug, sort, dump, multi, memory, scripting
+    debug, sort, dump, multi, memory, scripting, functions
 );
 
 /// A script file nobody listed would silently never run.

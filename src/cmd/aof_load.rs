@@ -168,6 +168,10 @@ fn convert(
             .map_err(|e| format!("Can't open the append-only file {name}: {e}"))
     };
     let none = Committed::default();
+    // The libraries the files hold: the base's, then what the FUNCTION commands in shard
+    // 0's share of them did.
+    let libraries = crate::shard::scripts::Libraries::default();
+    let mut functions: Vec<Vec<bytes::Bytes>> = Vec::new();
     match &m.base {
         Some(f) if f.name.ends_with(".rdb") => {
             let (inboxes, outs) = crate::persist::load::channels(writers);
@@ -182,7 +186,8 @@ fn convert(
                     a.join()
                         .map_err(|_| "a loading thread failed".to_string())??;
                 }
-                read.map(|_| ())
+                let codes = read?.unwrap_or_default();
+                crate::script::functions::install(&libraries, codes, true, false)
             })?;
         }
         Some(f) => {
@@ -191,6 +196,9 @@ fn convert(
                 let stats = replay_share(ks, &bytes, &f.name, &none, k, writers)
                     .map_err(|e| e.to_string())?;
                 note_errors(&stats);
+                if k == 0 {
+                    functions.extend(stats.functions);
+                }
             }
         }
         None => {}
@@ -205,11 +213,24 @@ fn convert(
         // Only a file that nothing follows (for its shard) may end cut short.
         let last = !incr[i + 1..].iter().any(|(g, _)| g.shard == f.shard);
         let results: Vec<Result<_, AofError>> = match f.shard {
-            Some(k) => vec![replay(&mut spaces[k as usize], bytes, &f.name, &committed)],
+            Some(k) if k > 0 => vec![replay(&mut spaces[k as usize], bytes, &f.name, &committed)],
+            Some(_) => {
+                let r = replay(&mut spaces[0], bytes, &f.name, &committed);
+                if let Ok(stats) = &r {
+                    functions.extend(stats.functions.iter().cloned());
+                }
+                vec![r]
+            }
             None => spaces
                 .iter_mut()
                 .enumerate()
-                .map(|(k, ks)| replay_share(ks, bytes, &f.name, &committed, k, writers))
+                .map(|(k, ks)| {
+                    let r = replay_share(ks, bytes, &f.name, &committed, k, writers);
+                    if let (0, Ok(stats)) = (k, &r) {
+                        functions.extend(stats.functions.iter().cloned());
+                    }
+                    r
+                })
                 .collect(),
         };
         for r in results {
@@ -234,6 +255,15 @@ fn convert(
     target.filename = PathBuf::from(&base);
     target.key_delay_us = 0;
     target.format = crate::persist::snapshot::Format::AofBase { rdb: true };
+    for args in &functions {
+        if let Err(e) = crate::script::functions::apply_logged(&libraries, args) {
+            crate::log!(
+                Warning,
+                "Failed applying a FUNCTION command of the AOF: {e}"
+            );
+        }
+    }
+    target.libraries = libraries.codes();
     crate::persist::snapshot::save(&target, &spaces.iter().collect::<Vec<_>>(), &())?;
     drop(spaces);
     let mname = manifest::manifest_name(name);
@@ -262,6 +292,7 @@ fn create(aof_dir: &Path, name: &str, shards: usize) -> Result<Manifest, String>
         meta: crate::persist::snapshot::MetaKind::None,
         key_delay_us: 0,
         format: crate::persist::snapshot::Format::AofBase { rdb: true },
+        libraries: Vec::new(),
     };
     crate::persist::snapshot::save(&target, &[], &())?;
     let mut m = Manifest::new();
@@ -292,10 +323,19 @@ fn note_errors(stats: &crate::cmd::replay::ReplayStats) {
         .fetch_add(stats.errors, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// What a shard's replay found.
+#[derive(Default)]
+pub struct Replayed {
+    pub commands: u64,
+    /// The FUNCTION commands it read, for the caller to apply (shard 0's: see `log` in
+    /// `script::functions`).
+    pub functions: Vec<Vec<bytes::Bytes>>,
+}
+
 /// Replays one shard's files into its keyspace. A last record cut short in the shard's last
 /// file is cut off (with `aof-load-truncated yes`), as Redis does; anything else wrong stops
-/// the start. Returns the commands replayed.
-pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64, String> {
+/// the start.
+pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<Replayed, String> {
     let shards = plan.incr.len();
     let files: Vec<(&String, &Arc<Vec<u8>>, bool)> = plan
         .shared
@@ -303,7 +343,7 @@ pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64,
         .map(|(n, b)| (n, b, true))
         .chain(plan.incr[shard].iter().map(|(n, b)| (n, b, false)))
         .collect();
-    let mut commands = 0;
+    let mut out = Replayed::default();
     for (i, &(name, bytes, shared)) in files.iter().enumerate() {
         let result = if shared {
             replay_share(ks, bytes, name, &plan.committed, shard, shards)
@@ -312,16 +352,18 @@ pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64,
         };
         match result {
             Ok(stats) => {
-                commands += stats.commands;
+                out.commands += stats.commands;
                 note_errors(&stats);
+                out.functions.extend(stats.functions);
             }
             Err(AofError::Truncated {
                 file,
                 offset,
                 stats,
             }) if i + 1 == files.len() && plan.load_truncated => {
-                commands += stats.commands;
+                out.commands += stats.commands;
                 note_errors(&stats);
+                out.functions.extend(stats.functions);
                 crate::log!(
                     Warning,
                     "!!! Warning: short read while loading the AOF file {file}!!!"
@@ -341,5 +383,5 @@ pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<u64,
             Err(e) => return Err(e.to_string()),
         }
     }
-    Ok(commands)
+    Ok(out)
 }

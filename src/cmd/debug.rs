@@ -332,22 +332,53 @@ fn load_aof(s: &mut Session, _args: Args) -> SessionFuture<'_> {
             }
         };
         let databases = s.node.global.databases;
-        let batches = match &plan.base {
-            Some(base) => load::read_all(base, databases, shards).map(Option::unwrap_or_default),
-            None => Ok(Vec::new()),
+        let contents = match &plan.base {
+            Some(base) => load::read_all(base, databases, shards),
+            None => Ok(None),
         };
-        let loaded = match batches {
+        // The libraries go with the data, as Redis's emptyData takes them: then come the
+        // base's, and what shard 0's FUNCTION commands do to them.
+        let libraries = &s.node.global.scripts.libraries;
+        let functions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let loaded = match contents {
             // Shards without a batch still get their hop: `load_everywhere` gives one per entry.
-            Ok(mut batches) => {
+            Ok(contents) => {
+                let (mut batches, codes) =
+                    contents.map_or_else(Default::default, |c| (c.batches, c.libraries));
                 batches.resize_with(shards, Vec::new);
+                let found = functions.clone();
                 let replay = move |shard, ks: &mut crate::db::Keyspace| {
-                    crate::cmd::aof_load::replay_shard(&plan, shard, ks).map(|_| ())
+                    let replayed = crate::cmd::aof_load::replay_shard(&plan, shard, ks)?;
+                    if shard == 0 {
+                        *found.lock().unwrap_or_else(|e| e.into_inner()) = replayed.functions;
+                    }
+                    Ok(())
                 };
-                load::load_everywhere(&s.node, batches, true, load::Duplicates::Refuse, replay)
-                    .await
+                match crate::script::functions::install(libraries, codes, true, false) {
+                    Ok(()) => {
+                        load::load_everywhere(
+                            &s.node,
+                            batches,
+                            true,
+                            load::Duplicates::Refuse,
+                            replay,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(format!("Failed loading library, {e}")),
+                }
             }
             Err(e) => Err(e),
         };
+        let functions = std::mem::take(&mut *functions.lock().unwrap_or_else(|e| e.into_inner()));
+        for args in &functions {
+            if let Err(e) = crate::script::functions::apply_logged(libraries, args) {
+                crate::log!(
+                    Warning,
+                    "Failed applying a FUNCTION command of the AOF: {e}"
+                );
+            }
+        }
         if let Err(e) = loaded {
             crate::log!(Warning, "{e}");
             return Frame::error(LOAD_FAILED);
@@ -413,7 +444,18 @@ fn reload(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 );
             }
         }
-        match crate::persist::reload(&s.node, mode).await {
+        // Redis empties the functions with the data; without MERGE a library already here
+        // stops the load.
+        let global = s.node.global.clone();
+        let install = move |codes| {
+            crate::script::functions::install(
+                &global.scripts.libraries,
+                codes,
+                mode.flush,
+                mode.merge,
+            )
+        };
+        match crate::persist::reload(&s.node, mode, install).await {
             Ok(()) => Frame::ok(),
             Err(e) => Frame::error(e),
         }

@@ -287,6 +287,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         multi::COMMANDS,
         zset::COMMANDS,
         crate::script::COMMANDS,
+        crate::script::functions::COMMANDS,
     ]
     .into_iter()
     .flatten()

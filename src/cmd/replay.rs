@@ -33,6 +33,9 @@ pub struct ReplayStats {
     pub parts_skipped: u64,
     /// Bytes of the input that were whole (all of it unless truncated).
     pub valid_len: u64,
+    /// FUNCTION LOAD, DELETE, FLUSH and RESTORE commands, in order: the libraries belong to
+    /// the whole server, not to the keyspace replayed here, so the caller applies them.
+    pub functions: Vec<Vec<Bytes>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +362,12 @@ impl Replayer<'_> {
                 "flushall" => {
                     for db in self.ks.dbs.iter_mut() {
                         drop(db.clear());
+                    }
+                }
+                name if name.starts_with("function|") => {
+                    if !self.dry {
+                        let args = rec.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+                        self.stats.functions.push(args);
                     }
                 }
                 "swapdb" => {

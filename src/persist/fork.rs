@@ -84,6 +84,12 @@ pub enum ChildJob {
 }
 
 impl ChildJob {
+    fn target(&mut self) -> &mut Target {
+        match self {
+            ChildJob::Snapshot(t) | ChildJob::AofBase(t) => t,
+        }
+    }
+
     fn kind(&self) -> ChildKind {
         match self {
             ChildJob::Snapshot(_) => ChildKind::Rdb,
@@ -103,9 +109,13 @@ pub fn rewrite_temp_name(pid: i32) -> String {
 pub fn start_child(
     global: &Arc<Global>,
     shards: &[&ShardData],
-    job: ChildJob,
+    mut job: ChildJob,
     dirty: u64,
 ) -> Result<i32, String> {
+    // Read here, with every shard frozen: a FUNCTION LOAD is either in the snapshot or logged
+    // after it. The child must not take the libraries' lock itself: another thread may hold
+    // it at the fork.
+    job.target().libraries = global.scripts.libraries.codes();
     let report = SharedReport::new()?;
     let kind = job.kind();
     let config = global.config.snapshot();

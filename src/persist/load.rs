@@ -35,6 +35,9 @@ pub type Batch = Vec<RawKey>;
 pub struct ShardLoad {
     pub keys: u64,
     pub expired: u64,
+    /// FUNCTION commands its AOF replayed, which the control thread applies once the
+    /// snapshot's libraries are in.
+    pub functions: Vec<Vec<bytes::Bytes>>,
 }
 
 /// One inbox per shard, and the senders the reader fills them through.
@@ -118,18 +121,26 @@ pub fn insert(
     Ok(())
 }
 
-/// Every key of the RDB file at `path`, in batches, one list per shard (out of `shards`);
-/// `None` when there is no file.
+/// What an RDB file holds, read whole.
+pub struct FileContents {
+    /// Its keys in batches, one list per shard.
+    pub batches: Vec<Vec<Batch>>,
+    /// Its function libraries' code.
+    pub libraries: Vec<Vec<u8>>,
+}
+
+/// Everything in the RDB file at `path`, its keys dealt to `shards` shards; `None` when there
+/// is no file.
 pub fn read_all(
     path: &std::path::Path,
     databases: usize,
     shards: usize,
-) -> Result<Option<Vec<Vec<Batch>>>, String> {
+) -> Result<Option<FileContents>, String> {
     let mut batches: Vec<Vec<Batch>> = (0..shards).map(|_| Vec::new()).collect();
     let found = read_into(path, databases, shards, |shard, batch| {
         batches[shard].push(batch)
     })?;
-    Ok(found.then_some(batches))
+    Ok(found.map(|libraries| FileContents { batches, libraries }))
 }
 
 /// Loading at runtime (DEBUG RELOAD, DEBUG LOADAOF): with every shard claimed whole, so that
@@ -170,13 +181,13 @@ where
     results.into_iter().collect()
 }
 
-/// Reads `path` and deals its keys to the shards' inboxes; false when there is no file, which
-/// is no error: there is nothing to load.
+/// Reads `path` and deals its keys to the shards' inboxes; returns its function libraries'
+/// code, or None when there is no file, which is no error: there is nothing to load.
 pub fn read(
     path: &std::path::Path,
     databases: usize,
     inboxes: Vec<SyncSender<Batch>>,
-) -> Result<bool, String> {
+) -> Result<Option<Vec<Vec<u8>>>, String> {
     // A shard that hung up has failed; its error is reported by the caller.
     read_into(path, databases, inboxes.len(), |shard, batch| {
         let _ = inboxes[shard].send(batch);
@@ -184,16 +195,16 @@ pub fn read(
 }
 
 /// Reads `path` and hands `deal` each batch of keys with the shard that owns them (out of
-/// `shards`); false when there is no file.
+/// `shards`); returns the function libraries' code, or None when there is no file.
 pub fn read_into(
     path: &std::path::Path,
     databases: usize,
     shards: usize,
     mut deal: impl FnMut(usize, Batch),
-) -> Result<bool, String> {
+) -> Result<Option<Vec<Vec<u8>>>, String> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let mut reader =
@@ -205,6 +216,7 @@ pub fn read_into(
         })?;
     let mut batches: Vec<Batch> = (0..shards).map(|_| Vec::with_capacity(BATCH)).collect();
     let mut db = 0usize;
+    let mut libraries = Vec::new();
     let fail = |reader: &RdbReader<_>, e: crate::rdb::RdbError| {
         format!(
             "Internal error in RDB reading offset {} of {}: {e}",
@@ -249,6 +261,7 @@ pub fn read_into(
                     deal(shard, full);
                 }
             }
+            Item::Function(code) => libraries.push(code),
             Item::End => break,
         }
     }
@@ -257,5 +270,5 @@ pub fn read_into(
             deal(shard, batch);
         }
     }
-    Ok(true)
+    Ok(Some(libraries))
 }

@@ -511,6 +511,9 @@ pub async fn save(node: &Rc<Node>) -> Result<(), String> {
 /// Freezes, writes, logs; the caller holds the freeze claim.
 async fn save_frozen(node: &Rc<Node>, target: &Target) -> Result<(), String> {
     let frozen = freeze::freeze(node).await;
+    let mut target = target.clone();
+    target.libraries = node.global.scripts.libraries.codes();
+    let target = &target;
     let dirty = crate::persist::state().dirty_total();
     let result = snapshot::save(target, &frozen.keyspaces(), &());
     drop(frozen);
@@ -536,16 +539,21 @@ pub struct ReloadMode {
 /// file holds (adds to it with NOFLUSH; MERGE lets the file's keys replace those in memory).
 /// Every shard is claimed whole for the swap, so no client sees one shard reloaded and another
 /// not. The file is read before anything is flushed: a file that cannot be read leaves the
-/// data as it was. Errors are Redis's replies.
-pub async fn reload(node: &Rc<Node>, mode: ReloadMode) -> Result<(), &'static str> {
+/// data as it was. The file's function libraries go to `install` before the keys load (it
+/// compiles them: that is the scripts' layer). Errors are Redis's replies.
+pub async fn reload(
+    node: &Rc<Node>,
+    mode: ReloadMode,
+    install: impl FnOnce(Vec<Vec<u8>>) -> Result<(), String>,
+) -> Result<(), &'static str> {
     const LOAD_FAILED: &str = "ERR Error trying to load the RDB dump";
     if mode.save {
         save(node).await.map_err(|_| "ERR")?;
     }
     let config = node.global.config.snapshot();
     let path = config.dir().join(config.dbfilename());
-    let batches = match load::read_all(&path, node.global.databases, node.shards) {
-        Ok(Some(batches)) => batches,
+    let contents = match load::read_all(&path, node.global.databases, node.shards) {
+        Ok(Some(contents)) => contents,
         Ok(None) => {
             crate::log!(
                 Warning,
@@ -563,7 +571,18 @@ pub async fn reload(node: &Rc<Node>, mode: ReloadMode) -> Result<(), &'static st
     } else {
         load::Duplicates::Refuse
     };
-    let loaded = load::load_everywhere(node, batches, mode.flush, duplicates, |_, _| Ok(()));
+    if let Err(e) = install(contents.libraries) {
+        crate::log!(Warning, "Failed loading library, {e}");
+        return Err(LOAD_FAILED);
+    }
+    let loaded =
+        load::load_everywhere(
+            node,
+            contents.batches,
+            mode.flush,
+            duplicates,
+            |_, _| Ok(()),
+        );
     if let Err(e) = loaded.await {
         crate::log!(Warning, "{e}");
         return Err(LOAD_FAILED);
@@ -617,7 +636,9 @@ pub async fn shutdown(node: &Rc<Node>, mode: ShutdownMode) -> String {
     let frozen = freeze::freeze(node).await;
     if mode.save.unwrap_or(!config.save_points().is_empty()) {
         crate::log!(Notice, "Saving the final RDB snapshot before exiting.");
-        match snapshot::save(&Target::from_config(&config), &frozen.keyspaces(), &()) {
+        let mut target = Target::from_config(&config);
+        target.libraries = node.global.scripts.libraries.codes();
+        match snapshot::save(&target, &frozen.keyspaces(), &()) {
             Ok(_) => crate::log!(Notice, "DB saved on disk"),
             Err(e) => {
                 crate::log!(Warning, "{e}");

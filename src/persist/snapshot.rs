@@ -29,6 +29,8 @@ pub struct Target {
     /// `rdb-key-save-delay`: microseconds to sleep after each key (tests slow saves down).
     pub key_delay_us: i64,
     pub format: Format,
+    /// The function libraries' code, written before the keys.
+    pub libraries: Vec<bytes::Bytes>,
 }
 
 /// What kind of file to write.
@@ -67,6 +69,7 @@ impl Target {
             meta,
             key_delay_us: c.rdb_key_save_delay(),
             format: Format::Snapshot,
+            libraries: Vec::new(),
         }
     }
 
@@ -151,6 +154,9 @@ fn write_body<W: Write>(
     )?;
     let aof_base = target.format != Format::Snapshot;
     w.aux(b"aof-base", if aof_base { b"1" } else { b"0" })?;
+    for code in &target.libraries {
+        w.function(code)?;
+    }
     let databases = shards.first().map_or(0, |s| s.dbs.len());
     let now_s = crate::db::lru_clock();
     let mut keys_done = 0u64;
@@ -195,6 +201,12 @@ fn write_commands<W: Write>(
     let now = crate::db::now_ms();
     let mut log = AofLog::new();
     let (mut keys_done, mut written) = (0u64, 0u64);
+    for code in &target.libraries {
+        log.command(0, &[&b"FUNCTION"[..], b"LOAD", code]);
+    }
+    let bytes = log.take();
+    written += bytes.len() as u64;
+    out.write_all(&bytes)?;
     let databases = shards.first().map_or(0, |s| s.dbs.len());
     for db in 0..databases {
         for shard in shards {

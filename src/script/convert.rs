@@ -46,12 +46,9 @@ fn decode(bytes: &[u8]) -> mlua::Result<Frame> {
 /// arrays, doubles as strings, booleans as integers (as `Frame::write` encodes them).
 fn in_resp2(frame: Frame) -> Frame {
     match frame {
-        Frame::Map(pairs) | Frame::Pairs(pairs) => Frame::Array(
-            pairs
-                .into_iter()
-                .flat_map(|(k, v)| [k, v])
-                .collect(),
-        ),
+        Frame::Map(pairs) | Frame::Pairs(pairs) => {
+            Frame::Array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
+        }
         Frame::Set(items) | Frame::Push(items) => Frame::Array(items),
         Frame::Double(d) => Frame::Bulk(crate::resp::frame::format_double(d).into()),
         Frame::Boolean(b) => Frame::Integer(b as i64),

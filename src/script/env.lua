@@ -5,8 +5,8 @@
 -- metatables (rawset, rawget, next, setmetatable, loadstring...) are wrapped to see through
 -- proxies or refuse them. Run once per interpreter, as chunk "=tessera", with the Redis API
 -- table (functions made in Rust) as its argument; returns what Rust keeps: the globals proxy
--- scripts get as their environment, and the function that runs a script under the error
--- handler.
+-- scripts get as their environment, the function that runs a script under the error
+-- handler, and the environment of libraries with its switch (see the end).
 
 local api = ...
 
@@ -200,15 +200,43 @@ end
 G.debug = nil
 G.__redis__err__handler = handler
 
-local function run(f)
-  return raw_xpcall(f, handler)
+-- Runs a script, or a function with its keys and arguments (Lua 5.1's xpcall passes none).
+local function run(f, keys, args)
+  if keys == nil then
+    return raw_xpcall(f, handler)
+  end
+  return raw_xpcall(function()
+    return f(keys, args)
+  end, handler)
 end
 
 -- Reading a global that does not exist is an error, as in Redis.
-raw_setmetatable(G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-})
+local function nonexistent(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+raw_setmetatable(G, { __index = nonexistent })
 
-return globals, run
+-- A library's code (FUNCTION LOAD) runs in an environment of its own. While the code runs it
+-- sees only what Redis gives a library to register its functions with; the functions it
+-- registered later run with the same environment, which then reads through to the globals.
+local load_redis = {
+  register_function = api.__register_function,
+  log = api.log,
+  REDIS_VERSION = api.REDIS_VERSION,
+  REDIS_VERSION_NUM = api.REDIS_VERSION_NUM,
+}
+for name, level in raw_next, api do
+  if name:sub(1, 4) == 'LOG_' then
+    load_redis[name] = level
+  end
+end
+raw_setmetatable(load_redis, { __index = nonexistent })
+local load_globals = raw_setmetatable({ redis = protect(load_redis) }, { __index = nonexistent })
+load_globals = protect(load_globals)
+local library_mt = { __index = load_globals, __newindex = refuse, __metatable = sealed }
+local library_env = raw_setmetatable({}, library_mt)
+local function loading(on)
+  library_mt.__index = on and load_globals or globals
+end
+
+return globals, run, library_env, loading

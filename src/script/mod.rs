@@ -21,6 +21,7 @@
 //! `redis.set_repl` can leave them out.
 
 mod convert;
+pub mod functions;
 mod vm;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,15 +33,27 @@ use crate::cmd::flags::*;
 use crate::cmd::session::Session;
 use crate::cmd::{boxed, Args, Command, Run, SessionFuture};
 use crate::resp::Frame;
-use crate::shard::scripts::{sha1hex, Script, ScriptFlags};
+use crate::shard::scripts::{sha1hex, RunningScript, Script, ScriptFlags};
 use crate::shard::tx::{Plan, Tx};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("eval", -3, Run::Session(eval))
-        .flags(&[NOSCRIPT, SKIP_MONITOR, NO_MANDATORY_KEYS, STALE, MOVABLEKEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            MOVABLEKEYS,
+        ])
         .acl(&["@slow", "@scripting"]),
     Command::new("evalsha", -3, Run::Session(evalsha))
-        .flags(&[NOSCRIPT, SKIP_MONITOR, NO_MANDATORY_KEYS, STALE, MOVABLEKEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            MOVABLEKEYS,
+        ])
         .acl(&["@slow", "@scripting"]),
     Command::new("eval_ro", -3, Run::Session(eval_ro))
         .flags(&[
@@ -92,16 +105,16 @@ fn load(s: &Session, body: &Bytes) -> Result<Arc<Script>, Frame> {
     if let Some(script) = store.get(&sha) {
         return Ok(script);
     }
-    let (flags, shebang_len) = ScriptFlags::parse(body).map_err(|e| Frame::error(format!("ERR {e}")))?;
+    let (flags, shebang_len) =
+        ScriptFlags::parse(body).map_err(|e| Frame::error(format!("ERR {e}")))?;
     let script = Arc::new(Script {
         sha,
         body: body.clone(),
         flags,
         shebang_len,
     });
-    vm::compile(&s.node, &script).map_err(|e| {
-        Frame::error(format!("ERR Error compiling script (new function): {e}"))
-    })?;
+    vm::compile(&s.node, &script)
+        .map_err(|e| Frame::error(format!("ERR Error compiling script (new function): {e}")))?;
     store.insert(script.clone());
     Ok(script)
 }
@@ -150,7 +163,39 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
             Err(e) => return e,
         }
     };
+    let numkeys = numkeys as usize;
+    let (keys, argv) = (args[3..3 + numkeys].to_vec(), args[3 + numkeys..].to_vec());
     let flags = script.flags;
+    execute(
+        s,
+        Target::Script(&script),
+        flags,
+        read_only,
+        keys,
+        argv,
+        &args,
+    )
+    .await
+}
+
+/// What runs: one of EVAL's scripts, or a function (FCALL).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Script(&'a Arc<Script>),
+    Function(&'a str),
+}
+
+/// Checks what the script's `flags` forbid now, then runs it holding every shard (`command`
+/// is what FUNCTION STATS shows of it).
+async fn execute(
+    s: &mut Session,
+    target: Target<'_>,
+    flags: ScriptFlags,
+    read_only: bool,
+    keys: Args,
+    argv: Args,
+    command: &Args,
+) -> Frame {
     // Before the script, as Redis's processCommand makes room before every command: whether
     // memory is over the limit decides which writes the script may run.
     let oom = s.node.make_room().await.is_err();
@@ -160,7 +205,9 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
                 return Frame::error(refusal);
             }
             if read_only {
-                return Frame::error("ERR Can not execute a script with write flag using *_ro command.");
+                return Frame::error(
+                    "ERR Can not execute a script with write flag using *_ro command.",
+                );
             }
         }
         if oom && !flags.allow_oom && !flags.no_writes {
@@ -169,23 +216,27 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
             );
         }
     }
-    let numkeys = numkeys as usize;
-    let keys = args[3..3 + numkeys].to_vec();
-    let argv = args[3 + numkeys..].to_vec();
     let limits = vm::Limits {
         read_only: read_only || (!flags.compat && flags.no_writes),
         allow_oom: !flags.compat && flags.allow_oom,
         oom,
     };
+    let running = RunningScript {
+        name: match target {
+            Target::Script(script) => script.sha.clone(),
+            Target::Function(name) => name.to_string(),
+        },
+        is_eval: matches!(target, Target::Script(_)),
+        command: command.to_vec(),
+    };
     if let Some(tx) = s.tx.clone() {
         // Inside EXEC, which holds every shard for a script already.
-        let (reply, _) = within(s, tx, &script, keys, argv, limits);
-        return reply;
+        return within(s, tx, target, running, keys, argv, limits).0;
     }
     let node = s.node.clone();
     let tx = Tx::begin(&node, Plan::everything(node.shards)).await;
     let tx = std::rc::Rc::new(tx);
-    let (reply, tx) = within(s, tx, &script, keys, argv, limits);
+    let (reply, tx) = within(s, tx, target, running, keys, argv, limits);
     match std::rc::Rc::try_unwrap(tx) {
         Ok(tx) => tx.finish().await,
         // Nothing keeps another handle past the script; dropping still commits and releases.
@@ -194,21 +245,27 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
     reply
 }
 
-/// Runs `script` with the session in transaction `tx`; the session comes out as it went in
+/// Runs `target` with the session in transaction `tx`; the session comes out as it went in
 /// (a SELECT inside the script selects for the script only, as in Redis).
 fn within(
     s: &mut Session,
     tx: std::rc::Rc<Tx>,
-    script: &Arc<Script>,
+    target: Target<'_>,
+    running: RunningScript,
     keys: Args,
     argv: Args,
     limits: vm::Limits,
 ) -> (Frame, std::rc::Rc<Tx>) {
-    let running = &s.node.global.scripts.running;
-    running.begin();
+    s.node.global.scripts.running.begin(running);
     let outer_tx = s.tx.replace(tx.clone());
     let (db, resp3) = (s.db, s.resp3);
-    let reply = vm::run(s, script, keys, argv, limits);
+    let reply = match target {
+        Target::Script(script) => vm::run(s, script, keys, argv, limits),
+        // The library went between the lookup and the run (the lookup is in another
+        // thread's interpreter): as if it had gone just before.
+        Target::Function(name) => vm::call_function(s, name, keys, argv, limits)
+            .unwrap_or_else(|| Frame::error("ERR Function not found")),
+    };
     s.tx = outer_tx;
     s.db = db;
     s.info.db.set(db);
@@ -283,17 +340,33 @@ fn script_load(s: &mut Session, args: Args) -> SessionFuture<'_> {
 }
 
 fn script_kill(s: &mut Session, _args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        let running = &s.node.global.scripts.running;
-        if running.elapsed_ms().is_none() {
-            return Frame::error("NOTBUSY No scripts in execution right now.");
-        }
-        if running.wrote.load(Relaxed) {
-            return Frame::error(
-                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
-            );
-        }
-        running.kill.store(true, Relaxed);
-        Frame::ok()
-    })
+    boxed(async move { kill(s, true) })
 }
+
+/// SCRIPT KILL (`eval`) and FUNCTION KILL: stops the running script at its next check, unless
+/// it has written or is the other kind.
+fn kill(s: &Session, eval: bool) -> Frame {
+    let running = &s.node.global.scripts.running;
+    let Some(what) = running.what().filter(|_| running.elapsed_ms().is_some()) else {
+        return Frame::error("NOTBUSY No scripts in execution right now.");
+    };
+    if running.wrote.load(Relaxed) {
+        return Frame::error(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        );
+    }
+    if eval && !what.is_eval {
+        return Frame::error(BUSY_FUNCTION);
+    }
+    if !eval && what.is_eval {
+        return Frame::error(BUSY_SCRIPT);
+    }
+    running.kill.store(true, Relaxed);
+    Frame::ok()
+}
+
+/// What a command that cannot run during a long script gets, by the kind of script.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";

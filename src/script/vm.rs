@@ -1,9 +1,11 @@
-//! Each shard thread's Lua interpreter, and a script's run in it.
+//! Each shard thread's Lua interpreters, and a script's run in them.
 //!
-//! The interpreter is made once per thread, on the first script: Lua 5.1 with the libraries
-//! Redis loads, the Redis API (`redis.call` and friends, made here), and the read-only
-//! environment of `env.lua`. Compiled scripts are kept per thread by SHA, and dropped when
-//! SCRIPT FLUSH bumps the shared cache's generation.
+//! A thread has two, as Redis has: one for EVAL's scripts and one for FUNCTION's libraries,
+//! each made on first use: Lua 5.1 with the libraries Redis loads, the Redis API
+//! (`redis.call` and friends, made here), and the read-only environment of `env.lua`.
+//! Compiled scripts are kept per thread by SHA, and dropped with their interpreter when
+//! SCRIPT FLUSH bumps the shared cache's generation; the functions interpreter is rebuilt from
+//! the shared libraries whenever they change, so every shard runs the same functions.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,10 +17,10 @@ use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::convert::{error_table, frame_to_lua, lua_to_frame};
-use super::Script;
 use crate::cmd::session::Session;
 use crate::cmd::{flags, Args, Table as Commands};
 use crate::resp::Frame;
+use crate::shard::scripts::{FunctionInfo, Script, ScriptFlags};
 use crate::shard::Node;
 
 /// What a run may do, decided before it starts.
@@ -40,12 +42,17 @@ struct Vm {
     run: Function,
     /// The real globals, where KEYS and ARGV are set for each run.
     real_globals: Table,
+    /// Scripts by SHA, or functions by lowercase name.
     compiled: AHashMap<String, Function>,
     generation: u64,
+    /// The environment of libraries' code, and its switch between loading and running.
+    library_env: Table,
+    loading: Function,
 }
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    static FUNCTIONS_VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
     /// Redis's `redisLrand48` state: math.random in scripts draws from it.
     static RANDOM: std::cell::Cell<u64> = const { std::cell::Cell::new(0x1234_ABCD_330E) };
 }
@@ -80,6 +87,264 @@ fn with_vm<R>(node: &Rc<Node>, f: impl FnOnce(&mut Vm) -> R) -> R {
     })
 }
 
+/// The functions interpreter of this thread, rebuilt from the shared libraries when they
+/// changed since it was built.
+fn with_functions_vm<R>(node: &Rc<Node>, f: impl FnOnce(&mut Vm) -> R) -> R {
+    FUNCTIONS_VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let libraries = &node.global.scripts.libraries;
+        let generation = libraries.generation();
+        if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
+            let mut vm = new_vm(generation).expect("the functions interpreter starts");
+            for lib in libraries.all() {
+                // Every library here loaded once already, on its way in.
+                match register_library(&vm, &lib.code[library_body_start(&lib.code)..], None) {
+                    Ok(functions) => {
+                        for (info, f) in functions {
+                            vm.compiled.insert(info.name.to_ascii_lowercase(), f);
+                        }
+                    }
+                    Err(e) => crate::log!(Warning, "Failed creating function, {e}"),
+                }
+            }
+            *slot = Some(vm);
+        }
+        f(slot.as_mut().expect("made above"))
+    })
+}
+
+thread_local! {
+    /// Where FUNCTION LOAD tries a library's code before it joins the libraries.
+    static LOADER: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+/// Where a library's code starts: at the newline ending its shebang line, which keeps the
+/// code's line numbers (the library's metadata was checked on its way in).
+fn library_body_start(code: &[u8]) -> usize {
+    memchr::memchr(b'\n', code).unwrap_or(code.len())
+}
+
+/// Runs a library's `body` (its code after the shebang line) as FUNCTION LOAD does, and
+/// returns the functions it registered; `timeout_ms` bounds the run (Redis's 500 ms for a
+/// client's FUNCTION LOAD, none when loading a file).
+pub fn check_library(body: &[u8], timeout_ms: Option<u64>) -> Result<Vec<FunctionInfo>, String> {
+    LOADER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(new_vm(0).map_err(|e| e.to_string())?);
+        }
+        let vm = slot.as_ref().expect("made above");
+        let found = register_library(vm, body, timeout_ms)?;
+        Ok(found.into_iter().map(|(info, _)| info).collect())
+    })
+}
+
+/// What `redis.register_function` collects while a library's code runs.
+struct Registering {
+    functions: Vec<(FunctionInfo, Function)>,
+    deadline: Option<std::time::Instant>,
+}
+
+fn register_library(
+    vm: &Vm,
+    body: &[u8],
+    timeout_ms: Option<u64>,
+) -> Result<Vec<(FunctionInfo, Function)>, String> {
+    let f = vm
+        .lua
+        .load(body)
+        .set_name("@user_function")
+        .set_mode(ChunkMode::Text)
+        .set_environment(vm.library_env.clone())
+        .into_function()
+        .map_err(|e| match e {
+            mlua::Error::SyntaxError { message, .. } => {
+                format!("Error compiling function: {message}")
+            }
+            other => format!("Error compiling function: {other}"),
+        })?;
+    let deadline =
+        timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+    vm.lua.set_app_data(Registering {
+        functions: Vec::new(),
+        deadline,
+    });
+    let _ = vm.lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        |lua, _| {
+            let late = lua
+                .app_data_ref::<Registering>()
+                .and_then(|r| r.deadline)
+                .is_some_and(|d| std::time::Instant::now() > d);
+            if late {
+                return Err(raise(lua, "FUNCTION LOAD timeout"));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+    let outcome = vm
+        .loading
+        .call::<()>(true)
+        .and_then(|()| vm.run.call::<MultiValue>(f));
+    let _ = vm.loading.call::<()>(false);
+    vm.lua.remove_hook();
+    let registered = vm
+        .lua
+        .remove_app_data::<Registering>()
+        .map(|r| r.functions)
+        .unwrap_or_default();
+    let values = outcome.map_err(|e| format!("Error registering functions: {e}"))?;
+    let mut values = values.into_iter();
+    if !matches!(values.next(), Some(Value::Boolean(true))) {
+        let text = match values.next() {
+            Some(Value::Table(t)) => t
+                .get::<mlua::LuaString>("err")
+                .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        return Err(format!("Error registering functions: {text}"));
+    }
+    if registered.is_empty() {
+        return Err("No functions registered".into());
+    }
+    Ok(registered)
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...}`, while a library's code loads.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<Registering>().is_none() {
+        return Err(raise(
+            lua,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        ));
+    }
+    let (info, callback) = registration_of(&args).map_err(|text| raise(lua, text))?;
+    if info.name.is_empty()
+        || !info
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(raise(
+            lua,
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ));
+    }
+    let mut registering = lua
+        .app_data_mut::<Registering>()
+        .expect("checked above, and only this function changes it");
+    if registering
+        .functions
+        .iter()
+        .any(|(f, _)| f.name == info.name)
+    {
+        drop(registering);
+        return Err(raise(lua, "Function already exists in the library"));
+    }
+    registering.functions.push((info, callback));
+    Ok(())
+}
+
+/// A value as Lua's `lua_tolstring` gives it: strings, and numbers as text.
+fn string_of(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        Value::Number(n) => Some(lua_number_text(*n).into_bytes()),
+        _ => None,
+    }
+}
+
+/// The function `register_function`'s arguments describe, or Redis's complaint about them
+/// (checked in Redis's order: the named arguments in the table's own order).
+fn registration_of(args: &MultiValue) -> Result<(FunctionInfo, Function), &'static str> {
+    let text = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+    match args.len() {
+        2 => {
+            let name = string_of(&args[0])
+                .ok_or("first argument to redis.register_function must be a string")?;
+            let Value::Function(callback) = &args[1] else {
+                return Err("second argument to redis.register_function must be a function");
+            };
+            let info = FunctionInfo {
+                name: text(name),
+                description: None,
+                flags: ScriptFlags::default(),
+            };
+            Ok((info, callback.clone()))
+        }
+        1 => {
+            let Value::Table(named) = &args[0] else {
+                return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+            };
+            let (mut name, mut description, mut callback) = (None, None, None);
+            let mut flags = ScriptFlags::default();
+            for pair in named.pairs::<Value, Value>() {
+                let (key, value) = pair.map_err(|_| {
+                    "named argument key given to redis.register_function is not a string"
+                })?;
+                let key = string_of(&key)
+                    .ok_or("named argument key given to redis.register_function is not a string")?;
+                match key.to_ascii_lowercase().as_slice() {
+                    b"function_name" => name = Some(string_of(&value).ok_or(
+                        "function_name argument given to redis.register_function must be a string",
+                    )?),
+                    b"description" => description = Some(string_of(&value).ok_or(
+                        "description argument given to redis.register_function must be a string",
+                    )?),
+                    b"callback" => match value {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return Err(
+                            "callback argument given to redis.register_function must be a function",
+                        ),
+                    },
+                    b"flags" => {
+                        let Value::Table(list) = value else {
+                            return Err("flags argument to redis.register_function must be a table representing function flags");
+                        };
+                        flags = flags_of(&list).ok_or("unknown flag given")?;
+                    }
+                    _ => return Err("unknown argument given to redis.register_function"),
+                }
+            }
+            let name = name.ok_or("redis.register_function must get a function name argument")?;
+            let callback =
+                callback.ok_or("redis.register_function must get a callback argument")?;
+            let info = FunctionInfo {
+                name: text(name),
+                description: description.map(Bytes::from),
+                flags,
+            };
+            Ok((info, callback))
+        }
+        _ => Err("wrong number of arguments to redis.register_function"),
+    }
+}
+
+/// A function's flags table (`{'no-writes', ...}`), read from 1 up to the first nil; None
+/// for anything Redis does not know.
+fn flags_of(list: &Table) -> Option<ScriptFlags> {
+    let mut flags = ScriptFlags::default();
+    for i in 1.. {
+        let v: Value = list.get(i).ok()?;
+        if v == Value::Nil {
+            break;
+        }
+        let flag = string_of(&v)?;
+        match flag.to_ascii_lowercase().as_slice() {
+            b"no-writes" => flags.no_writes = true,
+            b"allow-oom" => flags.allow_oom = true,
+            b"allow-stale" => flags.allow_stale = true,
+            b"no-cluster" => flags.no_cluster = true,
+            b"allow-cross-slot-keys" => flags.allow_cross_slot = true,
+            _ => return None,
+        }
+    }
+    Some(flags)
+}
+
 fn function_of(vm: &mut Vm, script: &Script) -> Result<Function, String> {
     if let Some(f) = vm.compiled.get(&script.sha) {
         return Ok(f.clone());
@@ -110,8 +375,14 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         )
     };
     let api = lua.create_table()?;
-    api.set("call", lua.create_function(|lua, args: MultiValue| call(lua, args, true))?)?;
-    api.set("pcall", lua.create_function(|lua, args: MultiValue| call(lua, args, false))?)?;
+    api.set(
+        "call",
+        lua.create_function(|lua, args: MultiValue| call(lua, args, true))?,
+    )?;
+    api.set(
+        "pcall",
+        lua.create_function(|lua, args: MultiValue| call(lua, args, false))?,
+    )?;
     api.set("error_reply", lua.create_function(error_reply)?)?;
     api.set("status_reply", lua.create_function(status_reply)?)?;
     api.set("sha1hex", lua.create_function(sha1hex)?)?;
@@ -165,8 +436,12 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
     }
     api.set("REDIS_VERSION", crate::REDIS_VERSION)?;
     api.set("REDIS_VERSION_NUM", version_num(crate::REDIS_VERSION))?;
+    api.set(
+        "__register_function",
+        lua.create_function(register_function)?,
+    )?;
     let real_globals = lua.globals();
-    let (globals, run): (Table, Function) = lua
+    let (globals, run, library_env, loading): (Table, Function, Table, Function) = lua
         .load(include_str!("env.lua"))
         .set_name("=tessera")
         .call(api)?;
@@ -177,6 +452,8 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         real_globals,
         compiled: AHashMap::new(),
         generation,
+        library_env,
+        loading,
     })
 }
 
@@ -195,49 +472,94 @@ pub fn run(s: &mut Session, script: &Script, keys: Args, argv: Args, limits: Lim
     with_vm(&node, |vm| {
         let f = match function_of(vm, script) {
             Ok(f) => f,
-            Err(e) => return Frame::error(format!("ERR Error compiling script (new function): {e}")),
-        };
-        let resp3_caller = s.resp3;
-        let session = std::mem::replace(s, s.stand_in());
-        vm.lua.set_app_data(RunState {
-            session,
-            limits,
-            resp: 2,
-            log_writes: true,
-            wrote: false,
-            killed: false,
-        });
-        let outcome = set_arrays(vm, &keys, &argv).and_then(|()| {
-            watch_time(&vm.lua, &node);
-            vm.run.call::<MultiValue>(f)
-        });
-        vm.lua.remove_hook();
-        let state = vm
-            .lua
-            .remove_app_data::<RunState>()
-            .expect("the run's state is there until the run ends");
-        let resp3 = state.resp == 3;
-        *s = state.session;
-        let reply = match outcome {
-            Ok(values) => {
-                let mut values = values.into_iter();
-                let ok = matches!(values.next(), Some(Value::Boolean(true)));
-                let value = values.next().unwrap_or(Value::Nil);
-                if ok {
-                    lua_to_frame(&value, resp3, resp3_caller, 0)
-                } else if state.killed {
-                    error_reply_of(&script.sha, &value, Some("ERR Script killed by user with SCRIPT KILL..."))
-                } else {
-                    error_reply_of(&script.sha, &value, None)
-                }
+            Err(e) => {
+                return Frame::error(format!("ERR Error compiling script (new function): {e}"))
             }
-            Err(e) => Frame::error(format!("ERR Error running script {}, {e}", script.sha)),
         };
-        // Lua collects garbage in steps as scripts run; a step after each run keeps a full
-        // cycle from landing on one script.
-        let _ = vm.lua.gc_step();
-        reply
+        if let Err(e) = set_arrays(vm, &keys, &argv) {
+            return Frame::error(format!("ERR Error running script {}, {e}", script.sha));
+        }
+        execute(vm, s, f, &script.sha, None, limits)
     })
+}
+
+/// Runs function `name` (FCALL) with `keys` and `args` in session `s`, as [`run`]; None when
+/// no library registered it.
+pub fn call_function(
+    s: &mut Session,
+    name: &str,
+    keys: Args,
+    args: Args,
+    limits: Limits,
+) -> Option<Frame> {
+    let node = s.node.clone();
+    with_functions_vm(&node, |vm| {
+        let f = vm.compiled.get(&name.to_ascii_lowercase())?.clone();
+        let arrays =
+            (|| Ok::<_, mlua::Error>((array_of(&vm.lua, &keys)?, array_of(&vm.lua, &args)?)))();
+        Some(match arrays {
+            Ok(arrays) => execute(vm, s, f, name, Some(arrays), limits),
+            Err(e) => Frame::error(format!("ERR Error running script {name}, {e}")),
+        })
+    })
+}
+
+/// Runs `f` in `vm` with the session moved into the interpreter for `redis.call`; `name`
+/// (a SHA or a function's name) goes into error replies.
+fn execute(
+    vm: &mut Vm,
+    s: &mut Session,
+    f: Function,
+    name: &str,
+    arrays: Option<(Table, Table)>,
+    limits: Limits,
+) -> Frame {
+    let node = s.node.clone();
+    let resp3_caller = s.resp3;
+    let session = std::mem::replace(s, s.stand_in());
+    vm.lua.set_app_data(RunState {
+        session,
+        limits,
+        resp: 2,
+        log_writes: true,
+        wrote: false,
+        killed: false,
+    });
+    watch_time(&vm.lua, &node);
+    let outcome = match arrays {
+        None => vm.run.call::<MultiValue>(f),
+        Some((keys, args)) => vm.run.call::<MultiValue>((f, keys, args)),
+    };
+    vm.lua.remove_hook();
+    let state = vm
+        .lua
+        .remove_app_data::<RunState>()
+        .expect("the run's state is there until the run ends");
+    let resp3 = state.resp == 3;
+    *s = state.session;
+    let reply = match outcome {
+        Ok(values) => {
+            let mut values = values.into_iter();
+            let ok = matches!(values.next(), Some(Value::Boolean(true)));
+            let value = values.next().unwrap_or(Value::Nil);
+            if ok {
+                lua_to_frame(&value, resp3, resp3_caller, 0)
+            } else if state.killed {
+                error_reply_of(
+                    name,
+                    &value,
+                    Some("ERR Script killed by user with SCRIPT KILL..."),
+                )
+            } else {
+                error_reply_of(name, &value, None)
+            }
+        }
+        Err(e) => Frame::error(format!("ERR Error running script {name}, {e}")),
+    };
+    // Lua collects garbage in steps as scripts run; a step after each run keeps a full
+    // cycle from landing on one script.
+    let _ = vm.lua.gc_step();
+    reply
 }
 
 /// The reply for a script that failed with error `value` (the error handler's table: `err`,
@@ -267,14 +589,16 @@ fn error_reply_of(sha: &str, value: &Value, message: Option<&str>) -> Frame {
 
 /// KEYS and ARGV, set in the real globals behind the read-only proxy.
 fn set_arrays(vm: &Vm, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
-    for (name, list) in [("KEYS", keys), ("ARGV", argv)] {
-        let t = vm.lua.create_table_with_capacity(list.len(), 0)?;
-        for (i, a) in list.iter().enumerate() {
-            t.raw_set(i + 1, vm.lua.create_string(a)?)?;
-        }
-        vm.real_globals.raw_set(name, t)?;
+    vm.real_globals.raw_set("KEYS", array_of(&vm.lua, keys)?)?;
+    vm.real_globals.raw_set("ARGV", array_of(&vm.lua, argv)?)
+}
+
+fn array_of(lua: &Lua, list: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(list.len(), 0)?;
+    for (i, a) in list.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(a)?)?;
     }
-    Ok(())
+    Ok(t)
 }
 
 /// Checks every 100,000 instructions, as Redis does, for SCRIPT KILL and for a script that
@@ -371,7 +695,8 @@ fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
         .lookup(&args[0])
         .ok_or("Unknown Redis command called from script")?;
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
-        cmd = crate::cmd::subcommand(cmd, &args[1]).ok_or("Unknown Redis command called from script")?;
+        cmd = crate::cmd::subcommand(cmd, &args[1])
+            .ok_or("Unknown Redis command called from script")?;
     }
     if !cmd.arity_ok(args.len()) {
         return Err("Wrong number of args calling Redis command from script".into());
@@ -389,12 +714,20 @@ fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
             }
         }
     }
-    if cmd.flags.has(flags::DENYOOM) && state.limits.oom && !state.limits.allow_oom && !state.wrote {
+    if cmd.flags.has(flags::DENYOOM) && state.limits.oom && !state.limits.allow_oom && !state.wrote
+    {
         return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
     }
     if cmd.is_write() {
         state.wrote = true;
-        state.session.node.global.scripts.running.wrote.store(true, Relaxed);
+        state
+            .session
+            .node
+            .global
+            .scripts
+            .running
+            .wrote
+            .store(true, Relaxed);
     }
     let resp3 = state.resp == 3;
     let log_writes = state.log_writes;
@@ -456,7 +789,9 @@ fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
         Some(Value::Number(n)) => lua_number_text(*n).into_bytes(),
         _ => Vec::new(),
     };
-    Ok(Value::String(lua.create_string(crate::shard::scripts::sha1hex(&bytes))?))
+    Ok(Value::String(
+        lua.create_string(crate::shard::scripts::sha1hex(&bytes))?,
+    ))
 }
 
 /// A number as Lua 5.1 turns it into a string (`%.14g`).
@@ -476,7 +811,10 @@ fn number_of(v: Option<&Value>) -> Option<f64> {
 
 fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     if lua.app_data_ref::<RunState>().is_none() {
-        return Err(raise(lua, "redis.setresp can only be called inside a script invocation"));
+        return Err(raise(
+            lua,
+            "redis.setresp can only be called inside a script invocation",
+        ));
     }
     if args.len() != 1 {
         return Err(raise(lua, "redis.setresp() requires one argument."));
@@ -493,7 +831,10 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
 
 fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
     if lua.app_data_ref::<RunState>().is_none() {
-        return Err(raise(lua, "redis.set_repl can only be called inside a script invocation"));
+        return Err(raise(
+            lua,
+            "redis.set_repl can only be called inside a script invocation",
+        ));
     }
     if args.len() != 1 {
         return Err(raise(lua, "redis.set_repl() requires two arguments."));
@@ -543,7 +884,10 @@ fn log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
 /// any command that exists may be run.
 fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
     if lua.app_data_ref::<RunState>().is_none() {
-        return Err(raise(lua, "redis.acl_check_cmd can only be called inside a script invocation"));
+        return Err(raise(
+            lua,
+            "redis.acl_check_cmd can only be called inside a script invocation",
+        ));
     }
     let argv = match command_args(&args) {
         Ok(a) => a,
@@ -557,7 +901,10 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
         }
     }
     if found.is_none() {
-        return Err(raise(lua, "Invalid command passed to redis.acl_check_cmd()"));
+        return Err(raise(
+            lua,
+            "Invalid command passed to redis.acl_check_cmd()",
+        ));
     }
     Ok(true)
 }
@@ -571,7 +918,10 @@ fn random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
         1 => {
             let u = check_int(lua, &args, 1, "random")?;
             if u < 1 {
-                return Err(lua_error(lua, "bad argument #1 to 'random' (interval is empty)"));
+                return Err(lua_error(
+                    lua,
+                    "bad argument #1 to 'random' (interval is empty)",
+                ));
             }
             Ok((r * u as f64).floor() + 1.0)
         }
@@ -579,7 +929,10 @@ fn random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
             let l = check_int(lua, &args, 1, "random")?;
             let u = check_int(lua, &args, 2, "random")?;
             if l > u {
-                return Err(lua_error(lua, "bad argument #2 to 'random' (interval is empty)"));
+                return Err(lua_error(
+                    lua,
+                    "bad argument #2 to 'random' (interval is empty)",
+                ));
             }
             Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
         }
@@ -626,11 +979,7 @@ fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
 /// 2^48, the top 31 bits, scaled as Redis's math.random scales them.
 fn next_random() -> f64 {
     RANDOM.with(|state| {
-        let x = state
-            .get()
-            .wrapping_mul(0x5_DEEC_E66D)
-            .wrapping_add(0xB)
-            & ((1 << 48) - 1);
+        let x = state.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & ((1 << 48) - 1);
         state.set(x);
         let drawn = (x >> 17) as i64;
         const MAX: i64 = i32::MAX as i64;

@@ -107,7 +107,8 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
     // Each shard says when its listeners are up: "Ready to accept connections" must be true
     // when it is logged, since tools connect as soon as they read it.
     let (listening_tx, listening_rx) = std::sync::mpsc::channel::<()>();
-    let all_loaded = Arc::new(std::sync::Barrier::new(shards));
+    // The shards, and this thread, which installs the function libraries once they loaded.
+    let all_loaded = Arc::new(std::sync::Barrier::new(shards + 1));
     let mail: Arc<[Mailbox<crate::shard::Mail>]> = (0..shards)
         .map(|_| Mailbox::new())
         .collect::<std::io::Result<Vec<_>>>()
@@ -136,8 +137,11 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
                 // The snapshot first, then this shard's AOF on top: no client sees a
                 // half-loaded keyspace.
                 let absorbed = crate::persist::load::absorb(&mut node.data.borrow_mut().ks, inbox);
-                let result = absorbed.and_then(|r| match &aof_plan {
-                    Some(plan) => open_aof(&node, plan).map(|_| r),
+                let result = absorbed.and_then(|mut r| match &aof_plan {
+                    Some(plan) => open_aof(&node, plan).map(|functions| {
+                        r.functions = functions;
+                        r
+                    }),
                     None => Ok(r),
                 });
                 let _ = loaded.send(result);
@@ -213,6 +217,7 @@ pub fn run(config: Arc<ConfigStore>) -> Result<(), String> {
         .startup_memory
         .store(global.sample_memory(), std::sync::atomic::Ordering::Relaxed);
     load_snapshot(&global, rdb, inboxes, loaded_rx)?;
+    all_loaded.wait();
     drop(listening_tx);
     if listening_rx.iter().take(shards).count() < shards {
         return Err("A shard failed to start listening. Exiting.".into());
@@ -452,21 +457,45 @@ fn load_snapshot(
         Some(path) => crate::persist::load::read(&path, global.databases, inboxes),
         None => {
             drop(inboxes);
-            Ok(false)
+            Ok(None)
         }
     };
     // The inboxes are closed now, so every shard finishes and reports.
     let mut keys = 0;
     let mut expired = 0;
+    let mut functions = Vec::new();
     for result in loaded.iter().take(global.shards) {
         let shard = result.map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
         keys += shard.keys;
         expired += shard.expired;
+        functions.extend(shard.functions);
     }
     crate::persist::state()
         .loading
         .store(false, Ordering::Relaxed);
-    if read? {
+    let read = read?;
+    if let Some(libraries) = &read {
+        crate::script::functions::install(
+            &global.scripts.libraries,
+            libraries.clone(),
+            true,
+            false,
+        )
+        .map_err(|e| {
+            format!("Failed loading library, {e}. Fatal error loading the DB. Exiting.")
+        })?;
+    }
+    // Only shard 0 logs FUNCTION commands; they apply over the snapshot's libraries before
+    // any shard serves.
+    for args in &functions {
+        if let Err(e) = crate::script::functions::apply_logged(&global.scripts.libraries, args) {
+            crate::log!(
+                Warning,
+                "Failed applying a FUNCTION command of the AOF: {e}"
+            );
+        }
+    }
+    if read.is_some() {
         let p = crate::persist::state();
         p.loaded_keys.store(keys, Ordering::Relaxed);
         p.expired_on_load.store(expired, Ordering::Relaxed);
@@ -484,9 +513,14 @@ fn load_snapshot(
 }
 
 /// Replays this shard's AOF files over what the base loaded, then appends to its last file.
-fn open_aof(node: &Rc<Node>, plan: &crate::cmd::aof_load::Plan) -> Result<(), String> {
+/// Returns the FUNCTION commands replayed, for the control thread.
+fn open_aof(
+    node: &Rc<Node>,
+    plan: &crate::cmd::aof_load::Plan,
+) -> Result<Vec<Vec<bytes::Bytes>>, String> {
     let mut data = node.data.borrow_mut();
-    let commands = crate::cmd::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
+    let replayed = crate::cmd::aof_load::replay_shard(plan, node.id, &mut data.ks)?;
+    let commands = replayed.commands;
     if commands > 0 {
         crate::log!(
             Notice,
@@ -512,7 +546,7 @@ fn open_aof(node: &Rc<Node>, plan: &crate::cmd::aof_load::Plan) -> Result<(), St
         .store(earlier, std::sync::atomic::Ordering::Relaxed);
     data.aof.start(file, config.appendfsync(), mark);
     data.ks.stats.record_reaped = true;
-    Ok(())
+    Ok(replayed.functions)
 }
 
 /// The control thread is this one: it forks snapshot children and handles signals.

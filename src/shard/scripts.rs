@@ -1,7 +1,9 @@
 //! The Lua scripts every shard shares: the cache EVALSHA reads whichever connection loaded a
-//! script, and the state of the script running now (SCRIPT KILL, BUSY replies). Only data
-//! lives here; the interpreter and the commands are in `script/`.
+//! script, the function libraries (FUNCTION LOAD), and the state of the script running now
+//! (SCRIPT KILL, FUNCTION STATS, BUSY replies). Only data lives here, low enough for
+//! persistence to save the libraries; the interpreter and the commands are in `script/`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -77,6 +79,21 @@ impl ScriptFlags {
     }
 }
 
+impl ScriptFlags {
+    /// The flags set, by name, in Redis's order (FUNCTION LIST).
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+    }
+}
+
 /// A script in the cache: its source and flags.
 pub struct Script {
     pub sha: String,
@@ -94,6 +111,8 @@ pub struct Store {
     /// Bumped by SCRIPT FLUSH: each interpreter drops what it compiled when it sees a new one.
     generation: AtomicU64,
     pub running: Running,
+    /// FUNCTION LOAD's libraries (SCRIPT FLUSH leaves them alone).
+    pub libraries: Libraries,
 }
 
 impl Store {
@@ -127,9 +146,140 @@ impl Store {
     }
 }
 
+/// A function a library registered (`redis.register_function`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub description: Option<Bytes>,
+    pub flags: ScriptFlags,
+}
+
+/// A library (FUNCTION LOAD): its code as loaded, shebang included (what RDB files, FUNCTION
+/// DUMP and the AOF keep), and the functions its code registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Library {
+    pub name: String,
+    pub code: Bytes,
+    pub functions: Vec<FunctionInfo>,
+}
+
+/// The function libraries every shard shares. Names of libraries compare exactly; names of
+/// functions ignore case, as in Redis (`FCALL MYFUNC` finds `myfunc`).
+#[derive(Default)]
+pub struct Libraries {
+    inner: Mutex<BTreeMap<String, Arc<Library>>>,
+    /// Bumped by every change: each shard's interpreter rebuilds its functions on a new one.
+    generation: AtomicU64,
+}
+
+impl Libraries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Library>>> {
+        // Nothing panics while holding it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Every library, by name.
+    pub fn all(&self) -> Vec<Arc<Library>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// The library holding function `name`, and the function.
+    pub fn function(&self, name: &str) -> Option<(Arc<Library>, FunctionInfo)> {
+        self.lock().values().find_map(|lib| {
+            let f = lib
+                .functions
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))?;
+            Some((lib.clone(), f.clone()))
+        })
+    }
+
+    pub fn contains(&self, library: &str) -> bool {
+        self.lock().contains_key(library)
+    }
+
+    /// Adds `libs` (FUNCTION LOAD, RESTORE, loading a file); a library of the same name is
+    /// replaced when `replace`, refused otherwise. All or nothing, with Redis's errors.
+    pub fn add(&self, libs: Vec<Library>, replace: bool) -> Result<(), String> {
+        let mut all = self.lock();
+        let mut next = all.clone();
+        for lib in libs {
+            if next.contains_key(&lib.name) && !replace {
+                return Err(format!("Library {} already exists", lib.name));
+            }
+            next.remove(&lib.name);
+            for f in &lib.functions {
+                let taken = next.values().any(|other| {
+                    other
+                        .functions
+                        .iter()
+                        .any(|g| g.name.eq_ignore_ascii_case(&f.name))
+                });
+                if taken {
+                    return Err(format!("Function {} already exists", f.name));
+                }
+            }
+            next.insert(lib.name.clone(), Arc::new(lib));
+        }
+        *all = next;
+        self.generation.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    pub fn remove(&self, library: &str) -> bool {
+        let removed = self.lock().remove(library).is_some();
+        if removed {
+            self.generation.fetch_add(1, Relaxed);
+        }
+        removed
+    }
+
+    /// Replaces every library with `libs` (FUNCTION FLUSH with none, RESTORE FLUSH).
+    pub fn set(&self, libs: Vec<Library>) {
+        let mut all = self.lock();
+        *all = libs
+            .into_iter()
+            .map(|l| (l.name.clone(), Arc::new(l)))
+            .collect();
+        self.generation.fetch_add(1, Relaxed);
+    }
+
+    /// Every library's code, as snapshots save it.
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.lock().values().map(|l| l.code.clone()).collect()
+    }
+
+    /// The libraries, taken out (a set built up aside before it replaces the real one).
+    pub fn take_all(self) -> Vec<Library> {
+        let all = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
+        all.into_values().map(Arc::unwrap_or_clone).collect()
+    }
+
+    /// How many libraries and functions there are (FUNCTION STATS, INFO).
+    pub fn counts(&self) -> (usize, usize) {
+        let all = self.lock();
+        (all.len(), all.values().map(|l| l.functions.len()).sum())
+    }
+}
+
+/// What is running: an EVAL's script or a function (FCALL).
+#[derive(Clone, Debug)]
+pub struct RunningScript {
+    /// The script's SHA or the function's name.
+    pub name: String,
+    pub is_eval: bool,
+    /// The command that runs it, for FUNCTION STATS.
+    pub command: Vec<Bytes>,
+}
+
 /// The script running now, if any (at most one runs at a time: each holds every shard).
 #[derive(Default)]
 pub struct Running {
+    what: Mutex<Option<RunningScript>>,
     active: AtomicBool,
     /// When it started, in ms since the Unix epoch.
     started_ms: AtomicU64,
@@ -140,7 +290,8 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn begin(&self) {
+    pub fn begin(&self, what: RunningScript) {
+        *self.what.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
         self.wrote.store(false, Relaxed);
         self.kill.store(false, Relaxed);
         self.started_ms.store(crate::db::now_ms(), Relaxed);
@@ -149,6 +300,12 @@ impl Running {
 
     pub fn end(&self) {
         self.active.store(false, Relaxed);
+        *self.what.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// What runs now, if anything.
+    pub fn what(&self) -> Option<RunningScript> {
+        self.what.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// How long the running script has run, in ms; None when none runs.
@@ -185,7 +342,10 @@ mod tests {
         assert!(!ok("#!lua\nreturn 1").0.compat);
         let err = |b: &str| ScriptFlags::parse(b.as_bytes()).unwrap_err();
         assert_eq!(err("#!lua"), "Invalid script shebang");
-        assert_eq!(err("#!python\n"), "Unexpected engine in script shebang: #!python");
+        assert_eq!(
+            err("#!python\n"),
+            "Unexpected engine in script shebang: #!python"
+        );
         assert_eq!(
             err("#!lua flags=bad\n"),
             "Unexpected flag in script shebang: bad"

@@ -396,6 +396,13 @@ impl<W: Write> RdbWriter<W> {
         self.maybe_flush()
     }
 
+    /// A function library's code (`RDB_OPCODE_FUNCTION2`), written after the AUX fields.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(op::FUNCTION2);
+        put_string(&mut self.buf, code, self.opts.compress);
+        self.maybe_flush()
+    }
+
     pub fn select_db(&mut self, db: u32) -> io::Result<()> {
         self.buf.push(op::SELECTDB);
         put_len(&mut self.buf, db as u64);
@@ -519,6 +526,57 @@ pub fn decode_dump_value(payload: &[u8], limits: &EncodingLimits) -> Result<Valu
 pub fn parse_dump_payload(payload: &[u8], limits: &EncodingLimits) -> Result<Value, RdbError> {
     verify_dump_payload(payload)?;
     decode_dump_value(payload, limits)
+}
+
+/// FUNCTION DUMP's payload: each library as in an RDB file, then the RDB version and the
+/// CRC64, as a key's DUMP.
+pub fn functions_payload<'a>(codes: impl IntoIterator<Item = &'a [u8]>, compress: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(op::FUNCTION2);
+        put_string(&mut out, code, compress);
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The libraries' code in a FUNCTION DUMP payload whose footer [`verify_dump_payload`]
+/// accepted, or FUNCTION RESTORE's complaint.
+pub fn parse_functions_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let body = &payload[..payload.len().saturating_sub(10)];
+    let mut c = Cursor::new(body);
+    let mut codes = Vec::new();
+    let failed = |_| "failed loading the given functions payload".to_string();
+    while c.remaining() > 0 {
+        match c.byte().map_err(|_| "can not read data type".to_string())? {
+            op::FUNCTION2 => codes.push(c.string().map_err(failed)?.into_owned()),
+            op::FUNCTION_PRE_GA => {
+                let name = c.string().map_err(failed)?;
+                let engine = c.string().map_err(failed)?;
+                if c.len().map_err(failed)? != 0 {
+                    c.string().map_err(failed)?;
+                }
+                let code = c.string().map_err(failed)?;
+                codes.push(pre_ga_library(&engine, &name, &code));
+            }
+            _ => return Err("given type is not a function".into()),
+        }
+    }
+    Ok(codes)
+}
+
+/// A release candidate's library as the code Redis 7.0 makes of it: `#!<engine> name=<name>`
+/// and a newline before the code.
+fn pre_ga_library(engine: &[u8], name: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut out = b"#!".to_vec();
+    out.extend_from_slice(engine);
+    out.extend_from_slice(b" name=");
+    out.extend_from_slice(name);
+    out.push(b'\n');
+    out.extend_from_slice(code);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -952,6 +1010,8 @@ pub enum Item {
         expire_at_ms: u64,
         meta: KeyMeta,
     },
+    /// A function library (`RDB_OPCODE_FUNCTION2`): its code, shebang included.
+    Function(Vec<u8>),
     /// After the EOF opcode and a verified checksum (not checked when the stored one is 0).
     End,
 }
@@ -1252,10 +1312,17 @@ impl<R: Read> RdbReader<R> {
                         "module auxiliary data at offset {at} not supported: Tessera has no modules"
                     )))
                 }
-                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                    return Err(format_err(format!(
-                        "function library at offset {at} not supported: Tessera has no functions"
-                    )))
+                op::FUNCTION2 => return Ok(Item::Function(self.read_string()?)),
+                op::FUNCTION_PRE_GA => {
+                    // Redis 7.0's release candidates kept name, engine and description apart
+                    // from the code; Redis loads them as the shebang they became.
+                    let name = self.read_string()?;
+                    let engine = self.read_string()?;
+                    if self.read_len()? != 0 {
+                        self.read_string()?;
+                    }
+                    let code = self.read_string()?;
+                    return Ok(Item::Function(pre_ga_library(&engine, &name, &code)));
                 }
                 op::EOF => {
                     let expected = crc64::crc64(self.crc, &self.buf[self.crc_from..self.pos]);
