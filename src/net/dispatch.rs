@@ -84,6 +84,10 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
     if !plain_read || s.node.global.pause_until_ms.load(Relaxed) != 0 {
         return None;
     }
+    // A script runs: `check` decides whether it is busy.
+    if s.node.global.scripts.running.elapsed_ms().is_some() {
+        return None;
+    }
     let shard = cmd::route::only_shard(cmd, args, s.node.shards)?;
     Some((shard, cmd, f))
 }
@@ -131,6 +135,11 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
     if write || cmd.name == "ping" {
         if let Some(refusal) = crate::persist::writes_refused(&s.node.global) {
             return Some(Frame::error(refusal));
+        }
+    }
+    if !cmd.flags.has(cmd::flags::ALLOW_BUSY) {
+        if let Some(busy) = crate::script::busy(&s.node.global) {
+            return Some(Frame::error(busy));
         }
     }
     if s.node

@@ -365,6 +365,20 @@ fn kill(s: &Session, eval: bool) -> Frame {
     Frame::ok()
 }
 
+/// The BUSY error for a command that is not allowed while a script runs, once the script has
+/// run for `busy-reply-threshold` (Redis's point where it starts answering other clients).
+pub fn busy(global: &crate::shard::global::Global) -> Option<&'static str> {
+    let running = &global.scripts.running;
+    let elapsed = running.elapsed_ms()?;
+    if elapsed < global.config.snapshot().busy_reply_threshold().max(0) as u64 {
+        return None;
+    }
+    Some(match running.what() {
+        Some(what) if !what.is_eval => BUSY_FUNCTION,
+        _ => BUSY_SCRIPT,
+    })
+}
+
 /// What a command that cannot run during a long script gets, by the kind of script.
 pub const BUSY_SCRIPT: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
