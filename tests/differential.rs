@@ -114,8 +114,25 @@ macro_rules! differential_scripts {
 }
 
 differential_scripts!(
-    strings, bitmaps, keyspace, expiry, connection, server, lists, sets, zsets, hashes, blocking,
-    debug, sort, dump, multi, memory, scripting, functions
+    strings,
+    bitmaps,
+    keyspace,
+    expiry,
+    connection,
+    server,
+    lists,
+    sets,
+    zsets,
+    hashes,
+    blocking,
+    debug,
+    sort,
+    dump,
+    multi,
+    memory,
+    scripting,
+    functions,
+    lua_bit_struct
 );
 
 /// A script file nobody listed would silently never run.

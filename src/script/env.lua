@@ -171,18 +171,22 @@ load = function(reader, name)
   return f, e
 end
 
--- Where an error happened, for its reply: the innermost frame of the script itself, not of
--- this file or of a C function.
+-- Where an error happened, for its reply, as Redis's handler finds it: the function that
+-- raised it, or its caller when that function is a C one; frames of this file do not count
+-- (Redis has no such Lua wrappers).
 local function handler(err)
-  local level, info = 2, nil
+  local level, info, seen = 2, nil, 0
   while true do
     local i = dbg.getinfo(level, 'nSl')
     if i == nil then
       break
     end
-    if i.what ~= 'C' and i.what ~= 'tail' and i.source ~= '=tessera' then
+    if i.source ~= '=tessera' then
+      seen = seen + 1
       info = i
-      break
+      if i.what ~= 'C' or seen == 2 then
+        break
+      end
     end
     level = level + 1
   end

@@ -20,8 +20,11 @@
 //! script's effects as one all-or-nothing part per shard (Redis's effects replication);
 //! `redis.set_repl` can leave them out.
 
+mod bit;
 mod convert;
 pub mod functions;
+mod lauxlib;
+mod structlib;
 mod vm;
 
 use std::sync::atomic::Ordering::Relaxed;

@@ -17,6 +17,7 @@ use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::convert::{error_table, frame_to_lua, lua_to_frame};
+use super::lauxlib::{lua_error, raise_value, PENDING_ERROR};
 use crate::cmd::session::Session;
 use crate::cmd::{flags, Args, Table as Commands};
 use crate::resp::Frame;
@@ -441,6 +442,9 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         lua.create_function(register_function)?,
     )?;
     let real_globals = lua.globals();
+    // The libraries Redis loads beside Lua's own; env.lua makes them read-only.
+    real_globals.set("bit", super::bit::open(&lua)?)?;
+    real_globals.set("struct", super::structlib::open(&lua)?)?;
     let (globals, run, library_env, loading): (Table, Function, Table, Function) = lua
         .load(include_str!("env.lua"))
         .set_name("=tessera")
@@ -634,17 +638,14 @@ fn watch_time(lua: &Lua, node: &Rc<Node>) {
     );
 }
 
-/// Where a raised Redis error table waits for env.lua's `take_error` (see there).
-const PENDING_ERROR: &str = "tessera.pending_error";
-
 /// Raises Redis's error table for `text` from a Rust function.
 fn raise(lua: &Lua, text: &str) -> mlua::Error {
     raise_table(lua, error_table(lua, text, false))
 }
 
 fn raise_table(lua: &Lua, table: mlua::Result<Table>) -> mlua::Error {
-    match table.and_then(|t| lua.set_named_registry_value(PENDING_ERROR, t)) {
-        Ok(()) => mlua::Error::runtime("redis error"),
+    match table {
+        Ok(t) => raise_value(lua, t),
         Err(e) => e,
     }
 }
@@ -955,23 +956,6 @@ fn check_int(lua: &Lua, args: &MultiValue, n: usize, fname: &str) -> mlua::Resul
                 &format!("bad argument #{n} to '{fname}' (number expected, got {got})"),
             ))
         }
-    }
-}
-
-/// An error raised as Lua's `luaL_error` raises it from a C function: a string, prefixed
-/// with where the script called it (`user_script:1: `).
-fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
-    let place = lua
-        .inspect_stack(1, |d| {
-            let line = d.current_line()?;
-            let src = d.source().short_src?.into_owned();
-            Some(format!("{src}:{line}: "))
-        })
-        .flatten()
-        .unwrap_or_default();
-    match lua.set_named_registry_value(PENDING_ERROR, format!("{place}{message}")) {
-        Ok(()) => mlua::Error::runtime("lua error"),
-        Err(e) => e,
     }
 }
 
