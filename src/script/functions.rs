@@ -541,7 +541,7 @@ async fn call(s: &mut Session, args: Args, read_only: bool) -> Frame {
     let (keys, argv) = (args[3..3 + numkeys].to_vec(), args[3 + numkeys..].to_vec());
     execute(
         s,
-        Target::Function(&function.name),
+        Target::Function(function.name),
         function.flags,
         read_only,
         keys,

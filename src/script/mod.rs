@@ -10,11 +10,11 @@
 //! to the other shards (in parallel) before the script and a message to each after it.
 //!
 //! Lua cannot wait for another shard asynchronously from inside `redis.call` (Lua 5.1 cannot
-//! yield across `pcall`, which scripts use around calls), so a call whose keys live on
-//! another shard waits synchronously: the shard thread drives the command's future itself,
-//! serving its own mailbox meanwhile (`Node::block_on`). No deadlock can come of it: a shard
-//! blocks only inside a script, and a script runs only once it holds every shard, so no other
-//! script can be blocking the shard it waits for.
+//! yield across `pcall`, which scripts use around calls), so a script runs on a stack of its
+//! own ([`fiber`]): a call whose keys live on another shard suspends that stack while the
+//! script's task awaits the hop, and a script past `busy-reply-threshold` suspends it now
+//! and then so that the shard answers its other clients (BUSY) and hears SCRIPT KILL. The
+//! script runs in a task of its own, with the session lent to it, as EXEC does.
 //!
 //! Each command a script runs is logged through the transaction, so the AOF gets the
 //! script's effects as one all-or-nothing part per shard (Redis's effects replication);
@@ -22,11 +22,13 @@
 
 mod bit;
 mod convert;
+mod fiber;
 pub mod functions;
 mod lauxlib;
 mod structlib;
 mod vm;
 
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ use crate::cmd::{boxed, Args, Command, Run, SessionFuture};
 use crate::resp::Frame;
 use crate::shard::scripts::{sha1hex, RunningScript, Script, ScriptFlags};
 use crate::shard::tx::{Plan, Tx};
+use crate::shard::Node;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("eval", -3, Run::Session(eval))
@@ -116,7 +119,7 @@ fn load(s: &Session, body: &Bytes) -> Result<Arc<Script>, Frame> {
         flags,
         shebang_len,
     });
-    vm::compile(&s.node, &script)
+    vm::compile(&script)
         .map_err(|e| Frame::error(format!("ERR Error compiling script (new function): {e}")))?;
     store.insert(script.clone());
     Ok(script)
@@ -171,7 +174,7 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
     let flags = script.flags;
     execute(
         s,
-        Target::Script(&script),
+        Target::Script(script),
         flags,
         read_only,
         keys,
@@ -182,17 +185,16 @@ async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Fram
 }
 
 /// What runs: one of EVAL's scripts, or a function (FCALL).
-#[derive(Clone, Copy)]
-enum Target<'a> {
-    Script(&'a Arc<Script>),
-    Function(&'a str),
+enum Target {
+    Script(Arc<Script>),
+    Function(String),
 }
 
 /// Checks what the script's `flags` forbid now, then runs it holding every shard (`command`
 /// is what FUNCTION STATS shows of it).
 async fn execute(
     s: &mut Session,
-    target: Target<'_>,
+    target: Target,
     flags: ScriptFlags,
     read_only: bool,
     keys: Args,
@@ -225,50 +227,60 @@ async fn execute(
         oom,
     };
     let running = RunningScript {
-        name: match target {
+        name: match &target {
             Target::Script(script) => script.sha.clone(),
-            Target::Function(name) => name.to_string(),
+            Target::Function(name) => name.clone(),
         },
         is_eval: matches!(target, Target::Script(_)),
         command: command.to_vec(),
     };
     if let Some(tx) = s.tx.clone() {
-        // Inside EXEC, which holds every shard for a script already.
-        return within(s, tx, target, running, keys, argv, limits).0;
+        // Inside EXEC, whose own task holds every shard already.
+        return within(s, tx, target, running, keys, argv, limits).await.0;
     }
-    let node = s.node.clone();
-    let tx = Tx::begin(&node, Plan::everything(node.shards)).await;
-    let tx = std::rc::Rc::new(tx);
-    let (reply, tx) = within(s, tx, target, running, keys, argv, limits);
-    match std::rc::Rc::try_unwrap(tx) {
-        Ok(tx) => tx.finish().await,
-        // Nothing keeps another handle past the script; dropping still commits and releases.
-        Err(rc) => drop(rc),
-    }
+    // The script runs in a task of its own, with the session lent to it: a client that
+    // leaves only stops waiting for the reply, and a script's stack is never dropped half
+    // way (see fiber.rs).
+    let mut owned = std::mem::replace(s, s.stand_in());
+    let (owned, reply) = Node::detached(async move {
+        let node = owned.node.clone();
+        let tx = Rc::new(Tx::begin(&node, Plan::everything(node.shards)).await);
+        let (reply, tx) = within(&mut owned, tx, target, running, keys, argv, limits).await;
+        match Rc::try_unwrap(tx) {
+            Ok(tx) => tx.finish().await,
+            // Nothing keeps another handle past the script; dropping still commits and
+            // releases.
+            Err(rc) => drop(rc),
+        }
+        (owned, reply)
+    })
+    .await;
+    *s = owned;
     reply
 }
 
 /// Runs `target` with the session in transaction `tx`; the session comes out as it went in
 /// (a SELECT inside the script selects for the script only, as in Redis).
-fn within(
+async fn within(
     s: &mut Session,
-    tx: std::rc::Rc<Tx>,
-    target: Target<'_>,
+    tx: Rc<Tx>,
+    target: Target,
     running: RunningScript,
     keys: Args,
     argv: Args,
     limits: vm::Limits,
-) -> (Frame, std::rc::Rc<Tx>) {
+) -> (Frame, Rc<Tx>) {
     s.node.global.scripts.running.begin(running);
     let outer_tx = s.tx.replace(tx.clone());
     let (db, resp3) = (s.db, s.resp3);
-    let reply = match target {
+    let reply = fiber::run(|| match &target {
         Target::Script(script) => vm::run(s, script, keys, argv, limits),
         // The library went between the lookup and the run (the lookup is in another
         // thread's interpreter): as if it had gone just before.
         Target::Function(name) => vm::call_function(s, name, keys, argv, limits)
             .unwrap_or_else(|| Frame::error("ERR Function not found")),
-    };
+    })
+    .await;
     s.tx = outer_tx;
     s.db = db;
     s.info.db.set(db);

@@ -71,9 +71,10 @@ struct RunState {
     killed: bool,
 }
 
-/// Compiles `script` in this thread's interpreter, or says why it does not compile.
-pub fn compile(node: &Rc<Node>, script: &Script) -> Result<(), String> {
-    with_vm(node, |vm| function_of(vm, script).map(|_| ()))
+/// Says why `script` does not compile, if it does not. Tried in the loader's interpreter:
+/// the scripts interpreter may be in use by a script suspended on this thread.
+pub fn compile(script: &Script) -> Result<(), String> {
+    with_loader(|vm| compile_in(vm, script).map(drop))
 }
 
 fn with_vm<R>(node: &Rc<Node>, f: impl FnOnce(&mut Vm) -> R) -> R {
@@ -115,7 +116,8 @@ fn with_functions_vm<R>(node: &Rc<Node>, f: impl FnOnce(&mut Vm) -> R) -> R {
 }
 
 thread_local! {
-    /// Where FUNCTION LOAD tries a library's code before it joins the libraries.
+    /// Where FUNCTION LOAD tries a library's code before it joins the libraries, and EVAL
+    /// and SCRIPT LOAD check that a script compiles.
     static LOADER: RefCell<Option<Vm>> = const { RefCell::new(None) };
 }
 
@@ -129,14 +131,19 @@ fn library_body_start(code: &[u8]) -> usize {
 /// returns the functions it registered; `timeout_ms` bounds the run (Redis's 500 ms for a
 /// client's FUNCTION LOAD, none when loading a file).
 pub fn check_library(body: &[u8], timeout_ms: Option<u64>) -> Result<Vec<FunctionInfo>, String> {
+    with_loader(|vm| {
+        let found = register_library(vm, body, timeout_ms)?;
+        Ok(found.into_iter().map(|(info, _)| info).collect())
+    })
+}
+
+fn with_loader<R>(f: impl FnOnce(&Vm) -> Result<R, String>) -> Result<R, String> {
     LOADER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some(new_vm(0).map_err(|e| e.to_string())?);
         }
-        let vm = slot.as_ref().expect("made above");
-        let found = register_library(vm, body, timeout_ms)?;
-        Ok(found.into_iter().map(|(info, _)| info).collect())
+        f(slot.as_ref().expect("made above"))
     })
 }
 
@@ -350,8 +357,13 @@ fn function_of(vm: &mut Vm, script: &Script) -> Result<Function, String> {
     if let Some(f) = vm.compiled.get(&script.sha) {
         return Ok(f.clone());
     }
-    let f = vm
-        .lua
+    let f = compile_in(vm, script)?;
+    vm.compiled.insert(script.sha.clone(), f.clone());
+    Ok(f)
+}
+
+fn compile_in(vm: &Vm, script: &Script) -> Result<Function, String> {
+    vm.lua
         .load(&script.body[script.shebang_len..])
         .set_name("@user_script")
         .set_mode(ChunkMode::Text)
@@ -360,9 +372,7 @@ fn function_of(vm: &mut Vm, script: &Script) -> Result<Function, String> {
         .map_err(|e| match e {
             mlua::Error::SyntaxError { message, .. } => message,
             other => other.to_string(),
-        })?;
-    vm.compiled.insert(script.sha.clone(), f.clone());
-    Ok(f)
+        })
 }
 
 fn new_vm(generation: u64) -> mlua::Result<Vm> {
@@ -625,12 +635,17 @@ fn watch_time(lua: &Lua, node: &Rc<Node>) {
             }
             let threshold = global.config.snapshot().busy_reply_threshold();
             if let Some(elapsed) = running.elapsed_ms() {
-                if threshold > 0 && elapsed >= threshold as u64 && !warned.get() {
-                    warned.set(true);
-                    crate::log!(
-                        Warning,
-                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command."
-                    );
+                if elapsed >= threshold {
+                    if threshold > 0 && !warned.get() {
+                        warned.set(true);
+                        crate::log!(
+                            Warning,
+                            "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command."
+                        );
+                    }
+                    // As Redis serves events from its hook once a script is slow: this
+                    // shard's other clients get their BUSY replies, and SCRIPT KILL can come.
+                    super::fiber::breathe();
                 }
             }
             Ok(VmState::Continue)
@@ -737,9 +752,8 @@ fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
     if let Some(tx) = &s.tx {
         tx.set_quiet(!log_writes);
     }
-    let node = s.node.clone();
     let started = crate::db::clock::last();
-    let reply = node.block_on(crate::cmd::route::run(s, cmd, args));
+    let reply = super::fiber::wait(crate::cmd::route::run(s, cmd, args));
     crate::cmd::route::account(s, cmd, &reply, started);
     drop(state);
     if let Frame::Error(text) = &reply {

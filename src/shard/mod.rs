@@ -317,38 +317,6 @@ impl Node {
             .expect("a detached task runs to completion")
     }
 
-    /// Drives `fut` to its end on this thread without going back to the executor, serving
-    /// this shard's mailbox while it waits: how a Lua script runs a command, since Lua cannot
-    /// wait asynchronously from inside `redis.call`. The future may wait only for other
-    /// shards' answers, which arrive in that mailbox: not for timers, sockets or other tasks,
-    /// which need the executor. (Commands run from scripts wait for nothing else: a script's
-    /// transaction holds every shard, and blocking commands run there as their non-blocking
-    /// forms.)
-    pub fn block_on<T>(self: &Rc<Self>, fut: impl std::future::Future<Output = T>) -> T {
-        let mut fut = std::pin::pin!(fut);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let mut idle = 0u32;
-        loop {
-            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-                return v;
-            }
-            if self.take_mail() > 0 {
-                idle = 0;
-                continue;
-            }
-            // An answer from another shard comes within microseconds: spin for it first,
-            // then give the CPU away between looks.
-            idle += 1;
-            if idle < 2_000 {
-                std::hint::spin_loop();
-            } else if idle < 4_000 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
-        }
-    }
-
     /// Runs `f` on `shard`'s data once none of `wait_for` is locked, and returns its result.
     /// Runs inline, without yielding, when the shard is this one and nothing is locked.
     pub async fn run_on<R, F>(self: &Rc<Self>, shard: usize, wait_for: Vec<LockKey>, f: F) -> R
