@@ -132,7 +132,8 @@ differential_scripts!(
     memory,
     scripting,
     functions,
-    lua_bit_struct
+    lua_bit_struct,
+    lua_cjson_cmsgpack
 );
 
 /// A script file nobody listed would silently never run.

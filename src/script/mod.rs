@@ -21,6 +21,8 @@
 //! `redis.set_repl` can leave them out.
 
 mod bit;
+mod cjson;
+mod cmsgpack;
 mod convert;
 mod fiber;
 pub mod functions;

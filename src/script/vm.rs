@@ -455,6 +455,8 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
     // The libraries Redis loads beside Lua's own; env.lua makes them read-only.
     real_globals.set("bit", super::bit::open(&lua)?)?;
     real_globals.set("struct", super::structlib::open(&lua)?)?;
+    real_globals.set("cjson", super::cjson::open(&lua)?)?;
+    real_globals.set("cmsgpack", super::cmsgpack::open(&lua)?)?;
     let (globals, run, library_env, loading): (Table, Function, Table, Function) = lua
         .load(include_str!("env.lua"))
         .set_name("=tessera")
