@@ -14,6 +14,9 @@ to one core with the client on the other, interleaved over several rounds:
   mset80k / mget80k
             one MSET of 80,000 keys, one MGET of them (spread over every shard): locking
             must not be quadratic (run 20 times whatever --requests says)
+  evalsha1  EVALSHA of a rate limiter's script (INCR, and EXPIRE on the first hit) on one key
+  evalsha2  EVALSHA of a transfer: DECRBY and INCRBY on two keys on different shards
+  fcall1    the rate limiter as a function, by FCALL
 
 For each: the client's p50 and p99 round trip, and the server's CPU time per request, counted
 as the busy time of the server's core (/proc/stat: user, nice, system, irq, softirq), so that
@@ -23,6 +26,7 @@ Usage: bench/tx.py [--rounds 3] [--requests 20000] [--threads 4]
 """
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -39,7 +43,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def keys_on_shards(shards, n, prefix):
-    """n keys on n different shards, by Tessera's placement (CRC16 slot, contiguous ranges)."""
+    """n keys on n different shards, by Tessera's placement (CRC16 slot, contiguous ranges);
+    with fewer shards than keys, n keys."""
+    if shards < n:
+        return [f"{prefix}{i}" for i in range(n)]
     found, i = {}, 0
     while len(found) < n:
         k = f"{prefix}{i}"
@@ -91,6 +98,22 @@ def scenario(name, shards):
             c.sock.sendall(mset)
             c.reply()
         return setup, [(encode("MGET", *k), 1)]
+    if name in ("evalsha1", "fcall1"):
+        limiter = ("local n = redis.call('incr', KEYS[1]) "
+                   "if n == 1 then redis.call('expire', KEYS[1], 60) end return n")
+        if name == "fcall1":
+            library = f"#!lua name=bench\nredis.register_function('limit', function(KEYS) {limiter} end)"
+
+            def setup(c):
+                c.call("FUNCTION", "LOAD", "REPLACE", library)
+            return setup, [(encode("FCALL", "limit", 1, "hits"), 1)]
+        sha = hashlib.sha1(limiter.encode()).hexdigest()
+        return (lambda c: c.call("SCRIPT", "LOAD", limiter)), [(encode("EVALSHA", sha, 1, "hits"), 1)]
+    if name == "evalsha2":
+        transfer = "redis.call('decrby', KEYS[1], 1) return redis.call('incrby', KEYS[2], 1)"
+        a, b = keys_on_shards(shards, 2, "acct")
+        sha = hashlib.sha1(transfer.encode()).hexdigest()
+        return (lambda c: c.call("SCRIPT", "LOAD", transfer)), [(encode("EVALSHA", sha, 2, a, b), 1)]
     if name.startswith("move"):
         length = 10 if name == "move10" else 1_000_000
         a, b = keys_on_shards(shards, 2, "list")

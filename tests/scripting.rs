@@ -412,3 +412,26 @@ fn a_script_that_wrote_is_unkillable() {
     );
     assert_eq!(runner.read_reply().unwrap(), b"$4\r\ndone\r\n");
 }
+
+/// During a slow script only SHUTDOWN NOSAVE ends the server, as in Redis.
+#[test]
+fn only_shutdown_nosave_ends_the_server_during_a_slow_script() {
+    let mut server = Server::tessera(&["--busy-reply-threshold", "100"]);
+    let port = server.port;
+    let mut runner = common::RawConn::connect(port).unwrap();
+    runner
+        .send(&["EVAL", "local a = 1 while true do a = a + 1 end", "0"])
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let (mut other, reply) = busy_reply(port, &["SHUTDOWN"]);
+    assert!(
+        reply.starts_with(b"-BUSY"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let _ = other.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "still running"
+    );
+}

@@ -228,6 +228,13 @@ fn shutdown(s: &mut Session, args: Args) -> SessionFuture<'_> {
             crate::log!(Warning, "Shutdown manually aborted.");
             return Frame::ok();
         }
+        // A slow script holds every shard: only NOSAVE may end the server then, as in Redis.
+        if let Some(busy) = crate::script::busy(&s.node.global) {
+            if mode.save != Some(false) {
+                return Frame::error(busy);
+            }
+            crate::persist::shutdown_during_script(&s.node).await;
+        }
         // On success the process exits and this connection gets no reply, as in Redis.
         Frame::error(crate::persist::shutdown(&s.node, mode).await)
     })

@@ -617,6 +617,21 @@ impl ShutdownMode {
     }
 }
 
+/// SHUTDOWN NOSAVE while a script runs past busy-reply-threshold, which Redis allows: every
+/// shard is the script's, so nothing can be frozen; what was acknowledged before the script
+/// is flushed to the AOF, the script's own writes are not committed and never reach it (as
+/// Redis drops a MULTI cut short at the end of its AOF), and the process exits.
+pub async fn shutdown_during_script(node: &Rc<Node>) -> ! {
+    let state = crate::persist::state();
+    fork::kill_child(state);
+    if state.aof.is_on() {
+        crate::log!(Notice, "Calling fsync() on the AOF file.");
+        crate::shard::aof::flush_all(node).await;
+    }
+    crate::log!(Warning, "Tessera is now ready to exit, bye bye...");
+    crate::shard::global::exit(0);
+}
+
 /// Shuts the server down as Redis does: kills a snapshot child, writes the final snapshot
 /// when asked or when save points exist, and exits. Every shard stays frozen from the save to
 /// the exit, so nothing is acknowledged that the snapshot lacks. Returns only on failure.

@@ -294,7 +294,7 @@ impl Running {
         *self.what.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
         self.wrote.store(false, Relaxed);
         self.kill.store(false, Relaxed);
-        self.started_ms.store(crate::db::now_ms(), Relaxed);
+        self.started_ms.store(wall_ms(), Relaxed);
         self.active.store(true, Relaxed);
     }
 
@@ -312,8 +312,16 @@ impl Running {
     pub fn elapsed_ms(&self) -> Option<u64> {
         self.active
             .load(Relaxed)
-            .then(|| crate::db::now_ms().saturating_sub(self.started_ms.load(Relaxed)))
+            .then(|| wall_ms().saturating_sub(self.started_ms.load(Relaxed)))
     }
+}
+
+/// The clock itself, not the shard's cached time of its turn: a script's own shard does not
+/// turn while the script runs, and its hook must see the time pass.
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Redis's `sha1hex`: 40 lowercase hex digits.
