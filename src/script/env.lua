@@ -88,10 +88,15 @@ unpack = function(t, ...)
 end
 
 -- Redis's pcall: an error raised as a table with a string `err` (what redis.call raises)
--- comes back as that string.
+-- comes back as that string. Once SCRIPT KILL stopped the script, its error is not caught:
+-- a script that calls pcall in a loop must still end (Redis raises it on every line).
+local killed = api.__killed
 local function pcall_result(ok, ...)
   if ok then
     return ok, ...
+  end
+  if killed() then
+    error((...), 0)
   end
   local e = redis_error((...))
   if type(e) == 'table' then
@@ -107,10 +112,20 @@ pcall = function(f, ...)
   return pcall_result(raw_pcall(f, ...))
 end
 
+local function xpcall_result(ok, ...)
+  if not ok and killed() then
+    error((...), 0)
+  end
+  return ok, ...
+end
+
 xpcall = function(f, h)
-  return raw_xpcall(f, function(e)
+  return xpcall_result(raw_xpcall(f, function(e)
+    if killed() then
+      return e
+    end
     return h(redis_error(e))
-  end)
+  end))
 end
 
 -- The Redis API table scripts see.
@@ -172,8 +187,8 @@ load = function(reader, name)
 end
 
 -- Where an error happened, for its reply, as Redis's handler finds it: the function that
--- raised it, or its caller when that function is a C one; frames of this file do not count
--- (Redis has no such Lua wrappers).
+-- raised it, or its caller when that function is a C one; frames of this file, and the
+-- tail calls they make, do not count (Redis has no such Lua wrappers).
 local function handler(err)
   local level, info, seen = 2, nil, 0
   while true do
@@ -181,7 +196,7 @@ local function handler(err)
     if i == nil then
       break
     end
-    if i.source ~= '=tessera' then
+    if i.source ~= '=tessera' and i.what ~= 'tail' then
       seen = seen + 1
       info = i
       if i.what ~= 'C' or seen == 2 then

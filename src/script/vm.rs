@@ -451,6 +451,12 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         "__register_function",
         lua.create_function(register_function)?,
     )?;
+    api.set(
+        "__killed",
+        lua.create_function(|lua, ()| {
+            Ok(lua.app_data_ref::<RunState>().is_some_and(|s| s.killed))
+        })?,
+    )?;
     let real_globals = lua.globals();
     // The libraries Redis loads beside Lua's own; env.lua makes them read-only.
     real_globals.set("bit", super::bit::open(&lua)?)?;
