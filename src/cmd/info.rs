@@ -337,20 +337,33 @@ fn memory(f: &Figures, out: &mut Lines) {
     out.field("allocator_resident", m.resident);
     out.field("total_system_memory", total_system);
     out.field("total_system_memory_human", human_bytes(total_system));
-    // No scripting yet: no Lua state, no cached script, no function library.
-    out.field("used_memory_lua", 0);
-    out.field("used_memory_vm_eval", 0);
-    out.field("used_memory_lua_human", human_bytes(0));
-    out.field("used_memory_scripts_eval", 0);
-    out.field("number_of_cached_scripts", 0);
-    out.field("number_of_functions", 0);
-    out.field("number_of_libraries", 0);
-    out.field("used_memory_vm_functions", 0);
-    out.field("used_memory_vm_total", 0);
-    out.field("used_memory_vm_total_human", human_bytes(0));
-    out.field("used_memory_functions", 0);
-    out.field("used_memory_scripts", 0);
-    out.field("used_memory_scripts_human", human_bytes(0));
+    // Every shard has its own interpreters (script/vm.rs): their sums, as of each one's last
+    // run; the scripts' and libraries' own bytes as the shared caches hold them.
+    let scripts = &f.global.scripts;
+    let (vm_eval, vm_functions) = scripts.vm_memory();
+    let (cached, script_bytes) = scripts.usage();
+    let (libraries, functions) = scripts.libraries.counts();
+    let function_bytes = scripts.libraries.code_bytes() as u64;
+    let script_bytes = script_bytes as u64;
+    out.field("used_memory_lua", vm_eval);
+    out.field("used_memory_vm_eval", vm_eval);
+    out.field("used_memory_lua_human", human_bytes(vm_eval));
+    out.field("used_memory_scripts_eval", script_bytes);
+    out.field("number_of_cached_scripts", cached);
+    out.field("number_of_functions", functions);
+    out.field("number_of_libraries", libraries);
+    out.field("used_memory_vm_functions", vm_functions);
+    out.field("used_memory_vm_total", vm_eval + vm_functions);
+    out.field(
+        "used_memory_vm_total_human",
+        human_bytes(vm_eval + vm_functions),
+    );
+    out.field("used_memory_functions", function_bytes);
+    out.field("used_memory_scripts", script_bytes + function_bytes);
+    out.field(
+        "used_memory_scripts_human",
+        human_bytes(script_bytes + function_bytes),
+    );
     out.field("maxmemory", cfg.maxmemory());
     out.field("maxmemory_human", human_bytes(cfg.maxmemory()));
     out.field("maxmemory_policy", cfg.maxmemory_policy().as_str());

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use mlua::{Error, LightUserData, Lua, MultiValue, Table, Value};
 
-use super::lauxlib::{arg_error, lua_error};
+use super::lauxlib::{arg_type, c_double_to_i64, type_error, Fault};
 
 const MODULE_NAME: &str = "cjson";
 const MODULE_VERSION: &str = "2.1.0";
@@ -142,57 +142,6 @@ fn null() -> Value {
 }
 
 // ===== Errors, raised as the Lua C API raises them =====
-
-/// Why a call failed, kept apart from its text because the text of `luaL_error` and
-/// `luaL_argerror` depends on the caller's frame, which must be read from the callback itself
-/// (not from inside a protected table iteration, where the frames differ).
-enum Fault {
-    /// `luaL_error`: gets the calling script's "source:line: " in front.
-    Error(String),
-    /// `luaL_argerror(narg, extramsg)`.
-    Arg(i32, String),
-    /// A failure inside mlua itself, passed on as it is.
-    Lua(Error),
-}
-
-impl From<Error> for Fault {
-    fn from(e: Error) -> Self {
-        Fault::Lua(e)
-    }
-}
-
-impl Fault {
-    fn raise(self, lua: &Lua) -> Error {
-        match self {
-            Fault::Error(msg) => lua_error(lua, &msg),
-            Fault::Arg(narg, extra) => arg_error(lua, narg.max(0) as usize, &extra),
-            Fault::Lua(e) => e,
-        }
-    }
-}
-
-/// `luaL_typename` of an argument (`None` when it was not passed at all).
-fn type_name(v: Option<&Value>) -> &'static str {
-    v.map_or("no value", super::lauxlib::type_name)
-}
-
-fn type_error(narg: usize, expected: &str, got: Option<&Value>) -> Fault {
-    Fault::Arg(
-        narg as i32,
-        format!("{expected} expected, got {}", type_name(got)),
-    )
-}
-
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-
-/// C's `(ptrdiff_t)d` on x86-64: out-of-range values and NaN become the minimum.
-fn c_double_to_i64(d: f64) -> i64 {
-    if (-TWO_POW_63..TWO_POW_63).contains(&d) {
-        d as i64
-    } else {
-        i64::MIN
-    }
-}
 
 /// `luaL_checkinteger`, narrowed to C `int` as lua_cjson stores it (keeping the low 32 bits).
 fn check_int(lua: &Lua, args: &MultiValue, narg: usize) -> Result<i32, Fault> {
@@ -697,7 +646,7 @@ impl<'l> Encoder<'l> {
                         }
                         None => {
                             return Err(cannot_serialise(
-                                type_name(Some(k)),
+                                arg_type(Some(k)),
                                 "table key must be a number or string",
                             ))
                         }
@@ -767,7 +716,7 @@ fn scalar(cfg: &Config, v: &Value, out: &mut Vec<u8>) -> Result<(), Fault> {
         Value::Boolean(false) => out.extend_from_slice(b"false"),
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-        v => return Err(cannot_serialise(type_name(Some(v)), "type not supported")),
+        v => return Err(cannot_serialise(arg_type(Some(v)), "type not supported")),
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 
 use mlua::{Error, Lua, LuaString, MultiValue, Table, Value};
 
-use super::lauxlib::{arg_error, lua_error, raise_value};
+use super::lauxlib::{c_double_to_i64, stack_overflow, type_error, Fault, TWO_POW_63};
 
 const MODULE_NAME: &str = "cmsgpack";
 const MODULE_VERSION: &str = "lua-cmsgpack 0.4.0";
@@ -57,64 +57,6 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
 }
 
 // ===== Errors, raised as the Lua C API raises them =====
-
-/// Why a call failed. Texts from `luaL_error` and `luaL_argerror` depend on the caller's frame,
-/// read at the callback's boundary (inside a protected table walk the frames differ).
-enum Fault {
-    /// `luaL_error`: gets the calling script's "source:line: " in front.
-    Error(String),
-    /// `luaL_argerror(narg, extramsg)`.
-    Arg(i32, String),
-    /// An error Lua raises from inside a C function (e.g. "table index is nil"): no location.
-    Bare(String),
-    /// A failure inside mlua itself, passed on as it is.
-    Lua(Error),
-}
-
-impl From<Error> for Fault {
-    fn from(e: Error) -> Self {
-        Fault::Lua(e)
-    }
-}
-
-impl Fault {
-    fn raise(self, lua: &Lua) -> Error {
-        match self {
-            Fault::Error(msg) => lua_error(lua, &msg),
-            Fault::Arg(narg, extra) => arg_error(lua, narg.max(0) as usize, &extra),
-            Fault::Bare(msg) => raise_value(lua, msg),
-            Fault::Lua(e) => e,
-        }
-    }
-}
-
-/// `luaL_checkstack`'s failure.
-fn stack_overflow(what: &str) -> Fault {
-    Fault::Error(format!("stack overflow ({what})"))
-}
-
-/// `luaL_typename` of an argument (`None` when it was not passed at all).
-fn type_name(v: Option<&Value>) -> &'static str {
-    v.map_or("no value", super::lauxlib::type_name)
-}
-
-fn type_error(narg: usize, expected: &str, got: Option<&Value>) -> Fault {
-    Fault::Arg(
-        narg as i32,
-        format!("{expected} expected, got {}", type_name(got)),
-    )
-}
-
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-
-/// C's `(ptrdiff_t)d` on x86-64: out-of-range values and NaN become the minimum.
-fn c_double_to_i64(d: f64) -> i64 {
-    if (-TWO_POW_63..TWO_POW_63).contains(&d) {
-        d as i64
-    } else {
-        i64::MIN
-    }
-}
 
 /// `luaL_checkinteger` (a `lua_Integer`, 64 bits).
 fn check_integer(lua: &Lua, args: &MultiValue, narg: usize) -> Result<i64, Fault> {

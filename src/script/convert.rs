@@ -138,7 +138,7 @@ pub fn lua_to_frame(value: &Value, resp3_script: bool, resp3_caller: bool, depth
         Value::Boolean(b) => Frame::Boolean(*b),
         Value::Integer(n) => Frame::Integer(*n),
         // C's (long long) cast: truncation toward zero.
-        Value::Number(n) => Frame::Integer(c_long_long(*n)),
+        Value::Number(n) => Frame::Integer(super::lauxlib::c_double_to_i64(*n)),
         Value::Table(t) => table_to_frame(t, resp3_script, resp3_caller, depth),
         _ => Frame::Null,
     }
@@ -231,15 +231,4 @@ fn table_to_frame(t: &Table, resp3_script: bool, resp3_caller: bool, depth: usiz
         }
     }
     Frame::Array(items)
-}
-
-/// A double cast to `long long` as Redis's C code does it on x86-64: truncated toward zero,
-/// and anything out of range (NaN included) becomes the minimum, where Rust's `as` would
-/// saturate.
-fn c_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
-        i64::MIN
-    } else {
-        n as i64
-    }
 }

@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 
-use super::{execute, kill, vm, Target, BUSY_SCRIPT};
+use super::{execute, kill, vm, Target, BUSY_SCRIPT, RUNS_SCRIPT, RUNS_SCRIPT_READ_ONLY};
 use crate::cmd::flags::*;
 use crate::cmd::propagate::Rule;
 use crate::cmd::session::Session;
@@ -22,23 +22,10 @@ use crate::shard::scripts::{Libraries, Library};
 
 pub static COMMANDS: &[Command] = &[
     Command::new("fcall", -3, Run::Session(fcall))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT)
         .acl(&["@slow", "@scripting"]),
     Command::new("fcall_ro", -3, Run::Session(fcall_ro))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            READONLY,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT_READ_ONLY)
         .acl(&["@slow", "@scripting"]),
     Command::new("function", -2, Run::Session(function_help))
         .acl(&["@slow"])

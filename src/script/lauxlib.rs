@@ -7,7 +7,7 @@
 //! under [`PENDING_ERROR`], and env.lua's `pcall`, `xpcall` and error handler take it from
 //! there wherever the error is caught.
 
-use mlua::{Lua, Value};
+use mlua::{Error, Lua, Value};
 
 /// Where a raised error's real value waits for env.lua's `take_error`.
 pub const PENDING_ERROR: &str = "tessera.pending_error";
@@ -82,5 +82,65 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Function(_) => "function",
         Value::Thread(_) => "thread",
         _ => "userdata",
+    }
+}
+
+/// Why a call failed. Texts from `luaL_error` and `luaL_argerror` depend on the caller's frame,
+/// read at the callback's boundary (inside a protected table walk the frames differ).
+pub enum Fault {
+    /// `luaL_error`: gets the calling script's "source:line: " in front.
+    Error(String),
+    /// `luaL_argerror(narg, extramsg)`.
+    Arg(i32, String),
+    /// An error Lua raises from inside a C function (e.g. "table index is nil"): no location.
+    Bare(String),
+    /// A failure inside mlua itself, passed on as it is.
+    Lua(Error),
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Self {
+        Fault::Lua(e)
+    }
+}
+
+impl Fault {
+    pub fn raise(self, lua: &Lua) -> Error {
+        match self {
+            Fault::Error(msg) => lua_error(lua, &msg),
+            Fault::Arg(narg, extra) => arg_error(lua, narg.max(0) as usize, &extra),
+            Fault::Bare(msg) => raise_value(lua, msg),
+            Fault::Lua(e) => e,
+        }
+    }
+}
+
+/// `luaL_checkstack`'s failure.
+pub fn stack_overflow(what: &str) -> Fault {
+    Fault::Error(format!("stack overflow ({what})"))
+}
+
+/// `luaL_typename` of an argument (`None` when it was not passed at all).
+pub fn arg_type(v: Option<&Value>) -> &'static str {
+    v.map_or("no value", type_name)
+}
+
+/// `luaL_typerror` for argument `narg`.
+pub fn type_error(narg: usize, expected: &str, got: Option<&Value>) -> Fault {
+    Fault::Arg(
+        narg as i32,
+        format!("{expected} expected, got {}", arg_type(got)),
+    )
+}
+
+pub const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A double cast to a 64-bit integer as C does it on x86-64: truncated toward zero, and
+/// anything out of range (NaN included) becomes the minimum, where Rust's `as` saturates.
+pub fn c_double_to_i64(d: f64) -> i64 {
+    if (-TWO_POW_63..TWO_POW_63).contains(&d) {
+        d as i64
+    } else {
+        i64::MIN
     }
 }

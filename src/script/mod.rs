@@ -44,44 +44,37 @@ use crate::shard::scripts::{sha1hex, RunningScript, Script, ScriptFlags};
 use crate::shard::tx::{Plan, Tx};
 use crate::shard::Node;
 
+/// The flags of the commands that run a script (EVAL, EVALSHA, FCALL): which keys a script
+/// touches is known only as it runs.
+pub(crate) const RUNS_SCRIPT: &[Flags] = &[
+    NOSCRIPT,
+    SKIP_MONITOR,
+    NO_MANDATORY_KEYS,
+    STALE,
+    MOVABLEKEYS,
+];
+/// Their read-only forms (EVAL_RO, EVALSHA_RO, FCALL_RO).
+pub(crate) const RUNS_SCRIPT_READ_ONLY: &[Flags] = &[
+    NOSCRIPT,
+    SKIP_MONITOR,
+    NO_MANDATORY_KEYS,
+    STALE,
+    READONLY,
+    MOVABLEKEYS,
+];
+
 pub static COMMANDS: &[Command] = &[
     Command::new("eval", -3, Run::Session(eval))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT)
         .acl(&["@slow", "@scripting"]),
     Command::new("evalsha", -3, Run::Session(evalsha))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT)
         .acl(&["@slow", "@scripting"]),
     Command::new("eval_ro", -3, Run::Session(eval_ro))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            READONLY,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT_READ_ONLY)
         .acl(&["@slow", "@scripting"]),
     Command::new("evalsha_ro", -3, Run::Session(evalsha_ro))
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            READONLY,
-            MOVABLEKEYS,
-        ])
+        .flags(RUNS_SCRIPT_READ_ONLY)
         .acl(&["@slow", "@scripting"]),
     Command::new("script", -2, Run::Session(script_help))
         .acl(&["@slow"])

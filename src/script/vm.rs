@@ -548,6 +548,8 @@ fn execute(
         killed: false,
     });
     watch_time(&vm.lua, &node);
+    // EVAL's scripts find KEYS and ARGV as globals; functions get them as arguments.
+    let arrays_were_globals = arrays.is_none();
     let outcome = match arrays {
         None => vm.run.call::<MultiValue>(f),
         Some((keys, args)) => vm.run.call::<MultiValue>((f, keys, args)),
@@ -581,6 +583,10 @@ fn execute(
     // Lua collects garbage in steps as scripts run; a step after each run keeps a full
     // cycle from landing on one script.
     let _ = vm.lua.gc_step();
+    let is_eval = arrays_were_globals;
+    node.global
+        .scripts
+        .note_vm_memory(node.id, is_eval, vm.lua.used_memory() as u64);
     reply
 }
 

@@ -113,6 +113,8 @@ pub struct Store {
     pub running: Running,
     /// FUNCTION LOAD's libraries (SCRIPT FLUSH leaves them alone).
     pub libraries: Libraries,
+    /// Bytes each shard's interpreters hold (eval's, functions'), as of their last run.
+    vm_memory: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Store {
@@ -136,6 +138,25 @@ impl Store {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Relaxed)
+    }
+
+    /// Records what shard `shard`'s eval (`eval`) or functions interpreter holds now.
+    pub fn note_vm_memory(&self, shard: usize, eval: bool, bytes: u64) {
+        let mut all = self.vm_memory.lock().unwrap_or_else(|e| e.into_inner());
+        if all.len() <= shard {
+            all.resize(shard + 1, (0, 0));
+        }
+        if eval {
+            all[shard].0 = bytes;
+        } else {
+            all[shard].1 = bytes;
+        }
+    }
+
+    /// The bytes every shard's eval and functions interpreters hold (INFO memory).
+    pub fn vm_memory(&self) -> (u64, u64) {
+        let all = self.vm_memory.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().fold((0, 0), |(e, f), &(a, b)| (e + a, f + b))
     }
 
     /// How many scripts are cached, and the bytes of their bodies (INFO memory).
@@ -257,6 +278,11 @@ impl Libraries {
     pub fn take_all(self) -> Vec<Library> {
         let all = self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
         all.into_values().map(Arc::unwrap_or_clone).collect()
+    }
+
+    /// The bytes of every library's code (INFO memory).
+    pub fn code_bytes(&self) -> usize {
+        self.lock().values().map(|l| l.code.len()).sum()
     }
 
     /// How many libraries and functions there are (FUNCTION STATS, INFO).
