@@ -489,7 +489,6 @@ fn every_redis_directive_is_accepted() {
         warned,
         [
             "active-defrag-cycle-max",
-            "busy-reply-threshold",
             "io-threads",
             "io-threads-do-reads",
             "repl-backlog-size"

@@ -558,8 +558,8 @@ fn file_corruption_is_detected() {
     // Version 3 had no checksum.
     assert!(read_all(b"REDIS0003\xff").is_ok());
     // Unsupported opcodes and types name themselves.
-    let e = read_all(b"REDIS0010\xf5").unwrap_err().to_string();
-    assert!(e.contains("function"), "{e}");
+    let e = read_all(b"REDIS0010\xf7").unwrap_err().to_string();
+    assert!(e.contains("module"), "{e}");
     let e = read_all(b"REDIS0010\x0f\x03key").unwrap_err().to_string();
     assert!(e.contains("key 'key'") && e.contains("stream"), "{e}");
 }
