@@ -38,6 +38,9 @@ pub struct Session {
     /// The transaction EXEC runs the queued commands in: commands take no locks of their own
     /// while it is set.
     pub tx: Option<Rc<Tx>>,
+    /// Lent to a script, which runs its commands (Redis's CLIENT_SCRIPT): a few commands
+    /// answer differently then, as Redis's do.
+    pub in_script: bool,
 }
 
 /// A transaction being queued (MULTI).
@@ -69,6 +72,7 @@ impl Session {
             multi: None,
             watch: None,
             tx: None,
+            in_script: false,
         }
     }
 

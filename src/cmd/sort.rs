@@ -94,7 +94,12 @@ fn sort_ro(s: &mut Session, args: Args) -> SessionFuture<'_> {
 /// Routes the sort: by the source and STORE keys alone when no pattern names other keys,
 /// otherwise over every key the patterns name (see the module comment).
 async fn run(s: &mut Session, args: Args, readonly: bool) -> Frame {
-    let f = if readonly { sort_ro_keyed } else { sort_keyed };
+    let f = match (readonly, s.in_script) {
+        (false, false) => sort_keyed,
+        (true, false) => sort_ro_keyed,
+        (false, true) => sort_in_script_keyed,
+        (true, true) => sort_ro_in_script_keyed,
+    };
     let table = super::Table::get();
     let cmd = table
         .lookup(if readonly { b"sort_ro" } else { b"sort" })
@@ -301,11 +306,19 @@ fn lookup_by_pattern(
 }
 
 fn sort_keyed(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sort_generic(ctx, args, false)
+    sort_generic(ctx, args, false, false)
 }
 
 fn sort_ro_keyed(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    sort_generic(ctx, args, true)
+    sort_generic(ctx, args, true, false)
+}
+
+fn sort_in_script_keyed(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sort_generic(ctx, args, false, true)
+}
+
+fn sort_ro_in_script_keyed(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    sort_generic(ctx, args, true, true)
 }
 
 /// One element being sorted and what it sorts by.
@@ -315,7 +328,7 @@ struct Item {
     by: Option<Bytes>,
 }
 
-fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
+fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool, in_script: bool) -> CmdResult {
     let mut o = Options::parse(args, readonly)?;
     let now = ctx.now;
     let limits = ctx.ks.limits;
@@ -323,8 +336,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
     let source = db.lookup(&args[1], now, stats).map(|e| &e.value);
     let is_set = matches!(source, Some(Value::Set(_)));
     let mut dont_sort = o.dont_sort();
-    // A set's iteration order is arbitrary; what is stored must not depend on it.
-    if dont_sort && is_set && o.store.is_some() {
+    // A set's iteration order is arbitrary; what is stored, or what a script sees (and may
+    // write from), must not depend on it.
+    if dont_sort && is_set && (o.store.is_some() || in_script) {
         dont_sort = false;
         o.alpha = true;
         o.by = None;

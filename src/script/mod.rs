@@ -268,6 +268,7 @@ async fn within(
     s.node.global.scripts.running.begin(running);
     let outer_tx = s.tx.replace(tx.clone());
     let (db, resp3) = (s.db, s.resp3);
+    s.in_script = true;
     let reply = fiber::run(|| match &target {
         Target::Script(script) => vm::run(s, script, keys, argv, limits),
         // The library went between the lookup and the run (the lookup is in another
@@ -276,6 +277,7 @@ async fn within(
             .unwrap_or_else(|| Frame::error("ERR Function not found")),
     })
     .await;
+    s.in_script = false;
     s.tx = outer_tx;
     s.db = db;
     s.info.db.set(db);
