@@ -155,6 +155,13 @@ static SUBCOMMANDS: &[Sub] = &[
         run: set_active_expire,
     },
     Sub {
+        // Not in Redis's DEBUG HELP either: a testing aid.
+        name: "set-disable-deny-scripts",
+        args: 3..=3,
+        help: &[],
+        run: set_disable_deny_scripts,
+    },
+    Sub {
         name: "set-skip-checksum-validation",
         args: 3..=3,
         help: &[
@@ -482,6 +489,19 @@ fn pause_cron(s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: the argument is read as C's atoi reads it.
+fn set_disable_deny_scripts(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let on = crate::types::numfmt::c_strtoll(&args[2]).0 != 0;
+        s.node
+            .global
+            .scripts
+            .deny_disabled
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+        Frame::ok()
+    })
+}
+
 /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: the argument is read as C's atoi reads it.
 fn set_skip_checksum(_s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
@@ -493,10 +513,10 @@ fn set_skip_checksum(_s: &mut Session, args: Args) -> SessionFuture<'_> {
 
 /// DEBUG PROTOCOL: one value of each RESP type, for testing clients. Attributes and push
 /// messages come before a normal reply, so those two are written out here, in the protocol
-/// this connection speaks.
+/// the caller speaks (a script's own, from a script).
 fn protocol(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        let resp3 = s.info.resp.get() >= 3;
+        let resp3 = s.resp3;
         let name = &args[2];
         let bulk = |text: &'static str| Frame::Bulk(Bytes::from_static(text.as_bytes()));
         let numbers = || (0..3).map(Frame::Integer).collect::<Vec<_>>();

@@ -115,6 +115,21 @@ fn to_lua(lua: &Lua, frame: Frame, resp3: bool) -> mlua::Result<Value> {
             inner.set("format", format)?;
             single("verbatim_string", Value::Table(inner))?
         }
+        // Written out in RESP3 because a Frame has no such type (DEBUG PROTOCOL's big number
+        // and attribute): Lua gets a big number as {big_number=...}, and the reply after an
+        // attribute without the attribute, as from Redis's parser.
+        Frame::Encoded(bytes) if bytes.starts_with(b"(") => {
+            let digits = &bytes[1..bytes.len().saturating_sub(2).max(1)];
+            single("big_number", Value::String(lua.create_string(digits)?))?
+        }
+        Frame::Encoded(bytes) if bytes.starts_with(b"|") => {
+            let mut as_map = bytes.to_vec();
+            as_map[0] = b'%';
+            let (_, attribute_len) =
+                crate::resp::reply::parse_reply(&as_map).map_err(mlua::Error::runtime)?;
+            let rest = bytes.slice(attribute_len..);
+            to_lua(lua, Frame::Encoded(rest), resp3)?
+        }
         Frame::Encoded(bytes) => to_lua(lua, decode(&bytes)?, resp3)?,
     })
 }

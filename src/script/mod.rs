@@ -338,6 +338,11 @@ fn script_flush(s: &mut Session, args: Args) -> SessionFuture<'_> {
             return Frame::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
         }
         s.node.global.scripts.flush();
+        for shard in 0..s.node.shards {
+            let global = s.node.global.clone();
+            s.node
+                .post(shard, move |_| vm::drop_flushed_vm(&global.scripts, shard));
+        }
         Frame::ok()
     })
 }

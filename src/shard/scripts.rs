@@ -115,6 +115,8 @@ pub struct Store {
     pub libraries: Libraries,
     /// Bytes each shard's interpreters hold (eval's, functions'), as of their last run.
     vm_memory: Mutex<Vec<(u64, u64)>>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands Redis keeps from them.
+    pub deny_disabled: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
