@@ -477,38 +477,26 @@ fn log_line(_s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
-/// DEBUG PAUSE-CRON: the argument is read as C's atoi reads it.
+/// Sets one of DEBUG's on/off switches from its argument, read as C's atoi reads it.
+fn switch(flag: &std::sync::atomic::AtomicBool, arg: &[u8]) -> Frame {
+    let on = crate::types::numfmt::c_strtoll(arg).0 != 0;
+    flag.store(on, std::sync::atomic::Ordering::Relaxed);
+    Frame::ok()
+}
+
+/// DEBUG PAUSE-CRON.
 fn pause_cron(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        let on = crate::types::numfmt::c_strtoll(&args[2]).0 != 0;
-        s.node
-            .global
-            .pause_cron
-            .store(on, std::sync::atomic::Ordering::Relaxed);
-        Frame::ok()
-    })
+    boxed(async move { switch(&s.node.global.pause_cron, &args[2]) })
 }
 
-/// DEBUG SET-DISABLE-DENY-SCRIPTS: the argument is read as C's atoi reads it.
+/// DEBUG SET-DISABLE-DENY-SCRIPTS.
 fn set_disable_deny_scripts(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        let on = crate::types::numfmt::c_strtoll(&args[2]).0 != 0;
-        s.node
-            .global
-            .scripts
-            .deny_disabled
-            .store(on, std::sync::atomic::Ordering::Relaxed);
-        Frame::ok()
-    })
+    boxed(async move { switch(&s.node.global.scripts.deny_disabled, &args[2]) })
 }
 
-/// DEBUG SET-SKIP-CHECKSUM-VALIDATION: the argument is read as C's atoi reads it.
+/// DEBUG SET-SKIP-CHECKSUM-VALIDATION.
 fn set_skip_checksum(_s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move {
-        let on = crate::types::numfmt::c_strtoll(&args[2]).0 != 0;
-        crate::rdb::SKIP_CHECKSUM.store(on, std::sync::atomic::Ordering::Relaxed);
-        Frame::ok()
-    })
+    boxed(async move { switch(&crate::rdb::SKIP_CHECKSUM, &args[2]) })
 }
 
 /// DEBUG PROTOCOL: one value of each RESP type, for testing clients. Attributes and push
