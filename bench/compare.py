@@ -15,7 +15,8 @@ machine noise hits both alike) and prints medians of:
 
 each with the Tessera/Redis ratio. Tests are redis-benchmark's (-t set, get, incr, lpush, hset,
 zadd, mset...) plus `mix`: tessera-load's memtier-style 1:10 SET:GET load over 100,000 keys with
-32-byte values, pinned like redis-benchmark (it reports no latencies).
+32-byte values, pinned like redis-benchmark (it reports no latencies); and `evalsha`: EVALSHA of
+a rate limiter's script (INCR, and EXPIRE on the first hit) on one key.
 
 `--threads 2,4` runs one Tessera per shard count, all against the same Redis. `--server-cpus
 0-1 --bench-cpus 0-1` runs everything unpinned on a 2-core machine: the core figure then counts
@@ -106,11 +107,30 @@ def run_mix(port, pipeline, clients, requests, core):
     return rps, float("nan"), float("nan")
 
 
+RATE_LIMITER = ("local n = redis.call('incr', KEYS[1]) "
+                "if n == 1 then redis.call('expire', KEYS[1], 60) end return n")
+
+
+def load_script(port, body):
+    """SCRIPT LOAD `body`; returns its SHA1."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(f"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n${len(body)}\r\n{body}\r\n".encode())
+        reply = s.recv(128)
+    if not reply.startswith(b"$40\r\n"):
+        sys.exit(f"SCRIPT LOAD failed: {reply!r}")
+    return reply[5:45].decode()
+
+
 def run_benchmark(port, test, pipeline, clients, requests, core):
     if test == "mix":
         return run_mix(port, pipeline, clients, requests, core)
-    cmd = ["taskset", "-c", str(core), "redis-benchmark", "-p", str(port), "-t", test,
-           "-P", str(pipeline), "-c", str(clients), "-n", str(requests), "--csv", "-q"]
+    if test == "evalsha":
+        what = ["evalsha", load_script(port, RATE_LIMITER), "1", "hits"]
+    else:
+        what = ["-t", test]
+    # A command to run (evalsha) must come after redis-benchmark's options.
+    cmd = ["taskset", "-c", str(core), "redis-benchmark", "-p", str(port),
+           "-P", str(pipeline), "-c", str(clients), "-n", str(requests), "--csv", "-q", *what]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rows = [r for r in csv.DictReader(io.StringIO(out))]
     if not rows:
