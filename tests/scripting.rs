@@ -1,7 +1,8 @@
 //! Scripts and functions against the real binary: atomic across shards with declared keys or
 //! undeclared ones, under concurrent clients; durable through kill -9 with `appendfsync
 //! always`; functions in RDB files both ways with redis-server; SCRIPT KILL, FUNCTION KILL
-//! and BUSY. Replies and errors command by command are in tests/scripts/scripting.redis and
+//! and BUSY; what DEBUG SET-DISABLE-DENY-SCRIPTS still refuses; SCRIPT FLUSH returning the
+//! interpreters' memory. Replies and errors command by command are in tests/scripts/scripting.redis and
 //! functions.redis (differential).
 
 mod common;
@@ -434,4 +435,83 @@ fn only_shutdown_nosave_ends_the_server_during_a_slow_script() {
         server.wait_exit(Duration::from_secs(10)).is_some(),
         "still running"
     );
+}
+
+/// DEBUG SET-DISABLE-DENY-SCRIPTS lets a script run what Redis's tests need (CLIENT LIST),
+/// but never what would act on the caller's connection or transaction, or run a script inside
+/// the script (real Redis crashes on MULTI and a write from a script): those stay refused and
+/// the server keeps serving.
+#[test]
+fn lifting_the_script_deny_list_keeps_the_unsafe_commands_out() {
+    let server = Server::tessera(&[]);
+    let mut c = client(server.port);
+    let refused = "This Redis command is not allowed from script";
+    let eval = |c: &mut redis::Connection, body: &str| {
+        redis::cmd("EVAL").arg(body).arg(0).query::<redis::Value>(c)
+    };
+    let e = eval(&mut c, "return redis.call('client', 'list')").unwrap_err();
+    assert!(e.to_string().contains(refused), "{e}");
+
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-DISABLE-DENY-SCRIPTS")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let list = eval(&mut c, "return redis.call('client', 'list')").unwrap();
+    assert!(
+        matches!(&list, redis::Value::BulkString(b) if b.starts_with(b"id=")),
+        "{list:?}"
+    );
+    for body in [
+        "redis.call('multi') return redis.call('set', 'a', 'b')",
+        "return redis.call('exec')",
+        "return redis.call('watch', 'a')",
+        "return redis.call('eval', 'return 1', '0')",
+        "return redis.call('script', 'flush')",
+        "return redis.call('client', 'reply', 'off')",
+        "return redis.call('hello', '3')",
+        "return redis.call('save')",
+        "return redis.call('shutdown', 'nosave')",
+    ] {
+        let e = eval(&mut c, body).unwrap_err();
+        assert!(e.to_string().contains(refused), "{body}: {e}");
+    }
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    let a: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    assert_eq!(a, None, "nothing ran after the refused MULTI");
+}
+
+/// SCRIPT FLUSH drops every shard's scripts interpreter at once, as Redis starts over with a
+/// new one: the memory goes back and INFO stops counting it.
+#[test]
+fn script_flush_returns_every_interpreters_memory() {
+    let server = Server::tessera(&["--threads", "2"]);
+    let lua_memory = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory_lua:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // Connections are spread over the shards: a few of them reach both interpreters.
+    let mut conns: Vec<_> = (0..4).map(|_| client(server.port)).collect();
+    for c in &mut conns {
+        let _: i64 = redis::cmd("EVAL")
+            .arg("return redis.call('incr', KEYS[1])")
+            .arg(1)
+            .arg("n")
+            .query(c)
+            .unwrap();
+    }
+    let c = &mut conns[0];
+    assert!(lua_memory(c) > 0);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lua_memory(c) != 0 {
+        assert!(Instant::now() < deadline, "still {} bytes", lua_memory(c));
+        thread::sleep(Duration::from_millis(10));
+    }
 }
