@@ -2,8 +2,8 @@
 //! undeclared ones, under concurrent clients; durable through kill -9 with `appendfsync
 //! always`; functions in RDB files both ways with redis-server; SCRIPT KILL, FUNCTION KILL
 //! and BUSY; what DEBUG SET-DISABLE-DENY-SCRIPTS still refuses; SCRIPT FLUSH returning the
-//! interpreters' memory. Replies and errors command by command are in tests/scripts/scripting.redis and
-//! functions.redis (differential).
+//! interpreters' memory. Replies and errors command by command are in
+//! tests/scripts/scripting.redis and functions.redis (differential).
 
 mod common;
 
