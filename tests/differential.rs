@@ -67,6 +67,8 @@
 //! | `@sorted`       | the order of elements is unspecified: sort every aggregate (arrays, sets, maps by key, push), at every depth, before comparing (KEYS, SCAN) |
 //! | `@approx [N]`   | integers anywhere in the reply may differ by up to N (default 1): TTL, PTTL, OBJECT IDLETIME |
 //! | `@no-reply`     | the next command gets no reply (CLIENT REPLY OFF/SKIP); nothing is read. A server that does reply anyway shifts every later reply, which the next comparison catches |
+//! | `@replies N`    | the next command gets N replies (SUBSCRIBE to N channels), each compared |
+//! | `@read`         | a step of its own: read one more reply (a Pub/Sub message) from the connection `@conn` names, sending nothing, and compare it |
 //! | `@sleep MS`     | wait MS milliseconds (expiry tests) |
 //! | `@conn N`       | send the next command on the script's connection N (1, the default, or more: opened on first use, same protocol, not flushed) — another client, for WATCH and the like |
 //!
@@ -133,7 +135,8 @@ differential_scripts!(
     scripting,
     functions,
     lua_bit_struct,
-    lua_cjson_cmsgpack
+    lua_cjson_cmsgpack,
+    pubsub
 );
 
 /// A script file nobody listed would silently never run.
@@ -215,7 +218,8 @@ struct Command {
     /// `Some(p)`: run only in the pass using protocol `p`.
     only: Option<Protocol>,
     check: Check,
-    expect_reply: bool,
+    /// How many replies it gets: 1, none under CLIENT REPLY OFF, several for SUBSCRIBE.
+    replies: usize,
     /// Which of the script's connections sends it (0: the first).
     conn: usize,
 }
@@ -232,7 +236,7 @@ struct Pending {
     first_line: Option<usize>,
     only: Option<Protocol>,
     check: Check,
-    no_reply: bool,
+    replies: Option<usize>,
     conn: usize,
 }
 
@@ -259,7 +263,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
                     .parse()
                     .map_err(|_| format!("@{name}: {what} must be a non-negative integer"))
             };
-            if name != "sleep" {
+            if name != "sleep" && name != "read" {
                 pending.first_line.get_or_insert(line_no);
             }
             match name {
@@ -287,7 +291,20 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
                     };
                     pending.check.approx = Some(tolerance as i64);
                 }
-                "no-reply" => pending.no_reply = true,
+                "no-reply" => pending.replies = Some(0),
+                "replies" => pending.replies = Some(number("a count").map_err(at)? as usize),
+                "read" => {
+                    let p = std::mem::take(&mut pending);
+                    steps.push(Step::Run(Command {
+                        line: line_no,
+                        source: line.to_string(),
+                        args: Vec::new(),
+                        only: p.only,
+                        check: p.check,
+                        replies: 1,
+                        conn: p.conn,
+                    }));
+                }
                 "conn" => {
                     let n = number("a connection number").map_err(at)?;
                     if n == 0 {
@@ -300,7 +317,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
                 ))),
                 _ => return Err(at(format!("unknown directive @{name}"))),
             }
-            if arg.is_some() && !matches!(name, "approx" | "sleep" | "conn") {
+            if arg.is_some() && !matches!(name, "approx" | "sleep" | "conn" | "replies") {
                 return Err(at(format!("@{name} takes no argument")));
             }
             continue;
@@ -318,7 +335,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
             args,
             only: p.only,
             check: p.check,
-            expect_reply: !p.no_reply,
+            replies: p.replies.unwrap_or(1),
             conn: p.conn,
         }));
     }
@@ -448,89 +465,47 @@ fn run_pass(
         }
         let place = format!("{script}.redis:{} [{protocol:?}]", cmd.line);
 
-        // Everyone gets the command before anyone's reply is read.
-        let expected_on = nth(
-            &mut expected_conn,
-            &mut expected_others,
-            reference,
-            protocol,
-            cmd.conn,
-        )
-        .unwrap_or_else(|e| panic!("{place}: reference redis-server: {e}"));
-        expected_on
-            .send(&cmd.args)
-            .unwrap_or_else(|e| panic!("{place}: cannot send to the reference redis-server: {e}"));
-        for peer in &mut peers {
-            if let Some(first) = &mut peer.conn {
-                let sent = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
-                    .and_then(|conn| conn.send(&cmd.args).map_err(|e| e.to_string()));
-                if let Err(e) = sent {
-                    mismatches.push(format!(
-                        "{place} {}\n    command: {}\n    cannot send: {e}\n{}",
-                        peer.server.label,
-                        cmd.source,
-                        peer.server.logs()
-                    ));
-                    peer.conn = None;
-                }
-            }
-        }
-        if !cmd.expect_reply {
-            continue;
-        }
-
-        let expected_on = nth(
-            &mut expected_conn,
-            &mut expected_others,
-            reference,
-            protocol,
-            cmd.conn,
-        )
-        .expect("opened to send");
-        let expected = expected_on.read_reply().unwrap_or_else(|e| {
-            panic!(
-                "{place}: the reference redis-server did not reply to `{}`: {e}\n\
-                 (is the script right? a command without a reply needs @no-reply)\n{}",
-                cmd.source,
-                reference.logs()
+        // Everyone gets the command before anyone's reply is read (`@read` sends nothing).
+        if !cmd.args.is_empty() {
+            let expected_on = nth(
+                &mut expected_conn,
+                &mut expected_others,
+                reference,
+                protocol,
+                cmd.conn,
             )
-        });
-        if trace {
-            eprintln!("{place} {}\n    -> {}", cmd.source, escape(&expected, 300));
-        }
-        for peer in &mut peers {
-            let Some(first) = &mut peer.conn else {
-                continue;
-            };
-            let conn = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
-                .expect("opened to send");
-            match conn.read_reply() {
-                Ok(got) => {
-                    if let Err(how) = compare(&cmd.check, &expected, &got) {
-                        mismatches.push(report(
-                            &place,
-                            &peer.server.label,
-                            &cmd.source,
-                            &expected,
-                            &got,
-                            &how,
+            .unwrap_or_else(|e| panic!("{place}: reference redis-server: {e}"));
+            expected_on
+                .send(&cmd.args)
+                .unwrap_or_else(|e| panic!("{place}: cannot send to the reference redis-server: {e}"));
+            for peer in &mut peers {
+                if let Some(first) = &mut peer.conn {
+                    let sent = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
+                        .and_then(|conn| conn.send(&cmd.args).map_err(|e| e.to_string()));
+                    if let Err(e) = sent {
+                        mismatches.push(format!(
+                            "{place} {}\n    command: {}\n    cannot send: {e}\n{}",
+                            peer.server.label,
+                            cmd.source,
+                            peer.server.logs()
                         ));
+                        peer.conn = None;
                     }
                 }
-                Err(e) => {
-                    // The server's own output usually says why (a panic,
-                    // an assertion), so it goes into the report.
-                    mismatches.push(format!(
-                        "{place} {}\n    command: {}\n    redis:   {}\n    no reply: {e}\n    \
-                         (later commands of this pass are not compared for this server)\n{}",
-                        peer.server.label,
-                        cmd.source,
-                        escape(&expected, 300),
-                        peer.server.logs()
-                    ));
-                    peer.conn = None;
-                }
             }
+        }
+        for _ in 0..cmd.replies {
+            read_and_compare(
+                &place,
+                cmd,
+                protocol,
+                reference,
+                &mut expected_conn,
+                &mut expected_others,
+                &mut peers,
+                mismatches,
+                trace,
+            );
         }
     }
 
@@ -566,6 +541,76 @@ fn run_pass(
             (Err(_), Err(_)) => {}
         }
     }
+}
+
+/// Reads one reply to `cmd` from the reference and from every candidate still answering, and
+/// records how each candidate's differs.
+#[allow(clippy::too_many_arguments)]
+fn read_and_compare(
+    place: &str,
+    cmd: &Command,
+    protocol: Protocol,
+    reference: &Server,
+    expected_conn: &mut RawConn,
+    expected_others: &mut Vec<RawConn>,
+    peers: &mut [Peer],
+    mismatches: &mut Vec<String>,
+    trace: bool,
+) {
+
+        let expected_on = nth(
+            expected_conn,
+            expected_others,
+            reference,
+            protocol,
+            cmd.conn,
+        )
+        .expect("opened to send");
+        let expected = expected_on.read_reply().unwrap_or_else(|e| {
+            panic!(
+                "{place}: the reference redis-server did not reply to `{}`: {e}\n\
+                 (is the script right? a command without a reply needs @no-reply)\n{}",
+                cmd.source,
+                reference.logs()
+            )
+        });
+        if trace {
+            eprintln!("{place} {}\n    -> {}", cmd.source, escape(&expected, 300));
+        }
+        for peer in peers.iter_mut() {
+            let Some(first) = &mut peer.conn else {
+                continue;
+            };
+            let conn = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
+                .expect("opened to send");
+            match conn.read_reply() {
+                Ok(got) => {
+                    if let Err(how) = compare(&cmd.check, &expected, &got) {
+                        mismatches.push(report(
+                            place,
+                            &peer.server.label,
+                            &cmd.source,
+                            &expected,
+                            &got,
+                            &how,
+                        ));
+                    }
+                }
+                Err(e) => {
+                    // The server's own output usually says why (a panic,
+                    // an assertion), so it goes into the report.
+                    mismatches.push(format!(
+                        "{place} {}\n    command: {}\n    redis:   {}\n    no reply: {e}\n    \
+                         (later commands of this pass are not compared for this server)\n{}",
+                        peer.server.label,
+                        cmd.source,
+                        escape(&expected, 300),
+                        peer.server.logs()
+                    ));
+                    peer.conn = None;
+                }
+            }
+        }
 }
 
 /// A connection ready for a pass: protocol chosen, all databases empty.
@@ -820,9 +865,9 @@ mod harness {
         );
         assert_eq!(commands[0].only, Some(Protocol::Resp2));
         assert!(
-            commands[1].check.is_exact() && commands[1].only.is_none() && commands[1].expect_reply
+            commands[1].check.is_exact() && commands[1].only.is_none() && commands[1].replies == 1
         );
-        assert!(commands[2].check.type_only && !commands[2].expect_reply);
+        assert!(commands[2].check.type_only && commands[2].replies == 0);
         assert_eq!(parse_script("@approx\nTTL k").unwrap().len(), 1);
     }
 

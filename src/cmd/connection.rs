@@ -15,6 +15,8 @@ use crate::cmd::session::{ReplyMode, Session};
 use crate::db::now_ms;
 use crate::resp::Frame;
 use crate::shard::blocking::Delivery;
+use crate::shard::clients::client_class;
+use tessera_core::config::ClientClass;
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, Run::Session(ping))
@@ -91,8 +93,13 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
         .acl(&["@slow", "@connection"]),
 ];
 
-fn ping(_s: &mut Session, args: Args) -> SessionFuture<'_> {
+fn ping(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        // A subscribed RESP2 client could not tell a plain PONG from a message's parts.
+        if args.len() <= 2 && !s.resp3 && s.info.subs.borrow().active() {
+            let message = args.get(1).cloned().unwrap_or_default();
+            return Frame::Array(vec![Frame::bulk_str("pong"), Frame::Bulk(message)]);
+        }
         match args.len() {
             1 => Frame::simple("PONG"),
             2 => Frame::Bulk(args[1].clone()),
@@ -238,6 +245,7 @@ fn quit(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn reset(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         crate::cmd::multi::end_multi(s);
+        crate::cmd::pubsub::leave_all(s).await;
         s.select(0);
         s.resp3 = false;
         s.info.resp.set(2);
@@ -279,28 +287,13 @@ fn client_info(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
         let mut ids: Option<Vec<u64>> = None;
+        let mut class = None;
         let mut c = ArgCursor::new(&args, 2);
         while !c.done() {
             if c.eat("type") {
-                match c.next() {
-                    Ok(t)
-                        if is(t, "normal")
-                            || is(t, "master")
-                            || is(t, "replica")
-                            || is(t, "slave")
-                            || is(t, "pubsub") =>
-                    {
-                        // Only normal clients exist so far; the other types list nothing.
-                        if !is(t, "normal") {
-                            ids = Some(Vec::new());
-                        }
-                    }
-                    Ok(t) => {
-                        return Frame::error(format!(
-                            "ERR Unknown client type '{}'",
-                            String::from_utf8_lossy(t)
-                        ))
-                    }
+                match c.next().map(|t| client_type(t)) {
+                    Ok(Ok(t)) => class = Some(t),
+                    Ok(Err(e)) => return e,
                     Err(e) => return e.into(),
                 }
             } else if c.eat("id") {
@@ -326,6 +319,7 @@ fn client_list(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 data.clients
                     .iter()
                     .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+                    .filter(|c| class.is_none_or(|class| Some(client_class(c)) == class))
                     .map(|c| (c.id, c.describe()))
                     .collect::<Vec<_>>()
             })
@@ -348,6 +342,25 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     skip_id: Option<u64>,
+    /// `None` inside: a type no client has yet (replicas).
+    class: Option<Option<ClientClass>>,
+}
+
+/// CLIENT LIST and CLIENT KILL's TYPE: the class it names, or `None` for the replication
+/// types, which no client has until Tessera replicates.
+fn client_type(name: &[u8]) -> Result<Option<ClientClass>, Frame> {
+    if is(name, "normal") {
+        Ok(Some(ClientClass::Normal))
+    } else if is(name, "pubsub") {
+        Ok(Some(ClientClass::Pubsub))
+    } else if is(name, "master") || is(name, "replica") || is(name, "slave") {
+        Ok(None)
+    } else {
+        Err(Frame::error(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(name)
+        )))
+    }
 }
 
 /// Ends a blocked client's wait as if it timed out, or with an error.
@@ -418,16 +431,9 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
                         return CmdError::Syntax.into();
                     }
                 } else if is(key, "type") {
-                    if !(is(value, "normal")
-                        || is(value, "master")
-                        || is(value, "replica")
-                        || is(value, "slave")
-                        || is(value, "pubsub"))
-                    {
-                        return Frame::error(format!("ERR Unknown client type '{}'", value_str));
-                    }
-                    if !is(value, "normal") {
-                        return Frame::Integer(0);
+                    match client_type(value) {
+                        Ok(class) => f.class = Some(class),
+                        Err(e) => return e,
                     }
                 } else if is(key, "user") {
                     if value.as_ref() != b"default" {
@@ -450,6 +456,7 @@ fn client_kill(s: &mut Session, args: Args) -> SessionFuture<'_> {
                     let matches = f.id.is_none_or(|id| id == c.id)
                         && f.addr.as_ref().is_none_or(|a| *a == c.addr)
                         && f.laddr.as_ref().is_none_or(|a| *a == c.laddr)
+                        && f.class.is_none_or(|class| class == Some(client_class(c)))
                         && f.skip_id != Some(c.id);
                     if matches {
                         // Killing oneself takes effect after the reply, as in Redis.

@@ -20,6 +20,7 @@ use super::session::Session;
 use super::{boxed, Args, Command, Run, SessionFuture};
 use crate::config::Config;
 use crate::resp::Frame;
+use crate::shard::pubsub::Kind;
 use crate::shard::global::Global;
 use crate::shard::{CmdStat, ShardData};
 
@@ -160,6 +161,9 @@ struct ShardReport {
     expired_time_cap_reached: u64,
     expire_cycle_usec: u64,
     evicted_keys: u64,
+    /// Channels this shard owns with subscribers, patterns with subscribers anywhere (the
+    /// same on every shard), sharded channels this shard owns.
+    pubsub: [usize; 3],
     hits: u64,
     misses: u64,
     net_in: u64,
@@ -213,6 +217,11 @@ impl ShardReport {
             expired_time_cap_reached: stats.expired_time_cap_reached,
             expire_cycle_usec: stats.expire_cycle_usec,
             evicted_keys: ks.stats.evicted_keys,
+            pubsub: [
+                data.pubsub.owned_count(Kind::Plain),
+                data.pubsub.pattern_count(),
+                data.pubsub.owned_count(Kind::Sharded),
+            ],
             hits: ks.stats.keyspace_hits,
             misses: ks.stats.keyspace_misses,
             net_in: stats.net_input_bytes,
@@ -445,10 +454,12 @@ fn stats(f: &Figures, out: &mut Lines) {
     out.field("current_eviction_exceeded_time", exceeded_now / 1000);
     out.field("keyspace_hits", f.sum(|r| r.hits));
     out.field("keyspace_misses", f.sum(|r| r.misses));
-    // No pub/sub yet.
-    out.field("pubsub_channels", 0);
-    out.field("pubsub_patterns", 0);
-    out.field("pubsubshard_channels", 0);
+    out.field("pubsub_channels", f.sum(|r| r.pubsub[0] as u64));
+    out.field(
+        "pubsub_patterns",
+        f.shards.first().map_or(0, |r| r.pubsub[1]),
+    );
+    out.field("pubsubshard_channels", f.sum(|r| r.pubsub[2] as u64));
     out.field("latest_fork_usec", state.latest_fork_usec());
     out.field("total_forks", state.total_forks());
     // No MIGRATE, no replica, no defragmenter, no client tracking yet.

@@ -30,6 +30,7 @@ pub mod memory;
 pub mod meta;
 pub mod multi;
 pub mod propagate;
+pub mod pubsub;
 pub mod replay;
 pub mod route;
 pub mod server;
@@ -286,6 +287,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         sort::COMMANDS,
         multi::COMMANDS,
         zset::COMMANDS,
+        pubsub::COMMANDS,
         crate::script::COMMANDS,
         crate::script::functions::COMMANDS,
     ]

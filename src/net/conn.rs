@@ -105,6 +105,8 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
         unsent: stream.unsent(),
         soft_limit_since: Default::default(),
         output_peak: Default::default(),
+        outbox: stream.outbox(),
+        subs: Default::default(),
     });
     {
         let mut data = node.data.borrow_mut();
@@ -113,6 +115,7 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
     }
     let mut session = Session::new(node.clone(), info.clone());
     let _ = run(&mut session, stream).await;
+    crate::shard::pubsub::forget_client(node, &info);
     // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
     // leave before the socket closes. A killed client's replies are dropped, as Redis drops
     // them.
@@ -180,6 +183,9 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                     if args.is_empty() {
                         continue;
                     }
+                    // Messages that came in since the last command go before this one's reply;
+                    // those that come while it runs, after (see `send`).
+                    s.info.outbox.drain_into(&mut output);
                     // Consecutive reads go to their shards together: one hop per shard.
                     let read = may_batch.then(|| batchable_read(s, &args)).flatten();
                     if let Some(read) = read {
@@ -323,7 +329,9 @@ async fn execute_watching(
     if reply.is_some() {
         return reply;
     }
-    // Blocked: the client hears the replies before this one while it waits, as from Redis.
+    // Blocked: the client hears the replies before this one while it waits, as from Redis,
+    // and its messages meanwhile.
+    info.outbox.drain_into(output);
     send_from(&node, stream, output).await;
     let mut closed = std::pin::pin!(stream.closed(input));
     let mut gone = false;
@@ -343,8 +351,11 @@ async fn execute_watching(
 }
 
 /// Hands the pending replies to the socket (the stream takes the buffer and leaves an empty
-/// one), counting them for INFO's total_net_output_bytes.
+/// one), counting them for INFO's total_net_output_bytes. Messages pushed to the client while
+/// its last command ran follow that command's reply: a message never overtakes the reply to
+/// a command that ran before it was delivered.
 async fn send(s: &Session, stream: &mut UringStream, output: &mut BytesMut) {
+    s.info.outbox.drain_into(output);
     send_from(&s.node, stream, output).await
 }
 

@@ -44,12 +44,21 @@ pub struct ClientInfo {
     pub soft_limit_since: Cell<Option<Instant>>,
     /// The most reply bytes waiting at once since the client cron last looked.
     pub output_peak: Cell<usize>,
+    /// Pushes other tasks have for this client (Pub/Sub messages), sent in order with its
+    /// replies.
+    pub outbox: Rc<crate::shard::uring::Outbox>,
+    /// What the client is subscribed to.
+    pub subs: crate::shard::pubsub::SharedSubscriptions,
 }
 
-/// The class whose output buffer limits apply to a client. Every client is a normal one
-/// until Tessera has subscribers and replicas.
-pub fn client_class(_: &ClientInfo) -> ClientClass {
-    ClientClass::Normal
+/// The class whose output buffer limits apply to a client: a subscriber is a `pubsub`
+/// client, as in Redis.
+pub fn client_class(c: &ClientInfo) -> ClientClass {
+    if c.subs.borrow().active() {
+        ClientClass::Pubsub
+    } else {
+        ClientClass::Normal
+    }
 }
 
 impl ClientInfo {
@@ -61,8 +70,9 @@ impl ClientInfo {
             .as_ref()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
+        let subs = self.subs.borrow();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -72,9 +82,12 @@ impl ClientInfo {
             now.duration_since(self.last_active.get()).as_secs(),
             self.flags(),
             self.db.get(),
+            subs.channels.len(),
+            subs.patterns.len(),
+            subs.sharded.len(),
             self.multi.get(),
             self.query_buf.get(),
-            self.unsent.get(),
+            self.unsent.get() + self.outbox.len(),
             self.last_cmd.get(),
             self.resp.get(),
         )
@@ -84,6 +97,7 @@ impl ClientInfo {
     fn flags(&self) -> String {
         let mut flags = String::new();
         for (set, flag) in [
+            (self.subs.borrow().active(), 'P'),
             (self.multi.get() >= 0, 'x'),
             (self.blocked.get(), 'b'),
             (self.unix, 'U'),

@@ -18,6 +18,7 @@ pub mod global;
 pub mod locks;
 pub mod mailbox;
 pub mod oneshot;
+pub mod pubsub;
 pub mod scripts;
 pub mod task;
 pub mod timer;
@@ -47,6 +48,7 @@ pub struct ShardData {
     pub clients: crate::shard::clients::ClientRegistry,
     pub blocking: blocking::Blocking,
     pub aof: crate::shard::aof::AofState,
+    pub pubsub: pubsub::PubSub,
     /// Work for other shards that a job running here produced (it has no `Node` to send it
     /// with); sent as soon as the job ends.
     pub outgoing: Vec<(usize, PostFn)>,
@@ -63,6 +65,7 @@ impl ShardData {
         self.ks.limits = encoding_limits(config);
         self.aof.fsync = config.appendfsync();
         self.stats.latency_tracking = config.latency_tracking();
+        self.pubsub.limit = config.obuf_limit(crate::config::ClientClass::Pubsub);
     }
 }
 
@@ -252,6 +255,7 @@ impl Node {
                 blocking: Default::default(),
                 clients: Default::default(),
                 aof: Default::default(),
+                pubsub: Default::default(),
                 outgoing: Vec::new(),
             }),
             global,

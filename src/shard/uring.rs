@@ -287,6 +287,12 @@ impl Driver {
             // This turn's time, for everything that runs in it (`db::clock`).
             crate::db::clock::tick();
             let reaped = self.turn();
+            if reaped > 0 {
+                // What the sockets brought runs before the mail taken now, as a request that
+                // arrived first is served first: a subscriber's UNSUBSCRIBE, read in this
+                // turn, takes effect before a message another shard sent it meanwhile.
+                futures_lite::future::yield_now().await;
+            }
             let mail = incoming.take();
             if spin && mail > 0 {
                 // Taking mail ticked the clock (`Node::take_mail`).
@@ -881,6 +887,72 @@ pub struct UringStream {
     spare: BytesMut,
     /// Bytes written and not yet sent, shared with whoever reports or limits them.
     unsent: Rc<Cell<usize>>,
+    /// What other tasks queued for this connection while it waits for input.
+    outbox: Rc<Outbox>,
+}
+
+/// Messages other tasks have for a connection (pub/sub pushes), in the order they came.
+///
+/// The connection moves them into its own output between commands; while it waits for
+/// input (or watches its socket during a blocking command) the stream sends them itself, so
+/// that a subscriber that sends nothing still hears its messages.
+#[derive(Default)]
+pub struct Outbox {
+    buf: RefCell<BytesMut>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Outbox {
+    /// Queues `bytes` and wakes the connection if it waits for input.
+    pub fn push(&self, bytes: &[u8]) {
+        self.buf.borrow_mut().extend_from_slice(bytes);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// The connection's output buffer, for writing a message into without a copy; call
+    /// [`Outbox::wake`] after.
+    pub fn buffer(&self) -> std::cell::RefMut<'_, BytesMut> {
+        self.buf.borrow_mut()
+    }
+
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.borrow().is_empty()
+    }
+
+    /// Moves everything queued to the end of `out`.
+    pub fn drain_into(&self, out: &mut BytesMut) {
+        let mut buf = self.buf.borrow_mut();
+        if buf.is_empty() {
+            return;
+        }
+        if out.is_empty() {
+            std::mem::swap(out, &mut buf);
+        } else {
+            out.extend_from_slice(&buf);
+            buf.clear();
+        }
+    }
+
+    /// Asks to be woken by the next push.
+    fn register(&self, cx: &Context<'_>) {
+        let old = self.waker.take();
+        match old {
+            Some(w) if w.will_wake(cx.waker()) => self.waker.set(Some(w)),
+            _ => self.waker.set(Some(cx.waker().clone())),
+        }
+    }
 }
 
 /// A send buffer kept for reuse when its send finishes only up to this capacity: an idle
@@ -911,6 +983,22 @@ impl UringStream {
             queued: BytesMut::new(),
             spare: BytesMut::new(),
             unsent: Rc::default(),
+            outbox: Rc::default(),
+        }
+    }
+
+    /// The connection's [`Outbox`], for whoever has messages for it.
+    pub fn outbox(&self) -> Rc<Outbox> {
+        self.outbox.clone()
+    }
+
+    /// Sends what the outbox holds and asks to be woken by its next push.
+    fn send_outbox(&mut self, cx: &Context<'_>) {
+        self.outbox.register(cx);
+        if !self.outbox.is_empty() {
+            let mut pushed = BytesMut::new();
+            self.outbox.drain_into(&mut pushed);
+            self.write(&mut pushed);
         }
     }
 
@@ -933,6 +1021,7 @@ impl UringStream {
         if let Some(idx) = self.inbox {
             let fd = self.sock.as_raw_fd();
             let got = std::future::poll_fn(|cx| {
+                self.send_outbox(cx);
                 if let Poll::Ready(Err(e)) = self.poll_sends(cx, false) {
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -951,6 +1040,7 @@ impl UringStream {
         }
         let mut recv = self.driver.recv(self.sock.as_raw_fd(), std::mem::take(buf));
         let (res, mut back) = std::future::poll_fn(|cx| {
+            self.send_outbox(cx);
             if let Poll::Ready(Err(e)) = self.poll_sends(cx, false) {
                 return Poll::Ready((-e.raw_os_error().unwrap_or(libc::EIO), BytesMut::new()));
             }
@@ -978,6 +1068,7 @@ impl UringStream {
         loop {
             if let Some(idx) = self.inbox {
                 let got = std::future::poll_fn(|cx| {
+                    self.send_outbox(cx);
                     if let Poll::Ready(Err(_)) = self.poll_sends(cx, false) {
                         // A send failed: the peer is as good as gone.
                         return Poll::Ready(Some(Err(0)));
@@ -1008,6 +1099,7 @@ impl UringStream {
                 std::time::Duration::from_millis(100)
             ));
             std::future::poll_fn(|cx| {
+                self.send_outbox(cx);
                 let _ = self.poll_sends(cx, false);
                 nap.as_mut().poll(cx)
             })
