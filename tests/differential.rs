@@ -136,7 +136,8 @@ differential_scripts!(
     functions,
     lua_bit_struct,
     lua_cjson_cmsgpack,
-    pubsub
+    pubsub,
+    notifications
 );
 
 /// A script file nobody listed would silently never run.

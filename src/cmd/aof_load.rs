@@ -336,6 +336,7 @@ pub struct Replayed {
 /// file is cut off (with `aof-load-truncated yes`), as Redis does; anything else wrong stops
 /// the start.
 pub fn replay_shard(plan: &Plan, shard: usize, ks: &mut Keyspace) -> Result<Replayed, String> {
+    let _quiet = crate::db::notify::Muted::new();
     let shards = plan.incr.len();
     let files: Vec<(&String, &Arc<Vec<u8>>, bool)> = plan
         .shared

@@ -10,6 +10,7 @@ use super::flags::*;
 use super::propagate::Rule;
 use super::string::lookup_str;
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::notify::class as ev;
 use crate::db::{StrValue, Value};
 use crate::resp::Frame;
 use crate::types::bitfield::Bitfield;
@@ -87,7 +88,13 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let offset = bits::parse_bit_offset(&args[2])?;
     let on = bits::parse_setbit_value(&args[3])?;
     let buf = raw_for_write(ctx, &args[1])?;
-    Ok(Frame::Integer(bits::setbit(buf, offset, on) as i64))
+    let before = buf.len();
+    let old = bits::setbit(buf, offset, on);
+    // Announced only when something changed, as in Redis (a new key always has).
+    if buf.len() > before || old != on {
+        ctx.notify(ev::STRING, "setbit", &args[1]);
+    }
+    Ok(Frame::Integer(old as i64))
 }
 
 fn getbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -126,9 +133,12 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let len = result.len();
     let (db, _) = ctx.db();
     if len == 0 {
-        db.remove(&args[2]);
+        if db.remove(&args[2]).is_some() {
+            ctx.notify(ev::GENERIC, "del", &args[2]);
+        }
     } else {
         db.set(&args[2], Value::Str(StrValue::Raw(result)), 0);
+        ctx.notify(ev::STRING, "set", &args[2]);
     }
     Ok(Frame::Integer(len as i64))
 }
@@ -140,7 +150,11 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult
         return Ok(field.read(value.as_deref()));
     }
     let buf = raw_for_write(ctx, &args[1])?;
-    Ok(field.apply(buf).reply)
+    let applied = field.apply(buf);
+    if applied.changes > 0 {
+        ctx.notify(ev::STRING, "setbit", &args[1]);
+    }
+    Ok(applied.reply)
 }
 
 fn bitfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

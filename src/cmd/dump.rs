@@ -7,6 +7,7 @@ use super::args::parse_int;
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::notify::class as ev;
 use crate::db::{lru_clock, Entry};
 use crate::rdb;
 use crate::resp::Frame;
@@ -95,9 +96,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let value =
         rdb::decode_dump_value(payload, &limits).map_err(|_| CmdError::err("Bad data format"))?;
-    if opts.replace {
-        db.remove(key);
-    }
+    let replaced = opts.replace && db.remove(key).is_some();
     // A relative TTL that overflows wraps into the past, as in Redis: the key is then expired.
     let expire_at = match (ttl, opts.absttl) {
         (0, _) => 0,
@@ -105,6 +104,9 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         (t, false) => t.wrapping_add(now as i64),
     };
     if ttl != 0 && expire_at <= now as i64 {
+        if replaced {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
         return Ok(Frame::ok());
     }
     let mut entry = Entry::new(value);
@@ -119,5 +121,6 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => {}
     }
     db.insert_entry(key, entry);
+    ctx.notify(ev::GENERIC, "restore", key);
     Ok(Frame::ok())
 }

@@ -11,6 +11,7 @@ use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::notify::class as ev;
 use crate::db::{Db, Entry, KeyStats, Value};
 use crate::resp::Frame;
 use crate::types::hash::{Hash, Item, Limits};
@@ -153,6 +154,8 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<i64, CmdError>
         .chunks(2)
         .filter(|pair| h.set(&pair[0], &pair[1], limits))
         .count();
+    // HMSET too is "hset", whatever changed.
+    ctx.notify(ev::HASH, "hset", &args[1]);
     Ok(added as i64)
 }
 
@@ -171,6 +174,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let limits = limits(ctx);
     hash_for_write(ctx, &args[1])?.set(&args[2], &args[3], limits);
+    ctx.notify(ev::HASH, "hset", &args[1]);
     Ok(Frame::Integer(1))
 }
 
@@ -199,8 +203,15 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     };
     let removed = args[2..].iter().filter(|f| h.remove(f)).count();
-    if h.is_empty() {
+    let emptied = h.is_empty();
+    if emptied {
         db.remove(&args[1]);
+    }
+    if removed > 0 {
+        ctx.notify(ev::HASH, "hdel", &args[1]);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", &args[1]);
     }
     Ok(Frame::Integer(removed as i64))
 }
@@ -268,6 +279,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let limits = limits(ctx);
     let text = itoa::Buffer::new().format(next).as_bytes().to_vec();
     hash_for_write(ctx, &args[1])?.set(&args[2], &text, limits);
+    ctx.notify(ev::HASH, "hincrby", &args[1]);
     Ok(Frame::Integer(next))
 }
 
@@ -277,6 +289,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let next = longdouble::hincr_by_float(current.as_deref(), &args[3])?;
     let limits = limits(ctx);
     hash_for_write(ctx, &args[1])?.set(&args[2], &next, limits);
+    ctx.notify(ev::HASH, "hincrbyfloat", &args[1]);
     Ok(Frame::Bulk(Bytes::from(next)))
 }
 

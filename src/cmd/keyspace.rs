@@ -14,6 +14,7 @@ use super::{
     boxed, keys, one_key, Args, CmdError, CmdResult, Command, Ctx, Merge, Run, SessionFuture,
 };
 use crate::cmd::session::Session;
+use crate::db::notify::{self, class as ev};
 use crate::db::{lru_clock, now_ms, Entry};
 use crate::resp::Frame;
 use crate::shard::tx::{Plan, Tx};
@@ -143,12 +144,14 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
 ];
 
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
+    let (now, index) = (ctx.now, ctx.db);
     let (db, stats) = ctx.db();
     let mut n = 0;
     for k in &args[1..] {
+        // An expired key is announced as expired, not deleted.
         if db.contains(k, now, stats) {
             db.remove(k);
+            notify::emit(ev::GENERIC, "del", index, k);
             n += 1;
         }
     }
@@ -240,10 +243,13 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
     if refused {
         return Ok(Frame::Integer(0));
     }
+    // A time already past deletes the key, announced as a deletion, as Redis does.
     if when <= now as i64 {
         db.remove(&args[1]);
+        ctx.notify(ev::GENERIC, "del", &args[1]);
     } else {
         db.set_expire(&args[1], when as u64);
+        ctx.notify(ev::GENERIC, "expire", &args[1]);
     }
     Ok(Frame::Integer(1))
 }
@@ -304,6 +310,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .is_some_and(|e| e.expire_at != 0);
     if had_ttl {
         db.set_expire(&args[1], 0);
+        ctx.notify(ev::GENERIC, "persist", &args[1]);
     }
     Ok(Frame::Integer(had_ttl as i64))
 }
@@ -322,7 +329,11 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Result<bool, CmdEr
         return Ok(false);
     }
     let entry = db.remove(&args[1]).expect("checked present above");
+    // The old destination goes silently; the new one is a new key either way, as in Redis.
+    db.remove(&args[2]);
     db.insert_entry(&args[2], entry);
+    ctx.notify(ev::GENERIC, "rename_from", &args[1]);
+    ctx.notify(ev::GENERIC, "rename_to", &args[2]);
     Ok(true)
 }
 
@@ -365,6 +376,8 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.ks.dbs[target].insert_entry(&args[1], entry);
     // The source key is touched by the dispatcher; the target's is this command's own.
     ctx.ks.dbs[target].touch(&args[1]);
+    notify::emit(ev::GENERIC, "move_from", src, &args[1]);
+    notify::emit(ev::GENERIC, "move_to", target, &args[1]);
     Ok(Frame::Integer(1))
 }
 
@@ -445,8 +458,11 @@ impl Copy {
             }
             let mut entry = entry;
             entry.access = lru_clock();
+            // A replaced destination goes silently: the copy is a new key, as in Redis.
+            db.remove(&dst);
             db.insert_entry(&dst, entry);
             db.touch(&dst);
+            notify::emit(ev::GENERIC, "copy_to", target, &dst);
             // Logged as its result: the source may live in another shard's log.
             data.aof.record_keys(&mut data.ks, target, &[dst]);
             Frame::Integer(1)

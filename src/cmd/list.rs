@@ -11,6 +11,7 @@ use super::args::{is_cstr, parse_int};
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::notify::{self, class as ev};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::{BulkArray, Frame};
 use crate::types::list::{Elem, End, List};
@@ -150,8 +151,13 @@ pub fn pop_elems(
     };
     let n = count.min(list.len());
     let popped: Vec<Bytes> = (0..n).filter_map(|_| list.pop(end)).collect();
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if n > 0 {
+        notify::emit(ev::LIST, pop_event(end), db.index(), key);
+    }
+    if emptied {
         db.remove(key);
+        notify::emit(ev::GENERIC, "del", db.index(), key);
     }
     Ok(Some(popped))
 }
@@ -199,11 +205,23 @@ pub fn move_elem(
     if src != dst {
         lookup_list(db, dst, now, stats)?;
     }
-    let popped = pop_elems(db, stats, now, src, from, 1)?.and_then(|mut v| v.pop());
-    let Some(value) = popped else {
+    let list = lookup_list(db, src, now, stats)?.expect("looked up above");
+    let Some(value) = list.pop(from) else {
         return Ok(None);
     };
+    // A rotation's list is never empty for a moment: the element goes straight back.
+    let emptied = list.is_empty() && src != dst;
+    if emptied {
+        db.remove(src);
+    }
     list_for_push(db, dst, now, stats, fill)?.push(to, &value);
+    // Redis announces the push before the pop.
+    let index = db.index();
+    notify::emit(ev::LIST, push_event(to), index, dst);
+    notify::emit(ev::LIST, pop_event(from), index, src);
+    if emptied {
+        notify::emit(ev::GENERIC, "del", index, src);
+    }
     Ok(Some(value))
 }
 
@@ -223,7 +241,24 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
     for elem in &args[2..] {
         list.push(end, elem);
     }
-    Ok(Frame::Integer(list.len() as i64))
+    let len = list.len();
+    ctx.notify(ev::LIST, push_event(end), key);
+    Ok(Frame::Integer(len as i64))
+}
+
+/// The events of a push and a pop at `end`, as Redis names them.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
 }
 
 fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -347,6 +382,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !list.set(index, &args[3]) {
         return Err(CmdError::OutOfRange);
     }
+    ctx.notify(ev::LIST, "lset", &args[1]);
     Ok(Frame::ok())
 }
 
@@ -368,7 +404,9 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(-1));
     };
     list.insert(at + after as usize, &args[4]);
-    Ok(Frame::Integer(list.len() as i64))
+    let len = list.len();
+    ctx.notify(ev::LIST, "linsert", &args[1]);
+    Ok(Frame::Integer(len as i64))
 }
 
 fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -379,8 +417,15 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     };
     let removed = list.remove_matches(&args[3], count);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(&args[1]);
+    }
+    if removed > 0 {
+        ctx.notify(ev::LIST, "lrem", &args[1]);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", &args[1]);
     }
     Ok(Frame::Integer(removed as i64))
 }
@@ -397,8 +442,13 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some((a, b)) => list.retain_range(a, b),
         None => list.remove_end(End::Tail, list.len()),
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(&args[1]);
+    }
+    ctx.notify(ev::LIST, "ltrim", &args[1]);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", &args[1]);
     }
     Ok(Frame::ok())
 }

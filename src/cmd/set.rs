@@ -15,6 +15,7 @@ use super::args::{is_cstr, parse_int, parse_scan_cursor, scan_reply, ScanOptions
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run, NO_KEYS};
+use crate::db::notify::{self, class as ev};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::{BulkArray, Frame};
 use crate::types::set::{Member, Set};
@@ -148,14 +149,24 @@ fn members_reply(set: &Set) -> Frame {
 
 /// Replaces `dst` with `result`, or deletes it when the result is empty (Redis never stores
 /// an empty set); replies the result's size. The destination loses any TTL, as with SET.
-fn store(db: &mut Db, dst: &[u8], result: Set) -> Frame {
+/// `event` names the store in keyspace notifications.
+fn store(db: &mut Db, dst: &[u8], result: Set, event: &'static str) -> Frame {
     let len = result.len() as i64;
     if result.is_empty() {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            notify::emit(ev::GENERIC, "del", db.index(), dst);
+        }
     } else {
         db.set(dst, Value::Set(result), 0);
+        notify::emit(ev::SET, event, db.index(), dst);
     }
     Frame::Integer(len)
+}
+
+/// An emptied set's key goes, announced as a deletion.
+fn remove_emptied(db: &mut Db, key: &[u8]) {
+    db.remove(key);
+    notify::emit(ev::GENERIC, "del", db.index(), key);
 }
 
 fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -171,6 +182,9 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             added
         }
     };
+    if added > 0 {
+        ctx.notify(ev::SET, "sadd", &args[1]);
+    }
     Ok(Frame::Integer(added as i64))
 }
 
@@ -181,8 +195,12 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     };
     let removed = args[2..].iter().filter(|m| set.remove(m)).count();
-    if set.is_empty() {
-        db.remove(&args[1]);
+    let emptied = set.is_empty();
+    if removed > 0 {
+        notify::emit(ev::SET, "srem", db.index(), &args[1]);
+    }
+    if emptied {
+        remove_emptied(db, &args[1]);
     }
     Ok(Frame::Integer(removed as i64))
 }
@@ -314,15 +332,17 @@ pub fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         return Ok(Frame::Null);
     };
     let popped = set.pop_random(&mut rand::thread_rng());
-    if set.is_empty() {
-        db.remove(key);
+    let emptied = set.is_empty();
+    notify::emit(ev::SET, "spop", db.index(), key);
+    if emptied {
+        remove_emptied(db, key);
     }
     Ok(popped.map_or(Frame::Null, Frame::Bulk))
 }
 
 /// SPOP with a count: up to `count` distinct random members as a set reply.
 pub fn spop_count(ctx: &mut Ctx, key: &[u8], count: u64) -> CmdResult {
-    let (now, max) = (ctx.now, ctx.ks.limits.set_max_intset_entries);
+    let (now, max, index) = (ctx.now, ctx.ks.limits.set_max_intset_entries, ctx.db);
     let (db, stats) = ctx.db();
     let Some(set) = lookup_set(db, key, now, stats)? else {
         return Ok(Frame::Set(Vec::new()));
@@ -331,9 +351,10 @@ pub fn spop_count(ctx: &mut Ctx, key: &[u8], count: u64) -> CmdResult {
         return Ok(Frame::Set(Vec::new()));
     }
     let size = set.len() as u64;
+    notify::emit(ev::SET, "spop", index, key);
     if count >= size {
         let all = members_reply(set);
-        db.remove(key);
+        remove_emptied(db, key);
         return Ok(all);
     }
     let mut rng = rand::thread_rng();
@@ -381,18 +402,22 @@ pub fn smove_member(ctx: &mut Ctx, src: &[u8], dst: &[u8], member: &[u8]) -> Cmd
     if !source.remove(member) {
         return Ok(Frame::Integer(0));
     }
-    if source.is_empty() {
-        db.remove(src);
+    let emptied = source.is_empty();
+    notify::emit(ev::SET, "srem", db.index(), src);
+    if emptied {
+        remove_emptied(db, src);
     }
-    match found_set(db, dst, now, stats) {
-        Some(target) => {
-            target.add(member, max);
-        }
+    let added = match found_set(db, dst, now, stats) {
+        Some(target) => target.add(member, max),
         None => {
             let mut target = Set::new_for(member);
             target.add(member, max);
             db.set(dst, Value::Set(target), 0);
+            true
         }
+    };
+    if added {
+        notify::emit(ev::SET, "sadd", db.index(), dst);
     }
     Ok(Frame::Integer(1))
 }
@@ -464,7 +489,7 @@ fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             true
         });
     }
-    Ok(store(db, &args[1], result))
+    Ok(store(db, &args[1], result, "sinterstore"))
 }
 
 fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -570,7 +595,7 @@ fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (result, db) = set_op(ctx, &args[2..], union)?;
-    Ok(store(db, &args[1], result))
+    Ok(store(db, &args[1], result, "sunionstore"))
 }
 
 fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -580,7 +605,7 @@ fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (result, db) = set_op(ctx, &args[2..], diff)?;
-    Ok(store(db, &args[1], result))
+    Ok(store(db, &args[1], result, "sdiffstore"))
 }
 
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

@@ -18,6 +18,7 @@ use super::propagate::{self, Rule};
 use super::{boxed, Args, CmdError, CmdResult, Command, Ctx, Run, SessionFuture};
 use crate::cmd::route::{run_gathered, run_keyed, run_where};
 use crate::cmd::session::Session;
+use crate::db::notify::{self, class as ev};
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
 use crate::slot::key_owner;
@@ -459,13 +460,16 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool, in_script: bool) 
     };
     let stored = out.len();
     if stored == 0 {
-        db.remove(&store);
+        if db.remove(&store).is_some() {
+            notify::emit(ev::GENERIC, "del", db.index(), &store);
+        }
     } else {
         let mut list = List::new(limits.list_max_listpack_size);
         for v in &out {
             list.push(End::Tail, v.as_deref().unwrap_or(b""));
         }
         db.set(&store, Value::List(Box::new(list)), 0);
+        notify::emit(ev::LIST, "sortstore", db.index(), &store);
     }
     Ok(Frame::Integer(stored as i64))
 }

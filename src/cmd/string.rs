@@ -9,6 +9,7 @@ use super::args::{is, is_cstr, parse_int, ArgCursor};
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Merge, Run};
+use crate::db::notify::class as ev;
 use crate::db::{Db, Entry, KeyStats, StrValue, Value};
 use crate::resp::Frame;
 use crate::types::longdouble;
@@ -323,6 +324,10 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], opts: SetOptions) -> Cmd
             Expiry::At(at) => db.set(key, value, at),
             Expiry::None => db.set(key, value, 0),
         }
+        ctx.notify(ev::STRING, "set", key);
+        if let Expiry::At(_) = opts.expiry {
+            ctx.notify(ev::GENERIC, "expire", key);
+        }
     }
     Ok(match old_value {
         Some(Some(v)) => Frame::Bulk(v),
@@ -418,17 +423,24 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Null);
     };
     let value = str_of(e).to_bytes();
+    let e_had_ttl = e.expire_at != 0;
     match o.expire {
         Some((option, arg)) => {
             let at = option.deadline("getex", arg, now)?;
             if at <= now {
                 db.remove(&args[1]);
+                ctx.notify(ev::GENERIC, "del", &args[1]);
             } else {
                 db.set_expire(&args[1], at);
+                ctx.notify(ev::GENERIC, "expire", &args[1]);
             }
         }
         None if o.persist => {
+            let had_ttl = e_had_ttl;
             db.set_expire(&args[1], 0);
+            if had_ttl {
+                ctx.notify(ev::GENERIC, "persist", &args[1]);
+            }
         }
         None => {}
     }
@@ -443,6 +455,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let value = str_of(e).to_bytes();
     db.remove(&args[1]);
+    ctx.notify(ev::GENERIC, "del", &args[1]);
     Ok(Frame::Bulk(value))
 }
 
@@ -469,9 +482,9 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR wrong number of arguments for 'mset' command".into(),
         ));
     }
-    let (db, _) = ctx.db();
     for pair in args[1..].chunks(2) {
-        db.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+        ctx.db().0.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+        ctx.notify(ev::STRING, "set", &pair[0]);
     }
     Ok(Frame::ok())
 }
@@ -491,7 +504,8 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     }
     for pair in args[1..].chunks(2) {
-        db.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+        ctx.db().0.set(&pair[0], Value::from_bytes(&pair[1]), 0);
+        ctx.notify(ev::STRING, "set", &pair[0]);
     }
     Ok(Frame::Integer(1))
 }
@@ -515,6 +529,8 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         Some(e) => e.value = Value::Str(StrValue::Int(next)),
         None => db.set(key, Value::Str(StrValue::Int(next)), 0),
     }
+    // Redis names every one of INCR, DECR, INCRBY and DECRBY "incrby".
+    ctx.notify(ev::STRING, "incrby", key);
     Ok(Frame::Integer(next))
 }
 
@@ -549,6 +565,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let next = longdouble::incr_by_float(&current, &args[2])?;
     let value = Value::from_bytes_no_int(&next);
     db.set_keep_ttl(&args[1], value);
+    ctx.notify(ev::STRING, "incrbyfloat", &args[1]);
     Ok(Frame::Bulk(Bytes::from(next)))
 }
 
@@ -564,20 +581,22 @@ fn check_size(len: usize) -> Result<(), CmdError> {
 fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    match lookup_str(db, &args[1], now, stats)? {
+    let len = match lookup_str(db, &args[1], now, stats)? {
         None => {
             // A new key gets the same compact encoding SET would give it.
             db.set(&args[1], Value::from_bytes(&args[2]), 0);
-            Ok(Frame::Integer(args[2].len() as i64))
+            args[2].len()
         }
         Some(e) => {
             let s = str_mut(e);
             check_size(s.len() + args[2].len())?;
             let raw = s.make_raw();
             raw.extend_from_slice(&args[2]);
-            Ok(Frame::Integer(raw.len() as i64))
+            raw.len()
         }
-    }
+    };
+    ctx.notify(ev::STRING, "append", &args[1]);
+    Ok(Frame::Integer(len as i64))
 }
 
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -639,6 +658,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             raw.extend_from_slice(value);
             let len = raw.len();
             db.set(&args[1], Value::Str(StrValue::Raw(raw)), 0);
+            ctx.notify(ev::STRING, "setrange", &args[1]);
             Ok(Frame::Integer(len as i64))
         }
         Some(e) => {
@@ -652,7 +672,9 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 raw.resize(offset + value.len(), 0);
             }
             raw[offset..offset + value.len()].copy_from_slice(value);
-            Ok(Frame::Integer(raw.len() as i64))
+            let len = raw.len();
+            ctx.notify(ev::STRING, "setrange", &args[1]);
+            Ok(Frame::Integer(len as i64))
         }
     }
 }

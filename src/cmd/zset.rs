@@ -18,6 +18,7 @@ use super::args::{is_cstr, parse_float, parse_int, parse_scan_cursor, scan_reply
 use super::flags::*;
 use super::propagate::{self, Rule};
 use super::{keys, one_key, CmdError, CmdResult, Command, Ctx, Run};
+use crate::db::notify::class as ev;
 use crate::db::{Db, KeyStats, Value};
 use crate::resp::Frame;
 use crate::types::zset::{cmp_entry, Change, Limits, ZSet};
@@ -204,37 +205,48 @@ pub fn lookup_zset<'a>(
 }
 
 /// Runs `f` on the set at `key` (absent: `None`), then deletes the key if `f` emptied it, as
-/// Redis never keeps an empty collection.
+/// Redis never keeps an empty collection. `f` also says how many entries it removed: any is
+/// announced as `event`, and an emptied key as deleted.
 fn modify<T>(
     ctx: &mut Ctx,
     key: &[u8],
-    f: impl FnOnce(Option<&mut ZSet>) -> T,
+    event: &'static str,
+    f: impl FnOnce(Option<&mut ZSet>) -> (T, usize),
 ) -> Result<T, CmdError> {
     let now = ctx.now;
     let (db, stats) = ctx.db();
-    let (out, emptied) = match lookup_zset(db, key, now, stats)? {
+    let (out, removed, emptied) = match lookup_zset(db, key, now, stats)? {
         Some(z) => {
-            let out = f(Some(&mut *z));
-            (out, z.is_empty())
+            let (out, removed) = f(Some(&mut *z));
+            (out, removed, z.is_empty())
         }
-        None => (f(None), false),
+        None => (f(None).0, 0, false),
     };
     if emptied {
         db.remove(key);
+    }
+    if removed > 0 {
+        ctx.notify(ev::ZSET, event, key);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
     }
     Ok(out)
 }
 
 /// Stores a computed result at `dst`, replacing whatever was there (and its TTL); an empty
-/// result deletes `dst` instead. Returns the result's size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Bytes, f64)>) -> i64 {
+/// result deletes `dst` instead. Returns the result's size. `event` names the store.
+fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Bytes, f64)>, event: &'static str) -> i64 {
     let n = pairs.len();
     let limits = limits(ctx);
     let (db, _) = ctx.db();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            ctx.notify(ev::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::ZSet(ZSet::from_pairs(pairs, limits)), 0);
+        ctx.notify(ev::ZSET, event, dst);
     }
     n as i64
 }
@@ -533,6 +545,10 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], incr: bool) -> CmdResult {
             last = Some(new);
         }
     }
+    if added + updated > 0 {
+        let event = if f.incr { "zincr" } else { "zadd" };
+        ctx.notify(ev::ZSET, event, &args[1]);
+    }
     Ok(match (f.incr, last) {
         (true, Some(score)) => Frame::Double(score),
         (true, None) => Frame::Null,
@@ -544,9 +560,12 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], incr: bool) -> CmdResult {
 // Reads by member
 
 fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let removed = modify(ctx, &args[1], |z| match z {
-        Some(z) => args[2..].iter().filter(|m| z.remove(m)).count(),
-        None => 0,
+    let removed = modify(ctx, &args[1], "zrem", |z| {
+        let n = match z {
+            Some(z) => args[2..].iter().filter(|m| z.remove(m)).count(),
+            None => 0,
+        };
+        (n, n)
     })?;
     Ok(Frame::Integer(removed as i64))
 }
@@ -716,7 +735,12 @@ fn zrange_generic(
         }
     };
     match store {
-        Some(dst) => Ok(Frame::Integer(store_result(ctx, dst, result))),
+        Some(dst) => Ok(Frame::Integer(store_result(
+            ctx,
+            dst,
+            result,
+            "zrangestore",
+        ))),
         None => Ok(entries_reply(result, withscores)),
     }
 }
@@ -776,28 +800,34 @@ fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn remove_span(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     span: impl FnOnce(&ZSet) -> Option<(usize, usize)>,
 ) -> CmdResult {
-    let n = modify(ctx, key, |z| match z {
-        Some(z) => span(z).map_or(0, |(s, e)| z.remove_range(s, e)),
-        None => 0,
+    let n = modify(ctx, key, event, |z| {
+        let n = match z {
+            Some(z) => span(z).map_or(0, |(s, e)| z.remove_range(s, e)),
+            None => 0,
+        };
+        (n, n)
     })?;
     Ok(Frame::Integer(n as i64))
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (parse_int(&args[2])?, parse_int(&args[3])?);
-    remove_span(ctx, &args[1], |z| rank_span(start, stop, z.len()))
+    remove_span(ctx, &args[1], "zremrangebyrank", |z| {
+        rank_span(start, stop, z.len())
+    })
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(&args[2], &args[3])?;
-    remove_span(ctx, &args[1], |z| Some(range.ranks(z)))
+    remove_span(ctx, &args[1], "zremrangebyscore", |z| Some(range.ranks(z)))
 }
 
 fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(&args[2], &args[3])?;
-    remove_span(ctx, &args[1], |z| Some(range.ranks(z)))
+    remove_span(ctx, &args[1], "zremrangebylex", |z| Some(range.ranks(z)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -819,17 +849,22 @@ pub fn pop(
     end: End,
     count: usize,
 ) -> Result<Option<Vec<(Bytes, f64)>>, CmdError> {
-    modify(ctx, key, |z| {
-        z.map(|z| {
-            let n = count.min(z.len());
-            let (s, e) = match end {
-                End::Min => (0, n),
-                End::Max => (z.len() - n, z.len()),
-            };
-            let popped = collect(z, s, e, end == End::Max);
-            z.remove_range(s, e);
-            popped
-        })
+    let event = match end {
+        End::Min => "zpopmin",
+        End::Max => "zpopmax",
+    };
+    modify(ctx, key, event, |z| {
+        let Some(z) = z else {
+            return (None, 0);
+        };
+        let n = count.min(z.len());
+        let (s, e) = match end {
+            End::Min => (0, n),
+            End::Max => (z.len() - n, z.len()),
+        };
+        let popped = collect(z, s, e, end == End::Max);
+        z.remove_range(s, e);
+        (Some(popped), n)
     })
 }
 
@@ -1148,7 +1183,14 @@ fn setop_generic(
         SetOp::Diff => diff(inputs),
     };
     match dst {
-        Some(dst) => Ok(Frame::Integer(store_result(ctx, dst, result))),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            Ok(Frame::Integer(store_result(ctx, dst, result, event)))
+        }
         None => {
             let mut result = result;
             result.sort_by(|a, b| cmp_entry((a.1, &a.0), (b.1, &b.0)));

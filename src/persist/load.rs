@@ -72,6 +72,7 @@ pub fn insert(
     duplicates: Duplicates,
     out: &mut ShardLoad,
 ) -> Result<(), String> {
+    let _quiet = crate::db::notify::Muted::new();
     let now = now_ms();
     let clock = lru_clock();
     for raw in batch {

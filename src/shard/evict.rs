@@ -74,6 +74,12 @@ pub fn evict_local(
         let ks = &mut data.ks;
         ks.dbs[db].reap(&key, &mut ks.stats);
         ks.stats.evicted_keys += 1;
+        crate::db::notify::emit(
+            crate::db::notify::class::EVICTED,
+            "evicted",
+            db,
+            key.as_bytes(),
+        );
         data.aof.log_reaped(ks);
     }
     true

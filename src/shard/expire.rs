@@ -37,7 +37,7 @@ pub fn start_active_expiry(node: Rc<Node>) {
     .detach();
 }
 
-fn cycle(node: &Node, budget: Duration) {
+fn cycle(node: &Rc<Node>, budget: Duration) {
     let started = Instant::now();
     let mut data = node.data.borrow_mut();
     let data = &mut *data;
@@ -63,6 +63,8 @@ fn cycle(node: &Node, budget: Duration) {
         }
     }
     data.aof.log_reaped(&mut data.ks);
+    // The `expired` events of what it reaped.
+    node.after_job(data);
     // INFO's expiry figures, kept as Redis's activeExpireCycle keeps them: the share of
     // expired keys among those sampled, as a running average weighing each cycle 5%.
     let stats = &mut data.stats;

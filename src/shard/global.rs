@@ -49,6 +49,8 @@ pub struct Global {
     /// Memory in use once the server was ready (`used_memory_startup`).
     pub startup_memory: AtomicU64,
     pub eviction_exceeded: crate::shard::evict::ExceededTime,
+    /// Each shard's count of its clients' channel and pattern subscriptions (`shard::pubsub`).
+    pub pubsub_listening: Arc<[std::sync::atomic::AtomicUsize]>,
 }
 
 pub enum ControlMsg {
@@ -121,6 +123,7 @@ impl Global {
             scripts: Default::default(),
             startup_memory: AtomicU64::new(0),
             eviction_exceeded: Default::default(),
+            pubsub_listening: (0..shards).map(|_| Default::default()).collect(),
         };
         global.refresh();
         global

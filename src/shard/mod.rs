@@ -66,6 +66,7 @@ impl ShardData {
         self.aof.fsync = config.appendfsync();
         self.stats.latency_tracking = config.latency_tracking();
         self.pubsub.limit = config.obuf_limit(crate::config::ClientClass::Pubsub);
+        crate::db::notify::set_enabled(config.notify_keyspace_events());
     }
 }
 
@@ -255,7 +256,7 @@ impl Node {
                 blocking: Default::default(),
                 clients: Default::default(),
                 aof: Default::default(),
-                pubsub: Default::default(),
+                pubsub: pubsub::PubSub::new(id, global.pubsub_listening.clone()),
                 outgoing: Vec::new(),
             }),
             global,
@@ -463,6 +464,9 @@ impl Node {
     pub fn after_job(self: &Rc<Self>, data: &mut ShardData) {
         if data.blocking.has_waiters() {
             self.serve_blocked(data);
+        }
+        if crate::db::notify::pending() {
+            pubsub::publish_events(data);
         }
         if !data.outgoing.is_empty() {
             for (shard, f) in std::mem::take(&mut data.outgoing) {

@@ -26,11 +26,13 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use ahash::{AHashMap, AHashSet};
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::db::notify;
 use crate::shard::clients::ClientInfo;
 use crate::shard::ShardData;
 use crate::types::glob::glob_match;
@@ -137,6 +139,11 @@ pub struct PubSub {
     pub limit: ObufLimit,
     /// The PUBLISHes of this shard's clients waiting for other shards' deliveries, by id.
     tallies: AHashMap<u64, Tally>,
+    /// Every shard's count of its clients' subscriptions to channels and patterns (not
+    /// sharded channels), this one's kept here: keyspace events go only where someone listens.
+    listening: Arc<[AtomicUsize]>,
+    /// This shard's place in `listening`.
+    id: usize,
 }
 
 /// A message on its way to the shards with subscribers.
@@ -162,8 +169,29 @@ pub struct Tally {
 }
 
 impl PubSub {
+    pub fn new(id: usize, listening: Arc<[AtomicUsize]>) -> PubSub {
+        PubSub {
+            id,
+            listening,
+            ..PubSub::default()
+        }
+    }
+
+    fn count_listening(&self, kind: Kind, up: bool) {
+        if kind == Kind::Sharded {
+            return;
+        }
+        let slot = &self.listening[self.id];
+        if up {
+            slot.fetch_add(1, Relaxed);
+        } else {
+            slot.fetch_sub(1, Relaxed);
+        }
+    }
+
     /// Lists `client` as subscribed to `channel` here.
     pub fn listen(&mut self, kind: Kind, channel: Bytes, client: Rc<ClientInfo>) {
+        self.count_listening(kind, true);
         self.listeners[kind as usize]
             .entry(channel)
             .or_default()
@@ -173,15 +201,22 @@ impl PubSub {
     /// Takes client `id` off `channel`'s list here.
     pub fn unlisten(&mut self, kind: Kind, channel: &[u8], id: u64) {
         let map = &mut self.listeners[kind as usize];
-        if let Some(list) = map.get_mut(channel) {
-            list.retain(|c| c.id != id);
-            if list.is_empty() {
-                map.remove(channel);
-            }
+        let Some(list) = map.get_mut(channel) else {
+            return;
+        };
+        let before = list.len();
+        list.retain(|c| c.id != id);
+        let gone = list.len() < before;
+        if list.is_empty() {
+            map.remove(channel);
+        }
+        if gone {
+            self.count_listening(kind, false);
         }
     }
 
     pub fn listen_pattern(&mut self, pattern: Bytes, client: Rc<ClientInfo>) {
+        self.count_listening(Kind::Plain, true);
         self.pattern_listeners
             .entry(pattern)
             .or_default()
@@ -189,11 +224,17 @@ impl PubSub {
     }
 
     pub fn unlisten_pattern(&mut self, pattern: &[u8], id: u64) {
-        if let Some(list) = self.pattern_listeners.get_mut(pattern) {
-            list.retain(|c| c.id != id);
-            if list.is_empty() {
-                self.pattern_listeners.remove(pattern);
-            }
+        let Some(list) = self.pattern_listeners.get_mut(pattern) else {
+            return;
+        };
+        let before = list.len();
+        list.retain(|c| c.id != id);
+        let gone = list.len() < before;
+        if list.is_empty() {
+            self.pattern_listeners.remove(pattern);
+        }
+        if gone {
+            self.count_listening(Kind::Plain, false);
         }
     }
 
@@ -382,6 +423,63 @@ fn deliver(data: &mut ShardData, message: &Message) -> i64 {
         }
     }
     received
+}
+
+/// Publishes the keyspace events this thread queued (`db::notify`), in the order they
+/// happened: all of them in one message to each shard whose clients subscribe to anything,
+/// which matches them against its own subscribers. Unlike a PUBLISH, an event does not pass
+/// through its channel's owner: a command cannot wait for that, and going straight keeps each
+/// shard's events in their order (a key's `__keyspace` message before its `__keyevent` one,
+/// as Redis sends them), so every key's events reach every subscriber in order. What is not
+/// kept is one order across shards: events of keys on two shards, both on one
+/// `__keyevent@<db>__:<event>` channel, may interleave differently for subscribers on
+/// different shards.
+pub fn publish_events(data: &mut ShardData) {
+    let events = notify::take();
+    let listening = data.pubsub.listening.clone();
+    let shards: Vec<usize> = (0..listening.len())
+        .filter(|&s| listening[s].load(Relaxed) > 0)
+        .collect();
+    if shards.is_empty() {
+        return;
+    }
+    let enabled = notify::enabled();
+    let messages: Arc<Vec<(Bytes, Bytes)>> = Arc::new(
+        events
+            .iter()
+            .flat_map(|e| notify::messages(e, enabled))
+            .collect(),
+    );
+    for shard in shards {
+        if shard == data.id {
+            deliver_events(data, &messages);
+        } else {
+            let messages = messages.clone();
+            data.outgoing
+                .push((shard, Box::new(move |data| deliver_events(data, &messages))));
+        }
+    }
+}
+
+/// Hands keyspace event messages to this shard's subscribers, channel and pattern.
+fn deliver_events(data: &mut ShardData, messages: &[(Bytes, Bytes)]) {
+    for (channel, payload) in messages {
+        let patterns = data
+            .pubsub
+            .pattern_listeners
+            .keys()
+            .filter(|p| glob_match(p, channel, false))
+            .cloned()
+            .collect();
+        let message = Message {
+            kind: Kind::Plain,
+            channel: channel.clone(),
+            payload: payload.clone(),
+            patterns,
+            report_to: None,
+        };
+        deliver(data, &message);
+    }
 }
 
 /// A message rendered once per protocol, however many subscribers get it.

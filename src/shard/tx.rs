@@ -294,7 +294,7 @@ impl Tx {
         for entries in self.hops(hops).await {
             for (k, e) in entries {
                 if let Some(e) = e {
-                    scratch.dbs[db].insert_entry(&k, e);
+                    scratch.dbs[db].place(&k, e);
                 }
             }
         }

@@ -287,12 +287,6 @@ impl Driver {
             // This turn's time, for everything that runs in it (`db::clock`).
             crate::db::clock::tick();
             let reaped = self.turn();
-            if reaped > 0 {
-                // What the sockets brought runs before the mail taken now, as a request that
-                // arrived first is served first: a subscriber's UNSUBSCRIBE, read in this
-                // turn, takes effect before a message another shard sent it meanwhile.
-                futures_lite::future::yield_now().await;
-            }
             let mail = incoming.take();
             if spin && mail > 0 {
                 // Taking mail ticked the clock (`Node::take_mail`).

@@ -292,26 +292,7 @@ pub(crate) fn parse_oom_score_adj_values(args: &[Vec<u8>]) -> Result<[i32; 3], S
     Ok(values)
 }
 
-/// Redis's keyspace notification classes, as `notify-keyspace-events` spells them.
-pub(crate) mod events {
-    pub const KEYSPACE: u32 = 1 << 0; // K
-    pub const KEYEVENT: u32 = 1 << 1; // E
-    pub const GENERIC: u32 = 1 << 2; // g
-    pub const STRING: u32 = 1 << 3; // $
-    pub const LIST: u32 = 1 << 4; // l
-    pub const SET: u32 = 1 << 5; // s
-    pub const HASH: u32 = 1 << 6; // h
-    pub const ZSET: u32 = 1 << 7; // z
-    pub const EXPIRED: u32 = 1 << 8; // x
-    pub const EVICTED: u32 = 1 << 9; // e
-    pub const STREAM: u32 = 1 << 10; // t
-    pub const KEY_MISS: u32 = 1 << 11; // m, left out of A on purpose
-    pub const MODULE: u32 = 1 << 13; // d
-    pub const NEW: u32 = 1 << 14; // n, also left out of A
-    /// `A`: every class but key misses and new keys.
-    pub const ALL: u32 =
-        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
-}
+use crate::db::notify::class as events;
 
 /// The classes after `A`, in the order CONFIG GET prints them.
 const EVENT_LETTERS: &[(u8, u32)] = &[

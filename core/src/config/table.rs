@@ -281,7 +281,6 @@ const CLUSTER: Effect = NotApplicable("cluster mode is not built yet");
 const TLS: Effect = NotApplicable("TLS is not built");
 const ACL: Effect = NotApplicable("ACL users arrive later");
 const PROC_TITLE: Effect = NotApplicable("Tessera does not rewrite its process title");
-const PUBSUB: Effect = NotApplicable("pub/sub and keyspace notifications arrive with issue 14");
 const DEFRAG: Effect = NotApplicable("active defragmentation does not exist in Tessera");
 const JEMALLOC: Effect = NotApplicable("Tessera uses mimalloc, not jemalloc");
 const SHARDS: Effect = NotApplicable("Tessera runs one shard per thread: see 'threads'");
@@ -449,7 +448,7 @@ parameters! {
     SlowlogMaxLen: "slowlog-max-len", int(0, LONG_MAX), Text("128"), 0, Applied;
 
     // Pub/sub, scripting, modules and ACL users.
-    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, Text(""), 0, PUBSUB;
+    NotifyKeyspaceEvents: "notify-keyspace-events", Kind::KeyspaceEvents, Text(""), 0, Applied;
     BusyReplyThreshold: "busy-reply-threshold" ["lua-time-limit"], int(0, LONG_MAX), Text("5000"), 0, Applied;
     Aclfile: "aclfile", TEXT, Text(""), IMMUTABLE, ACL;
     AcllogMaxLen: "acllog-max-len", int(0, LONG_MAX), Text("128"), 0, ACL;

@@ -1801,10 +1801,6 @@ fn new_accessors_see_defaults_and_values() {
         [
             ("set-proc-title", proc_title),
             ("proc-title-template", proc_title),
-            (
-                "notify-keyspace-events",
-                "pub/sub and keyspace notifications arrive with issue 14"
-            ),
         ]
     );
     // A unix socket is somewhere to listen.

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod digest;
+pub mod notify;
 pub mod value;
 
 use bytes::Bytes;
@@ -146,6 +147,9 @@ pub struct Db {
     /// Keys clients WATCH, with their watchers in the order they watched (Redis's
     /// `watched_keys`): changing such a key makes their next EXEC fail.
     watched: ahash::AHashMap<Bytes, Vec<WatchedBy>>,
+    /// This database's number, which the events of its keys carry. It belongs to the place in
+    /// the keyspace, not to the contents: SWAPDB and FLUSHDB leave it where it is.
+    index: usize,
 }
 
 /// A client's WATCH, shared by its registrations on every shard: set dirty when a watched key
@@ -198,6 +202,11 @@ impl Db {
         }
     }
 
+    /// This database's number.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// Looks a key up, deleting it first if it has expired (lazy expiry).
     pub fn get(&mut self, key: &[u8], now: u64, stats: &mut KeyStats) -> Option<&mut Entry> {
         let idx = self.keys.position(key)?;
@@ -207,6 +216,7 @@ impl Db {
         if expire_at != 0 && expire_at <= now && !entry.lent {
             self.reap(key, stats);
             stats.expired_keys += 1;
+            notify::emit(notify::class::EXPIRED, "expired", self.index, key);
             return None;
         }
         Some(self.keys.at_mut(idx))
@@ -224,7 +234,10 @@ impl Db {
         match (stats.uncounted, found) {
             (true, _) => {}
             (false, true) => stats.keyspace_hits += 1,
-            (false, false) => stats.keyspace_misses += 1,
+            (false, false) => {
+                stats.keyspace_misses += 1;
+                notify::emit(notify::class::KEY_MISS, "keymiss", self.index, key);
+            }
         }
         self.keys.get_mut(key)
     }
@@ -236,7 +249,10 @@ impl Db {
         match (stats.uncounted, found) {
             (true, _) => {}
             (false, true) => stats.keyspace_hits += 1,
-            (false, false) => stats.keyspace_misses += 1,
+            (false, false) => {
+                stats.keyspace_misses += 1;
+                notify::emit(notify::class::KEY_MISS, "keymiss", self.index, key);
+            }
         }
         let entry = self.keys.get_mut(key)?;
         if let Some(lfu) = stats.lfu {
@@ -288,7 +304,16 @@ impl Db {
         }
     }
 
+    /// Stores `entry` under `key`; creating the key is a `new` event.
     pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        if self.place(key, entry) {
+            notify::emit(notify::class::NEW, "new", self.index, key);
+        }
+    }
+
+    /// Stores `entry` under `key` with no event: for entries moving rather than being made (a
+    /// lent value going back, a file loading). Returns whether the key was created.
+    pub fn place(&mut self, key: &[u8], entry: Entry) -> bool {
         let expiring = entry.expire_at != 0;
         let created = self.keys.insert(key, entry).is_none();
         if created && !self.blocked.is_empty() {
@@ -303,6 +328,7 @@ impl Db {
         } else {
             self.volatile.swap_remove(key);
         }
+        created
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -352,6 +378,7 @@ impl Db {
         let mut old = std::mem::take(self);
         self.blocked = std::mem::take(&mut old.blocked);
         self.watched = std::mem::take(&mut old.watched);
+        self.index = old.index;
         old
     }
 
@@ -496,7 +523,10 @@ impl Db {
     /// the command's result), or, when `None`, the key is deleted.
     pub fn settle_loan(&mut self, key: &[u8], entry: Option<Entry>) {
         match entry {
-            Some(e) => self.insert_entry(key, e),
+            // What the command made of it was announced where it ran.
+            Some(e) => {
+                self.place(key, e);
+            }
             None => {
                 self.remove(key);
             }
@@ -638,6 +668,7 @@ impl Db {
             if dead {
                 self.reap(key.as_bytes(), stats);
                 stats.expired_keys += 1;
+                notify::emit(notify::class::EXPIRED, "expired", self.index, key.as_bytes());
                 expired += 1;
             }
         }
@@ -675,6 +706,12 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     pub fn db(&mut self) -> (&mut Db, &mut KeyStats) {
         self.ks.db(self.db)
+    }
+
+    /// A keyspace event of `class` for `key` in this command's database (see [`notify`]).
+    #[inline]
+    pub fn notify(&self, class: u32, name: &'static str, key: &[u8]) {
+        notify::emit(class, name, self.db, key);
     }
 }
 
@@ -716,7 +753,12 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
-            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dbs: (0..databases)
+                .map(|index| Db {
+                    index,
+                    ..Db::default()
+                })
+                .collect(),
             stats: KeyStats::default(),
             limits: EncodingLimits::default(),
         }
@@ -735,6 +777,8 @@ impl Keyspace {
             y.touch_all(Some(&*x));
         }
         self.dbs.swap(a, b);
+        self.dbs[a].index = a;
+        self.dbs[b].index = b;
         // Blocked and watched keys belong to the database number, not to its contents.
         let (x, y) = (
             std::mem::take(&mut self.dbs[a].blocked),
