@@ -10,6 +10,9 @@ Redis and Tessera alternately; the medians and Tessera/Redis ratios are printed.
           connection with a pipeline of 16. Reported: messages delivered per second (from the
           first publish until every subscriber has every message) and the server cores' busy
           time per delivered message (/proc/stat: user, nice, system, irq, softirq).
+  (`--server-cpus 0-1 --bench-cpus 0-1 --threads 2` runs everything unpinned, as a user runs
+  it on two cores: the core figure then counts the load too, and the process's own CPU time,
+  printed beside it, is the one to read.)
   notify: redis-benchmark SET on random keys (-r 100000, 50 clients, -P 16), with
           notify-keyspace-events off and then KEA while one client PSUBSCRIBEs `*` and reads
           everything: requests per second and server core time per SET, both ways.
@@ -30,7 +33,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, TICKS, core_busy_ticks, free_port, start  # noqa: E402
+from compare import ROOT, TICKS, core_busy_ticks, cpu_ticks, free_port, start  # noqa: E402
 
 PAYLOAD = "x" * 16
 
@@ -91,6 +94,7 @@ def fanout(server, args):
     reader = threading.Thread(target=lambda: finished.setdefault(
         "at", read_until(socks, message * args.messages, time.time() + 300)))
     core_before = core_busy_ticks(args.server_cpus)
+    proc_before = cpu_ticks(server["proc"].pid)
     started = time.time()
     reader.start()
     subprocess.run(["taskset", "-c", args.bench_cpus, "redis-benchmark", "-p", str(server["port"]),
@@ -98,11 +102,13 @@ def fanout(server, args):
                     "PUBLISH", channel, PAYLOAD], check=True, capture_output=True)
     reader.join()
     core_ticks = core_busy_ticks(args.server_cpus) - core_before
+    proc_ticks = cpu_ticks(server["proc"].pid) - proc_before
     for s in socks:
         s.close()
     delivered = args.subscribers * args.messages
     return {"rate": delivered / (finished["at"] - started),
-            "cpu_ns": core_ticks / TICKS * 1e9 / delivered}
+            "cpu_ns": core_ticks / TICKS * 1e9 / delivered,
+            "proc_ns": proc_ticks / TICKS * 1e9 / delivered}
 
 
 def set_load(server, args, events):
@@ -126,16 +132,19 @@ def set_load(server, args, events):
     reader = threading.Thread(target=drain)
     reader.start()
     core_before = core_busy_ticks(args.server_cpus)
+    proc_before = cpu_ticks(server["proc"].pid)
     out = subprocess.run(["taskset", "-c", args.bench_cpus, "redis-benchmark",
                           "-p", str(server["port"]), "-c", "50", "-P", "16", "-r", "100000",
                           "-n", str(args.sets), "-t", "set", "--csv", "-q"],
                          check=True, capture_output=True, text=True).stdout
     core_ticks = core_busy_ticks(args.server_cpus) - core_before
+    proc_ticks = cpu_ticks(server["proc"].pid) - proc_before
     stop.set()
     reader.join()
     listener.close()
     rps = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
-    return {"rate": rps, "cpu_ns": core_ticks / TICKS * 1e9 / args.sets}
+    return {"rate": rps, "cpu_ns": core_ticks / TICKS * 1e9 / args.sets,
+            "proc_ns": proc_ticks / TICKS * 1e9 / args.sets}
 
 
 def main():
@@ -173,17 +182,19 @@ def main():
     finally:
         for server in servers:
             server["proc"].terminate()
-    print(f"{'test':26} {'server':8} {'per second':>12} {'core ns each':>13}")
+    print(f"{'test':26} {'server':8} {'per second':>12} {'core ns each':>13} {'process ns':>11}")
     for name, _ in tests:
         medians = {}
         for server in servers:
             samples = results[(name, server["name"])]
             medians[server["name"]] = {k: statistics.median(s[k] for s in samples)
-                                       for k in ("rate", "cpu_ns")}
+                                       for k in ("rate", "cpu_ns", "proc_ns")}
             m = medians[server["name"]]
-            print(f"{name:26} {server['name']:8} {m['rate']:12.0f} {m['cpu_ns']:13.0f}")
+            print(f"{name:26} {server['name']:8} {m['rate']:12.0f} {m['cpu_ns']:13.0f}"
+                  f" {m['proc_ns']:11.0f}")
         r, t = medians["redis"], medians["tessera"]
-        print(f"{name:26} {'ratio':8} {t['rate'] / r['rate']:12.2f} {t['cpu_ns'] / r['cpu_ns']:13.2f}")
+        print(f"{name:26} {'ratio':8} {t['rate'] / r['rate']:12.2f} {t['cpu_ns'] / r['cpu_ns']:13.2f}"
+              f" {t['proc_ns'] / r['proc_ns']:11.2f}")
 
 
 if __name__ == "__main__":
