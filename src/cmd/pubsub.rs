@@ -13,7 +13,7 @@ use super::flags::*;
 use super::{boxed, keys, Args, Command, Run, SessionFuture};
 use crate::cmd::session::Session;
 use crate::resp::Frame;
-use crate::shard::pubsub::{publish, Kind};
+use crate::shard::pubsub::{publish_run, Kind};
 use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 
@@ -304,44 +304,66 @@ pub async fn leave_all(s: &mut Session) {
 }
 
 fn publish_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(publish_to(s, Kind::Plain, args))
+    boxed(async move { publish_one(s, args).await })
 }
 
 fn spublish(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(publish_to(s, Kind::Sharded, args))
+    boxed(async move { publish_one(s, args).await })
 }
 
-/// Runs the publication on the channel's owner, which delivers it everywhere, and answers
-/// how many subscribers the shards it reached delivered it to.
-async fn publish_to(s: &mut Session, kind: Kind, mut args: Args) -> Frame {
-    let payload = args.pop().expect("arity 3");
-    let channel = args.pop().expect("arity 3");
-    let owner = key_owner(&channel, s.node.shards);
-    let tally = Tally::open(&s.node);
-    let report_to = Some((s.node.id, tally.id));
-    let (here, elsewhere) = s
-        .node
+async fn publish_one(s: &mut Session, args: Args) -> Frame {
+    let mut replies = publish_all(&s.node, vec![args]).await;
+    replies.pop().expect("one reply per publication")
+}
+
+/// Publishes a run of PUBLISH / SPUBLISH requests whose channels share an owner, in order,
+/// as one job on that owner (which delivers them everywhere), and answers each with how many
+/// subscribers the shards it reached delivered it to. A pipeline's consecutive publications
+/// come here together (`net::dispatch::batchable_publish`).
+pub async fn publish_all(node: &std::rc::Rc<Node>, requests: Vec<Args>) -> Vec<Frame> {
+    let run: Vec<(Kind, Bytes, Bytes)> = requests
+        .into_iter()
+        .map(|mut args| {
+            let kind = if args[0].eq_ignore_ascii_case(b"spublish") {
+                Kind::Sharded
+            } else {
+                Kind::Plain
+            };
+            let payload = args.pop().expect("arity 3");
+            let channel = args.pop().expect("arity 3");
+            (kind, channel, payload)
+        })
+        .collect();
+    let owner = key_owner(&run[0].1, node.shards);
+    let tally = Tally::open(node, run.len());
+    let report_to = Some((node.id, tally.id));
+    let (here, elsewhere) = node
         .run_on(owner, Vec::new(), move |data| {
-            publish(data, kind, channel, payload, report_to)
+            publish_run(data, run, report_to)
         })
         .await;
-    Frame::Integer(here + tally.wait(elsewhere).await)
+    let there = tally.wait(elsewhere).await;
+    here.iter()
+        .enumerate()
+        .map(|(i, n)| Frame::Integer(n + there.get(i).copied().unwrap_or(0)))
+        .collect()
 }
 
-/// The wait for the other shards' deliveries of one PUBLISH; forgets the tally if dropped.
+/// The wait for the other shards' deliveries of a run of PUBLISHes; forgets the tally if
+/// dropped.
 struct Tally<'a> {
     node: &'a std::rc::Rc<Node>,
     id: u64,
 }
 
 impl<'a> Tally<'a> {
-    fn open(node: &'a std::rc::Rc<Node>) -> Tally<'a> {
+    fn open(node: &'a std::rc::Rc<Node>, messages: usize) -> Tally<'a> {
         let id = node.fresh_id();
-        node.data.borrow_mut().pubsub.open_tally(id);
+        node.data.borrow_mut().pubsub.open_tally(id, messages);
         Tally { node, id }
     }
 
-    async fn wait(&self, shards: usize) -> i64 {
+    async fn wait(&self, shards: usize) -> Vec<i64> {
         std::future::poll_fn(|cx| self.node.data.borrow_mut().pubsub.poll_tally(self.id, shards, cx))
             .await
     }

@@ -23,7 +23,9 @@ use bytes::BytesMut;
 use crate::cmd::route::Read;
 use crate::cmd::session::{ReplyMode, Session};
 use crate::cmd::{Args, Command, KeyedFn};
-use crate::net::dispatch::{batchable_read, execute, execute_reads};
+use crate::net::dispatch::{
+    batchable_publish, batchable_read, execute, execute_publishes, execute_reads,
+};
 use crate::resp::parse::{ProtocolError, RequestParser};
 use crate::resp::Frame;
 use crate::shard::clients::{client_class, ClientInfo};
@@ -202,6 +204,20 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         ahead.extend(next.map(|next| (next, true)));
                         continue;
                     }
+                    // Consecutive publications to one owner go there together: one job.
+                    let publish = may_batch.then(|| batchable_publish(s, &args)).flatten();
+                    if let Some((owner, cmd)) = publish {
+                        let (run, next) =
+                            gather_publishes(s, &mut parser, &mut input, owner, cmd, args);
+                        for reply in execute_publishes(s, run).await {
+                            write_reply(s, reply, &mut output);
+                            if over_output_limit(s, &output) {
+                                return Ok(());
+                            }
+                        }
+                        ahead.extend(next.map(|next| (next, true)));
+                        continue;
+                    }
                     s.info.query_buf.set(request_len + input.len());
                     let reply = execute_watching(s, args, stream, &mut input, &mut output).await;
                     let Some(reply) = reply else {
@@ -304,6 +320,33 @@ fn gather_reads(
         }
     }
     (reads, None)
+}
+
+/// Parses the requests after a publication for as long as they are publications to channels
+/// of the same owner (`dispatch::batchable_publish`). Returns the run and the request that
+/// ended it, if any.
+fn gather_publishes(
+    s: &Session,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+    owner: usize,
+    cmd: &'static Command,
+    args: Args,
+) -> (Vec<(&'static Command, Args)>, Option<Parsed>) {
+    let limits = s.node.global.limits();
+    let mut run = vec![(cmd, args)];
+    while run.len() < MAX_READS {
+        match parser.parse(input, &limits) {
+            Ok(Some(args)) if args.is_empty() => continue,
+            Ok(Some(args)) => match batchable_publish(s, &args) {
+                Some((o, cmd)) if o == owner => run.push((cmd, args)),
+                _ => return (run, Some(Ok(Some(args)))),
+            },
+            Ok(None) => break,
+            other => return (run, Some(other)),
+        }
+    }
+    (run, None)
 }
 
 /// Runs one command. While it is blocked (BLPOP...), the replies before it are sent and the

@@ -92,6 +92,40 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
     Some((shard, cmd, f))
 }
 
+/// Whether the request `args` is a PUBLISH or SPUBLISH that may join a run of a pipeline's
+/// publications (`cmd::pubsub::publish_all`): from a session in its plain state, so that none
+/// of `check`'s refusals can apply to it. Returns its channel's owner and its row.
+pub fn batchable_publish(s: &Session, args: &Args) -> Option<(usize, &'static Command)> {
+    if s.node.shards == 1 || !s.authenticated || s.in_multi() {
+        return None;
+    }
+    let cmd = Table::get().lookup(&args[0])?;
+    if !matches!(cmd.name, "publish" | "spublish") || !cmd.arity_ok(args.len()) {
+        return None;
+    }
+    if s.node.global.pause_until_ms.load(Relaxed) != 0
+        || s.node.global.scripts.running.elapsed_ms().is_some()
+        || (!s.resp3 && s.info.subs.borrow().active())
+    {
+        return None;
+    }
+    Some((crate::slot::key_owner(&args[1], s.node.shards), cmd))
+}
+
+/// Runs publications that [`batchable_publish`] admitted, with one owner, as one run, and
+/// counts each.
+pub async fn execute_publishes(s: &mut Session, run: Vec<(&'static Command, Args)>) -> Vec<Frame> {
+    let started = crate::db::clock::last();
+    let (cmds, requests): (Vec<&'static Command>, Vec<Args>) = run.into_iter().unzip();
+    let replies = cmd::pubsub::publish_all(&s.node, requests).await;
+    let elapsed = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
+    let share = elapsed / replies.len().max(1) as u64;
+    for (cmd, reply) in cmds.into_iter().zip(&replies) {
+        account_nanos(s, cmd, reply, share);
+    }
+    replies
+}
+
 /// Runs reads that [`batchable_read`] admitted, one hop per shard, and counts each.
 pub async fn execute_reads(
     s: &mut Session,

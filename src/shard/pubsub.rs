@@ -153,15 +153,15 @@ pub struct Message {
     payload: Bytes,
     /// The patterns the channel matched on its owner.
     patterns: Vec<Bytes>,
-    /// Where each shard reports how many subscribers it delivered to: the publisher's shard
-    /// and its tally's id.
-    report_to: Option<(usize, u64)>,
+    /// Where each shard reports how many subscribers it delivered to: the publisher's shard,
+    /// its tally's id, and this message's place among the tally's.
+    report_to: Option<(usize, u64, usize)>,
 }
 
-/// The receivers of one PUBLISH, reported by the shards it reached.
+/// The receivers of a run of PUBLISHes, each message's reported by the shards it reached.
 #[derive(Default)]
 pub struct Tally {
-    received: i64,
+    received: Vec<i64>,
     reports: usize,
     /// How many shards will report, once the owner has said.
     expected: Option<usize>,
@@ -279,15 +279,21 @@ impl PubSub {
         self.patterns.len()
     }
 
-    /// Opens the tally of a PUBLISH from this shard.
-    pub fn open_tally(&mut self, id: u64) {
-        self.tallies.insert(id, Tally::default());
+    /// Opens the tally of `messages` PUBLISHes from this shard.
+    pub fn open_tally(&mut self, id: u64, messages: usize) {
+        let tally = Tally {
+            received: vec![0; messages],
+            ..Tally::default()
+        };
+        self.tallies.insert(id, tally);
     }
 
-    /// A shard delivered a message of tally `id` to `received` subscribers.
-    fn report(&mut self, id: u64, received: i64) {
+    /// A shard delivered messages of tally `id`: (place, subscribers) for each.
+    fn report(&mut self, id: u64, received: &[(usize, i64)]) {
         if let Some(t) = self.tallies.get_mut(&id) {
-            t.received += received;
+            for &(at, n) in received {
+                t.received[at] += n;
+            }
             t.reports += 1;
             if let Some(w) = t.waker.take() {
                 w.wake();
@@ -295,19 +301,19 @@ impl PubSub {
         }
     }
 
-    /// The receivers once `expected` shards reported; registers `cx` otherwise.
+    /// Each message's receivers once `expected` shards reported; registers `cx` otherwise.
     pub fn poll_tally(
         &mut self,
         id: u64,
         expected: usize,
         cx: &std::task::Context<'_>,
-    ) -> std::task::Poll<i64> {
+    ) -> std::task::Poll<Vec<i64>> {
         let Some(t) = self.tallies.get_mut(&id) else {
-            return std::task::Poll::Ready(0);
+            return std::task::Poll::Ready(Vec::new());
         };
         t.expected = Some(expected);
         if t.reports >= expected {
-            let received = t.received;
+            let received = std::mem::take(&mut t.received);
             self.tallies.remove(&id);
             return std::task::Poll::Ready(received);
         }
@@ -325,69 +331,87 @@ impl PubSub {
     }
 }
 
-/// PUBLISH / SPUBLISH on the channel's owner: delivers here and leaves one message for each
-/// other shard with subscribers. Returns how many subscribers (channel and pattern
-/// subscriptions each counted) it delivered to here, and how many other shards will report
-/// theirs to `report_to`'s tally.
-pub fn publish(
+/// A run of PUBLISH / SPUBLISH on their channels' owner (this shard), in order: delivers
+/// here, and leaves one message for each other shard with subscribers carrying every message
+/// of the run it must deliver, so that a pipeline of publications wakes each subscriber once.
+/// Returns how many subscribers (channel and pattern subscriptions each counted) each message
+/// reached here, and how many other shards will report theirs to `report_to`'s tally.
+pub fn publish_run(
     data: &mut ShardData,
-    kind: Kind,
-    channel: Bytes,
-    payload: Bytes,
+    run: Vec<(Kind, Bytes, Bytes)>,
     report_to: Option<(usize, u64)>,
-) -> (i64, usize) {
-    let ps = &data.pubsub;
-    let mut shards: Vec<usize> = Vec::new();
-    if let Some(interest) = ps.owned[kind as usize].get(&channel) {
-        shards.extend(interest.0.iter().map(|(s, _)| *s));
-    }
-    let mut patterns = Vec::new();
-    if kind == Kind::Plain {
-        for (pattern, interest) in &ps.patterns {
-            if glob_match(pattern, &channel, false) {
-                shards.extend(interest.0.iter().map(|(s, _)| *s));
-                patterns.push(pattern.clone());
+) -> (Vec<i64>, usize) {
+    let mut here = vec![0; run.len()];
+    let mut elsewhere: Vec<(usize, Vec<Arc<Message>>)> = Vec::new();
+    for (at, (kind, channel, payload)) in run.into_iter().enumerate() {
+        let ps = &data.pubsub;
+        let mut shards: Vec<usize> = Vec::new();
+        if let Some(interest) = ps.owned[kind as usize].get(&channel) {
+            shards.extend(interest.0.iter().map(|(s, _)| *s));
+        }
+        let mut patterns = Vec::new();
+        if kind == Kind::Plain {
+            for (pattern, interest) in &ps.patterns {
+                if glob_match(pattern, &channel, false) {
+                    shards.extend(interest.0.iter().map(|(s, _)| *s));
+                    patterns.push(pattern.clone());
+                }
+            }
+        }
+        if shards.is_empty() {
+            continue;
+        }
+        shards.sort_unstable();
+        shards.dedup();
+        let message = Arc::new(Message {
+            kind,
+            channel,
+            payload,
+            patterns,
+            report_to: report_to.map(|(shard, id)| (shard, id, at)),
+        });
+        for shard in shards {
+            if shard == data.id {
+                here[at] = deliver(data, &message);
+            } else {
+                match elsewhere.iter_mut().find(|(s, _)| *s == shard) {
+                    Some((_, list)) => list.push(message.clone()),
+                    None => elsewhere.push((shard, vec![message.clone()])),
+                }
             }
         }
     }
-    if shards.is_empty() {
-        return (0, 0);
+    let shards = elsewhere.len();
+    for (shard, messages) in elsewhere {
+        data.outgoing.push((
+            shard,
+            Box::new(move |data| deliver_run(data, &messages, report_to)),
+        ));
     }
-    shards.sort_unstable();
-    shards.dedup();
-    let message = Arc::new(Message {
-        kind,
-        channel,
-        payload,
-        patterns,
-        report_to,
-    });
-    let (mut here, mut elsewhere) = (0, 0);
-    for shard in shards {
-        if shard == data.id {
-            here = deliver(data, &message);
+    (here, shards)
+}
+
+/// Delivers a run of messages from one owner here, and reports what each reached.
+fn deliver_run(
+    data: &mut ShardData,
+    messages: &[Arc<Message>],
+    report_to: Option<(usize, u64)>,
+) {
+    let received: Vec<(usize, i64)> = messages
+        .iter()
+        .map(|m| {
+            let at = m.report_to.map_or(0, |(_, _, at)| at);
+            (at, deliver(data, m))
+        })
+        .collect();
+    if let Some((to, id)) = report_to {
+        if to == data.id {
+            data.pubsub.report(id, &received);
         } else {
-            elsewhere += 1;
-            let message = message.clone();
-            data.outgoing.push((
-                shard,
-                Box::new(move |data| {
-                    let received = deliver(data, &message);
-                    if let Some((to, id)) = message.report_to {
-                        if to == data.id {
-                            data.pubsub.report(id, received);
-                        } else {
-                            data.outgoing.push((
-                                to,
-                                Box::new(move |data| data.pubsub.report(id, received)),
-                            ));
-                        }
-                    }
-                }),
-            ));
+            data.outgoing
+                .push((to, Box::new(move |data| data.pubsub.report(id, &received))));
         }
     }
-    (here, elsewhere)
 }
 
 /// Hands `message` to this shard's subscribers, the channel's first, then each matching
