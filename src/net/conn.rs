@@ -219,11 +219,19 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         continue;
                     }
                     s.info.query_buf.set(request_len + input.len());
+                    // A subscriber hears its own publication before PUBLISH's reply, as from
+                    // Redis: every shard has delivered it by the time PUBLISH answers.
+                    let own_message_first = s.info.subs.borrow().active()
+                        && (args[0].eq_ignore_ascii_case(b"publish")
+                            || args[0].eq_ignore_ascii_case(b"spublish"));
                     let reply = execute_watching(s, args, stream, &mut input, &mut output).await;
                     let Some(reply) = reply else {
                         // The client left while blocked.
                         return Ok(());
                     };
+                    if own_message_first {
+                        s.info.outbox.drain_into(&mut output);
+                    }
                     write_reply(s, reply, &mut output);
                     if over_output_limit(s, &output) {
                         return Ok(());
