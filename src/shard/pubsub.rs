@@ -163,8 +163,6 @@ pub struct Message {
 pub struct Tally {
     received: Vec<i64>,
     reports: usize,
-    /// How many shards will report, once the owner has said.
-    expected: Option<usize>,
     waker: Option<std::task::Waker>,
 }
 
@@ -311,7 +309,6 @@ impl PubSub {
         let Some(t) = self.tallies.get_mut(&id) else {
             return std::task::Poll::Ready(Vec::new());
         };
-        t.expected = Some(expected);
         if t.reports >= expected {
             let received = std::mem::take(&mut t.received);
             self.tallies.remove(&id);
@@ -530,7 +527,7 @@ impl Rendered {
 }
 
 /// Writes a push of bulk strings: an array in RESP2, a push frame (`>`) in RESP3.
-pub fn write_push(out: &mut BytesMut, resp3: bool, parts: &[&[u8]]) {
+fn write_push(out: &mut BytesMut, resp3: bool, parts: &[&[u8]]) {
     out.put_u8(if resp3 { b'>' } else { b'*' });
     out.extend_from_slice(itoa::Buffer::new().format(parts.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
