@@ -476,9 +476,9 @@ fn run_pass(
                 cmd.conn,
             )
             .unwrap_or_else(|e| panic!("{place}: reference redis-server: {e}"));
-            expected_on
-                .send(&cmd.args)
-                .unwrap_or_else(|e| panic!("{place}: cannot send to the reference redis-server: {e}"));
+            expected_on.send(&cmd.args).unwrap_or_else(|e| {
+                panic!("{place}: cannot send to the reference redis-server: {e}")
+            });
             for peer in &mut peers {
                 if let Some(first) = &mut peer.conn {
                     let sent = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
@@ -558,60 +558,59 @@ fn read_and_compare(
     mismatches: &mut Vec<String>,
     trace: bool,
 ) {
-
-        let expected_on = nth(
-            expected_conn,
-            expected_others,
-            reference,
-            protocol,
-            cmd.conn,
-        )
-        .expect("opened to send");
-        let expected = expected_on.read_reply().unwrap_or_else(|e| {
-            panic!(
-                "{place}: the reference redis-server did not reply to `{}`: {e}\n\
+    let expected_on = nth(
+        expected_conn,
+        expected_others,
+        reference,
+        protocol,
+        cmd.conn,
+    )
+    .expect("opened to send");
+    let expected = expected_on.read_reply().unwrap_or_else(|e| {
+        panic!(
+            "{place}: the reference redis-server did not reply to `{}`: {e}\n\
                  (is the script right? a command without a reply needs @no-reply)\n{}",
-                cmd.source,
-                reference.logs()
-            )
-        });
-        if trace {
-            eprintln!("{place} {}\n    -> {}", cmd.source, escape(&expected, 300));
-        }
-        for peer in peers.iter_mut() {
-            let Some(first) = &mut peer.conn else {
-                continue;
-            };
-            let conn = nth(first, &mut peer.others, peer.server, protocol, cmd.conn)
-                .expect("opened to send");
-            match conn.read_reply() {
-                Ok(got) => {
-                    if let Err(how) = compare(&cmd.check, &expected, &got) {
-                        mismatches.push(report(
-                            place,
-                            &peer.server.label,
-                            &cmd.source,
-                            &expected,
-                            &got,
-                            &how,
-                        ));
-                    }
-                }
-                Err(e) => {
-                    // The server's own output usually says why (a panic,
-                    // an assertion), so it goes into the report.
-                    mismatches.push(format!(
-                        "{place} {}\n    command: {}\n    redis:   {}\n    no reply: {e}\n    \
-                         (later commands of this pass are not compared for this server)\n{}",
-                        peer.server.label,
-                        cmd.source,
-                        escape(&expected, 300),
-                        peer.server.logs()
+            cmd.source,
+            reference.logs()
+        )
+    });
+    if trace {
+        eprintln!("{place} {}\n    -> {}", cmd.source, escape(&expected, 300));
+    }
+    for peer in peers.iter_mut() {
+        let Some(first) = &mut peer.conn else {
+            continue;
+        };
+        let conn =
+            nth(first, &mut peer.others, peer.server, protocol, cmd.conn).expect("opened to send");
+        match conn.read_reply() {
+            Ok(got) => {
+                if let Err(how) = compare(&cmd.check, &expected, &got) {
+                    mismatches.push(report(
+                        place,
+                        &peer.server.label,
+                        &cmd.source,
+                        &expected,
+                        &got,
+                        &how,
                     ));
-                    peer.conn = None;
                 }
             }
+            Err(e) => {
+                // The server's own output usually says why (a panic,
+                // an assertion), so it goes into the report.
+                mismatches.push(format!(
+                    "{place} {}\n    command: {}\n    redis:   {}\n    no reply: {e}\n    \
+                         (later commands of this pass are not compared for this server)\n{}",
+                    peer.server.label,
+                    cmd.source,
+                    escape(&expected, 300),
+                    peer.server.logs()
+                ));
+                peer.conn = None;
+            }
         }
+    }
 }
 
 /// A connection ready for a pass: protocol chosen, all databases empty.

@@ -221,7 +221,10 @@ fn a_subscriber_that_does_not_read_is_dropped_and_the_others_keep_receiving() {
     const MESSAGES: usize = 1024;
     let mut receivers = Vec::new();
     for sent in 0..MESSAGES {
-        while progress.iter().any(|p| p.load(Ordering::Relaxed) + 16 < sent) {
+        while progress
+            .iter()
+            .any(|p| p.load(Ordering::Relaxed) + 16 < sent)
+        {
             thread::sleep(Duration::from_micros(200));
         }
         let n: i64 = redis::cmd("PUBLISH")
@@ -298,7 +301,11 @@ fn keyspace_events_of_every_shard_reach_every_subscriber_in_order() {
     // order they were made, a key's keyspace message before its keyevent one.
     let mut expected = Vec::new();
     for key in &keys {
-        let _: () = redis::cmd("SET").arg(key).arg(1).query(&mut writer).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(1)
+            .query(&mut writer)
+            .unwrap();
         expected.push((format!("__keyspace@0__:{key}"), "set".to_string()));
         expected.push(("__keyevent@0__:set".to_string(), key.clone()));
         let _: i64 = redis::cmd("DEL").arg(key).query(&mut writer).unwrap();
@@ -308,7 +315,10 @@ fn keyspace_events_of_every_shard_reach_every_subscriber_in_order() {
     for (i, sub) in subs.iter_mut().enumerate() {
         for want in &expected {
             let msg = sub.get_message().unwrap();
-            let got = (msg.get_channel_name().to_string(), msg.get_payload().unwrap());
+            let got = (
+                msg.get_channel_name().to_string(),
+                msg.get_payload().unwrap(),
+            );
             assert_eq!(&got, want, "subscriber {i}");
         }
     }
@@ -329,7 +339,12 @@ fn keys_that_expire_are_announced_by_the_active_cycle_and_on_access() {
     sub.subscribe("__keyevent@0__:expired").unwrap();
     sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // Nobody touches it: the shard's active expiry cycle finds it.
-    let _: () = redis::cmd("PSETEX").arg("a").arg(50).arg(1).query(&mut admin).unwrap();
+    let _: () = redis::cmd("PSETEX")
+        .arg("a")
+        .arg(50)
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
     let payload: String = sub.get_message().unwrap().get_payload().unwrap();
     assert_eq!(payload, "a");
     // With the cycle off, a read finds it expired.
@@ -338,7 +353,12 @@ fn keys_that_expire_are_announced_by_the_active_cycle_and_on_access() {
         .arg(0)
         .query(&mut admin)
         .unwrap();
-    let _: () = redis::cmd("PSETEX").arg("b").arg(20).arg(1).query(&mut admin).unwrap();
+    let _: () = redis::cmd("PSETEX")
+        .arg("b")
+        .arg(20)
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
     thread::sleep(Duration::from_millis(50));
     let value: Option<String> = redis::cmd("GET").arg("b").query(&mut admin).unwrap();
     assert_eq!(value, None);

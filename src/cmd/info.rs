@@ -20,8 +20,8 @@ use super::session::Session;
 use super::{boxed, Args, Command, Run, SessionFuture};
 use crate::config::Config;
 use crate::resp::Frame;
-use crate::shard::pubsub::Kind;
 use crate::shard::global::Global;
+use crate::shard::pubsub::Kind;
 use crate::shard::{CmdStat, ShardData};
 
 pub static COMMANDS: &[Command] = &[Command::new("info", -1, Run::Session(info))

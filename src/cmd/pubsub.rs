@@ -60,9 +60,13 @@ static PUBSUB_SUBCOMMANDS: &[Command] = &[
     Command::new("pubsub|numpat", 2, Run::Session(pubsub_numpat))
         .flags(&[PUBSUB, LOADING, STALE])
         .acl(&["@pubsub", "@slow"]),
-    Command::new("pubsub|shardchannels", -2, Run::Session(pubsub_shardchannels))
-        .flags(&[PUBSUB, LOADING, STALE])
-        .acl(&["@pubsub", "@slow"]),
+    Command::new(
+        "pubsub|shardchannels",
+        -2,
+        Run::Session(pubsub_shardchannels),
+    )
+    .flags(&[PUBSUB, LOADING, STALE])
+    .acl(&["@pubsub", "@slow"]),
     Command::new("pubsub|shardnumsub", -2, Run::Session(pubsub_shardnumsub))
         .flags(&[PUBSUB, LOADING, STALE])
         .acl(&["@pubsub", "@slow"]),
@@ -364,8 +368,14 @@ impl<'a> Tally<'a> {
     }
 
     async fn wait(&self, shards: usize) -> Vec<i64> {
-        std::future::poll_fn(|cx| self.node.data.borrow_mut().pubsub.poll_tally(self.id, shards, cx))
-            .await
+        std::future::poll_fn(|cx| {
+            self.node
+                .data
+                .borrow_mut()
+                .pubsub
+                .poll_tally(self.id, shards, cx)
+        })
+        .await
     }
 }
 

@@ -174,10 +174,7 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
             return Some(Frame::error(refusal));
         }
     }
-    if !s.resp3
-        && !cmd::pubsub::allowed_while_subscribed(cmd)
-        && s.info.subs.borrow().active()
-    {
+    if !s.resp3 && !cmd::pubsub::allowed_while_subscribed(cmd) && s.info.subs.borrow().active() {
         return Some(Frame::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name

@@ -389,11 +389,7 @@ pub fn publish_run(
 }
 
 /// Delivers a run of messages from one owner here, and reports what each reached.
-fn deliver_run(
-    data: &mut ShardData,
-    messages: &[Arc<Message>],
-    report_to: Option<(usize, u64)>,
-) {
+fn deliver_run(data: &mut ShardData, messages: &[Arc<Message>], report_to: Option<(usize, u64)>) {
     let received: Vec<(usize, i64)> = messages
         .iter()
         .map(|m| {
@@ -585,7 +581,9 @@ pub fn forget_client(node: &Rc<crate::shard::Node>, client: &Rc<ClientInfo>) {
     for pattern in subs.patterns {
         for shard in 0..node.shards {
             let pattern = pattern.clone();
-            node.post(shard, move |data| data.pubsub.count_pattern(pattern, me, -1));
+            node.post(shard, move |data| {
+                data.pubsub.count_pattern(pattern, me, -1)
+            });
         }
     }
 }

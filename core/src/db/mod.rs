@@ -668,7 +668,12 @@ impl Db {
             if dead {
                 self.reap(key.as_bytes(), stats);
                 stats.expired_keys += 1;
-                notify::emit(notify::class::EXPIRED, "expired", self.index, key.as_bytes());
+                notify::emit(
+                    notify::class::EXPIRED,
+                    "expired",
+                    self.index,
+                    key.as_bytes(),
+                );
                 expired += 1;
             }
         }
