@@ -288,18 +288,11 @@ pub async fn leave_all(s: &mut Session) {
     if !subs.active() {
         return;
     }
-    {
-        let mut data = s.node.data.borrow_mut();
-        for channel in &subs.channels {
-            data.pubsub.unlisten(Kind::Plain, channel, s.info.id);
-        }
-        for channel in &subs.sharded {
-            data.pubsub.unlisten(Kind::Sharded, channel, s.info.id);
-        }
-        for pattern in &subs.patterns {
-            data.pubsub.unlisten_pattern(pattern, s.info.id);
-        }
-    }
+    s.node
+        .data
+        .borrow_mut()
+        .pubsub
+        .unlisten_all(&subs, s.info.id);
     let channels = subs.channels.into_iter().collect();
     count_at_owners(&s.node, Kind::Plain, channels, -1).await;
     let sharded = subs.sharded.into_iter().collect();
@@ -308,31 +301,35 @@ pub async fn leave_all(s: &mut Session) {
 }
 
 fn publish_cmd(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move { publish_one(s, args).await })
+    boxed(async move { publish_one(s, Kind::Plain, args).await })
 }
 
 fn spublish(s: &mut Session, args: Args) -> SessionFuture<'_> {
-    boxed(async move { publish_one(s, args).await })
+    boxed(async move { publish_one(s, Kind::Sharded, args).await })
 }
 
-async fn publish_one(s: &mut Session, args: Args) -> Frame {
-    let mut replies = publish_all(&s.node, vec![args]).await;
+async fn publish_one(s: &mut Session, kind: Kind, args: Args) -> Frame {
+    let mut replies = publish_all(&s.node, vec![(kind, args)]).await;
     replies.pop().expect("one reply per publication")
+}
+
+/// The namespace a publishing command's row publishes in (its name may be renamed away).
+pub fn kind_of(cmd: &Command) -> Kind {
+    if cmd.name == "spublish" {
+        Kind::Sharded
+    } else {
+        Kind::Plain
+    }
 }
 
 /// Publishes a run of PUBLISH / SPUBLISH requests whose channels share an owner, in order,
 /// as one job on that owner (which delivers them everywhere), and answers each with how many
 /// subscribers the shards it reached delivered it to. A pipeline's consecutive publications
 /// come here together (`net::dispatch::batchable_publish`).
-pub async fn publish_all(node: &std::rc::Rc<Node>, requests: Vec<Args>) -> Vec<Frame> {
+pub async fn publish_all(node: &std::rc::Rc<Node>, requests: Vec<(Kind, Args)>) -> Vec<Frame> {
     let run: Vec<(Kind, Bytes, Bytes)> = requests
         .into_iter()
-        .map(|mut args| {
-            let kind = if args[0].eq_ignore_ascii_case(b"spublish") {
-                Kind::Sharded
-            } else {
-                Kind::Plain
-            };
+        .map(|(kind, mut args)| {
             let payload = args.pop().expect("arity 3");
             let channel = args.pop().expect("arity 3");
             (kind, channel, payload)

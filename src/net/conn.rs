@@ -222,8 +222,9 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                     // A subscriber hears its own publication before PUBLISH's reply, as from
                     // Redis: every shard has delivered it by the time PUBLISH answers.
                     let own_message_first = s.info.subs.borrow().active()
-                        && (args[0].eq_ignore_ascii_case(b"publish")
-                            || args[0].eq_ignore_ascii_case(b"spublish"));
+                        && crate::cmd::Table::get()
+                            .lookup(&args[0])
+                            .is_some_and(|c| matches!(c.name, "publish" | "spublish"));
                     let reply = execute_watching(s, args, stream, &mut input, &mut output).await;
                     let Some(reply) = reply else {
                         // The client left while blocked.
@@ -301,8 +302,9 @@ fn over_output_limit(s: &Session, output: &BytesMut) -> bool {
 /// What the parser made of the next request.
 type Parsed = Result<Option<Args>, ProtocolError>;
 
-/// The most reads one batch carries, so that a long pipeline's replies start leaving early.
-const MAX_READS: usize = 128;
+/// The most requests one batch (of reads, or of publications) carries, so that a long
+/// pipeline's replies start leaving early.
+const MAX_BATCH: usize = 128;
 
 /// Parses the requests after `first` for as long as they are reads that may join its batch
 /// (`dispatch::batchable_read`). Returns the batch and the request that ended it, if any:
@@ -316,7 +318,7 @@ fn gather_reads(
 ) -> (Vec<Read>, Option<Parsed>) {
     let limits = s.node.global.limits();
     let mut reads = vec![(first.0, first.1, first.2, args)];
-    while reads.len() < MAX_READS {
+    while reads.len() < MAX_BATCH {
         match parser.parse(input, &limits) {
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => match batchable_read(s, &args) {
@@ -343,7 +345,7 @@ fn gather_publishes(
 ) -> (Vec<(&'static Command, Args)>, Option<Parsed>) {
     let limits = s.node.global.limits();
     let mut run = vec![(cmd, args)];
-    while run.len() < MAX_READS {
+    while run.len() < MAX_BATCH {
         match parser.parse(input, &limits) {
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => match batchable_publish(s, &args) {

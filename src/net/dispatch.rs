@@ -119,7 +119,11 @@ pub fn batchable_publish(s: &Session, args: &Args) -> Option<(usize, &'static Co
 /// counts each.
 pub async fn execute_publishes(s: &mut Session, run: Vec<(&'static Command, Args)>) -> Vec<Frame> {
     let started = crate::db::clock::last();
-    let (cmds, requests): (Vec<&'static Command>, Vec<Args>) = run.into_iter().unzip();
+    let cmds: Vec<&'static Command> = run.iter().map(|(cmd, _)| *cmd).collect();
+    let requests = run
+        .into_iter()
+        .map(|(cmd, args)| (cmd::pubsub::kind_of(cmd), args))
+        .collect();
     let replies = cmd::pubsub::publish_all(&s.node, requests).await;
     let elapsed = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
     let share = elapsed / replies.len().max(1) as u64;

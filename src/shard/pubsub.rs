@@ -30,9 +30,10 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use ahash::{AHashMap, AHashSet};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::db::notify;
+use crate::resp::Frame;
 use crate::shard::clients::ClientInfo;
 use crate::shard::ShardData;
 use crate::types::glob::glob_match;
@@ -233,6 +234,19 @@ impl PubSub {
         }
         if gone {
             self.count_listening(Kind::Plain, false);
+        }
+    }
+
+    /// Takes client `id` off every list here that `subs` names (it left, or RESET).
+    pub fn unlisten_all(&mut self, subs: &Subscriptions, id: u64) {
+        for channel in &subs.channels {
+            self.unlisten(Kind::Plain, channel, id);
+        }
+        for channel in &subs.sharded {
+            self.unlisten(Kind::Sharded, channel, id);
+        }
+        for pattern in &subs.patterns {
+            self.unlisten_pattern(pattern, id);
         }
     }
 
@@ -514,25 +528,17 @@ impl Rendered {
             &mut self.resp2
         };
         slot.get_or_insert_with(|| {
+            let push = Frame::Push(
+                parts()
+                    .into_iter()
+                    .map(|p| Frame::Bulk(Bytes::copy_from_slice(p)))
+                    .collect(),
+            );
             let mut out = BytesMut::new();
-            write_push(&mut out, resp3, &parts());
+            push.write(&mut out, resp3);
             out.freeze()
         })
         .clone()
-    }
-}
-
-/// Writes a push of bulk strings: an array in RESP2, a push frame (`>`) in RESP3.
-fn write_push(out: &mut BytesMut, resp3: bool, parts: &[&[u8]]) {
-    out.put_u8(if resp3 { b'>' } else { b'*' });
-    out.extend_from_slice(itoa::Buffer::new().format(parts.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for part in parts {
-        out.put_u8(b'$');
-        out.extend_from_slice(itoa::Buffer::new().format(part.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(part);
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -558,18 +564,7 @@ pub fn forget_client(node: &Rc<crate::shard::Node>, client: &Rc<ClientInfo>) {
         return;
     }
     let me = node.id;
-    {
-        let mut data = node.data.borrow_mut();
-        for channel in &subs.channels {
-            data.pubsub.unlisten(Kind::Plain, channel, client.id);
-        }
-        for channel in &subs.sharded {
-            data.pubsub.unlisten(Kind::Sharded, channel, client.id);
-        }
-        for pattern in &subs.patterns {
-            data.pubsub.unlisten_pattern(pattern, client.id);
-        }
-    }
+    node.data.borrow_mut().pubsub.unlisten_all(&subs, client.id);
     for (kind, set) in [(Kind::Plain, subs.channels), (Kind::Sharded, subs.sharded)] {
         for channel in set {
             let owner = crate::slot::key_owner(&channel, node.shards);
