@@ -137,7 +137,8 @@ differential_scripts!(
     lua_bit_struct,
     lua_cjson_cmsgpack,
     pubsub,
-    notifications
+    notifications,
+    introspection
 );
 
 /// A script file nobody listed would silently never run.

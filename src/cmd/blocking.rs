@@ -499,6 +499,7 @@ async fn block_once(
         }
     }
     s.info.blocked.set(true);
+    let blocked_since = std::time::Instant::now();
     let delivery = if let Some(deadline) = deadline {
         let timeout = crate::shard::timer::sleep(
             deadline.saturating_duration_since(std::time::Instant::now()),
@@ -520,6 +521,7 @@ async fn block_once(
         delivered.await
     };
     s.info.blocked.set(false);
+    s.blocked_nanos += blocked_since.elapsed().as_nanos() as u64;
     drop(registered);
     match delivery {
         Some(Delivery::Reply(reply)) => Outcome::Reply(reply),

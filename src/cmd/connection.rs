@@ -246,6 +246,7 @@ fn reset(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         crate::cmd::multi::end_multi(s);
         crate::cmd::pubsub::leave_all(s).await;
+        crate::cmd::introspect::leave_monitor(s);
         s.select(0);
         s.resp3 = false;
         s.info.resp.set(2);

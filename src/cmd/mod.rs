@@ -24,6 +24,7 @@ pub mod dump;
 pub mod flags;
 pub mod hash;
 pub mod info;
+pub mod introspect;
 pub mod keyspace;
 pub mod list;
 pub mod memory;
@@ -288,6 +289,7 @@ fn families() -> impl Iterator<Item = &'static Command> {
         multi::COMMANDS,
         zset::COMMANDS,
         pubsub::COMMANDS,
+        introspect::COMMANDS,
         crate::script::COMMANDS,
         crate::script::functions::COMMANDS,
     ]

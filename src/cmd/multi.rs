@@ -377,8 +377,11 @@ impl Batch {
             .into_iter()
             .map(|(shard, cmds)| (shard, run_in_order(db, cmds)))
             .collect();
-        for (i, cmd, reply) in tx.hops(hops).await.into_iter().flatten() {
-            account(s, cmd, &reply, started);
+        let mut ran: Vec<_> = tx.hops(hops).await.into_iter().flatten().collect();
+        // Counted in the transaction's order, as monitors show them.
+        ran.sort_unstable_by_key(|r| r.0);
+        for (i, cmd, reply, args) in ran {
+            account(s, cmd, Some(&args), &reply, started);
             replies[i] = Some(reply);
         }
     }
@@ -386,8 +389,9 @@ impl Batch {
 
 async fn run_one(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
     let started = crate::db::clock::last();
+    let kept = crate::shard::introspect::keeps_args(&s.node).then(|| args.clone());
     let reply = crate::cmd::route::run(s, cmd, args).await;
-    account(s, cmd, &reply, started);
+    account(s, cmd, kept.as_deref(), &reply, started);
     reply
 }
 

@@ -309,7 +309,8 @@ fn spublish(s: &mut Session, args: Args) -> SessionFuture<'_> {
 }
 
 async fn publish_one(s: &mut Session, kind: Kind, args: Args) -> Frame {
-    let mut replies = publish_all(&s.node, vec![(kind, args)]).await;
+    let publication = (kind, args[1].clone(), args[2].clone());
+    let mut replies = publish_all(&s.node, vec![publication]).await;
     replies.pop().expect("one reply per publication")
 }
 
@@ -325,16 +326,9 @@ pub fn kind_of(cmd: &Command) -> Kind {
 /// Publishes a run of PUBLISH / SPUBLISH requests whose channels share an owner, in order,
 /// as one job on that owner (which delivers them everywhere), and answers each with how many
 /// subscribers the shards it reached delivered it to. A pipeline's consecutive publications
-/// come here together (`net::dispatch::batchable_publish`).
-pub async fn publish_all(node: &std::rc::Rc<Node>, requests: Vec<(Kind, Args)>) -> Vec<Frame> {
-    let run: Vec<(Kind, Bytes, Bytes)> = requests
-        .into_iter()
-        .map(|(kind, mut args)| {
-            let payload = args.pop().expect("arity 3");
-            let channel = args.pop().expect("arity 3");
-            (kind, channel, payload)
-        })
-        .collect();
+/// come here together (`net::dispatch::batchable_publish`). Each is its namespace, channel
+/// and message.
+pub async fn publish_all(node: &std::rc::Rc<Node>, run: Vec<(Kind, Bytes, Bytes)>) -> Vec<Frame> {
     let owner = key_owner(&run[0].1, node.shards);
     let tally = Tally::open(node, run.len());
     let report_to = Some((node.id, tally.id));

@@ -27,35 +27,53 @@ use crate::shard::{Node, ShardData};
 use crate::slot::key_owner;
 use crate::types::blob::Blob;
 
-/// Per-command statistics, and the write count save points follow.
-pub fn account(s: &mut Session, cmd: &'static Command, reply: &Frame, started: Instant) {
+/// Per-command statistics, the write count save points follow, and what observers see of
+/// the command (`shard::introspect`): `args` are its arguments when they were kept for them.
+pub fn account(
+    s: &mut Session,
+    cmd: &'static Command,
+    args: Option<&[Bytes]>,
+    reply: &Frame,
+    started: Instant,
+) {
     // The reading that ends this command also starts the next one (see `dispatch::execute`).
     let nanos = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
-    account_nanos(s, cmd, reply, nanos);
+    account_nanos(s, cmd, args, reply, nanos);
 }
 
 /// [`account`] for a command whose duration the caller measured (a share of a batch's).
-pub fn account_nanos(s: &mut Session, cmd: &'static Command, reply: &Frame, nanos: u64) {
+pub fn account_nanos(
+    s: &mut Session,
+    cmd: &'static Command,
+    args: Option<&[Bytes]>,
+    reply: &Frame,
+    nanos: u64,
+) {
+    // As in Redis, a blocking command's time blocked is not its duration.
+    let nanos = nanos.saturating_sub(std::mem::take(&mut s.blocked_nanos));
     s.info.last_cmd.set(cmd.name);
-    let mut data = s.node.data.borrow_mut();
-    let stats = &mut data.stats;
-    let tracking = stats.latency_tracking;
-    let stat = stats.commands.entry(cmd.name).or_default();
-    stat.calls += 1;
-    stat.usec += nanos / 1000;
-    if tracking {
-        stat.latency
-            .get_or_insert_with(Default::default)
-            .record(nanos);
+    {
+        let mut data = s.node.data.borrow_mut();
+        let stats = &mut data.stats;
+        let tracking = stats.latency_tracking;
+        let stat = stats.commands.entry(cmd.name).or_default();
+        stat.calls += 1;
+        stat.usec += nanos / 1000;
+        if tracking {
+            stat.latency
+                .get_or_insert_with(Default::default)
+                .record(nanos);
+        }
+        if let Frame::Error(text) = reply {
+            stat.failed += 1;
+            stats.count_error(text);
+        } else if cmd.is_write() {
+            // Redis counts each change; one per write command is close enough for save points.
+            crate::persist::state().add_dirty(s.node.id, 1);
+        }
+        stats.total_commands += 1;
     }
-    if let Frame::Error(text) = reply {
-        stat.failed += 1;
-        stats.count_error(text);
-    } else if cmd.is_write() {
-        // Redis counts each change; one per write command is close enough for save points.
-        crate::persist::state().add_dirty(s.node.id, 1);
-    }
-    stats.total_commands += 1;
+    crate::shard::introspect::after_command(s, cmd, args, nanos);
 }
 
 /// Counts a command refused before it ran (wrong arity, OOM, NOAUTH...): its
@@ -131,11 +149,7 @@ pub async fn run_keyed(
             .await;
     }
     if shard == node.id {
-        // The common case: local keys, nothing locked. Runs without yielding or allocating.
-        let mut data = node.data.borrow_mut();
-        if data.locks.is_idle() {
-            let reply = run_logged(&mut data, cmd, f, db, &args);
-            node.after_job(&mut data);
+        if let Some(reply) = run_idle(node, cmd, f, db, &args) {
             return reply;
         }
     }
@@ -144,6 +158,41 @@ pub async fn run_keyed(
         run_logged(data, cmd, f, db, &args)
     })
     .await
+}
+
+/// Runs `cmd` at once when its keys (if any) all live on this shard and nothing is locked
+/// here: the common case, which neither yields nor allocates, and leaves `args` with the
+/// caller. None when it must go through [`run`].
+pub fn run_inline(s: &Session, cmd: &'static Command, args: &[Bytes]) -> Option<Frame> {
+    let f = match cmd.run {
+        Run::Keyed(f) | Run::Spread(f, _) if s.tx.is_none() => f,
+        _ => return None,
+    };
+    let here = s.node.id;
+    if cmd
+        .key_positions(args)
+        .any(|p| key_owner(&args[p], s.node.shards) != here)
+    {
+        return None;
+    }
+    run_idle(&s.node, cmd, f, s.db, args)
+}
+
+/// Runs a keyed command of this shard's keys unless a lock is held here.
+fn run_idle(
+    node: &Rc<Node>,
+    cmd: &Command,
+    f: KeyedFn,
+    db: usize,
+    args: &[Bytes],
+) -> Option<Frame> {
+    let mut data = node.data.borrow_mut();
+    if !data.locks.is_idle() {
+        return None;
+    }
+    let reply = run_logged(&mut data, cmd, f, db, args);
+    node.after_job(&mut data);
+    Some(reply)
 }
 
 /// The one shard all of `cmd`'s keys in `args` live on; None when it has no keys or they
@@ -164,12 +213,16 @@ pub fn only_shard(cmd: &Command, args: &[Bytes], shards: usize) -> Option<usize>
 /// handler and arguments.
 pub type Numbered = (usize, &'static Command, KeyedFn, Args);
 
+/// A command that ran on another shard, back with its number, its reply and its arguments
+/// (moved back rather than copied beforehand, for the slow log and monitors).
+pub type Ran = (usize, &'static Command, Frame, Args);
+
 /// A shard's job that runs `cmds`, all of that shard, in their order, logged as each is:
 /// how several commands travel to a shard in one hop. Each reply keeps its number.
 pub fn run_in_order(
     db: usize,
     cmds: Vec<Numbered>,
-) -> impl FnOnce(&mut ShardData) -> Vec<(usize, &'static Command, Frame)> + Send + 'static {
+) -> impl FnOnce(&mut ShardData) -> Vec<Ran> + Send + 'static {
     let job = run_in_order_until(db, cmds, usize::MAX);
     move |data| job(data).0
 }
@@ -180,8 +233,7 @@ fn run_in_order_until(
     db: usize,
     cmds: Vec<Numbered>,
     budget: usize,
-) -> impl FnOnce(&mut ShardData) -> (Vec<(usize, &'static Command, Frame)>, Vec<Numbered>) + Send + 'static
-{
+) -> impl FnOnce(&mut ShardData) -> (Vec<Ran>, Vec<Numbered>) + Send + 'static {
     move |data| {
         let mut spent = 0;
         let mut done = Vec::with_capacity(cmds.len());
@@ -196,7 +248,7 @@ fn run_in_order_until(
                 // Without a budget (EXEC's batches) the replies need not be sized.
                 spent += reply.approx_len();
             }
-            done.push((i, cmd, reply));
+            done.push((i, cmd, reply, args));
         }
         (done, left)
     }
@@ -225,7 +277,7 @@ pub async fn run_reads(
     node: &Rc<Node>,
     db: usize,
     reads: Vec<(usize, Read)>,
-) -> (Vec<(usize, &'static Command, Frame)>, Vec<(usize, Read)>) {
+) -> (Vec<Ran>, Vec<(usize, Read)>) {
     type Group = (usize, Vec<LockKey>, Vec<Numbered>);
     // A pipeline names few shards: a list is cheaper than a map.
     let mut groups: Vec<Group> = Vec::new();

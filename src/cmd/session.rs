@@ -41,6 +41,9 @@ pub struct Session {
     /// Lent to a script, which runs its commands (Redis's CLIENT_SCRIPT): a few commands
     /// answer differently then, as Redis's do.
     pub in_script: bool,
+    /// Time the current command spent blocked (BLPOP waiting for a push), which Redis leaves
+    /// out of its duration in the statistics and the slow log.
+    pub blocked_nanos: u64,
 }
 
 /// A transaction being queued (MULTI).
@@ -73,6 +76,7 @@ impl Session {
             watch: None,
             tx: None,
             in_script: false,
+            blocked_nanos: 0,
         }
     }
 

@@ -109,6 +109,7 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
         output_peak: Default::default(),
         outbox: stream.outbox(),
         subs: Default::default(),
+        monitor: Default::default(),
     });
     {
         let mut data = node.data.borrow_mut();
@@ -118,6 +119,7 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
     let mut session = Session::new(node.clone(), info.clone());
     let _ = run(&mut session, stream).await;
     crate::shard::pubsub::forget_client(node, &info);
+    crate::shard::introspect::stop_monitor(node, info.id);
     // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
     // leave before the socket closes. A killed client's replies are dropped, as Redis drops
     // them.

@@ -7,10 +7,11 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::cmd::route::{account, account_nanos, account_rejected, run, Read};
+use crate::cmd::route::{account, account_nanos, account_rejected, run, run_inline, Read};
 use crate::cmd::session::Session;
 use crate::cmd::{self, Args, Command, KeyedFn, Run, Table};
 use crate::resp::Frame;
+use crate::shard::introspect::keeps_args;
 
 pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let table = Table::get();
@@ -51,8 +52,14 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     let started = crate::db::clock::last();
     // CLIENT LIST shows the command a client is running, its own CLIENT LIST included.
     s.info.last_cmd.set(cmd.name);
+    if let Some(reply) = run_inline(s, cmd, &args) {
+        account(s, cmd, Some(&args), &reply, started);
+        return reply;
+    }
+    // Observers may want the arguments after the command took them.
+    let kept = keeps_args(&s.node).then(|| args.clone());
     let reply = run(s, cmd, args).await;
-    account(s, cmd, &reply, started);
+    account(s, cmd, kept.as_deref(), &reply, started);
     reply
 }
 
@@ -76,6 +83,10 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
     let Run::Keyed(f) = cmd.run else {
         return None;
     };
+    // Monitors see a pipeline's commands in its order, one by one.
+    if crate::shard::introspect::monitoring(&s.node) {
+        return None;
+    }
     let plain_read = cmd.flags.has(cmd::flags::READONLY)
         && !cmd.is_write()
         && !cmd.flags.has(cmd::flags::BLOCKING)
@@ -119,16 +130,15 @@ pub fn batchable_publish(s: &Session, args: &Args) -> Option<(usize, &'static Co
 /// counts each.
 pub async fn execute_publishes(s: &mut Session, run: Vec<(&'static Command, Args)>) -> Vec<Frame> {
     let started = crate::db::clock::last();
-    let cmds: Vec<&'static Command> = run.iter().map(|(cmd, _)| *cmd).collect();
     let requests = run
-        .into_iter()
-        .map(|(cmd, args)| (cmd::pubsub::kind_of(cmd), args))
+        .iter()
+        .map(|(cmd, args)| (cmd::pubsub::kind_of(cmd), args[1].clone(), args[2].clone()))
         .collect();
     let replies = cmd::pubsub::publish_all(&s.node, requests).await;
     let elapsed = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
     let share = elapsed / replies.len().max(1) as u64;
-    for (cmd, reply) in cmds.into_iter().zip(&replies) {
-        account_nanos(s, cmd, reply, share);
+    for ((cmd, args), reply) in run.iter().zip(&replies) {
+        account_nanos(s, cmd, Some(args), reply, share);
     }
     replies
 }
@@ -145,8 +155,8 @@ pub async fn execute_reads(
     let share = elapsed / done.len().max(1) as u64;
     let done = done
         .into_iter()
-        .map(|(i, cmd, reply)| {
-            account_nanos(s, cmd, &reply, share);
+        .map(|(i, cmd, reply, args)| {
+            account_nanos(s, cmd, Some(&args), &reply, share);
             (i, reply)
         })
         .collect();
@@ -184,6 +194,10 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
             cmd.name
         )));
     }
+    // A monitor is a replica to Redis, and replicas do not touch the keyspace.
+    if s.info.monitor.get() && touches_keyspace(cmd) {
+        return Some(Frame::error("ERR Replica can't interact with the keyspace"));
+    }
     if !cmd.flags.has(cmd::flags::ALLOW_BUSY) {
         if let Some(busy) = crate::script::busy(&s.node.global) {
             return Some(Frame::error(busy));
@@ -198,4 +212,15 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
         crate::cmd::connection::wait_while_paused(s, write).await;
     }
     None
+}
+
+/// Whether `cmd` reads, writes or may propagate writes (Redis's `CMD_MAY_REPLICATE`: scripts,
+/// publications).
+fn touches_keyspace(cmd: &Command) -> bool {
+    cmd.is_write()
+        || cmd.flags.has(cmd::flags::READONLY)
+        || matches!(
+            cmd.name,
+            "eval" | "evalsha" | "fcall" | "publish" | "spublish" | "script|load" | "script|flush"
+        )
 }

@@ -813,8 +813,9 @@ fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
         tx.set_quiet(!log_writes);
     }
     let started = crate::db::clock::last();
+    let kept = crate::shard::introspect::keeps_args(&s.node).then(|| args.clone());
     let reply = super::fiber::wait(crate::cmd::route::run(s, cmd, args));
-    crate::cmd::route::account(s, cmd, &reply, started);
+    crate::cmd::route::account(s, cmd, kept.as_deref(), &reply, started);
     drop(state);
     if let Frame::Error(text) = &reply {
         let mut full = b"-".to_vec();

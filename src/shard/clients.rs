@@ -49,6 +49,8 @@ pub struct ClientInfo {
     pub outbox: Rc<crate::shard::uring::Outbox>,
     /// What the client is subscribed to.
     pub subs: crate::shard::pubsub::SharedSubscriptions,
+    /// Sent MONITOR (CLIENT LIST's flag `O`).
+    pub monitor: Cell<bool>,
 }
 
 /// The class whose output buffer limits apply to a client: a subscriber is a `pubsub`
@@ -97,6 +99,7 @@ impl ClientInfo {
     fn flags(&self) -> String {
         let mut flags = String::new();
         for (set, flag) in [
+            (self.monitor.get(), 'O'),
             (self.subs.borrow().active(), 'P'),
             (self.multi.get() >= 0, 'x'),
             (self.blocked.get(), 'b'),

@@ -75,5 +75,8 @@ fn cycle(node: &Rc<Node>, budget: Duration) {
     if out_of_time {
         stats.expired_time_cap_reached += 1;
     }
-    stats.expire_cycle_usec += started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    stats.expire_cycle_usec += elapsed.as_micros() as u64;
+    data.introspect
+        .sample(node, "expire-cycle", elapsed.as_millis() as u64);
 }

@@ -51,6 +51,11 @@ pub struct Global {
     pub eviction_exceeded: crate::shard::evict::ExceededTime,
     /// Each shard's count of its clients' channel and pattern subscriptions (`shard::pubsub`).
     pub pubsub_listening: Arc<[std::sync::atomic::AtomicUsize]>,
+    /// The slow log and the latency monitor's events, of every shard (`shard::introspect`).
+    pub slowlog: std::sync::Mutex<crate::types::slowlog::SlowLog>,
+    pub latency: std::sync::Mutex<crate::types::latency::LatencyEvents>,
+    /// Each shard's count of its MONITOR clients.
+    pub monitors: Box<[std::sync::atomic::AtomicUsize]>,
 }
 
 pub enum ControlMsg {
@@ -124,6 +129,9 @@ impl Global {
             startup_memory: AtomicU64::new(0),
             eviction_exceeded: Default::default(),
             pubsub_listening: (0..shards).map(|_| Default::default()).collect(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: (0..shards).map(|_| Default::default()).collect(),
         };
         global.refresh();
         global

@@ -15,6 +15,7 @@ pub mod clients;
 pub mod evict;
 pub mod expire;
 pub mod global;
+pub mod introspect;
 pub mod locks;
 pub mod mailbox;
 pub mod oneshot;
@@ -49,6 +50,7 @@ pub struct ShardData {
     pub blocking: blocking::Blocking,
     pub aof: crate::shard::aof::AofState,
     pub pubsub: pubsub::PubSub,
+    pub introspect: introspect::Introspect,
     /// Work for other shards that a job running here produced (it has no `Node` to send it
     /// with); sent as soon as the job ends.
     pub outgoing: Vec<(usize, PostFn)>,
@@ -67,6 +69,7 @@ impl ShardData {
         self.stats.latency_tracking = config.latency_tracking();
         self.pubsub.limit = config.obuf_limit(crate::config::ClientClass::Pubsub);
         crate::db::notify::set_enabled(config.notify_keyspace_events());
+        self.introspect.apply_config(config);
     }
 }
 
@@ -257,6 +260,7 @@ impl Node {
                 clients: Default::default(),
                 aof: Default::default(),
                 pubsub: pubsub::PubSub::new(id, global.pubsub_listening.clone()),
+                introspect: Default::default(),
                 outgoing: Vec::new(),
             }),
             global,

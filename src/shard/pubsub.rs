@@ -545,7 +545,7 @@ impl Rendered {
 /// Queues `bytes` for `client`, and closes a client whose waiting output passes its class's
 /// output buffer limit (`client-output-buffer-limit pubsub`), as Redis does, rather than
 /// letting a subscriber that does not read hold memory without bound.
-fn push_to(client: &ClientInfo, bytes: Bytes, limit: ObufLimit) {
+pub fn push_to(client: &ClientInfo, bytes: Bytes, limit: ObufLimit) {
     if client.killed.get() {
         return;
     }

@@ -119,6 +119,38 @@ impl Histogram {
     }
 }
 
+impl Histogram {
+    /// LATENCY HISTOGRAM's buckets: for each power of two from 1024 ns up, the count of
+    /// values at or below it (to its highest equivalent value), in microseconds, where that
+    /// count grew. These are the steps of HdrHistogram's logarithmic iterator as Redis walks
+    /// it, so the bucket labels (1, 2, 4, 8, 16, 33, 66... µs) are Redis's.
+    pub fn log_buckets(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut level: u64 = 1024;
+        let mut counted = 0;
+        let mut below = 0;
+        let mut previous = 0;
+        while below < self.total {
+            let top = counts_index(level);
+            // The iterator cannot step past the last counter: what lies above the last
+            // level inside the range is never reported, as in Redis.
+            if top >= COUNTS {
+                break;
+            }
+            while counted <= top {
+                below += self.counts[counted];
+                counted += 1;
+            }
+            if below > previous {
+                out.push((highest_equivalent(level) / 1000, below));
+                previous = below;
+            }
+            level *= 2;
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +183,16 @@ mod tests {
             assert!(i < COUNTS, "{v}");
             assert!(value_at_index(i) <= v && v <= highest_equivalent(value_at_index(i)));
         }
+    }
+
+    #[test]
+    fn log_buckets_are_cumulative_by_powers_of_two() {
+        let mut h = Histogram::default();
+        for v in [500, 1000, 1500, 3000, 20_000, 20_000] {
+            h.record(v);
+        }
+        assert_eq!(h.log_buckets(), [(1, 2), (2, 3), (4, 4), (33, 6)]);
+        assert!(Histogram::default().log_buckets().is_empty());
     }
 
     #[test]

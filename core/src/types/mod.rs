@@ -7,6 +7,8 @@ pub mod dense;
 pub mod glob;
 pub mod hash;
 pub mod histogram;
+/// LATENCY monitor event histories, LATENCY GRAPH and LATENCY DOCTOR.
+pub mod latency;
 pub mod lazyfree;
 pub mod lcs;
 pub mod list;
@@ -15,4 +17,5 @@ pub mod numfmt;
 pub mod ostree;
 pub mod set;
 pub mod sha256;
+pub mod slowlog;
 pub mod zset;
