@@ -138,7 +138,8 @@ differential_scripts!(
     lua_cjson_cmsgpack,
     pubsub,
     notifications,
-    introspection
+    introspection,
+    tracking
 );
 
 /// A script file nobody listed would silently never run.

@@ -362,7 +362,7 @@ async fn run_move(s: &mut Session, block: &Block) -> Frame {
     let super::Run::Keyed(f) = cmd.run else {
         unreachable!("LMOVE is a keyed command")
     };
-    run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, lmove.clone()).await
+    run_keyed(&s.node, s.tx.clone(), s.at(), cmd, f, None, lmove.clone()).await
 }
 
 /// A blocking command inside EXEC behaves as its non-blocking form, as in Redis: served from

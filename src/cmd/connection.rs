@@ -3,6 +3,7 @@
 //! These act on the connection's own [`Session`]; CLIENT LIST and CLIENT KILL reach the other
 //! shards' connections by broadcast, since each shard keeps the registry of its own clients.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -79,6 +80,9 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     Command::new("client|no-evict", 3, Run::Session(client_no_evict))
         .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&["@admin", "@slow", "@dangerous", "@connection"]),
+    Command::new("client|tracking", -3, Run::Session(client_tracking))
+        .flags(&[NOSCRIPT, LOADING, STALE])
+        .acl(&["@slow", "@connection"]),
     Command::new("client|getredir", 2, Run::Session(client_getredir))
         .flags(&[NOSCRIPT, LOADING, STALE])
         .acl(&["@slow", "@connection"]),
@@ -247,6 +251,7 @@ fn reset(s: &mut Session, _args: Args) -> SessionFuture<'_> {
         crate::cmd::multi::end_multi(s);
         crate::cmd::pubsub::leave_all(s).await;
         crate::cmd::introspect::leave_monitor(s);
+        crate::shard::tracking::disable(&s.node, &s.info);
         s.select(0);
         s.resp3 = false;
         s.info.resp.set(2);
@@ -566,35 +571,221 @@ fn client_no_evict(s: &mut Session, args: Args) -> SessionFuture<'_> {
     })
 }
 
-// Client-side caching (CLIENT TRACKING) is not implemented, so no connection is ever in
-// tracking mode. The three commands below report exactly that, as Redis does for a connection
-// that has not enabled tracking; CLIENT TRACKING itself stays unknown rather than pretend.
-
-fn client_getredir(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
-    boxed(async move { Frame::Integer(-1) })
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP], with
+/// Redis's checks in its order. Who may cache what is remembered by the keys' shards
+/// (`db::tracking`); invalidations reach the client through `shard::tracking`.
+fn client_tracking(s: &mut Session, args: Args) -> SessionFuture<'_> {
+    boxed(async move {
+        let mut redirect: Option<(u64, usize)> = None;
+        let (mut bcast, mut optin, mut optout, mut noloop) = (false, false, false, false);
+        let mut prefixes: Vec<Bytes> = Vec::new();
+        let mut i = 3;
+        while i < args.len() {
+            let more = i + 1 < args.len();
+            let a = &args[i];
+            if is(a, "redirect") && more {
+                i += 1;
+                if redirect.is_some() {
+                    return Frame::error("ERR A client can only redirect to a single other client");
+                }
+                let Ok(id) = parse_int(&args[i]) else {
+                    return CmdError::NotInteger.into();
+                };
+                // It must exist now (it may leave later: see broken_redirect). Redis takes
+                // REDIRECT 0 as none.
+                if id != 0 {
+                    let id = id as u64;
+                    let found = s
+                        .node
+                        .broadcast(move |data| data.clients.get(id).is_some())
+                        .await;
+                    let Some(shard) = found.iter().position(|&here| here) else {
+                        return Frame::error(
+                            "ERR The client ID you want redirect to does not exist",
+                        );
+                    };
+                    redirect = Some((id, shard));
+                }
+            } else if is(a, "bcast") {
+                bcast = true;
+            } else if is(a, "optin") {
+                optin = true;
+            } else if is(a, "optout") {
+                optout = true;
+            } else if is(a, "noloop") {
+                noloop = true;
+            } else if is(a, "prefix") && more {
+                i += 1;
+                prefixes.push(args[i].clone());
+            } else {
+                return CmdError::Syntax.into();
+            }
+            i += 1;
+        }
+        if is(&args[2], "off") {
+            crate::shard::tracking::disable(&s.node, &s.info);
+            return Frame::ok();
+        }
+        if !is(&args[2], "on") {
+            return CmdError::Syntax.into();
+        }
+        let current = s.info.tracking.borrow().clone();
+        if !bcast && !prefixes.is_empty() {
+            return Frame::error("ERR PREFIX option requires BCAST mode to be enabled");
+        }
+        if current.on && current.bcast != bcast {
+            return Frame::error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if bcast && (optin || optout) {
+            return Frame::error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+        }
+        if optin && optout {
+            return Frame::error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+        }
+        if (optin && current.optout) || (optout && current.optin) {
+            return Frame::error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if bcast {
+            if let Some(refusal) = prefix_collision(&current.prefixes, &prefixes) {
+                return refusal;
+            }
+        }
+        let starts_bcast = bcast && !current.bcast;
+        {
+            let mut t = s.info.tracking.borrow_mut();
+            if !t.on {
+                s.node.global.tracking_clients.fetch_add(1, Relaxed);
+            }
+            t.on = true;
+            t.redirect = redirect;
+            t.broken_redirect = false;
+            t.bcast = bcast;
+            t.optin = optin;
+            t.optout = optout;
+            t.noloop = noloop;
+            if bcast {
+                if prefixes.is_empty() {
+                    prefixes.push(Bytes::new());
+                }
+                for p in prefixes {
+                    if !t.prefixes.contains(&p) {
+                        t.prefixes.push(p);
+                    }
+                }
+                // Redis keeps them in a radix tree: TRACKINGINFO lists them sorted.
+                t.prefixes.sort();
+            }
+        }
+        if starts_bcast {
+            crate::shard::tracking::start_bcast(&s.node).await;
+        }
+        Frame::ok()
+    })
 }
 
-fn client_trackinginfo(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+/// BCAST's rule that a client's prefixes do not overlap (one is not the start of another),
+/// with Redis's errors.
+fn prefix_collision(existing: &[Bytes], new: &[Bytes]) -> Option<Frame> {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    for (i, p) in new.iter().enumerate() {
+        if let Some(old) = existing.iter().find(|old| overlap(old, p)) {
+            return Some(Frame::error(format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                text(p),
+                text(old)
+            )));
+        }
+        if let Some(other) = new[i + 1..].iter().find(|other| overlap(other, p)) {
+            return Some(Frame::error(format!(
+                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                text(p),
+                text(other)
+            )));
+        }
+    }
+    None
+}
+
+/// CLIENT GETREDIR: -1 when not tracking, 0 when not redirecting, else the client's id.
+fn client_getredir(s: &mut Session, _args: Args) -> SessionFuture<'_> {
+    boxed(async move { Frame::Integer(redirect_of(&s.info.tracking.borrow())) })
+}
+
+fn redirect_of(t: &crate::shard::tracking::Tracking) -> i64 {
+    match (t.on, t.redirect) {
+        (false, _) => -1,
+        (true, None) => 0,
+        (true, Some((id, _))) => id as i64,
+    }
+}
+
+fn client_trackinginfo(s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
+        let t = s.info.tracking.borrow();
+        let mut flags = vec![if t.on { "on" } else { "off" }];
+        if t.bcast {
+            flags.push("bcast");
+        }
+        if t.optin {
+            flags.push("optin");
+            if t.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if t.optout {
+            flags.push("optout");
+            if t.caching {
+                flags.push("caching-no");
+            }
+        }
+        if t.noloop {
+            flags.push("noloop");
+        }
+        if t.broken_redirect {
+            flags.push("broken_redirect");
+        }
         Frame::Map(vec![
             (
                 Frame::bulk_str("flags"),
-                Frame::Set(vec![Frame::bulk_str("off")]),
+                Frame::Set(flags.into_iter().map(Frame::bulk_str).collect()),
             ),
-            (Frame::bulk_str("redirect"), Frame::Integer(-1)),
-            (Frame::bulk_str("prefixes"), Frame::Array(Vec::new())),
+            (Frame::bulk_str("redirect"), Frame::Integer(redirect_of(&t))),
+            (
+                Frame::bulk_str("prefixes"),
+                Frame::Array(t.prefixes.iter().cloned().map(Frame::Bulk).collect()),
+            ),
         ])
     })
 }
 
-fn client_caching(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
+fn client_caching(s: &mut Session, args: Args) -> SessionFuture<'_> {
     boxed(async move {
-        Frame::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+        let mut t = s.info.tracking.borrow_mut();
+        if !t.on {
+            return Frame::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+        }
+        if is(&args[2], "yes") {
+            if !t.optin {
+                return Frame::error(
+                    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+                );
+            }
+        } else if is(&args[2], "no") {
+            if !t.optout {
+                return Frame::error(
+                    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+                );
+            }
+        } else {
+            return CmdError::Syntax.into();
+        }
+        t.caching = true;
+        Frame::ok()
     })
 }
 
-/// Redis's CLIENT HELP, less the lines of the subcommands Tessera does not have yet (TRACKING,
-/// UNBLOCK).
+/// Redis's CLIENT HELP.
 fn client_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
     boxed(async move {
         super::help_reply(
@@ -636,6 +827,11 @@ fn client_help(_s: &mut Session, _args: Args) -> SessionFuture<'_> {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
                 "TRACKINGINFO",
                 "    Report tracking status for the current connection.",
                 "NO-EVICT (ON|OFF)",

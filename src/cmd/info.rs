@@ -144,6 +144,11 @@ impl Lines<'_> {
 /// What one shard reports for INFO.
 struct ShardReport {
     clients: usize,
+    /// Client-side caching: keys remembered here, their readers, and the BCAST prefixes of
+    /// this shard's clients.
+    tracking_keys: usize,
+    tracking_items: usize,
+    tracking_prefixes: Vec<Bytes>,
     /// The largest query and output buffers of recent seconds.
     recent_peaks: (usize, usize),
     blocked_clients: usize,
@@ -181,8 +186,16 @@ impl ShardReport {
     fn take(data: &mut ShardData, with_latency: bool) -> ShardReport {
         let stats = &data.stats;
         let ks = &data.ks;
+        let (tracking_keys, tracking_items) = crate::db::tracking::counts();
         ShardReport {
             clients: data.clients.len(),
+            tracking_keys,
+            tracking_items,
+            tracking_prefixes: data
+                .clients
+                .iter()
+                .flat_map(|c| c.tracking.borrow().prefixes.clone())
+                .collect(),
             recent_peaks: data.clients.recent_peaks.get(),
             blocked_clients: data.blocking.blocked_clients(),
             clients_with_timeout: data.blocking.clients_with_timeout(),
@@ -315,8 +328,12 @@ fn clients(f: &Figures, out: &mut Lines) {
         f.max(|r| r.recent_peaks.1),
     );
     out.field("blocked_clients", f.sum(|r| r.blocked_clients as u64));
-    // No CLIENT TRACKING yet.
-    out.field("tracking_clients", 0);
+    out.field(
+        "tracking_clients",
+        f.global
+            .tracking_clients
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     out.field(
         "clients_in_timeout_table",
         f.sum(|r| r.clients_with_timeout as u64),
@@ -471,9 +488,11 @@ fn stats(f: &Figures, out: &mut Lines) {
     out.field("active_defrag_key_misses", 0);
     out.field("total_active_defrag_time", 0);
     out.field("current_active_defrag_time", 0);
-    out.field("tracking_total_keys", 0);
-    out.field("tracking_total_items", 0);
-    out.field("tracking_total_prefixes", 0);
+    out.field("tracking_total_keys", f.sum(|r| r.tracking_keys as u64));
+    out.field("tracking_total_items", f.sum(|r| r.tracking_items as u64));
+    let prefixes: ahash::AHashSet<&Bytes> =
+        f.shards.iter().flat_map(|r| &r.tracking_prefixes).collect();
+    out.field("tracking_total_prefixes", prefixes.len());
     // Errors replied to the AOF loader (to a master too in Redis: Tessera has none yet).
     out.field(
         "unexpected_error_replies",

@@ -372,10 +372,10 @@ impl Batch {
             return;
         }
         let started = crate::db::clock::last();
-        let db = s.db;
+        let at = s.at();
         let hops = std::mem::take(&mut self.per_shard)
             .into_iter()
-            .map(|(shard, cmds)| (shard, run_in_order(db, cmds)))
+            .map(|(shard, cmds)| (shard, run_in_order(at, cmds)))
             .collect();
         let mut ran: Vec<_> = tx.hops(hops).await.into_iter().flatten().collect();
         // Counted in the transaction's order, as monitors show them.

@@ -15,9 +15,11 @@ use std::time::Instant;
 use ahash::AHashMap;
 use bytes::Bytes;
 
+use super::flags::{PUBSUB, READONLY};
 use super::session::Session;
 use super::{Access, Args, Command, Ctx, KeyedFn, Merge, Run};
 use crate::cmd::propagate::{propagate_row, records_by_shard, Propagation};
+use crate::db::tracking::{self, Caller};
 use crate::db::{now_ms, Entry, Keyspace};
 use crate::resp::Frame;
 use crate::shard::aof::AofState;
@@ -88,14 +90,32 @@ pub fn account_rejected(s: &Session, cmd: Option<&'static Command>, reply: &Fram
     }
 }
 
+/// Where a keyed command runs and for whom: its database, and the client it runs for, whose
+/// reads client-side caching remembers and whose own writes NOLOOP keeps quiet.
+#[derive(Clone, Copy, Debug)]
+pub struct At {
+    pub db: usize,
+    pub caller: Caller,
+}
+
+impl At {
+    /// For the server's own work: no client.
+    pub fn server(db: usize) -> At {
+        At {
+            db,
+            caller: Caller::default(),
+        }
+    }
+}
+
 /// Runs a checked command: a session command with the session, a keyed one where its keys
 /// live (within the session's EXEC transaction, if one runs).
 pub async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
     match cmd.run {
         Run::Session(f) => f(s, args).await,
-        Run::Keyed(f) => run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, args).await,
+        Run::Keyed(f) => run_keyed(&s.node, s.tx.clone(), s.at(), cmd, f, None, args).await,
         Run::Spread(f, merge) => {
-            run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, Some(merge), args).await
+            run_keyed(&s.node, s.tx.clone(), s.at(), cmd, f, Some(merge), args).await
         }
     }
 }
@@ -104,12 +124,13 @@ pub async fn run(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
 pub async fn run_keyed(
     node: &Rc<Node>,
     within: Option<Rc<Tx>>,
-    db: usize,
+    at: At,
     cmd: &'static Command,
     f: KeyedFn,
     merge: Option<Merge>,
     args: Args,
 ) -> Frame {
+    let db = at.db;
     let mut owner = None;
     let mut spans = false;
     for p in cmd.key_positions(&args) {
@@ -122,21 +143,21 @@ pub async fn run_keyed(
     }
     if spans {
         return match (merge, within) {
-            (Some(merge), Some(tx)) => spread(&tx, db, cmd, f, merge, &args).await,
+            (Some(merge), Some(tx)) => spread(&tx, at, cmd, f, merge, &args).await,
             (None, Some(tx)) => {
                 let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
-                run_gathered(node, Some(tx), db, keys, cmd, f, args, |_| true)
+                run_gathered(node, Some(tx), at, keys, cmd, f, args, |_| true)
                     .await
                     .unwrap_or_else(|| unreachable!("accepts every gathering"))
             }
             (Some(merge), None) => {
                 let node = node.clone();
-                Node::detached(async move { spread_alone(&node, db, cmd, f, merge, args).await })
+                Node::detached(async move { spread_alone(&node, at, cmd, f, merge, args).await })
                     .await
             }
             (None, None) => {
                 let keys = cmd.key_positions(&args).map(|p| args[p].clone()).collect();
-                run_gathered(node, None, db, keys, cmd, f, args, |_| true)
+                run_gathered(node, None, at, keys, cmd, f, args, |_| true)
                     .await
                     .unwrap_or_else(|| unreachable!("accepts every gathering"))
             }
@@ -145,17 +166,17 @@ pub async fn run_keyed(
     let shard = owner.unwrap_or(node.id);
     if let Some(tx) = within {
         return tx
-            .hop(shard, move |data| run_logged(data, cmd, f, db, &args))
+            .hop(shard, move |data| run_logged(data, cmd, f, at, &args))
             .await;
     }
     if shard == node.id {
-        if let Some(reply) = run_idle(node, cmd, f, db, &args) {
+        if let Some(reply) = run_idle(node, cmd, f, at, &args) {
             return reply;
         }
     }
     let wait_for = lock_keys(cmd, db, &args);
     node.run_on(shard, wait_for, move |data| {
-        run_logged(data, cmd, f, db, &args)
+        run_logged(data, cmd, f, at, &args)
     })
     .await
 }
@@ -175,24 +196,39 @@ pub fn run_inline(s: &Session, cmd: &'static Command, args: &[Bytes]) -> Option<
     {
         return None;
     }
-    run_idle(&s.node, cmd, f, s.db, args)
+    run_idle(&s.node, cmd, f, s.at(), args)
 }
 
 /// Runs a keyed command of this shard's keys unless a lock is held here.
-fn run_idle(
-    node: &Rc<Node>,
-    cmd: &Command,
-    f: KeyedFn,
-    db: usize,
-    args: &[Bytes],
-) -> Option<Frame> {
+fn run_idle(node: &Rc<Node>, cmd: &Command, f: KeyedFn, at: At, args: &[Bytes]) -> Option<Frame> {
     let mut data = node.data.borrow_mut();
     if !data.locks.is_idle() {
         return None;
     }
-    let reply = run_logged(&mut data, cmd, f, db, args);
+    let reply = run_logged(&mut data, cmd, f, at, args);
     node.after_job(&mut data);
     Some(reply)
+}
+
+/// Remembers `keys` for a tracking `caller`, each on its shard, within `tx`, which holds
+/// them: no change can come between the read that justified it and the remembering.
+pub async fn remember_keys(tx: &Tx, caller: Caller, keys: &[Bytes]) {
+    let mut by_shard: AHashMap<usize, Vec<Bytes>> = AHashMap::new();
+    for k in keys {
+        by_shard
+            .entry(key_owner(k, tx.shards()))
+            .or_default()
+            .push(k.clone());
+    }
+    let hops = by_shard
+        .into_iter()
+        .map(|(shard, keys)| {
+            (shard, move |_: &mut ShardData| {
+                tracking::calling(caller, || keys.iter().for_each(|k| tracking::remember(k)))
+            })
+        })
+        .collect();
+    tx.hops(hops).await;
 }
 
 /// The one shard all of `cmd`'s keys in `args` live on; None when it has no keys or they
@@ -220,17 +256,17 @@ pub type Ran = (usize, &'static Command, Frame, Args);
 /// A shard's job that runs `cmds`, all of that shard, in their order, logged as each is:
 /// how several commands travel to a shard in one hop. Each reply keeps its number.
 pub fn run_in_order(
-    db: usize,
+    at: At,
     cmds: Vec<Numbered>,
 ) -> impl FnOnce(&mut ShardData) -> Vec<Ran> + Send + 'static {
-    let job = run_in_order_until(db, cmds, usize::MAX);
+    let job = run_in_order_until(at, cmds, usize::MAX);
     move |data| job(data).0
 }
 
 /// [`run_in_order`], stopping once the replies take `budget` bytes (about): the commands
 /// not run come back with the replies. The first command always runs.
 fn run_in_order_until(
-    db: usize,
+    at: At,
     cmds: Vec<Numbered>,
     budget: usize,
 ) -> impl FnOnce(&mut ShardData) -> (Vec<Ran>, Vec<Numbered>) + Send + 'static {
@@ -243,7 +279,7 @@ fn run_in_order_until(
                 left.push((i, cmd, f, args));
                 continue;
             }
-            let reply = run_logged(data, cmd, f, db, &args);
+            let reply = run_logged(data, cmd, f, at, &args);
             if budget != usize::MAX {
                 // Without a budget (EXEC's batches) the replies need not be sized.
                 spent += reply.approx_len();
@@ -275,9 +311,10 @@ const READS_BUDGET: usize = 256 * 1024;
 /// shard always runs.
 pub async fn run_reads(
     node: &Rc<Node>,
-    db: usize,
+    at: At,
     reads: Vec<(usize, Read)>,
 ) -> (Vec<Ran>, Vec<(usize, Read)>) {
+    let db = at.db;
     type Group = (usize, Vec<LockKey>, Vec<Numbered>);
     // A pipeline names few shards: a list is cheaper than a map.
     let mut groups: Vec<Group> = Vec::new();
@@ -295,7 +332,7 @@ pub async fn run_reads(
     let jobs = groups
         .into_iter()
         .map(|(shard, wait_for, reads)| {
-            let job = run_in_order_until(db, reads, READS_BUDGET);
+            let job = run_in_order_until(at, reads, READS_BUDGET);
             (shard, wait_for, move |data: &mut ShardData| {
                 (shard, job(data))
             })
@@ -339,13 +376,23 @@ pub fn run_logged(
     data: &mut ShardData,
     cmd: &Command,
     f: KeyedFn,
+    at: At,
+    args: &[Bytes],
+) -> Frame {
+    tracking::calling(at.caller, || run_logged_for(data, cmd, f, at.db, args))
+}
+
+fn run_logged_for(
+    data: &mut ShardData,
+    cmd: &Command,
+    f: KeyedFn,
     db: usize,
     args: &[Bytes],
 ) -> Frame {
     let now = now_ms();
     let ShardData { ks, aof, .. } = data;
     // Only when someone watches a key here: which keys a deleting command will find.
-    let watched = cmd.is_write() && ks.dbs[db].has_watched();
+    let watched = cmd.is_write() && ks.dbs[db].observed();
     let live = if watched {
         live_removals(ks, cmd, db, args, now)
     } else {
@@ -357,6 +404,13 @@ pub fn run_logged(
     log_effects(aof, ks, cmd, db, args, &reply, now);
     if watched {
         touch_written(ks, cmd, db, args, &reply, now, &live);
+    }
+    if tracking::current().remembers && cmd.flags.has(READONLY) && !cmd.flags.has(PUBSUB) {
+        // Client-side caching: the keys read for a tracking client (Redis's
+        // trackingRememberKeys), in the job that read them.
+        for p in cmd.key_positions(args) {
+            tracking::remember(&args[p]);
+        }
     }
     reply
 }
@@ -518,12 +572,13 @@ fn spread_plan(db: usize, cmd: &Command, parts: &Parts) -> Plan {
 /// without contention it takes one round trip.
 async fn spread_alone(
     node: &Rc<Node>,
-    db: usize,
+    at: At,
     cmd: &'static Command,
     f: KeyedFn,
     merge: Merge,
     args: Args,
 ) -> Frame {
+    let db = at.db;
     let parts = match split(node.shards, cmd, &args) {
         Ok(p) => p,
         Err(e) => return e,
@@ -531,7 +586,7 @@ async fn spread_alone(
     let plan = spread_plan(db, cmd, &parts);
     if cmd.is_write() {
         let tx = Tx::begin(node, plan).await;
-        let replies = run_parts(&tx, db, cmd, f, &parts).await;
+        let replies = run_parts(&tx, at, cmd, f, &parts).await;
         tx.finish().await;
         return merged(merge, parts, replies);
     }
@@ -542,12 +597,12 @@ async fn spread_alone(
         .collect();
     let (tx, replies) = Tx::begin_with(node, plan, |shard| {
         let part = by_shard.remove(&shard)?;
-        Some(move |data: &mut ShardData| run_logged(data, cmd, f, db, &part))
+        Some(move |data: &mut ShardData| run_logged(data, cmd, f, at, &part))
     })
     .await;
     let replies = match replies {
         Some(r) => r,
-        None => run_parts(&tx, db, cmd, f, &parts).await,
+        None => run_parts(&tx, at, cmd, f, &parts).await,
     };
     tx.finish().await;
     merged(merge, parts, replies)
@@ -556,7 +611,7 @@ async fn spread_alone(
 /// A spread command inside a transaction that already holds its keys (EXEC).
 async fn spread(
     tx: &Tx,
-    db: usize,
+    at: At,
     cmd: &'static Command,
     f: KeyedFn,
     merge: Merge,
@@ -566,13 +621,13 @@ async fn spread(
         Ok(p) => p,
         Err(e) => return e,
     };
-    let replies = run_parts(tx, db, cmd, f, &parts).await;
+    let replies = run_parts(tx, at, cmd, f, &parts).await;
     merged(merge, parts, replies)
 }
 
 async fn run_parts(
     tx: &Tx,
-    db: usize,
+    at: At,
     cmd: &'static Command,
     f: KeyedFn,
     parts: &Parts,
@@ -583,7 +638,7 @@ async fn run_parts(
         .map(|(shard, part, _)| {
             let part = part.clone();
             (*shard, move |data: &mut ShardData| {
-                run_logged(data, cmd, f, db, &part)
+                run_logged(data, cmd, f, at, &part)
             })
         })
         .collect();
@@ -656,16 +711,17 @@ fn named_keys(shards: usize, cmd: &Command, keys: &[Bytes], args: &[Bytes]) -> V
 pub async fn run_gathered(
     node: &Rc<Node>,
     within: Option<Rc<Tx>>,
-    db: usize,
+    at: At,
     keys: Vec<Bytes>,
     cmd: &'static Command,
     f: KeyedFn,
     args: Args,
     accept: impl FnOnce(&mut Keyspace) -> bool + 'static,
 ) -> Option<Frame> {
+    let db = at.db;
     let named = named_keys(node.shards, cmd, &keys, &args);
     if let Some(tx) = within {
-        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        let (reply, jobs) = gather(&tx, at, &named, cmd, f, &args, accept).await;
         tx.hops(jobs).await;
         return reply;
     }
@@ -676,7 +732,7 @@ pub async fn run_gathered(
     let node = node.clone();
     Node::detached(async move {
         let tx = Tx::begin(&node, plan).await;
-        let (reply, jobs) = gather(&tx, db, &named, cmd, f, &args, accept).await;
+        let (reply, jobs) = gather(&tx, at, &named, cmd, f, &args, accept).await;
         tx.finish_with(jobs).await;
         reply
     })
@@ -687,21 +743,26 @@ pub async fn run_gathered(
 /// the jobs that give the keys back.
 async fn gather(
     tx: &Tx,
-    db: usize,
+    at: At,
     named: &[Named],
     cmd: &'static Command,
     f: KeyedFn,
     args: &[Bytes],
     accept: impl FnOnce(&mut Keyspace) -> bool,
 ) -> (Option<Frame>, Vec<(usize, ReturnJob)>) {
+    let db = at.db;
     let mut scratch = tx.lend(db, &lent_list(named)).await;
     if !accept(&mut scratch) {
         let outcome = expired(tx.shards(), db, &mut scratch);
-        let jobs = give_back(tx, db, named, &mut scratch, outcome);
+        let jobs = give_back(tx, db, named, &mut scratch, outcome, None);
         return (None, jobs);
     }
     let (reply, outcome) = run_lent(tx.node(), db, cmd, f, args, &mut scratch);
-    let jobs = give_back(tx, db, named, &mut scratch, outcome);
+    // The keys a tracking client read are remembered on their shards before they are
+    // released: no write can come between.
+    let reader = (cmd.flags.has(READONLY) && !cmd.flags.has(PUBSUB) && at.caller.remembers)
+        .then_some(at.caller);
+    let jobs = give_back(tx, db, named, &mut scratch, outcome, reader);
     (Some(reply), jobs)
 }
 
@@ -796,6 +857,7 @@ fn give_back(
     named: &[Named],
     scratch: &mut Keyspace,
     outcome: Outcome,
+    reader: Option<Caller>,
 ) -> Vec<(usize, ReturnJob)> {
     let Outcome {
         records,
@@ -828,6 +890,9 @@ fn give_back(
                     d.settle_loan(&r.key, r.entry);
                     if r.touch {
                         d.touch(&r.key);
+                    }
+                    if let Some(reader) = reader {
+                        tracking::calling(reader, || tracking::remember(&r.key));
                     }
                 }
                 for (rdb, rec) in records {

@@ -135,7 +135,8 @@ fn flushdb(s: &mut Session, args: Args) -> SessionFuture<'_> {
         let db = s.db;
         s.node
             .write_everywhere(s.tx.clone(), db, args.to_vec(), move |data| {
-                drop(data.ks.dbs[db].clear())
+                drop(data.ks.dbs[db].clear());
+                crate::shard::tracking::flushed_here(data);
             })
             .await;
         Frame::ok()
@@ -152,6 +153,7 @@ fn flushall(s: &mut Session, args: Args) -> SessionFuture<'_> {
                 for db in data.ks.dbs.iter_mut() {
                     drop(db.clear());
                 }
+                crate::shard::tracking::flushed_here(data);
             })
             .await;
         Frame::ok()

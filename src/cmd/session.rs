@@ -44,6 +44,9 @@ pub struct Session {
     /// Time the current command spent blocked (BLPOP waiting for a push), which Redis leaves
     /// out of its duration in the statistics and the slow log.
     pub blocked_nanos: u64,
+    /// Bytes of pushes queued before the current command started to run (an invalidation for
+    /// a key that making room evicted): they go before its reply, as in Redis.
+    pub early_pushes: usize,
 }
 
 /// A transaction being queued (MULTI).
@@ -77,6 +80,21 @@ impl Session {
             tx: None,
             in_script: false,
             blocked_nanos: 0,
+            early_pushes: 0,
+        }
+    }
+
+    /// Where this session's keyed commands run and for whom (`cmd::route`).
+    pub fn at(&self) -> crate::cmd::route::At {
+        crate::cmd::route::At {
+            db: self.db,
+            caller: crate::db::tracking::Caller {
+                id: self.info.id,
+                shard: self.node.id,
+                // A script's commands are not remembered: the keys it declared are, for its
+                // caller (see `script::within`).
+                remembers: !self.in_script && self.info.tracking.borrow().remembers(),
+            },
         }
     }
 

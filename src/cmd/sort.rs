@@ -111,7 +111,7 @@ async fn run(s: &mut Session, args: Args, readonly: bool) -> Frame {
     };
     let patterns = opts.key_patterns();
     if patterns.is_empty() {
-        return run_keyed(&s.node, s.tx.clone(), s.db, cmd, f, None, args).await;
+        return run_keyed(&s.node, s.tx.clone(), s.at(), cmd, f, None, args).await;
     }
     let db = s.db;
     loop {
@@ -143,7 +143,7 @@ async fn run(s: &mut Session, args: Args, readonly: bool) -> Frame {
         let ran = run_gathered(
             &s.node,
             within,
-            db,
+            s.at(),
             keys,
             cmd,
             f,

@@ -110,6 +110,7 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
         outbox: stream.outbox(),
         subs: Default::default(),
         monitor: Default::default(),
+        tracking: Default::default(),
     });
     {
         let mut data = node.data.borrow_mut();
@@ -120,6 +121,7 @@ async fn serve_admitted(node: &Rc<Node>, stream: &mut UringStream, local: bool) 
     let _ = run(&mut session, stream).await;
     crate::shard::pubsub::forget_client(node, &info);
     crate::shard::introspect::stop_monitor(node, info.id);
+    crate::shard::tracking::disable(node, &info);
     // Writes only queue their sends; the last replies (QUIT's +OK, a protocol error) must
     // leave before the socket closes. A killed client's replies are dropped, as Redis drops
     // them.
@@ -232,8 +234,11 @@ async fn run(s: &mut Session, stream: &mut UringStream) -> std::io::Result<()> {
                         // The client left while blocked.
                         return Ok(());
                     };
+                    let early = std::mem::take(&mut s.early_pushes);
                     if own_message_first {
                         s.info.outbox.drain_into(&mut output);
+                    } else if early > 0 {
+                        s.info.outbox.drain_front_into(early, &mut output);
                     }
                     write_reply(s, reply, &mut output);
                     if over_output_limit(s, &output) {

@@ -47,6 +47,20 @@ pub async fn execute(s: &mut Session, args: Args) -> Frame {
     if s.queues(cmd) {
         return s.queue(cmd, args);
     }
+    // A blocking command's wait may send the outbox itself: its pushes keep their order.
+    if !cmd.flags.has(cmd::flags::BLOCKING) {
+        s.early_pushes = s.info.outbox.len();
+    }
+    let reply = execute_checked(s, cmd, args).await;
+    // CLIENT CACHING speaks for the next command only (for a transaction, its EXEC), as in
+    // Redis: any CLIENT command leaves it be.
+    if !s.in_multi() && !cmd.name.starts_with("client|") {
+        s.info.tracking.borrow_mut().caching = false;
+    }
+    reply
+}
+
+async fn execute_checked(s: &mut Session, cmd: &'static Command, args: Args) -> Frame {
     // The latest reading on this thread (the driver's turn, or the command before this one):
     // reading the clock is dear, and the few hundred nanoseconds since count to this command.
     let started = crate::db::clock::last();
@@ -83,8 +97,12 @@ pub fn batchable_read(s: &Session, args: &Args) -> Option<(usize, &'static Comma
     let Run::Keyed(f) = cmd.run else {
         return None;
     };
-    // Monitors see a pipeline's commands in its order, one by one.
-    if crate::shard::introspect::monitoring(&s.node) {
+    // Monitors see a pipeline's commands in its order, one by one; CLIENT CACHING speaks
+    // for one command.
+    if crate::shard::introspect::monitoring(&s.node) || {
+        let t = s.info.tracking.borrow();
+        t.optin || t.optout
+    } {
         return None;
     }
     let plain_read = cmd.flags.has(cmd::flags::READONLY)
@@ -149,7 +167,7 @@ pub async fn execute_reads(
     reads: Vec<(usize, Read)>,
 ) -> (Vec<(usize, Frame)>, Vec<(usize, Read)>) {
     let started = crate::db::clock::last();
-    let (done, left) = cmd::route::run_reads(&s.node, s.db, reads).await;
+    let (done, left) = cmd::route::run_reads(&s.node, s.at(), reads).await;
     // They ran together: each is charged its share of the batch's time.
     let elapsed = crate::db::clock::tick().duration_since(started).as_nanos() as u64;
     let share = elapsed / done.len().max(1) as u64;
@@ -174,10 +192,14 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
     let (write, denyoom) = s.effective_flags(cmd);
     // Queueing inside MULTI may take memory without bound, so under maxmemory every command
     // but EXEC, DISCARD, QUIT and RESET is refused there like a denyoom one.
+    // As Redis, every command makes room first (evicting under maxmemory); only those that
+    // may take memory are refused when it cannot be made.
     let steers = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
-    if denyoom || (s.in_multi() && !steers) {
+    if s.node.global.maxmemory() != 0 {
         if let Err(oom) = s.node.make_room().await {
-            return Some(oom);
+            if denyoom || (s.in_multi() && !steers) {
+                return Some(oom);
+            }
         }
     }
     // As Redis: while the disk refuses what it is given (a failed background save with save

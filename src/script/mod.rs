@@ -271,15 +271,24 @@ async fn within(
     let outer_tx = s.tx.replace(tx.clone());
     let (db, resp3) = (s.db, s.resp3);
     s.in_script = true;
+    let declared = keys.clone();
     let reply = fiber::run(|| match &target {
-        Target::Script(script) => vm::run(s, script, keys, argv, limits),
+        Target::Script(script) => vm::run(s, script, declared, argv, limits),
         // The library went between the lookup and the run (the lookup is in another
         // thread's interpreter): as if it had gone just before.
-        Target::Function(name) => vm::call_function(s, name, keys, argv, limits)
+        Target::Function(name) => vm::call_function(s, name, declared, argv, limits)
             .unwrap_or_else(|| Frame::error("ERR Function not found")),
     })
     .await;
     s.in_script = false;
+    // Client-side caching: a script that read something lets its tracking caller cache the
+    // keys it declared (Redis's rule), remembered while the script still holds every shard.
+    if s.node.global.scripts.running.read.load(Relaxed) {
+        let caller = s.at().caller;
+        if caller.remembers {
+            crate::cmd::route::remember_keys(&tx, caller, &keys).await;
+        }
+    }
     s.tx = outer_tx;
     s.db = db;
     s.info.db.set(db);

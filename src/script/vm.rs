@@ -816,6 +816,9 @@ fn run_command(lua: &Lua, args: Args) -> Result<Value, String> {
     let kept = crate::shard::introspect::keeps_args(&s.node).then(|| args.clone());
     let reply = super::fiber::wait(crate::cmd::route::run(s, cmd, args));
     crate::cmd::route::account(s, cmd, kept.as_deref(), &reply, started);
+    if cmd.flags.has(flags::READONLY) {
+        s.node.global.scripts.running.read.store(true, Relaxed);
+    }
     drop(state);
     if let Frame::Error(text) = &reply {
         let mut full = b"-".to_vec();

@@ -422,7 +422,7 @@ fn serve_key(
 /// WATCH: a blocking command served from `key` changed it, and a move its destination too.
 pub fn touch_served(ks: &mut Keyspace, db: usize, key: &[u8], args: &[Bytes]) {
     let d = &mut ks.dbs[db];
-    if !d.has_watched() {
+    if !d.observed() {
         return;
     }
     d.touch(key);

@@ -51,6 +51,8 @@ pub struct ClientInfo {
     pub subs: crate::shard::pubsub::SharedSubscriptions,
     /// Sent MONITOR (CLIENT LIST's flag `O`).
     pub monitor: Cell<bool>,
+    /// CLIENT TRACKING's state.
+    pub tracking: RefCell<crate::shard::tracking::Tracking>,
 }
 
 /// The class whose output buffer limits apply to a client: a subscriber is a `pubsub`
@@ -74,7 +76,7 @@ impl ClientInfo {
             .unwrap_or_default();
         let subs = self.subs.borrow();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -91,18 +93,26 @@ impl ClientInfo {
             self.query_buf.get(),
             self.unsent.get() + self.outbox.len(),
             self.last_cmd.get(),
+            match &*self.tracking.borrow() {
+                t if !t.on => -1,
+                t => t.redirect.map_or(0, |(id, _)| id as i64),
+            },
             self.resp.get(),
         )
     }
 
     /// CLIENT LIST's `flags`, in Redis's order; `N` for none.
     fn flags(&self) -> String {
+        let tracking = self.tracking.borrow();
         let mut flags = String::new();
         for (set, flag) in [
             (self.monitor.get(), 'O'),
             (self.subs.borrow().active(), 'P'),
             (self.multi.get() >= 0, 'x'),
             (self.blocked.get(), 'b'),
+            (tracking.on, 't'),
+            (tracking.broken_redirect, 'R'),
+            (tracking.bcast, 'B'),
             (self.unix, 'U'),
             (self.no_evict.get(), 'e'),
         ] {
@@ -250,6 +260,10 @@ impl ClientRegistry {
 
     pub fn remove(&mut self, id: u64) {
         self.clients.remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Rc<ClientInfo>> {
+        self.clients.get(&id)
     }
 
     pub fn len(&self) -> usize {

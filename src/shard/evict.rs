@@ -104,7 +104,14 @@ impl Node {
             return Err(Frame::error(OOM));
         }
         let samples = config.maxmemory_samples();
-        if evict_local(&mut self.data.borrow_mut(), policy, samples, maxmemory) {
+        let made = {
+            let mut data = self.data.borrow_mut();
+            let made = evict_local(&mut data, policy, samples, maxmemory);
+            // The evictions' notifications and invalidations leave now.
+            self.after_job(&mut data);
+            made
+        };
+        if made {
             return Ok(());
         }
         for shard in (0..self.shards).filter(|s| *s != self.id) {

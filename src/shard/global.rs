@@ -56,6 +56,12 @@ pub struct Global {
     pub latency: std::sync::Mutex<crate::types::latency::LatencyEvents>,
     /// Each shard's count of its MONITOR clients.
     pub monitors: Box<[std::sync::atomic::AtomicUsize]>,
+    /// Clients with CLIENT TRACKING on (INFO's `tracking_clients`), and each shard's count of
+    /// those tracking by prefix (`shard::tracking`).
+    pub tracking_clients: std::sync::atomic::AtomicUsize,
+    pub tracking_bcast: Arc<[std::sync::atomic::AtomicUsize]>,
+    /// Keys every shard's tracking table holds, for `tracking-table-max-keys`.
+    pub tracking_keys: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub enum ControlMsg {
@@ -132,6 +138,9 @@ impl Global {
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: (0..shards).map(|_| Default::default()).collect(),
+            tracking_clients: Default::default(),
+            tracking_bcast: (0..shards).map(|_| Default::default()).collect(),
+            tracking_keys: Default::default(),
         };
         global.refresh();
         global

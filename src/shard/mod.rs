@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod scripts;
 pub mod task;
 pub mod timer;
+pub mod tracking;
 pub mod tx;
 pub mod uring;
 
@@ -70,6 +71,7 @@ impl ShardData {
         self.pubsub.limit = config.obuf_limit(crate::config::ClientClass::Pubsub);
         crate::db::notify::set_enabled(config.notify_keyspace_events());
         self.introspect.apply_config(config);
+        crate::db::tracking::set_max_keys(config.tracking_table_max_keys() as usize);
     }
 }
 
@@ -271,6 +273,7 @@ impl Node {
         node.data
             .borrow_mut()
             .apply_config(&node.global.config.snapshot());
+        crate::db::tracking::share_total(node.global.tracking_keys.clone());
         node
     }
 
@@ -472,7 +475,15 @@ impl Node {
         if crate::db::notify::pending() {
             pubsub::publish_events(data);
         }
-        if !data.outgoing.is_empty() {
+        if crate::db::tracking::active() {
+            crate::db::tracking::enforce_limit();
+        }
+        if crate::db::tracking::pending() {
+            tracking::send_owed(self, data);
+        }
+        // Work run here may owe more work (an invalidation for a client that redirects to
+        // another shard's client): until none is left.
+        while !data.outgoing.is_empty() {
             for (shard, f) in std::mem::take(&mut data.outgoing) {
                 if shard == self.id {
                     f(data);

@@ -313,6 +313,8 @@ pub struct Running {
     started_ms: AtomicU64,
     /// It has run a write: killing it would leave half its effects.
     pub wrote: AtomicBool,
+    /// It has run a read: a tracking caller may cache its declared keys.
+    pub read: AtomicBool,
     /// SCRIPT KILL asked it to stop.
     pub kill: AtomicBool,
 }
@@ -321,6 +323,7 @@ impl Running {
     pub fn begin(&self, what: RunningScript) {
         *self.what.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
         self.wrote.store(false, Relaxed);
+        self.read.store(false, Relaxed);
         self.kill.store(false, Relaxed);
         self.started_ms.store(wall_ms(), Relaxed);
         self.active.store(true, Relaxed);

@@ -939,6 +939,14 @@ impl Outbox {
         }
     }
 
+    /// Moves the first `n` bytes queued (whole messages, as queued before some moment) to the
+    /// end of `out`.
+    pub fn drain_front_into(&self, n: usize, out: &mut BytesMut) {
+        let mut buf = self.buf.borrow_mut();
+        let n = n.min(buf.len());
+        out.extend_from_slice(&buf.split_to(n));
+    }
+
     /// Asks to be woken by the next push.
     fn register(&self, cx: &Context<'_>) {
         let old = self.waker.take();

@@ -313,8 +313,7 @@ parameters! {
         Text("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"), MULTI_ARG, Applied;
     MaxmemoryClients: "maxmemory-clients", MAXMEMORY_CLIENTS, Text("0"), 0,
         NotApplicable("client eviction does not exist yet");
-    TrackingTableMaxKeys: "tracking-table-max-keys", uint(0, LONG_MAX), Text("1000000"), 0,
-        NotApplicable("client-side caching (CLIENT TRACKING) is not built");
+    TrackingTableMaxKeys: "tracking-table-max-keys", uint(0, LONG_MAX), Text("1000000"), 0, Applied;
     IoThreads: "io-threads", int(1, 128), Text("1"), IMMUTABLE, SHARDS;
     IoThreadsDoReads: "io-threads-do-reads", Kind::Bool, Text("no"), IMMUTABLE, SHARDS;
 

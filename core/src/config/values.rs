@@ -767,6 +767,10 @@ impl Config {
         self.int(Param::SlowlogMaxLen) as u64
     }
 
+    pub fn tracking_table_max_keys(&self) -> u64 {
+        self.int(Param::TrackingTableMaxKeys) as u64
+    }
+
     /// A parameter's value as CONFIG GET prints it. `name` may be any spelling or alias.
     pub fn get(&self, name: &str) -> Option<Vec<u8>> {
         lookup(name.as_bytes()).map(|(def, _)| self.format(def))

@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod digest;
 pub mod notify;
+pub mod tracking;
 pub mod value;
 
 use bytes::Bytes;
@@ -359,7 +360,9 @@ impl Db {
     /// for the AOF when that is on.
     pub fn reap(&mut self, key: &[u8], stats: &mut KeyStats) {
         self.remove(key);
-        self.touch(key);
+        // The server deletes it, not the client whose command found it stale: NOLOOP does
+        // not hide this change from that client.
+        tracking::calling(tracking::Caller::default(), || self.touch(key));
         if stats.record_reaped {
             self.reaped.push(Blob::new(key));
             stats.reaped_pending = true;
@@ -424,17 +427,21 @@ impl Db {
                 .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
     }
 
-    /// Whether anyone watches a key of this database: the common case is no.
+    /// Whether a change to a key here must be signalled ([`Db::touch`]): someone watches a
+    /// key of this database, or a client tracks keys. The common case is no.
     #[inline]
-    pub fn has_watched(&self) -> bool {
-        !self.watched.is_empty()
+    pub fn observed(&self) -> bool {
+        !self.watched.is_empty() || tracking::active()
     }
 
-    /// `key` was changed: its watchers' EXEC will fail (Redis's `touchWatchedKey`). A watcher
-    /// of a key that was already stale sees its deletion as no change. Redis 7.0 stops at the
-    /// first such watcher when the key exists again, leaving the ones after it untouched; so
-    /// does this.
+    /// `key` was changed (Redis's `signalModifiedKey`): the clients that may cache it are
+    /// owed an invalidation, and its watchers' EXEC will fail. A watcher of a key that was
+    /// already stale sees its deletion as no change. Redis 7.0 stops at the first such
+    /// watcher when the key exists again, leaving the ones after it untouched; so does this.
     pub fn touch(&mut self, key: &[u8]) {
+        if tracking::active() {
+            tracking::invalidate(key);
+        }
         if self.watched.is_empty() {
             return;
         }
