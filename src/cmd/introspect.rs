@@ -1,7 +1,9 @@
-//! MONITOR, SLOWLOG and LATENCY: watching the commands that run. What they read is fed after
-//! each command by [`crate::shard::introspect`]; here it is shown.
+//! MONITOR, SLOWLOG and LATENCY: watching the commands that run. [`after_command`] feeds
+//! them after each command (`route::account`); their per-shard state is
+//! [`crate::shard::introspect`]'s.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
@@ -9,6 +11,7 @@ use super::flags::*;
 use super::{boxed, help_reply, Args, Command, Run, SessionFuture};
 use crate::cmd::session::Session;
 use crate::resp::Frame;
+use crate::shard::introspect::{monitoring, start_monitor, stop_monitor};
 use crate::types::histogram::Histogram;
 use crate::types::latency::DoctorFacts;
 
@@ -65,6 +68,131 @@ static LATENCY_SUBCOMMANDS: &[Command] = &[
         .acl(&["@slow"]),
 ];
 
+/// Feeds the latency monitor, the slow log and the monitors with a command that ran for
+/// `nanos` (its time blocked excluded). `args` are its arguments when they were kept (see
+/// [`crate::shard::introspect::keeps_args`]).
+pub fn after_command(s: &Session, cmd: &'static Command, args: Option<&[Bytes]>, nanos: u64) {
+    let micros = nanos / 1000;
+    let (slow, max_len) = {
+        let data = s.node.data.borrow();
+        let event = if cmd.flags.has(FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        data.introspect.sample(&s.node, event, micros / 1000);
+        let i = &data.introspect;
+        (i.is_slow(micros), i.slowlog_max_len())
+    };
+    let Some(args) = args else { return };
+    if slow && !cmd.flags.has(SKIP_SLOWLOG) {
+        let args = redacted(cmd, args);
+        let name = s.info.name.borrow().clone().unwrap_or_default();
+        let now = crate::db::now_ms() as i64 / 1000;
+        s.node
+            .global
+            .slowlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(&args, micros, now, s.info.addr.clone(), name, max_len);
+    }
+    if !cmd.flags.has(SKIP_MONITOR) && !cmd.flags.has(ADMIN) && monitoring(&s.node) {
+        feed_monitors(s, &redacted(cmd, args));
+    }
+}
+
+/// Sends a command's line to every MONITOR client: EVAL and FCALL call this before their
+/// script runs, so that the script's commands show after them, as in Redis.
+pub fn feed_monitors(s: &Session, args: &[Bytes]) {
+    if !monitoring(&s.node) {
+        return;
+    }
+    let line = monitor_line(s, args);
+    for (shard, count) in s.node.global.monitors.iter().enumerate() {
+        if count.load(Relaxed) > 0 {
+            let line = line.clone();
+            s.node.post(shard, move |data| data.introspect.send(&line));
+        }
+    }
+}
+
+/// MONITOR's line for a command: `+<unix time with µs> [<db> <client>] "arg" ...`, each
+/// argument quoted as Redis's `sdscatrepr` quotes it.
+fn monitor_line(s: &Session, args: &[Bytes]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let client = if s.in_script {
+        "lua".to_string()
+    } else if s.info.unix {
+        let path = s.node.global.config.snapshot();
+        let path = path
+            .unixsocket()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("unix:{path}")
+    } else {
+        s.info.addr.clone()
+    };
+    let mut line = format!(
+        "+{}.{:06} [{} {}] ",
+        now.as_secs(),
+        now.subsec_micros(),
+        s.db,
+        client
+    )
+    .into_bytes();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(b' ');
+        }
+        crate::resp::split::push_repr(&mut line, a);
+    }
+    line.extend_from_slice(b"\r\n");
+    Bytes::from(line)
+}
+
+/// A command's arguments with its secrets replaced by `(redacted)`, as Redis shows them in
+/// the slow log and to monitors: passwords of AUTH, HELLO and MIGRATE, and the values of
+/// `masterauth`, `masteruser` and `requirepass` in CONFIG SET.
+fn redacted<'a>(cmd: &Command, args: &'a [Bytes]) -> std::borrow::Cow<'a, [Bytes]> {
+    let hidden: Vec<usize> = match cmd.name {
+        "auth" => (1..args.len()).collect(),
+        "hello" => match args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+            Some(at) => vec![at + 1, at + 2],
+            None => vec![],
+        },
+        "migrate" => {
+            let mut hidden = vec![];
+            for (i, a) in args.iter().enumerate() {
+                if a.eq_ignore_ascii_case(b"auth") {
+                    hidden.push(i + 1);
+                } else if a.eq_ignore_ascii_case(b"auth2") {
+                    hidden.extend([i + 1, i + 2]);
+                }
+            }
+            hidden
+        }
+        "config|set" => (2..args.len())
+            .step_by(2)
+            .filter(|&i| {
+                ["masterauth", "masteruser", "requirepass"]
+                    .iter()
+                    .any(|p| args[i].eq_ignore_ascii_case(p.as_bytes()))
+            })
+            .map(|i| i + 1)
+            .collect(),
+        _ => return args.into(),
+    };
+    let mut out = args.to_vec();
+    for i in hidden {
+        if let Some(a) = out.get_mut(i) {
+            *a = Bytes::from_static(b"(redacted)");
+        }
+    }
+    out.into()
+}
+
 /// MONITOR: from now on the client hears every command as it runs, until RESET or it leaves.
 /// A client already monitoring gets no reply at all, as from Redis.
 fn monitor(s: &mut Session, _args: Args) -> SessionFuture<'_> {
@@ -75,7 +203,7 @@ fn monitor(s: &mut Session, _args: Args) -> SessionFuture<'_> {
         s.info.monitor.set(true);
         // The +OK goes before any line: the lines go through the outbox, which the
         // connection sends only after this reply.
-        crate::shard::introspect::start_monitor(&s.node, &s.info);
+        start_monitor(&s.node, &s.info);
         Frame::ok()
     })
 }
@@ -83,7 +211,7 @@ fn monitor(s: &mut Session, _args: Args) -> SessionFuture<'_> {
 /// Undoes MONITOR (RESET).
 pub fn leave_monitor(s: &mut Session) {
     if s.info.monitor.replace(false) {
-        crate::shard::introspect::stop_monitor(&s.node, s.info.id);
+        stop_monitor(&s.node, s.info.id);
     }
 }
 

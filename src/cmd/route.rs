@@ -75,7 +75,7 @@ pub fn account_nanos(
         }
         stats.total_commands += 1;
     }
-    crate::shard::introspect::after_command(s, cmd, args, nanos);
+    crate::cmd::introspect::after_command(s, cmd, args, nanos);
 }
 
 /// Counts a command refused before it ran (wrong arity, OOM, NOAUTH...): its

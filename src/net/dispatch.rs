@@ -192,14 +192,10 @@ async fn check(s: &mut Session, cmd: &'static Command) -> Option<Frame> {
     let (write, denyoom) = s.effective_flags(cmd);
     // Queueing inside MULTI may take memory without bound, so under maxmemory every command
     // but EXEC, DISCARD, QUIT and RESET is refused there like a denyoom one.
-    // As Redis, every command makes room first (evicting under maxmemory); only those that
-    // may take memory are refused when it cannot be made.
     let steers = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
-    if s.node.global.maxmemory() != 0 {
+    if denyoom || (s.in_multi() && !steers) {
         if let Err(oom) = s.node.make_room().await {
-            if denyoom || (s.in_multi() && !steers) {
-                return Some(oom);
-            }
+            return Some(oom);
         }
     }
     // As Redis: while the disk refuses what it is given (a failed background save with save

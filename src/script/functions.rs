@@ -513,7 +513,7 @@ fn fcall_ro(s: &mut Session, args: Args) -> SessionFuture<'_> {
 async fn call(s: &mut Session, args: Args, read_only: bool) -> Frame {
     // Before the function's own commands, as Redis shows them (FCALL's row skips the usual
     // feed).
-    crate::shard::introspect::feed_monitors(s, &args);
+    crate::cmd::introspect::feed_monitors(s, &args);
     let name = String::from_utf8_lossy(&args[1]).into_owned();
     let Some((_, function)) = s.node.global.scripts.libraries.function(&name) else {
         return Frame::error("ERR Function not found");

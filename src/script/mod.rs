@@ -140,7 +140,7 @@ fn evalsha_ro(s: &mut Session, args: Args) -> SessionFuture<'_> {
 /// holding every shard.
 async fn run(s: &mut Session, args: Args, by_sha: bool, read_only: bool) -> Frame {
     // Before the script's own commands, as Redis shows them (EVAL's row skips the usual feed).
-    crate::shard::introspect::feed_monitors(s, &args);
+    crate::cmd::introspect::feed_monitors(s, &args);
     let numkeys = match crate::cmd::args::parse_int(&args[2]) {
         Ok(n) => n,
         Err(e) => return Frame::from(e),

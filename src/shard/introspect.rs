@@ -1,6 +1,7 @@
-//! What observers see of the commands that run: the slow log, the latency monitor's
-//! `command` samples and MONITOR's feed. All three are fed after a command ran, from the
-//! shard of the connection that sent it (`after_command`), as Redis feeds them from `call()`.
+//! What observers see of the commands that run: the slow log, the latency monitor's samples
+//! and MONITOR's feed. All three are fed after a command ran, from the shard of the
+//! connection that sent it (`cmd::introspect::after_command`), as Redis feeds them from
+//! `call()`; this is their runtime side.
 //!
 //! The slow log and the latency events are process-wide, behind locks: only commands past a
 //! threshold reach them. MONITOR clients are listed on their own shard; each shard counts its
@@ -12,9 +13,6 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 
-use crate::cmd::flags::{ADMIN, FAST, SKIP_MONITOR, SKIP_SLOWLOG};
-use crate::cmd::session::Session;
-use crate::cmd::Command;
 use crate::config::{ClientClass, Config, ObufLimit};
 use crate::shard::clients::ClientInfo;
 use crate::shard::Node;
@@ -40,6 +38,15 @@ impl Introspect {
         self.normal_limit = config.obuf_limit(ClientClass::Normal);
     }
 
+    /// Whether a command that ran `micros` goes to the slow log.
+    pub fn is_slow(&self, micros: u64) -> bool {
+        self.slower_than >= 0 && micros >= self.slower_than as u64
+    }
+
+    pub fn slowlog_max_len(&self) -> usize {
+        self.slowlog_max_len
+    }
+
     /// Records a latency sample for `event` if it reached `latency-monitor-threshold`.
     pub fn sample(&self, node: &Node, event: &str, millis: u64) {
         if self.latency_threshold > 0 && millis >= self.latency_threshold {
@@ -63,60 +70,9 @@ pub fn monitoring(node: &Node) -> bool {
     node.global.monitors.iter().any(|n| n.load(Relaxed) > 0)
 }
 
-/// Feeds the latency monitor, the slow log and the monitors with a command that ran for
-/// `nanos` (its time blocked excluded). `args` are its arguments when they were kept (see
-/// [`keeps_args`]).
-pub fn after_command(s: &Session, cmd: &'static Command, args: Option<&[Bytes]>, nanos: u64) {
-    let micros = nanos / 1000;
-    let (slow, max_len) = {
-        let data = s.node.data.borrow();
-        let event = if cmd.flags.has(FAST) {
-            "fast-command"
-        } else {
-            "command"
-        };
-        data.introspect.sample(&s.node, event, micros / 1000);
-        let i = &data.introspect;
-        (
-            i.slower_than >= 0 && micros >= i.slower_than as u64,
-            i.slowlog_max_len,
-        )
-    };
-    let Some(args) = args else { return };
-    if slow && !cmd.flags.has(SKIP_SLOWLOG) {
-        let args = redacted(cmd, args);
-        let name = s.info.name.borrow().clone().unwrap_or_default();
-        let now = crate::db::now_ms() as i64 / 1000;
-        s.node
-            .global
-            .slowlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(&args, micros, now, s.info.addr.clone(), name, max_len);
-    }
-    if !cmd.flags.has(SKIP_MONITOR) && !cmd.flags.has(ADMIN) && monitoring(&s.node) {
-        feed_monitors(s, &redacted(cmd, args));
-    }
-}
-
-/// Sends a command's line to every MONITOR client: EVAL and FCALL call this before their
-/// script runs, so that the script's commands show after them, as in Redis.
-pub fn feed_monitors(s: &Session, args: &[Bytes]) {
-    if !monitoring(&s.node) {
-        return;
-    }
-    let line = monitor_line(s, args);
-    for (shard, count) in s.node.global.monitors.iter().enumerate() {
-        if count.load(Relaxed) > 0 {
-            let line = line.clone();
-            s.node.post(shard, move |data| data.introspect.send(&line));
-        }
-    }
-}
-
 impl Introspect {
     /// Queues a MONITOR line for this shard's monitors.
-    fn send(&mut self, line: &Bytes) {
+    pub fn send(&mut self, line: &Bytes) {
         for m in &self.monitors {
             // A monitor is a normal client to the output buffer limits, as in Redis.
             crate::shard::pubsub::push_to(m, line.clone(), self.normal_limit);
@@ -143,81 +99,4 @@ pub fn stop_monitor(node: &Node, id: u64) -> bool {
     let stopped = before - monitors.len();
     node.global.monitors[node.id].fetch_sub(stopped, Relaxed);
     stopped > 0
-}
-
-/// MONITOR's line for a command: `+<unix time with µs> [<db> <client>] "arg" ...`, each
-/// argument quoted as Redis's `sdscatrepr` quotes it.
-fn monitor_line(s: &Session, args: &[Bytes]) -> Bytes {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let client = if s.in_script {
-        "lua".to_string()
-    } else if s.info.unix {
-        let path = s.node.global.config.snapshot();
-        let path = path
-            .unixsocket()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        format!("unix:{path}")
-    } else {
-        s.info.addr.clone()
-    };
-    let mut line = format!(
-        "+{}.{:06} [{} {}] ",
-        now.as_secs(),
-        now.subsec_micros(),
-        s.db,
-        client
-    )
-    .into_bytes();
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            line.push(b' ');
-        }
-        crate::resp::split::push_repr(&mut line, a);
-    }
-    line.extend_from_slice(b"\r\n");
-    Bytes::from(line)
-}
-
-/// A command's arguments with its secrets replaced by `(redacted)`, as Redis shows them in
-/// the slow log and to monitors: passwords of AUTH, HELLO and MIGRATE, and the values of
-/// `masterauth`, `masteruser` and `requirepass` in CONFIG SET.
-fn redacted<'a>(cmd: &Command, args: &'a [Bytes]) -> std::borrow::Cow<'a, [Bytes]> {
-    let hidden: Vec<usize> = match cmd.name {
-        "auth" => (1..args.len()).collect(),
-        "hello" => match args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
-            Some(at) => vec![at + 1, at + 2],
-            None => vec![],
-        },
-        "migrate" => {
-            let mut hidden = vec![];
-            for (i, a) in args.iter().enumerate() {
-                if a.eq_ignore_ascii_case(b"auth") {
-                    hidden.push(i + 1);
-                } else if a.eq_ignore_ascii_case(b"auth2") {
-                    hidden.extend([i + 1, i + 2]);
-                }
-            }
-            hidden
-        }
-        "config|set" => (2..args.len())
-            .step_by(2)
-            .filter(|&i| {
-                ["masterauth", "masteruser", "requirepass"]
-                    .iter()
-                    .any(|p| args[i].eq_ignore_ascii_case(p.as_bytes()))
-            })
-            .map(|i| i + 1)
-            .collect(),
-        _ => return args.into(),
-    };
-    let mut out = args.to_vec();
-    for i in hidden {
-        if let Some(a) = out.get_mut(i) {
-            *a = Bytes::from_static(b"(redacted)");
-        }
-    }
-    out.into()
 }
