@@ -111,7 +111,9 @@ pub fn feed_monitors(s: &Session, args: &[Bytes]) {
     for (shard, count) in s.node.global.monitors.iter().enumerate() {
         if count.load(Relaxed) > 0 {
             let line = line.clone();
-            s.node.post(shard, move |data| data.introspect.send(&line));
+            s.node.post(shard, move |data| {
+                crate::shard::introspect::send_to_monitors(data, &line)
+            });
         }
     }
 }

@@ -11,11 +11,9 @@
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::Bytes;
-
-use crate::config::{ClientClass, Config, ObufLimit};
+use crate::config::Config;
 use crate::shard::clients::ClientInfo;
-use crate::shard::Node;
+use crate::shard::{Node, ShardData};
 
 /// A shard's part: its cached thresholds and its MONITOR clients.
 #[derive(Default)]
@@ -26,8 +24,6 @@ pub struct Introspect {
     /// `latency-monitor-threshold` in milliseconds; 0 turns the monitor off.
     latency_threshold: u64,
     monitors: Vec<Rc<ClientInfo>>,
-    /// `client-output-buffer-limit normal`, which monitors are held to.
-    normal_limit: ObufLimit,
 }
 
 impl Introspect {
@@ -35,7 +31,6 @@ impl Introspect {
         self.slower_than = config.slowlog_log_slower_than();
         self.slowlog_max_len = config.slowlog_max_len() as usize;
         self.latency_threshold = config.latency_monitor_threshold().max(0) as u64;
-        self.normal_limit = config.obuf_limit(ClientClass::Normal);
     }
 
     /// Whether a command that ran `micros` goes to the slow log.
@@ -70,13 +65,11 @@ pub fn monitoring(node: &Node) -> bool {
     node.global.monitors.iter().any(|n| n.load(Relaxed) > 0)
 }
 
-impl Introspect {
-    /// Queues a MONITOR line for this shard's monitors.
-    pub fn send(&mut self, line: &Bytes) {
-        for m in &self.monitors {
-            // A monitor is a normal client to the output buffer limits, as in Redis.
-            crate::shard::pubsub::push_to(m, line.clone(), self.normal_limit);
-        }
+/// Queues a MONITOR line for this shard's monitors (normal clients to the output buffer
+/// limits, as in Redis).
+pub fn send_to_monitors(data: &ShardData, line: &[u8]) {
+    for m in &data.introspect.monitors {
+        data.push(m, line);
     }
 }
 

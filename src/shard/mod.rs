@@ -52,6 +52,9 @@ pub struct ShardData {
     pub aof: crate::shard::aof::AofState,
     pub pubsub: pubsub::PubSub,
     pub introspect: introspect::Introspect,
+    /// `client-output-buffer-limit` by class, which pushes to this shard's clients are held
+    /// to ([`ShardData::push`]).
+    pub obuf_limits: [crate::config::ObufLimit; 3],
     /// Work for other shards that a job running here produced (it has no `Node` to send it
     /// with); sent as soon as the job ends.
     pub outgoing: Vec<(usize, PostFn)>,
@@ -68,10 +71,28 @@ impl ShardData {
         self.ks.limits = encoding_limits(config);
         self.aof.fsync = config.appendfsync();
         self.stats.latency_tracking = config.latency_tracking();
-        self.pubsub.limit = config.obuf_limit(crate::config::ClientClass::Pubsub);
+        self.obuf_limits = crate::config::ClientClass::ALL.map(|class| config.obuf_limit(class));
         crate::db::notify::set_enabled(config.notify_keyspace_events());
         self.introspect.apply_config(config);
         crate::db::tracking::set_max_keys(config.tracking_table_max_keys() as usize);
+    }
+}
+
+impl ShardData {
+    /// Queues a push (a Pub/Sub message, a MONITOR line, an invalidation) for one of this
+    /// shard's clients, and closes a client whose waiting output passes its class's output
+    /// buffer limit, as Redis does, rather than letting a client that does not read hold
+    /// memory without bound.
+    pub fn push(&self, client: &clients::ClientInfo, bytes: &[u8]) {
+        if client.killed.get() {
+            return;
+        }
+        client.outbox.push(bytes);
+        let pending = client.outbox.len() + client.unsent.get();
+        let limit = self.obuf_limits[clients::client_class(client) as usize];
+        if client.over_output_limit(pending, limit, crate::db::clock::last()) {
+            client.close_for_output_limit();
+        }
     }
 }
 
@@ -263,6 +284,7 @@ impl Node {
                 aof: Default::default(),
                 pubsub: pubsub::PubSub::new(id, global.pubsub_listening.clone()),
                 introspect: Default::default(),
+                obuf_limits: Default::default(),
                 outgoing: Vec::new(),
             }),
             global,

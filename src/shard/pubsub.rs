@@ -37,7 +37,6 @@ use crate::resp::Frame;
 use crate::shard::clients::ClientInfo;
 use crate::shard::ShardData;
 use crate::types::glob::glob_match;
-use tessera_core::config::ObufLimit;
 
 /// The two channel namespaces.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -136,8 +135,6 @@ pub struct PubSub {
     owned: [AHashMap<Bytes, Interest>; 2],
     /// Every shard's count of subscribers to every pattern (the same on every shard).
     patterns: AHashMap<Bytes, Interest>,
-    /// `client-output-buffer-limit pubsub`, kept up to date by `ShardData::apply_config`.
-    pub limit: ObufLimit,
     /// The PUBLISHes of this shard's clients waiting for other shards' deliveries, by id.
     tallies: AHashMap<u64, Tally>,
     /// Every shard's count of its clients' subscriptions to channels and patterns (not
@@ -436,7 +433,7 @@ fn deliver(data: &mut ShardData, message: &Message) -> i64 {
                     &message.payload,
                 ]
             });
-            push_to(client, bytes, ps.limit);
+            data.push(client, &bytes);
             received += 1;
         }
     }
@@ -449,7 +446,7 @@ fn deliver(data: &mut ShardData, message: &Message) -> i64 {
             let bytes = rendered.get(client.resp.get() == 3, || {
                 vec![b"pmessage", pattern, &message.channel, &message.payload]
             });
-            push_to(client, bytes, ps.limit);
+            data.push(client, &bytes);
             received += 1;
         }
     }
@@ -539,20 +536,6 @@ impl Rendered {
             out.freeze()
         })
         .clone()
-    }
-}
-
-/// Queues `bytes` for `client`, and closes a client whose waiting output passes its class's
-/// output buffer limit (`client-output-buffer-limit pubsub`), as Redis does, rather than
-/// letting a subscriber that does not read hold memory without bound.
-pub fn push_to(client: &ClientInfo, bytes: Bytes, limit: ObufLimit) {
-    if client.killed.get() {
-        return;
-    }
-    client.outbox.push(&bytes);
-    let pending = client.outbox.len() + client.unsent.get();
-    if client.over_output_limit(pending, limit, crate::db::clock::last()) {
-        client.close_for_output_limit();
     }
 }
 

@@ -16,9 +16,10 @@
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::db::tracking::{self, Invalidation};
+use crate::resp::Frame;
 use crate::shard::clients::ClientInfo;
 use crate::shard::{Node, ShardData};
 
@@ -90,9 +91,7 @@ fn invalidate_here(data: &mut ShardData, owed: Vec<Invalidation>) {
         if !t.on || t.bcast || (t.noloop && inv.by == inv.id) {
             continue;
         }
-        let mut keys = BytesMut::new();
-        write_keys(&mut keys, std::slice::from_ref(&inv.key));
-        send(data, &client, &t, keys.freeze());
+        send(data, &client, &t, Frame::Array(vec![Frame::Bulk(inv.key)]));
     }
 }
 
@@ -100,13 +99,7 @@ fn invalidate_here(data: &mut ShardData, owed: Vec<Invalidation>) {
 /// prefix, the keys under it in one message (sorted and once each, as Redis's radix tree
 /// gives them), but not its own changes under NOLOOP.
 fn broadcast_here(data: &mut ShardData, changed: &[(Bytes, u64)]) {
-    let clients: Vec<Rc<ClientInfo>> = data
-        .clients
-        .iter()
-        .filter(|c| c.tracking.borrow().bcast)
-        .cloned()
-        .collect();
-    for client in clients {
+    for client in clients_where(data, |t| t.bcast) {
         let t = client.tracking.borrow().clone();
         for prefix in &t.prefixes {
             let mut keys: Vec<&Bytes> = changed
@@ -119,10 +112,8 @@ fn broadcast_here(data: &mut ShardData, changed: &[(Bytes, u64)]) {
             }
             keys.sort();
             keys.dedup();
-            let keys: Vec<Bytes> = keys.into_iter().cloned().collect();
-            let mut body = BytesMut::new();
-            write_keys(&mut body, &keys);
-            send(data, &client, &t, body.freeze());
+            let keys = keys.into_iter().cloned().map(Frame::Bulk).collect();
+            send(data, &client, &t, Frame::Array(keys));
         }
     }
 }
@@ -131,30 +122,30 @@ fn broadcast_here(data: &mut ShardData, changed: &[(Bytes, u64)]) {
 /// stale, with a null in place of the keys.
 pub fn flushed_here(data: &mut ShardData) {
     tracking::forget_all();
-    let clients: Vec<Rc<ClientInfo>> = data
-        .clients
-        .iter()
-        .filter(|c| c.tracking.borrow().on)
-        .cloned()
-        .collect();
-    for client in clients {
+    for client in clients_where(data, |t| t.on) {
         let t = client.tracking.borrow().clone();
-        // The tracking client's own protocol's null, as Redis writes it.
-        let null = if client.resp.get() == 3 {
-            Bytes::from_static(b"_\r\n")
-        } else {
-            Bytes::from_static(b"$-1\r\n")
-        };
+        // The tracking client's own protocol's null, whatever the redirect's, as Redis writes
+        // it.
+        let null = Frame::Encoded(encoded(&Frame::Null, client.resp.get() == 3));
         send(data, &client, &t, null);
     }
 }
 
-/// Sends one invalidation (`keys`: the message's value, already written) for `client`: to it
-/// over RESP3, or to the client it redirects to.
-fn send(data: &mut ShardData, client: &Rc<ClientInfo>, t: &Tracking, keys: Bytes) {
+/// This shard's clients whose tracking state passes `wanted`.
+fn clients_where(data: &ShardData, wanted: impl Fn(&Tracking) -> bool) -> Vec<Rc<ClientInfo>> {
+    data.clients
+        .iter()
+        .filter(|c| wanted(&c.tracking.borrow()))
+        .cloned()
+        .collect()
+}
+
+/// Sends one invalidation (`keys`: the message's value) for `client`: to it over RESP3, or to
+/// the client it redirects to.
+fn send(data: &mut ShardData, client: &Rc<ClientInfo>, t: &Tracking, keys: Frame) {
     let Some((target, shard)) = t.redirect else {
         if client.resp.get() == 3 {
-            push(client, &invalidate_message(true, &keys));
+            data.push(client, &invalidate_message(true, keys));
         }
         // RESP2 without a redirect: nothing can carry it, as in Redis.
         return;
@@ -165,7 +156,7 @@ fn send(data: &mut ShardData, client: &Rc<ClientInfo>, t: &Tracking, keys: Bytes
             let resp3 = target.resp.get() == 3;
             // A RESP2 client hears invalidations as Pub/Sub messages once it subscribes.
             if resp3 || target.subs.borrow().active() {
-                push(&target, &invalidate_message(resp3, &keys));
+                data.push(&target, &invalidate_message(resp3, keys));
             }
         }
         None => {
@@ -191,39 +182,33 @@ fn redirect_broken(data: &mut ShardData, id: u64, target: u64) {
     };
     client.tracking.borrow_mut().broken_redirect = true;
     if client.resp.get() == 3 {
-        let mut out = BytesMut::new();
-        out.put_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n");
-        out.put_slice(format!(":{target}\r\n").as_bytes());
-        push(&client, &out);
-    }
-}
-
-fn push(client: &ClientInfo, bytes: &[u8]) {
-    if !client.killed.get() {
-        client.outbox.push(bytes);
-    }
-}
-
-/// The keys of an invalidation, as an array of bulk strings.
-fn write_keys(out: &mut BytesMut, keys: &[Bytes]) {
-    out.put_slice(format!("*{}\r\n", keys.len()).as_bytes());
-    for k in keys {
-        out.put_slice(format!("${}\r\n", k.len()).as_bytes());
-        out.put_slice(k);
-        out.put_slice(b"\r\n");
+        let broken = Frame::Push(vec![
+            Frame::bulk_str("tracking-redir-broken"),
+            Frame::Integer(target as i64),
+        ]);
+        data.push(&client, &encoded(&broken, true));
     }
 }
 
 /// An invalidation message: a RESP3 `invalidate` push, or a Pub/Sub message on
 /// `__redis__:invalidate` for a RESP2 client that a tracking client redirects to.
-fn invalidate_message(resp3: bool, keys: &[u8]) -> Vec<u8> {
-    let mut out = if resp3 {
-        b">2\r\n$10\r\ninvalidate\r\n".to_vec()
+fn invalidate_message(resp3: bool, keys: Frame) -> Bytes {
+    let parts = if resp3 {
+        vec![Frame::bulk_str("invalidate"), keys]
     } else {
-        b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n".to_vec()
+        vec![
+            Frame::bulk_str("message"),
+            Frame::bulk_str("__redis__:invalidate"),
+            keys,
+        ]
     };
-    out.extend_from_slice(keys);
-    out
+    encoded(&Frame::Push(parts), resp3)
+}
+
+fn encoded(frame: &Frame, resp3: bool) -> Bytes {
+    let mut out = BytesMut::new();
+    frame.write(&mut out, resp3);
+    out.freeze()
 }
 
 /// A client of this shard starts tracking by prefix: once this returns, every shard keeps
